@@ -1,0 +1,183 @@
+/* cg_config: the run's settings, read from an INI file (inih) plus `--set section.key=value`
+ * overrides. Every key has a default, so an empty file is a valid run (the default
+ * constrained gridworld). Unknown sections/keys, bad types and out-of-range values are
+ * errors naming the key and file:line (or "--set" for an override).
+ * Not here: meaning of a simulator's own keys beyond storing them; checking that a
+ * constraint name exists in the chosen simulator (the learner does that once it knows it).
+ * Threading: a cg_config_t is plain data; fill it on one thread, then share read-only. */
+#ifndef CG_CONFIG_H
+#define CG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cg_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CG_MAX_LAYERS 8        /* hidden layers of the MLP */
+#define CG_MAX_COSTS 8         /* indicator costs a simulator may report */
+#define CG_MAX_GROUP 256       /* largest group size G */
+#define CG_NAME_LEN 64
+#define CG_PATH_LEN 1024
+#define CG_MAP_LEN 4096
+
+typedef enum {
+    CG_ADV_GRPO = 0,
+    CG_ADV_SCALARIZED_REWARDS = 1,
+    CG_ADV_SCALARIZED_ADVANTAGES = 2,
+} cg_adv_estimator_t;
+
+typedef enum {
+    CG_MULT_SOFTMAX = 0,   /* normalised: lambda = softmax(z/T), Adam on z (default) */
+    CG_MULT_PROJECTED = 1, /* unnormalised lambda_k >= 0, projected gradient ascent, lambda_R = 1 */
+    CG_MULT_PID = 2,       /* PID-Lagrangian */
+    CG_MULT_FIXED = 3,     /* frozen at the configured values (fixed-penalty sweeps) */
+} cg_mult_kind_t;
+
+typedef enum {
+    CG_ACT_TANH = 0,
+    CG_ACT_RELU = 1,
+} cg_activation_t;
+
+typedef enum {
+    CG_DEVICE_AUTO = 0,
+    CG_DEVICE_CPU = 1,
+    CG_DEVICE_CUDA = 2,
+} cg_device_t;
+
+/* One enforced constraint: the simulator cost it refers to and its threshold d_k. */
+typedef struct {
+    char name[CG_NAME_LEN];
+    float threshold;
+    float fixed_lambda; /* used by CG_MULT_FIXED; also the initial lambda of PROJECTED/PID */
+} cg_constraint_t;
+
+typedef struct {
+    /* [run] */
+    uint64_t seed;                 /* seed = 1 */
+    char run_id[CG_NAME_LEN];      /* run_id = "" -> generated at start */
+    char run_dir[CG_PATH_LEN];     /* run_dir = "" -> runs/<timestamp> */
+    int32_t iterations;            /* iterations = 150 (policy updates) */
+    int32_t checkpoint_every;      /* checkpoint_every = 25 (iterations; 0 = only at exit) */
+    bool deterministic;            /* deterministic = false */
+
+    /* [sim] */
+    char sim[CG_NAME_LEN];         /* name = gridworld (gridworld|instruct|null|sleep) */
+    int32_t horizon;               /* horizon = 0 -> the simulator's default */
+    int32_t sim_sleep_us;          /* sleep_us = 0 (sleep simulator) */
+    int32_t null_length;           /* null_length = 32 (steps per null episode) */
+
+    /* [gridworld] */
+    char grid_map[CG_MAP_LEN];     /* map = rows separated by '\n' ("" -> built-in default) */
+    int32_t grid_battery;          /* battery = 0 -> default full charge */
+    int32_t grid_reserve;          /* reserve = 0 -> default reserve */
+    float grid_slip;               /* slip = 0.0 */
+
+    /* [policy] */
+    int32_t n_hidden;              /* hidden = 64,64 */
+    int32_t hidden[CG_MAX_LAYERS];
+    cg_activation_t activation;    /* activation = tanh */
+    float lr;                      /* lr = 3e-4 */
+    float adam_beta1;              /* adam_beta1 = 0.9 */
+    float adam_beta2;              /* adam_beta2 = 0.999 */
+    float adam_eps;                /* adam_eps = 1e-8 */
+    float max_grad_norm;           /* max_grad_norm = 0.5 (0 = no clipping) */
+
+    /* [train] */
+    int32_t groups_per_batch;      /* groups = 64 (B) */
+    int32_t group_size;            /* group_size = 16 (G) */
+    int32_t epochs;                /* epochs = 4 (E) */
+    int32_t minibatches;           /* minibatches = 4 */
+    float clip;                    /* clip = 0.2 */
+    float kl_coef;                 /* kl_coef = 0.0 (beta; 0 = no KL term) */
+    float ent_coef;                /* ent_coef = 0.0 */
+    int32_t max_policy_lag;        /* max_policy_lag = 1 */
+    cg_adv_estimator_t estimator;  /* estimator = scalarized_advantages */
+    float adv_eps;                 /* adv_eps = 1e-8 */
+    char reference[CG_PATH_LEN];   /* reference = "" (checkpoint for the KL reference; "" = initial weights) */
+
+    /* [constraints]  one key per enforced constraint: <cost name> = <threshold>, and
+     * optionally <cost name>_lambda = <value> for its fixed_lambda (default 0.1).
+     * If the section is never given and sim = gridworld, cg_config_finish enforces the
+     * gridworld defaults lava = 0.01 and battery = 0.10. Giving any key replaces them. */
+    bool constraints_explicit;
+    int32_t n_constraints;
+    cg_constraint_t constraints[CG_MAX_COSTS];
+
+    /* [multipliers] */
+    cg_mult_kind_t mult_kind;      /* kind = softmax */
+    float mult_lr;                 /* lr = 0.03 */
+    float mult_beta1;              /* beta1 = 0.9 */
+    float mult_beta2;              /* beta2 = 0.999 */
+    float mult_eps;                /* eps = 1e-5 */
+    float mult_init_logit;         /* init_logit = 0.02 */
+    float mult_temperature;        /* temperature = 1.0 */
+    float mult_upper;              /* upper = 0 (projected: upper bound on lambda_k, 0 = none) */
+    float mult_kp, mult_ki, mult_kd; /* kp = 0.1, ki = 0.01, kd = 0.0 (PID) */
+    float fixed_lambda_reward;     /* lambda_reward = 1.0 (fixed kind: lambda_R) */
+
+    /* [stabilisers] */
+    int32_t n_temperatures;        /* temperatures = "" (none) or a list of length G */
+    float temperatures[CG_MAX_GROUP];
+    bool dual_anchor;              /* dual_anchor = false */
+    float da_alpha;                /* alpha = 0.2 */
+    bool prospect;                 /* prospect = false */
+    float pt_beta;                 /* pt_beta = 0.8 */
+    float pt_lambda_pos;           /* pt_lambda_pos = 1.25 */
+    float pt_lambda_neg;           /* pt_lambda_neg = 2.0 */
+    bool asym_kl;                  /* asym_kl = false */
+    float kl_neg;                  /* kl_neg = 0.025 (beta for A < 0) */
+    float kl_pos;                  /* kl_pos = 0.01 (beta for A >= 0) */
+
+    /* [actor] */
+    int32_t actors;                /* actors = 2 (local actors started by `cgrpo train`) */
+    int32_t instances;             /* instances = 16 (M simulator instances per actor) */
+    int32_t heartbeat_ms;          /* heartbeat_ms = 500 */
+
+    /* [learner] */
+    char bind_host[CG_NAME_LEN];   /* bind = 127.0.0.1 */
+    int32_t port;                  /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
+    cg_device_t device;            /* device = auto */
+    int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
+    int32_t hwm;                   /* hwm = 64 (messages queued per socket) */
+    int64_t max_msg_bytes;         /* max_msg_bytes = 67108864 */
+    int32_t max_steps_per_episode; /* max_episode_steps = 1024 (cap checked on ingest) */
+} cg_config_t;
+
+/* Fills every field with its default. */
+void cg_config_defaults(cg_config_t *cfg);
+
+/* Reads an INI file on top of cfg's current values. On error, writes a one-line message
+ * "path:line: [section] key: problem (hint: ...)" into err and returns CG_ERR_INVAL
+ * (CG_ERR_IO if the file cannot be opened). */
+cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Reads INI text from memory (`origin` names it in messages). Same contract as load. */
+cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin,
+                                  char *err, size_t errlen);
+
+/* Applies one "section.key=value" override; messages name "--set section.key". */
+cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, size_t errlen);
+
+/* Call once after all loads and overrides: fills defaults that depend on other keys
+ * (gridworld constraints when none were given, generated run_id) and runs cross-field
+ * checks (temperatures length == group_size, minibatches <= groups, ...); the message
+ * names the keys involved. */
+cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen);
+
+/* Writes the full effective configuration as INI (every key), so it can be loaded back
+ * and reproduces cfg exactly. */
+cg_status_t cg_config_write(const cg_config_t *cfg, const char *path);
+
+/* Parses names used in the INI file; return CG_ERR_INVAL on unknown names. */
+cg_status_t cg_config_parse_estimator(const char *s, cg_adv_estimator_t *out);
+const char *cg_config_estimator_name(cg_adv_estimator_t e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

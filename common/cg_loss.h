@@ -1,0 +1,56 @@
+/* cg_loss: the per-step policy loss and its gradient with respect to the logits.
+ *   loss = sum_i w_i * ( -min(rho_i A_i, clip(rho_i, 1-eps, 1+eps) A_i)
+ *                        + beta_i * k3_i  - c_ent * H_i )
+ *   rho_i = exp(logp_i - logp_old_i), logp at temperature 1,
+ *   k3_i  = exp(r_i - logp_i) - (r_i - logp_i) - 1   (r_i = reference log-prob)
+ *   w_i   = 1 / (steps in i's episode * episodes in the minibatch)
+ * so the loss is the mean over an episode's steps, then over episodes.
+ * Not here: the network (cg_policy), advantages (cg_adv). Threading: pure functions. */
+#ifndef CG_LOSS_H
+#define CG_LOSS_H
+
+#include <stdint.h>
+
+#include "cg_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A minibatch of steps, arrays indexed by step. Borrowed pointers. */
+typedef struct {
+    int32_t n;              /* steps */
+    const float *obs;       /* (n, obs_dim) */
+    const int32_t *action;  /* (n) */
+    const float *logp_old;  /* (n) behaviour log-prob at temperature 1 */
+    const float *adv;       /* (n) advantage of the step's episode */
+    const float *weight;    /* (n) w_i above */
+    const float *logp_ref;  /* (n) reference log-prob, or NULL when no KL term */
+    const float *kl_coef;   /* (n) per-step beta_i (asymmetric KL), or NULL: use cfg beta */
+} cg_minibatch_t;
+
+typedef struct {
+    float clip_eps;   /* 0.2 */
+    float kl_coef;    /* beta when mb->kl_coef is NULL; 0 = no KL term */
+    float ent_coef;   /* entropy bonus coefficient c_ent */
+} cg_loss_config_t;
+
+/* Weighted sums over the minibatch (weights w_i), except clip_frac (fraction of steps). */
+typedef struct {
+    double loss;      /* total loss */
+    double pg_loss;   /* surrogate part */
+    double kl;        /* weighted mean k3 (0 when no reference) */
+    double entropy;   /* weighted mean entropy */
+    double clip_frac; /* fraction of steps whose ratio was clipped and the clip was active */
+    double approx_kl; /* weighted mean (logp_old - logp) */
+} cg_loss_stats_t;
+
+/* Computes the loss of logits (n, n_actions) on mb and writes dlogits (n, n_actions) =
+ * d loss / d logits. stats may be NULL. */
+void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_t *mb,
+                     const cg_loss_config_t *cfg, float *dlogits, cg_loss_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

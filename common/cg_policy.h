@@ -1,0 +1,65 @@
+/* cg_policy: the policy network, an MLP (obs -> hidden... -> action logits) with tanh or
+ * relu, softmax over discrete actions. CPU reference implementation with batched
+ * forward/backward through cblas_sgemm. All parameters live in one arena, layer by layer:
+ *   for l in layers: W_l (out_l, in_l) row-major, then b_l (out_l)
+ * so a weight broadcast is one contiguous copy.
+ * Not here: the loss (cg_loss), the optimiser (cg_adam), device placement (cg_backend).
+ * Threading: a cg_policy_t is used by one thread at a time (forward caches activations). */
+#ifndef CG_POLICY_H
+#define CG_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cg_config.h"
+#include "cg_rng.h"
+#include "cg_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int32_t obs_dim;
+    int32_t n_actions;
+    int32_t n_hidden;                /* number of hidden layers, 0..CG_MAX_LAYERS */
+    int32_t hidden[CG_MAX_LAYERS];
+    cg_activation_t activation;
+} cg_policy_shape_t;
+
+typedef struct cg_policy cg_policy_t;
+
+/* Number of floats in the parameter arena for this shape. */
+size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape);
+/* CG_OK if dims are positive and within caps; CG_ERR_SHAPE otherwise. */
+cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape);
+
+/* New policy with weights initialised from `seed` (scaled orthogonal-like init: hidden
+ * layers gain sqrt(2)-ish, output layer small so the initial policy is near uniform).
+ * Returns NULL on an invalid shape. Caller destroys. */
+cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed);
+void cg_policy_destroy(cg_policy_t **self_p);
+
+const cg_policy_shape_t *cg_policy_shape(const cg_policy_t *self);
+size_t cg_policy_n_params(const cg_policy_t *self);
+/* The parameter arena (n_params floats), owned by the policy; writable. */
+float *cg_policy_params(cg_policy_t *self);
+
+/* logits (n, n_actions) = MLP(obs (n, obs_dim)). Caches activations for backward.
+ * n may be any size; workspaces grow as needed. */
+void cg_policy_forward(cg_policy_t *self, const float *obs, int32_t n, float *logits);
+/* grad (n_params) += d loss / d params, given dlogits (n, n_actions) = d loss / d logits
+ * for the batch of the last cg_policy_forward call (same n). */
+void cg_policy_backward(cg_policy_t *self, const float *dlogits, int32_t n, float *grad);
+
+/* logp (n_actions) = log_softmax(logits / temperature); temperature > 0. */
+void cg_policy_log_softmax(const float *logits, int32_t n_actions, float temperature, float *logp);
+/* Samples an action from softmax(logits / temperature) with rng. Writes the log-prob of
+ * the chosen action at temperature 1 (the training log-prob) to *logp1 if non-NULL. */
+int32_t cg_policy_sample(const float *logits, int32_t n_actions, float temperature, cg_rng_t *rng,
+                         float *logp1);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
