@@ -23,11 +23,15 @@ typedef struct {
 
 typedef struct cg_adam cg_adam_t;
 
+/* Zeroed moments, step count 0. Returns NULL on an invalid config (lr < 0, betas outside
+ * [0, 1), eps < 0, max_grad_norm < 0, or any of them non-finite). Caller destroys. */
 cg_adam_t *cg_adam_new(size_t n_params, const cg_adam_config_t *cfg);
 void cg_adam_destroy(cg_adam_t **self_p);
 
-/* One step: clips grad in place to max_grad_norm (if set), then updates params.
- * Returns the gradient's global L2 norm before clipping. */
+/* One step: clips grad in place to max_grad_norm (if set), then updates params
+ * (PyTorch's bias-corrected Adam). Returns the gradient's global L2 norm before clipping,
+ * computed in double. If that norm is not finite, nothing is changed (params, grad,
+ * moments and step count) and the non-finite norm is returned for the caller to report. */
 float cg_adam_step(cg_adam_t *self, float *params, float *grad);
 
 size_t cg_adam_n_params(const cg_adam_t *self);

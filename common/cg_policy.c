@@ -1,0 +1,349 @@
+/* cg_policy: the MLP policy, CPU reference. Batched forward/backward through cblas_sgemm
+ * over one parameter arena (per layer W (out, in) row-major, then b (out)); the forward
+ * keeps the batch's input and hidden activations in one workspace that grows and is reused.
+ * Softmax helpers (log-softmax with temperature, inverse-CDF sampling) work in double. */
+#include "cg_policy.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_alloc.h"
+
+#define CG_POLICY_LAYERS (CG_MAX_LAYERS + 1) /* hidden layers + the output layer */
+#define CG_POLICY_INIT_STREAM 0x706f6c696379ULL /* "policy": the init RNG's stream */
+#define CG_POLICY_GAIN_TANH (5.0 / 3.0)        /* torch.nn.init.calculate_gain("tanh") */
+#define CG_POLICY_GAIN_RELU 1.4142135623730951 /* sqrt(2), calculate_gain("relu") */
+#define CG_POLICY_GAIN_OUT 0.01                /* small logits: near-uniform start */
+
+struct cg_policy {
+    cg_policy_shape_t shape;
+    int32_t n_layers;                    /* n_hidden + 1 */
+    int32_t in[CG_POLICY_LAYERS];        /* fan-in of layer l */
+    int32_t out[CG_POLICY_LAYERS];       /* fan-out of layer l */
+    size_t w_off[CG_POLICY_LAYERS];      /* W_l (out_l, in_l) starts at params + w_off[l] */
+    size_t b_off[CG_POLICY_LAYERS];      /* b_l (out_l) starts at params + b_off[l] */
+    size_t x_off[CG_POLICY_LAYERS];      /* layer l's input (n, in_l) at ws + cap_n * x_off[l] */
+    size_t n_params;
+    float *params;                       /* (n_params) the arena */
+    /* Workspace, per row: obs copy (obs_dim), hidden activations (sum of hidden), then two
+     * backward buffers (max hidden width each). Sized for cap_n rows. */
+    size_t ws_row;                       /* floats per row */
+    size_t delta_off;                    /* backward buffers at ws + cap_n * delta_off */
+    int32_t max_hidden;
+    int32_t cap_n;
+    int32_t last_n;                      /* rows of the last forward; -1 before any */
+    float *ws;
+};
+
+/* Parameter count in size_t; the caps keep it far from overflow once each dim is checked. */
+static size_t s_count_params(const cg_policy_shape_t *shape)
+{
+    size_t n = 0;
+    int32_t in = shape->obs_dim;
+    for (int32_t l = 0; l <= shape->n_hidden; l++) {
+        int32_t out = l < shape->n_hidden ? shape->hidden[l] : shape->n_actions;
+        n += (size_t)out * (size_t)in + (size_t)out;
+        in = out;
+    }
+    return n;
+}
+
+static int s_dim_ok(int32_t d)
+{
+    return d >= 1 && d <= CG_POLICY_MAX_DIM;
+}
+
+cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape)
+{
+    if (!shape || !s_dim_ok(shape->obs_dim) || !s_dim_ok(shape->n_actions))
+        return CG_ERR_SHAPE;
+    if (shape->n_hidden < 0 || shape->n_hidden > CG_MAX_LAYERS)
+        return CG_ERR_SHAPE;
+    for (int32_t l = 0; l < shape->n_hidden; l++)
+        if (!s_dim_ok(shape->hidden[l]))
+            return CG_ERR_SHAPE;
+    if (shape->activation != CG_ACT_TANH && shape->activation != CG_ACT_RELU)
+        return CG_ERR_SHAPE;
+    if (s_count_params(shape) > CG_POLICY_MAX_PARAMS)
+        return CG_ERR_SHAPE;
+    return CG_OK;
+}
+
+size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape)
+{
+    return cg_policy_shape_check(shape) == CG_OK ? s_count_params(shape) : 0;
+}
+
+/* W (rows, cols) = gain * Q, Q with orthonormal rows (rows <= cols) or orthonormal columns
+ * (rows > cols): min(rows, cols) Gaussian vectors of length max(rows, cols) orthonormalised
+ * by modified Gram-Schmidt in double. MGS gives QR's Q with a positive diagonal of R, i.e.
+ * the sign-fixed QR that torch.nn.init.orthogonal_ uses, so Q is Haar-distributed. */
+static void s_init_orthogonal(float *w, int32_t rows, int32_t cols, double gain, cg_rng_t *rng)
+{
+    int32_t p = rows < cols ? rows : cols; /* number of vectors */
+    int32_t q = rows < cols ? cols : rows; /* their length */
+    double *v = cg_calloc((size_t)p * (size_t)q, sizeof *v); /* (p, q), one vector per row */
+    for (size_t i = 0; i < (size_t)p * (size_t)q; i++)
+        v[i] = cg_rng_normal(rng);
+    for (int32_t i = 0; i < p; i++) {
+        double *vi = v + (size_t)i * q;
+        for (int32_t j = 0; j < i; j++) {
+            const double *vj = v + (size_t)j * q;
+            double dot = 0.0;
+            for (int32_t k = 0; k < q; k++)
+                dot += vi[k] * vj[k];
+            for (int32_t k = 0; k < q; k++)
+                vi[k] -= dot * vj[k];
+        }
+        double norm = 0.0;
+        for (int32_t k = 0; k < q; k++)
+            norm += vi[k] * vi[k];
+        norm = sqrt(norm);
+        CG_ASSERT(norm > 1e-12); /* p <= q Gaussian vectors are independent almost surely */
+        for (int32_t k = 0; k < q; k++)
+            vi[k] /= norm;
+    }
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t c = 0; c < cols; c++) {
+            double x = rows <= cols ? v[(size_t)r * q + c] : v[(size_t)c * q + r];
+            w[(size_t)r * cols + c] = (float)(gain * x);
+        }
+    free(v);
+}
+
+cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed)
+{
+    if (cg_policy_shape_check(shape) != CG_OK)
+        return NULL;
+    cg_policy_t *self = cg_calloc(1, sizeof *self);
+    self->shape = *shape;
+    self->n_layers = shape->n_hidden + 1;
+    self->last_n = -1;
+
+    size_t off = 0;
+    size_t x_off = 0;
+    int32_t in = shape->obs_dim;
+    for (int32_t l = 0; l < self->n_layers; l++) {
+        int32_t out = l < shape->n_hidden ? shape->hidden[l] : shape->n_actions;
+        self->in[l] = in;
+        self->out[l] = out;
+        self->w_off[l] = off;
+        off += (size_t)out * (size_t)in;
+        self->b_off[l] = off;
+        off += (size_t)out;
+        self->x_off[l] = x_off;
+        x_off += (size_t)in;
+        if (l < shape->n_hidden && out > self->max_hidden)
+            self->max_hidden = out;
+        in = out;
+    }
+    self->n_params = off;
+    CG_ASSERT(self->n_params == s_count_params(shape));
+    self->delta_off = x_off;
+    self->ws_row = x_off + 2 * (size_t)self->max_hidden;
+    self->params = cg_calloc(self->n_params, sizeof *self->params);
+
+    /* Each layer draws from its own child stream, so its weights do not depend on how many
+     * numbers the layers before it consumed. */
+    cg_rng_t root;
+    cg_rng_seed(&root, seed, CG_POLICY_INIT_STREAM);
+    double hidden_gain =
+        shape->activation == CG_ACT_RELU ? CG_POLICY_GAIN_RELU : CG_POLICY_GAIN_TANH;
+    for (int32_t l = 0; l < self->n_layers; l++) {
+        cg_rng_t rng = cg_rng_split(&root, (uint64_t)l);
+        double gain = l < shape->n_hidden ? hidden_gain : CG_POLICY_GAIN_OUT;
+        s_init_orthogonal(self->params + self->w_off[l], self->out[l], self->in[l], gain, &rng);
+        /* biases stay 0 from calloc */
+    }
+    return self;
+}
+
+void cg_policy_destroy(cg_policy_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_policy_t *self = *self_p;
+    free(self->ws);
+    free(self->params);
+    free(self);
+    *self_p = NULL;
+}
+
+const cg_policy_shape_t *cg_policy_shape(const cg_policy_t *self)
+{
+    return &self->shape;
+}
+
+size_t cg_policy_n_params(const cg_policy_t *self)
+{
+    return self->n_params;
+}
+
+float *cg_policy_params(cg_policy_t *self)
+{
+    return self->params;
+}
+
+/* Makes the workspace hold n rows; grows geometrically so a slowly rising n reallocates
+ * O(log n) times, and never shrinks. Old contents are not kept. */
+static void s_reserve(cg_policy_t *self, int32_t n)
+{
+    if (n <= self->cap_n)
+        return;
+    int32_t cap = self->cap_n > INT32_MAX / 2 ? INT32_MAX : 2 * self->cap_n;
+    if (cap < n)
+        cap = n;
+    free(self->ws);
+    self->ws = cg_calloc((size_t)cap, self->ws_row * sizeof *self->ws);
+    self->cap_n = cap;
+}
+
+/* Layer l's input (n, in_l) in the workspace: the obs copy for l = 0, else hidden act l-1. */
+static float *s_layer_input(cg_policy_t *self, int32_t l)
+{
+    return self->ws + (size_t)self->cap_n * self->x_off[l];
+}
+
+void cg_policy_forward(cg_policy_t *self, const float *obs, int32_t n, float *logits)
+{
+    CG_ASSERT(n >= 0);
+    self->last_n = n;
+    if (n == 0)
+        return;
+    s_reserve(self, n);
+    memcpy(s_layer_input(self, 0), obs, (size_t)n * self->shape.obs_dim * sizeof *obs);
+
+    for (int32_t l = 0; l < self->n_layers; l++) {
+        int32_t in = self->in[l];
+        int32_t out = self->out[l];
+        int last = l == self->n_layers - 1;
+        const float *x = s_layer_input(self, l);      /* (n, in) */
+        float *y = last ? logits : s_layer_input(self, l + 1); /* (n, out) */
+        const float *w = self->params + self->w_off[l]; /* (out, in) */
+        const float *b = self->params + self->b_off[l]; /* (out) */
+        /* Y = X W^T + b: broadcast b into Y, then sgemm with beta = 1. */
+        for (int32_t i = 0; i < n; i++)
+            memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *b);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in,
+                    1.0f, y, out);
+        if (last)
+            break;
+        size_t m = (size_t)n * out;
+        if (self->shape.activation == CG_ACT_TANH) {
+            /* tanh(x) = 1 - 2 / (e^{2x} + 1): within ~1.2e-7 absolute of tanh (as tanhf),
+             * saturates cleanly to +-1 (e^{2x} = inf or 0), and glibc's expf is ~3.5x
+             * faster than its tanhf, which otherwise dominates this forward. */
+            for (size_t k = 0; k < m; k++)
+                y[k] = 1.0f - 2.0f / (expf(2.0f * y[k]) + 1.0f);
+        } else {
+            for (size_t k = 0; k < m; k++)
+                y[k] = y[k] > 0.0f ? y[k] : 0.0f;
+        }
+    }
+}
+
+void cg_policy_backward(cg_policy_t *self, const float *dlogits, int32_t n, float *grad)
+{
+    CG_ASSERT(n == self->last_n); /* backward belongs to the last forward's batch */
+    if (n == 0)
+        return;
+    float *delta[2] = {
+        self->ws + (size_t)self->cap_n * self->delta_off,
+        self->ws + (size_t)self->cap_n * (self->delta_off + (size_t)self->max_hidden),
+    };
+    const float *dy = dlogits; /* (n, out_l): d loss / d (pre-activation) output of layer l */
+    for (int32_t l = self->n_layers - 1; l >= 0; l--) {
+        int32_t in = self->in[l];
+        int32_t out = self->out[l];
+        const float *x = s_layer_input(self, l);         /* (n, in) */
+        const float *w = self->params + self->w_off[l];  /* (out, in) */
+        float *dw = grad + self->w_off[l];               /* (out, in) */
+        float *db = grad + self->b_off[l];               /* (out) */
+        /* dW += dY^T X */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
+                    1.0f, dw, in);
+        /* db += column sums of dY (double accumulator: n may be thousands of rows) */
+        for (int32_t j = 0; j < out; j++) {
+            double s = 0.0;
+            for (int32_t i = 0; i < n; i++)
+                s += dy[(size_t)i * out + j];
+            db[j] += (float)s;
+        }
+        if (l == 0)
+            break;
+        /* dX = dY W, then through the activation that produced X (its output is cached). */
+        float *dx = delta[l & 1]; /* (n, in); never the buffer dy points into */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
+                    0.0f, dx, in);
+        size_t m = (size_t)n * in;
+        if (self->shape.activation == CG_ACT_TANH) {
+            for (size_t k = 0; k < m; k++)
+                dx[k] *= 1.0f - x[k] * x[k];
+        } else {
+            for (size_t k = 0; k < m; k++)
+                dx[k] = x[k] > 0.0f ? dx[k] : 0.0f;
+        }
+        dy = dx;
+    }
+}
+
+/* max_j logits[j], and sum_j exp((logits[j] - max) / temperature) in double. */
+static double s_softmax_sum(const float *logits, int32_t n_actions, double temperature,
+                            double *max_out)
+{
+    double mx = logits[0];
+    for (int32_t j = 1; j < n_actions; j++)
+        if (logits[j] > mx)
+            mx = logits[j];
+    double sum = 0.0;
+    for (int32_t j = 0; j < n_actions; j++)
+        sum += exp(((double)logits[j] - mx) / temperature);
+    *max_out = mx;
+    return sum;
+}
+
+void cg_policy_log_softmax(const float *logits, int32_t n_actions, float temperature, float *logp)
+{
+    CG_ASSERT(n_actions >= 1 && temperature > 0.0f);
+    double t = temperature;
+    double mx;
+    double log_sum = log(s_softmax_sum(logits, n_actions, t, &mx));
+    for (int32_t j = 0; j < n_actions; j++)
+        logp[j] = (float)(((double)logits[j] - mx) / t - log_sum);
+}
+
+int32_t cg_policy_sample(const float *logits, int32_t n_actions, float temperature, cg_rng_t *rng,
+                         float *logp1)
+{
+    CG_ASSERT(n_actions >= 1 && temperature > 0.0f);
+    double t = temperature;
+    double mx;
+    double sum = s_softmax_sum(logits, n_actions, t, &mx);
+    /* Inverse CDF: the first action whose cumulative weight exceeds u * sum. Rounding can
+     * leave the target just above the final cumulative sum: then take the last action with
+     * non-zero weight (the max has weight 1, so there is one). */
+    double target = cg_rng_uniform(rng) * sum;
+    double cum = 0.0;
+    int32_t action = -1;
+    int32_t last_nonzero = n_actions - 1;
+    for (int32_t j = 0; j < n_actions; j++) {
+        double wj = exp(((double)logits[j] - mx) / t);
+        if (wj > 0.0)
+            last_nonzero = j;
+        cum += wj;
+        if (cum > target && wj > 0.0) {
+            action = j;
+            break;
+        }
+    }
+    if (action < 0)
+        action = last_nonzero;
+    if (logp1) {
+        double mx1;
+        double sum1 = s_softmax_sum(logits, n_actions, 1.0, &mx1);
+        *logp1 = (float)((double)logits[action] - mx1 - log(sum1));
+    }
+    return action;
+}

@@ -19,6 +19,11 @@
 extern "C" {
 #endif
 
+/* Caps checked by cg_policy_shape_check: each of obs_dim, n_actions and the hidden widths,
+ * and the whole parameter arena (in floats). */
+#define CG_POLICY_MAX_DIM 65536
+#define CG_POLICY_MAX_PARAMS ((size_t)1 << 28)
+
 typedef struct {
     int32_t obs_dim;
     int32_t n_actions;
@@ -29,14 +34,15 @@ typedef struct {
 
 typedef struct cg_policy cg_policy_t;
 
-/* Number of floats in the parameter arena for this shape. */
+/* Number of floats in the parameter arena for this shape; 0 if the shape fails the check. */
 size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape);
 /* CG_OK if dims are positive and within caps; CG_ERR_SHAPE otherwise. */
 cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape);
 
-/* New policy with weights initialised from `seed` (scaled orthogonal-like init: hidden
- * layers gain sqrt(2)-ish, output layer small so the initial policy is near uniform).
- * Returns NULL on an invalid shape. Caller destroys. */
+/* New policy with weights initialised from `seed`, bit-identical for equal seeds:
+ * orthogonal init (Saxe et al.; as torch.nn.init.orthogonal_), gain 5/3 for tanh and
+ * sqrt(2) for relu hidden layers, 0.01 for the output layer so the initial policy is near
+ * uniform; biases 0. Returns NULL on an invalid shape. Caller destroys. */
 cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed);
 void cg_policy_destroy(cg_policy_t **self_p);
 
