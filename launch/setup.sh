@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# setup.sh: installs cgrpo's Debian packages, builds, and runs one of the two main jobs.
+#   bash launch/setup.sh train [cgrpo train args...]   default constrained gridworld run
+#   bash launch/setup.sh test                          the whole test suite (ctest)
+#   bash launch/setup.sh deps                          packages only
+# Idempotent: packages already installed are not touched (no apt-get at all then).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+mode=${1:-train}
+[ $# -gt 0 ] && shift
+
+packages=(build-essential cmake pkg-config libzmq3-dev libsodium-dev libprotobuf-c-dev
+          protobuf-c-compiler libopenmpi-dev openmpi-bin libcunit1-dev libopenblas-dev
+          libinih-dev gnuplot-nox)
+
+install_deps() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    echo "setup: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+build() { # build DIR [cmake args...]
+    local dir=$1; shift
+    cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+}
+
+install_deps
+case "$mode" in
+deps) ;;
+train)
+    build "$root/build"
+    exec "$root/build/launch/cgrpo" train "$@"
+    ;;
+test)
+    build "$root/build"
+    (cd "$root/build" && ctest --output-on-failure --timeout 600 -j "$(nproc)")
+    if [ "${CG_SANITIZE_TESTS:-${CI:-false}}" = "true" ]; then
+        # The same suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+        build "$root/build-san" -DCG_SANITIZE=ON
+        (cd "$root/build-san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j "$(nproc)")
+    fi
+    ;;
+*)
+    echo "usage: bash launch/setup.sh train|test|deps" >&2
+    exit 2
+    ;;
+esac
