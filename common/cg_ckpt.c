@@ -1,0 +1,972 @@
+/* cg_ckpt: the checkpoint container: little-endian encoding, atomic save, a load that
+ * validates every byte, and the ckpt-<version>.cgck naming scheme (latest, prune).
+ * docs/checkpoints.md describes the format for users. */
+#include "cg_ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_log.h"
+
+/* File layout, every integer little-endian, no padding anywhere:
+ *   0        magic "CGRPOCKP"   8 bytes
+ *   8        format version     u32
+ *   12       section count n    u32
+ *   16       file size          u64 (bytes, the whole file)
+ *   24       section table      n entries of 80 bytes:
+ *              name   64 bytes: 1..63 printable ASCII bytes, then NUL bytes to the end
+ *              dtype  u32 (cg_ckpt_dtype_t)
+ *              crc    u32: CRC-32 of the section's data bytes
+ *              count  u64 elements
+ *   24+80n   header crc         u32: CRC-32 of bytes [0, 24+80n)
+ *   28+80n   data               each section's count*elem_size bytes, in table order
+ * Every byte is covered by a CRC or is one, so any damage to a single byte is caught. */
+#define S_MAGIC "CGRPOCKP"
+#define S_MAGIC_LEN 8u
+#define S_HEAD_LEN 24u
+#define S_ENTRY_LEN 80u
+#define S_NAME_FIELD 64u
+#define S_CKPT_PREFIX "ckpt-"
+#define S_CKPT_SUFFIX ".cgck"
+
+#define S_HINT_DAMAGED \
+    "hint: the file is damaged; resume from an earlier checkpoint in the same directory"
+#define S_HINT_CONFIG                                                                   \
+    "hint: the checkpoint was written with a different configuration; resume with the " \
+    "config it was saved with, or start a new run"
+
+/* CRC-32/IEEE, reflected polynomial 0xEDB88320: s_crc_table[i] is the CRC of byte i. */
+static const uint32_t s_crc_table[256] = {
+    0x00000000u, 0x77073096u, 0xee0e612cu, 0x990951bau, 0x076dc419u, 0x706af48fu, 0xe963a535u,
+    0x9e6495a3u, 0x0edb8832u, 0x79dcb8a4u, 0xe0d5e91eu, 0x97d2d988u, 0x09b64c2bu, 0x7eb17cbdu,
+    0xe7b82d07u, 0x90bf1d91u, 0x1db71064u, 0x6ab020f2u, 0xf3b97148u, 0x84be41deu, 0x1adad47du,
+    0x6ddde4ebu, 0xf4d4b551u, 0x83d385c7u, 0x136c9856u, 0x646ba8c0u, 0xfd62f97au, 0x8a65c9ecu,
+    0x14015c4fu, 0x63066cd9u, 0xfa0f3d63u, 0x8d080df5u, 0x3b6e20c8u, 0x4c69105eu, 0xd56041e4u,
+    0xa2677172u, 0x3c03e4d1u, 0x4b04d447u, 0xd20d85fdu, 0xa50ab56bu, 0x35b5a8fau, 0x42b2986cu,
+    0xdbbbc9d6u, 0xacbcf940u, 0x32d86ce3u, 0x45df5c75u, 0xdcd60dcfu, 0xabd13d59u, 0x26d930acu,
+    0x51de003au, 0xc8d75180u, 0xbfd06116u, 0x21b4f4b5u, 0x56b3c423u, 0xcfba9599u, 0xb8bda50fu,
+    0x2802b89eu, 0x5f058808u, 0xc60cd9b2u, 0xb10be924u, 0x2f6f7c87u, 0x58684c11u, 0xc1611dabu,
+    0xb6662d3du, 0x76dc4190u, 0x01db7106u, 0x98d220bcu, 0xefd5102au, 0x71b18589u, 0x06b6b51fu,
+    0x9fbfe4a5u, 0xe8b8d433u, 0x7807c9a2u, 0x0f00f934u, 0x9609a88eu, 0xe10e9818u, 0x7f6a0dbbu,
+    0x086d3d2du, 0x91646c97u, 0xe6635c01u, 0x6b6b51f4u, 0x1c6c6162u, 0x856530d8u, 0xf262004eu,
+    0x6c0695edu, 0x1b01a57bu, 0x8208f4c1u, 0xf50fc457u, 0x65b0d9c6u, 0x12b7e950u, 0x8bbeb8eau,
+    0xfcb9887cu, 0x62dd1ddfu, 0x15da2d49u, 0x8cd37cf3u, 0xfbd44c65u, 0x4db26158u, 0x3ab551ceu,
+    0xa3bc0074u, 0xd4bb30e2u, 0x4adfa541u, 0x3dd895d7u, 0xa4d1c46du, 0xd3d6f4fbu, 0x4369e96au,
+    0x346ed9fcu, 0xad678846u, 0xda60b8d0u, 0x44042d73u, 0x33031de5u, 0xaa0a4c5fu, 0xdd0d7cc9u,
+    0x5005713cu, 0x270241aau, 0xbe0b1010u, 0xc90c2086u, 0x5768b525u, 0x206f85b3u, 0xb966d409u,
+    0xce61e49fu, 0x5edef90eu, 0x29d9c998u, 0xb0d09822u, 0xc7d7a8b4u, 0x59b33d17u, 0x2eb40d81u,
+    0xb7bd5c3bu, 0xc0ba6cadu, 0xedb88320u, 0x9abfb3b6u, 0x03b6e20cu, 0x74b1d29au, 0xead54739u,
+    0x9dd277afu, 0x04db2615u, 0x73dc1683u, 0xe3630b12u, 0x94643b84u, 0x0d6d6a3eu, 0x7a6a5aa8u,
+    0xe40ecf0bu, 0x9309ff9du, 0x0a00ae27u, 0x7d079eb1u, 0xf00f9344u, 0x8708a3d2u, 0x1e01f268u,
+    0x6906c2feu, 0xf762575du, 0x806567cbu, 0x196c3671u, 0x6e6b06e7u, 0xfed41b76u, 0x89d32be0u,
+    0x10da7a5au, 0x67dd4accu, 0xf9b9df6fu, 0x8ebeeff9u, 0x17b7be43u, 0x60b08ed5u, 0xd6d6a3e8u,
+    0xa1d1937eu, 0x38d8c2c4u, 0x4fdff252u, 0xd1bb67f1u, 0xa6bc5767u, 0x3fb506ddu, 0x48b2364bu,
+    0xd80d2bdau, 0xaf0a1b4cu, 0x36034af6u, 0x41047a60u, 0xdf60efc3u, 0xa867df55u, 0x316e8eefu,
+    0x4669be79u, 0xcb61b38cu, 0xbc66831au, 0x256fd2a0u, 0x5268e236u, 0xcc0c7795u, 0xbb0b4703u,
+    0x220216b9u, 0x5505262fu, 0xc5ba3bbeu, 0xb2bd0b28u, 0x2bb45a92u, 0x5cb36a04u, 0xc2d7ffa7u,
+    0xb5d0cf31u, 0x2cd99e8bu, 0x5bdeae1du, 0x9b64c2b0u, 0xec63f226u, 0x756aa39cu, 0x026d930au,
+    0x9c0906a9u, 0xeb0e363fu, 0x72076785u, 0x05005713u, 0x95bf4a82u, 0xe2b87a14u, 0x7bb12baeu,
+    0x0cb61b38u, 0x92d28e9bu, 0xe5d5be0du, 0x7cdcefb7u, 0x0bdbdf21u, 0x86d3d2d4u, 0xf1d4e242u,
+    0x68ddb3f8u, 0x1fda836eu, 0x81be16cdu, 0xf6b9265bu, 0x6fb077e1u, 0x18b74777u, 0x88085ae6u,
+    0xff0f6a70u, 0x66063bcau, 0x11010b5cu, 0x8f659effu, 0xf862ae69u, 0x616bffd3u, 0x166ccf45u,
+    0xa00ae278u, 0xd70dd2eeu, 0x4e048354u, 0x3903b3c2u, 0xa7672661u, 0xd06016f7u, 0x4969474du,
+    0x3e6e77dbu, 0xaed16a4au, 0xd9d65adcu, 0x40df0b66u, 0x37d83bf0u, 0xa9bcae53u, 0xdebb9ec5u,
+    0x47b2cf7fu, 0x30b5ffe9u, 0xbdbdf21cu, 0xcabac28au, 0x53b39330u, 0x24b4a3a6u, 0xbad03605u,
+    0xcdd70693u, 0x54de5729u, 0x23d967bfu, 0xb3667a2eu, 0xc4614ab8u, 0x5d681b02u, 0x2a6f2b94u,
+    0xb40bbe37u, 0xc30c8ea1u, 0x5a05df1bu, 0x2d02ef8du,
+};
+
+/* One section: the writer owns `data` (an encoded copy); the reader's `data` points into
+ * its file buffer. */
+typedef struct {
+    char name[CG_CKPT_NAME_MAX + 1];
+    cg_ckpt_dtype_t dtype;
+    uint32_t crc;
+    uint64_t count;
+    size_t nbytes;
+    uint8_t *data; /* (nbytes) little-endian */
+} s_section_t;
+
+struct cg_ckpt_writer {
+    s_section_t *sec; /* (cap), n used */
+    size_t n;
+    size_t cap;
+};
+
+struct cg_ckpt {
+    uint8_t *buf; /* (size) the whole file */
+    size_t size;
+    s_section_t *sec; /* (n), data views into buf */
+    size_t n;
+};
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void s_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t s_get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t s_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* Bytes per element; 0 for a value that is not a dtype. */
+static size_t s_elem_size(uint32_t dtype)
+{
+    switch (dtype) {
+    case CG_CKPT_F32: return 4;
+    case CG_CKPT_F64:
+    case CG_CKPT_I64:
+    case CG_CKPT_U64: return 8;
+    case CG_CKPT_BYTES:
+    case CG_CKPT_STR: return 1;
+    }
+    return 0;
+}
+
+/* n elements of esize bytes from host order (src) to little-endian (dst). Floats travel as
+ * their bit patterns, so every value, NaN payloads included, comes back bit-exact. */
+static void s_encode(uint8_t *dst, const void *src, size_t n, size_t esize)
+{
+    const uint8_t *s = src;
+    if (esize == 4) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, s + 4 * i, 4);
+            s_put32(dst + 4 * i, v);
+        }
+    } else if (esize == 8) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v;
+            memcpy(&v, s + 8 * i, 8);
+            s_put64(dst + 8 * i, v);
+        }
+    } else if (n > 0) {
+        memcpy(dst, s, n);
+    }
+}
+
+/* The inverse of s_encode. */
+static void s_decode(void *dst, const uint8_t *src, size_t n, size_t esize)
+{
+    uint8_t *d = dst;
+    if (esize == 4) {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v = s_get32(src + 4 * i);
+            memcpy(d + 4 * i, &v, 4);
+        }
+    } else if (esize == 8) {
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = s_get64(src + 8 * i);
+            memcpy(d + 8 * i, &v, 8);
+        }
+    } else if (n > 0) {
+        memcpy(d, src, n);
+    }
+}
+
+/* 1..CG_CKPT_NAME_MAX printable ASCII bytes (so names are safe to print in messages). */
+static bool s_name_ok(const char *name)
+{
+    if (!name)
+        return false;
+    size_t len = 0;
+    for (; name[len]; len++) {
+        if (len >= CG_CKPT_NAME_MAX || name[len] < 0x20 || name[len] > 0x7e)
+            return false;
+    }
+    return len > 0;
+}
+
+static const s_section_t *s_find(const s_section_t *sec, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(sec[i].name, name) == 0)
+            return &sec[i];
+    }
+    return NULL;
+}
+
+const char *cg_ckpt_dtype_str(cg_ckpt_dtype_t dtype)
+{
+    switch (dtype) {
+    case CG_CKPT_F32: return "f32";
+    case CG_CKPT_F64: return "f64";
+    case CG_CKPT_I64: return "i64";
+    case CG_CKPT_U64: return "u64";
+    case CG_CKPT_BYTES: return "bytes";
+    case CG_CKPT_STR: return "str";
+    }
+    return "?";
+}
+
+uint32_t cg_ckpt_crc32(uint32_t crc, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++)
+        crc = s_crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
+    return ~crc;
+}
+
+/* ---- writing ------------------------------------------------------------------------- */
+
+cg_ckpt_writer_t *cg_ckpt_writer_new(void)
+{
+    return cg_calloc(1, sizeof(cg_ckpt_writer_t));
+}
+
+void cg_ckpt_writer_destroy(cg_ckpt_writer_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_ckpt_writer_t *self = *self_p;
+    for (size_t i = 0; i < self->n; i++)
+        free(self->sec[i].data);
+    free(self->sec);
+    free(self);
+    *self_p = NULL;
+}
+
+static cg_status_t s_put(cg_ckpt_writer_t *self, const char *name, cg_ckpt_dtype_t dtype,
+                         const void *data, size_t n)
+{
+    /* Every rejection is a caller bug, so it is logged here rather than returned as text. */
+    size_t esize = s_elem_size(dtype);
+    if (!self)
+        return CG_ERR_INVAL;
+    if (!s_name_ok(name)) {
+        CG_ERROR("checkpoint section name must be 1..%d printable ASCII characters",
+                 CG_CKPT_NAME_MAX);
+        return CG_ERR_INVAL;
+    }
+    if ((n > 0 && !data) || n > SIZE_MAX / esize) {
+        CG_ERROR("checkpoint section '%s': NULL data or an impossible count (%zu)", name, n);
+        return CG_ERR_INVAL;
+    }
+    if (s_find(self->sec, self->n, name)) {
+        CG_ERROR("checkpoint section '%s' put twice", name);
+        return CG_ERR_INVAL;
+    }
+    if (self->n >= CG_CKPT_MAX_SECTIONS) {
+        CG_ERROR("checkpoint section '%s': over the limit of %u sections", name,
+                 CG_CKPT_MAX_SECTIONS);
+        return CG_ERR_INVAL;
+    }
+    if (self->n == self->cap) {
+        self->cap = self->cap ? 2 * self->cap : 16;
+        self->sec = cg_realloc(self->sec, self->cap, sizeof(s_section_t));
+    }
+    s_section_t *s = &self->sec[self->n];
+    memset(s, 0, sizeof(*s));
+    strcpy(s->name, name); /* fits: s_name_ok checked the length */
+    s->dtype = dtype;
+    s->count = n;
+    s->nbytes = n * esize;
+    s->data = cg_realloc(NULL, s->nbytes, 1);
+    s_encode(s->data, data, n, esize);
+    s->crc = cg_ckpt_crc32(0, s->data, s->nbytes);
+    self->n++;
+    return CG_OK;
+}
+
+cg_status_t cg_ckpt_put_f32(cg_ckpt_writer_t *self, const char *name, const float *data, size_t n)
+{
+    return s_put(self, name, CG_CKPT_F32, data, n);
+}
+
+cg_status_t cg_ckpt_put_f64(cg_ckpt_writer_t *self, const char *name, const double *data, size_t n)
+{
+    return s_put(self, name, CG_CKPT_F64, data, n);
+}
+
+cg_status_t cg_ckpt_put_i64(cg_ckpt_writer_t *self, const char *name, const int64_t *data, size_t n)
+{
+    return s_put(self, name, CG_CKPT_I64, data, n);
+}
+
+cg_status_t cg_ckpt_put_u64(cg_ckpt_writer_t *self, const char *name, const uint64_t *data,
+                            size_t n)
+{
+    return s_put(self, name, CG_CKPT_U64, data, n);
+}
+
+cg_status_t cg_ckpt_put_bytes(cg_ckpt_writer_t *self, const char *name, const void *data, size_t n)
+{
+    return s_put(self, name, CG_CKPT_BYTES, data, n);
+}
+
+cg_status_t cg_ckpt_put_str(cg_ckpt_writer_t *self, const char *name, const char *text)
+{
+    if (!text)
+        return CG_ERR_INVAL;
+    return s_put(self, name, CG_CKPT_STR, text, strlen(text));
+}
+
+/* Magic, version, count, size, table and header CRC: (28 + 80 n) bytes, caller frees. */
+static uint8_t *s_encode_header(const cg_ckpt_writer_t *self, size_t *len)
+{
+    size_t table_end = S_HEAD_LEN + S_ENTRY_LEN * self->n;
+    uint64_t file_size = table_end + 4;
+    for (size_t i = 0; i < self->n; i++)
+        file_size += self->sec[i].nbytes;
+    uint8_t *h = cg_calloc(table_end + 4, 1);
+    memcpy(h, S_MAGIC, S_MAGIC_LEN);
+    s_put32(h + 8, CG_CKPT_FORMAT_VERSION);
+    s_put32(h + 12, (uint32_t)self->n);
+    s_put64(h + 16, file_size);
+    for (size_t i = 0; i < self->n; i++) {
+        uint8_t *e = h + S_HEAD_LEN + S_ENTRY_LEN * i;
+        const s_section_t *s = &self->sec[i];
+        memcpy(e, s->name, strlen(s->name)); /* the rest of the field stays zero */
+        s_put32(e + 64, (uint32_t)s->dtype);
+        s_put32(e + 68, s->crc);
+        s_put64(e + 72, s->count);
+    }
+    s_put32(h + table_end, cg_ckpt_crc32(0, h, table_end));
+    *len = table_end + 4;
+    return h;
+}
+
+static int s_write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsyncs the directory holding `path`, so the rename itself survives a power cut.
+ * Filesystems that cannot fsync a directory (EINVAL) are accepted. */
+static int s_fsync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) {
+        strcpy(dir, ".");
+    } else {
+        size_t len = slash == path ? 1 : (size_t)(slash - path);
+        memcpy(dir, path, len); /* len < strlen(path) < PATH_MAX, checked by the caller */
+        dir[len] = '\0';
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return (rc < 0 && errno != EINVAL) ? -1 : 0;
+}
+
+cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, char *err,
+                                size_t errlen)
+{
+    if (!self || !path || !*path) {
+        s_err(err, errlen, "cannot save a checkpoint: no writer or empty path");
+        return CG_ERR_INVAL;
+    }
+    char tmp[PATH_MAX];
+    int len = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    if (len < 0 || (size_t)len >= sizeof(tmp)) {
+        s_err(err, errlen,
+              "cannot save checkpoint '%s': path too long (hint: use a shorter run directory)",
+              path);
+        return CG_ERR_INVAL;
+    }
+    cg_status_t rc = CG_ERR_IO;
+    size_t head_len = 0;
+    uint8_t *head = s_encode_header(self, &head_len);
+    /* A temp file left by a crashed process that had our pid is stale: replace it. */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        s_err(err, errlen,
+              "cannot create '%s': %s (hint: check that the directory exists and is writable)", tmp,
+              strerror(errno));
+        goto done;
+    }
+    bool ok = s_write_all(fd, head, head_len) == 0;
+    for (size_t i = 0; ok && i < self->n; i++)
+        ok = s_write_all(fd, self->sec[i].data, self->sec[i].nbytes) == 0;
+    if (!ok) {
+        s_err(err, errlen, "cannot write '%s': %s (hint: check free disk space and quota)", tmp,
+              strerror(errno));
+        goto done;
+    }
+    if (fsync(fd) < 0) {
+        s_err(err, errlen, "cannot fsync '%s': %s (hint: check the filesystem and free disk space)",
+              tmp, strerror(errno));
+        goto done;
+    }
+    int close_rc = close(fd);
+    fd = -1;
+    if (close_rc < 0) {
+        s_err(err, errlen, "cannot close '%s': %s (hint: check free disk space and quota)", tmp,
+              strerror(errno));
+        goto done;
+    }
+    if (rename(tmp, path) < 0) {
+        s_err(err, errlen,
+              "cannot rename '%s' to '%s': %s (hint: check that '%s' is not a directory and its "
+              "directory is writable)",
+              tmp, path, strerror(errno), path);
+        goto done;
+    }
+    if (s_fsync_dir(path) < 0) {
+        /* The file is complete under its name; only its durability is in doubt. */
+        s_err(err, errlen,
+              "saved '%s' but cannot fsync its directory: %s (hint: check the filesystem)", path,
+              strerror(errno));
+        free(head);
+        return CG_ERR_IO;
+    }
+    rc = CG_OK;
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != CG_OK)
+        unlink(tmp);
+    free(head);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------- */
+
+void cg_ckpt_destroy(cg_ckpt_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_ckpt_t *self = *self_p;
+    free(self->sec);
+    free(self->buf);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Validates self->buf (self->size bytes) and builds the section list. Checks run in an
+ * order where each one can trust what the earlier ones established: magic, version,
+ * table bounds, header CRC (so the table is as written), declared size, then each
+ * entry's name/dtype/count (overflow-safe: count is compared to the bytes remaining),
+ * then each section's data CRC. */
+static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t errlen)
+{
+    const uint8_t *b = self->buf;
+    size_t size = self->size;
+    if (size < S_MAGIC_LEN) {
+        if (memcmp(b, S_MAGIC, size) == 0) {
+            s_err(err, errlen,
+                  "checkpoint '%s' is truncated: %zu bytes, shorter than its header (%s)", path,
+                  size, S_HINT_DAMAGED);
+        } else {
+            s_err(err, errlen,
+                  "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck "
+                  "file written by cgrpo)",
+                  path);
+        }
+        return CG_ERR_CORRUPT;
+    }
+    if (memcmp(b, S_MAGIC, S_MAGIC_LEN) != 0) {
+        s_err(err, errlen,
+              "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck file "
+              "written by cgrpo)",
+              path);
+        return CG_ERR_CORRUPT;
+    }
+    if (size < S_MAGIC_LEN + 4)
+        goto truncated;
+    uint32_t version = s_get32(b + 8);
+    if (version != CG_CKPT_FORMAT_VERSION) {
+        s_err(err, errlen,
+              "checkpoint '%s' has format version %" PRIu32
+              ", this build reads version %u (hint: resume with the %s cgrpo that wrote it)",
+              path, version, CG_CKPT_FORMAT_VERSION,
+              version > CG_CKPT_FORMAT_VERSION ? "newer" : "older");
+        return CG_ERR_MISMATCH;
+    }
+    if (size < S_HEAD_LEN)
+        goto truncated;
+    uint32_t n = s_get32(b + 12);
+    if (n > CG_CKPT_MAX_SECTIONS) {
+        s_err(err, errlen, "checkpoint '%s' claims %" PRIu32 " sections, over the limit of %u (%s)",
+              path, n, CG_CKPT_MAX_SECTIONS, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    size_t table_end = S_HEAD_LEN + (size_t)S_ENTRY_LEN * n; /* n is capped: no overflow */
+    if (size < table_end + 4)
+        goto truncated;
+    if (cg_ckpt_crc32(0, b, table_end) != s_get32(b + table_end)) {
+        s_err(err, errlen, "checkpoint '%s': header checksum mismatch (%s)", path, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    uint64_t declared = s_get64(b + 16);
+    if (declared > size)
+        goto truncated;
+    if (declared < size) {
+        s_err(err, errlen,
+              "checkpoint '%s' has %zu bytes, its header says %" PRIu64 " (trailing data) (%s)",
+              path, size, declared, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+
+    self->sec = cg_calloc(n, sizeof(s_section_t));
+    size_t off = table_end + 4;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = b + S_HEAD_LEN + (size_t)S_ENTRY_LEN * i;
+        s_section_t *s = &self->sec[i];
+        const uint8_t *nul = memchr(e, 0, S_NAME_FIELD);
+        size_t name_len = nul ? (size_t)(nul - e) : S_NAME_FIELD;
+        bool name_ok = name_len > 0 && name_len <= CG_CKPT_NAME_MAX;
+        for (size_t j = 0; name_ok && j < S_NAME_FIELD; j++)
+            name_ok = j < name_len ? (e[j] >= 0x20 && e[j] <= 0x7e) : e[j] == 0;
+        if (!name_ok) {
+            s_err(err, errlen, "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)",
+                  path, i, S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+        memcpy(s->name, e, name_len);
+        s->name[name_len] = '\0';
+        if (s_find(self->sec, i, s->name)) {
+            s_err(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path, s->name,
+                  S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+        uint32_t dtype = s_get32(e + 64);
+        size_t esize = s_elem_size(dtype);
+        if (esize == 0) {
+            s_err(err, errlen, "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)",
+                  path, s->name, dtype, S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+        s->dtype = (cg_ckpt_dtype_t)dtype;
+        s->crc = s_get32(e + 68);
+        s->count = s_get64(e + 72);
+        if (s->count > (size - off) / esize) {
+            s_err(err, errlen,
+                  "checkpoint '%s': section '%s' claims %" PRIu64
+                  " %s values, more than the file holds (%s)",
+                  path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+        s->nbytes = (size_t)s->count * esize;
+        s->data = self->buf + off;
+        off += s->nbytes;
+    }
+    if (off != size) {
+        s_err(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)", path, off,
+              size, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const s_section_t *s = &self->sec[i];
+        if (cg_ckpt_crc32(0, s->data, s->nbytes) != s->crc) {
+            s_err(err, errlen, "checkpoint '%s': section '%s': checksum mismatch (%s)", path,
+                  s->name, S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+        if (s->dtype == CG_CKPT_STR && memchr(s->data, 0, s->nbytes)) {
+            s_err(err, errlen, "checkpoint '%s': text section '%s' holds a NUL byte (%s)", path,
+                  s->name, S_HINT_DAMAGED);
+            return CG_ERR_CORRUPT;
+        }
+    }
+    self->n = n;
+    return CG_OK;
+
+truncated:
+    s_err(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size, S_HINT_DAMAGED);
+    return CG_ERR_CORRUPT;
+}
+
+/* Reads the regular file at path into a new buffer of at most max_bytes. */
+static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf_out,
+                               size_t *size_out, char *err, size_t errlen)
+{
+    cg_status_t rc = CG_ERR_IO;
+    uint8_t *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        s_err(err, errlen,
+              "cannot open checkpoint '%s': %s (hint: check the path; checkpoints are named "
+              "ckpt-<version>.cgck)",
+              path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        s_err(err, errlen,
+              "checkpoint '%s' is not a regular file (hint: pass a ckpt-<version>.cgck file)",
+              path);
+        goto done;
+    }
+    if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
+        s_err(err, errlen,
+              "checkpoint '%s' has %lld bytes, over the cap of %zu (hint: raise the load cap if "
+              "the model is really this large)",
+              path, (long long)st.st_size, max_bytes);
+        rc = CG_ERR_TOOBIG;
+        goto done;
+    }
+    size_t size = (size_t)st.st_size;
+    buf = malloc(size ? size : 1);
+    if (!buf) {
+        s_err(err, errlen, "out of memory reading checkpoint '%s' (%zu bytes)", path, size);
+        rc = CG_ERR_NOMEM;
+        goto done;
+    }
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            s_err(err, errlen, "cannot read checkpoint '%s': %s (hint: check the disk)", path,
+                  strerror(errno));
+            goto done;
+        }
+        if (r == 0)
+            break; /* shrank while we read: validation reports it as truncated */
+        got += (size_t)r;
+    }
+    *buf_out = buf;
+    *size_out = got;
+    buf = NULL;
+    rc = CG_OK;
+done:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+cg_ckpt_t *cg_ckpt_load(const char *path, size_t max_bytes, cg_status_t *status, char *err,
+                        size_t errlen)
+{
+    cg_status_t rc = CG_ERR_INVAL;
+    cg_ckpt_t *self = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!path || !*path) {
+        s_err(err, errlen, "no checkpoint path given");
+        goto done;
+    }
+    self = cg_calloc(1, sizeof(cg_ckpt_t));
+    rc = s_read_file(path, max_bytes ? max_bytes : CG_CKPT_DEFAULT_MAX_BYTES, &self->buf,
+                     &self->size, err, errlen);
+    if (rc == CG_OK)
+        rc = s_parse(self, path, err, errlen);
+    if (rc != CG_OK)
+        cg_ckpt_destroy(&self);
+done:
+    if (status)
+        *status = rc;
+    return self;
+}
+
+size_t cg_ckpt_n_sections(const cg_ckpt_t *self)
+{
+    return self ? self->n : 0;
+}
+
+const char *cg_ckpt_section_name(const cg_ckpt_t *self, size_t i)
+{
+    CG_ASSERT(self && i < self->n);
+    return self->sec[i].name;
+}
+
+int cg_ckpt_has(const cg_ckpt_t *self, const char *name)
+{
+    return self && name && s_find(self->sec, self->n, name) != NULL;
+}
+
+/* The section called name, or NULL with a message listing the sections there are. */
+static const s_section_t *s_lookup(const cg_ckpt_t *self, const char *name, char *err,
+                                   size_t errlen)
+{
+    const s_section_t *s = s_find(self->sec, self->n, name);
+    if (s || !err || errlen == 0)
+        return s;
+    char names[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < self->n && used < sizeof(names); i++) {
+        int w =
+            snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", self->sec[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+    s_err(err, errlen,
+          "section '%s' is missing from the checkpoint (it has: %s) (hint: the checkpoint was "
+          "written by another cgrpo version or configuration)",
+          name, self->n ? names : "no sections");
+    return NULL;
+}
+
+cg_status_t cg_ckpt_info(const cg_ckpt_t *self, const char *name, cg_ckpt_dtype_t *dtype,
+                         uint64_t *count, char *err, size_t errlen)
+{
+    if (!self || !name)
+        return CG_ERR_INVAL;
+    const s_section_t *s = s_lookup(self, name, err, errlen);
+    if (!s)
+        return CG_ERR_MISMATCH;
+    if (dtype)
+        *dtype = s->dtype;
+    if (count)
+        *count = s->count;
+    return CG_OK;
+}
+
+static cg_status_t s_get(const cg_ckpt_t *self, const char *name, cg_ckpt_dtype_t dtype, void *out,
+                         size_t expected_n, char *err, size_t errlen)
+{
+    if (!self || !name || (expected_n > 0 && !out))
+        return CG_ERR_INVAL;
+    const s_section_t *s = s_lookup(self, name, err, errlen);
+    if (!s)
+        return CG_ERR_MISMATCH;
+    if (s->dtype != dtype || s->count != (uint64_t)expected_n) {
+        s_err(err, errlen,
+              "section '%s': checkpoint has %" PRIu64
+              " %s values, this run needs %zu %s values (%s)",
+              name, s->count, cg_ckpt_dtype_str(s->dtype), expected_n, cg_ckpt_dtype_str(dtype),
+              S_HINT_CONFIG);
+        return CG_ERR_MISMATCH;
+    }
+    s_decode(out, s->data, expected_n, s_elem_size(dtype));
+    return CG_OK;
+}
+
+cg_status_t cg_ckpt_get_f32(const cg_ckpt_t *self, const char *name, float *out, size_t expected_n,
+                            char *err, size_t errlen)
+{
+    return s_get(self, name, CG_CKPT_F32, out, expected_n, err, errlen);
+}
+
+cg_status_t cg_ckpt_get_f64(const cg_ckpt_t *self, const char *name, double *out, size_t expected_n,
+                            char *err, size_t errlen)
+{
+    return s_get(self, name, CG_CKPT_F64, out, expected_n, err, errlen);
+}
+
+cg_status_t cg_ckpt_get_i64(const cg_ckpt_t *self, const char *name, int64_t *out,
+                            size_t expected_n, char *err, size_t errlen)
+{
+    return s_get(self, name, CG_CKPT_I64, out, expected_n, err, errlen);
+}
+
+cg_status_t cg_ckpt_get_u64(const cg_ckpt_t *self, const char *name, uint64_t *out,
+                            size_t expected_n, char *err, size_t errlen)
+{
+    return s_get(self, name, CG_CKPT_U64, out, expected_n, err, errlen);
+}
+
+cg_status_t cg_ckpt_get_bytes(const cg_ckpt_t *self, const char *name, void *out, size_t expected_n,
+                              char *err, size_t errlen)
+{
+    return s_get(self, name, CG_CKPT_BYTES, out, expected_n, err, errlen);
+}
+
+cg_status_t cg_ckpt_get_str(const cg_ckpt_t *self, const char *name, char **out, char *err,
+                            size_t errlen)
+{
+    if (!out)
+        return CG_ERR_INVAL;
+    *out = NULL;
+    if (!self || !name)
+        return CG_ERR_INVAL;
+    const s_section_t *s = s_lookup(self, name, err, errlen);
+    if (!s)
+        return CG_ERR_MISMATCH;
+    if (s->dtype != CG_CKPT_STR) {
+        s_err(err, errlen,
+              "section '%s': checkpoint has %" PRIu64 " %s values, this run needs text (%s)", name,
+              s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_CONFIG);
+        return CG_ERR_MISMATCH;
+    }
+    char *text = cg_calloc(s->nbytes + 1, 1);
+    if (s->nbytes > 0)
+        memcpy(text, s->data, s->nbytes);
+    *out = text;
+    return CG_OK;
+}
+
+/* ---- files in a checkpoint directory --------------------------------------------------- */
+
+cg_status_t cg_ckpt_path(const char *dir, int64_t version, char *out, size_t len)
+{
+    if (!dir || !out || len == 0 || version < 0)
+        return CG_ERR_INVAL;
+    int w = snprintf(out, len, "%s/" S_CKPT_PREFIX "%010" PRId64 S_CKPT_SUFFIX, dir, version);
+    if (w < 0 || (size_t)w >= len) {
+        out[0] = '\0';
+        return CG_ERR_INVAL;
+    }
+    return CG_OK;
+}
+
+/* The version in "ckpt-<digits>.cgck" (exactly 10 digits, or more without a leading
+ * zero, as cg_ckpt_path writes them); -1 for any other name. */
+static int64_t s_parse_name(const char *name)
+{
+    size_t plen = strlen(S_CKPT_PREFIX);
+    if (strncmp(name, S_CKPT_PREFIX, plen) != 0)
+        return -1;
+    const char *digits = name + plen;
+    const char *p = digits;
+    int64_t v = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = 10 * v + (*p - '0');
+    }
+    size_t nd = (size_t)(p - digits);
+    if (nd < 10 || (nd > 10 && digits[0] == '0') || strcmp(p, S_CKPT_SUFFIX) != 0)
+        return -1;
+    return v;
+}
+
+/* Versions of the checkpoints in dir, in *versions (caller frees), *n of them. */
+static cg_status_t s_scan(const char *dir, int64_t **versions, size_t *n, char *err, size_t errlen)
+{
+    *versions = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        s_err(err, errlen,
+              "cannot read checkpoint directory '%s': %s (hint: check the run directory path)", dir,
+              strerror(errno));
+        return CG_ERR_IO;
+    }
+    size_t cap = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d)) != NULL) {
+        int64_t v = s_parse_name(ent->d_name);
+        if (v < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *versions = cg_realloc(*versions, cap, sizeof(int64_t));
+        }
+        (*versions)[(*n)++] = v;
+    }
+    closedir(d);
+    return CG_OK;
+}
+
+cg_status_t cg_ckpt_latest(const char *dir, char *path_out, size_t len, int64_t *version, char *err,
+                           size_t errlen)
+{
+    if (!dir || !path_out || len == 0)
+        return CG_ERR_INVAL;
+    path_out[0] = '\0';
+    if (version)
+        *version = -1;
+    int64_t *vs = NULL;
+    size_t n = 0;
+    CG_TRY(s_scan(dir, &vs, &n, err, errlen));
+    int64_t best = -1;
+    for (size_t i = 0; i < n; i++)
+        best = vs[i] > best ? vs[i] : best;
+    free(vs);
+    if (best < 0)
+        return CG_OK;
+    if (cg_ckpt_path(dir, best, path_out, len) != CG_OK) {
+        s_err(
+            err, errlen,
+            "checkpoint path in '%s' does not fit in %zu bytes (hint: use a shorter run directory)",
+            dir, len);
+        return CG_ERR_INVAL;
+    }
+    if (version)
+        *version = best;
+    return CG_OK;
+}
+
+static int s_cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x < y) - (x > y);
+}
+
+cg_status_t cg_ckpt_prune(const char *dir, size_t keep, char *err, size_t errlen)
+{
+    if (!dir || keep == 0) {
+        s_err(err, errlen, "prune must keep at least one checkpoint");
+        return CG_ERR_INVAL;
+    }
+    int64_t *vs = NULL;
+    size_t n = 0;
+    CG_TRY(s_scan(dir, &vs, &n, err, errlen));
+    qsort(vs, n, sizeof(int64_t), s_cmp_desc);
+    cg_status_t rc = CG_OK;
+    for (size_t i = keep; i < n; i++) {
+        char path[PATH_MAX];
+        /* The name was read from dir, so dir/name fits unless dir itself is near PATH_MAX;
+         * ENOENT: someone else removed it first, which is what we wanted. */
+        int e = 0;
+        if (cg_ckpt_path(dir, vs[i], path, sizeof(path)) != CG_OK)
+            e = ENAMETOOLONG;
+        else if (unlink(path) < 0 && errno != ENOENT)
+            e = errno;
+        if (e && rc == CG_OK) {
+            s_err(err, errlen,
+                  "cannot remove old checkpoint %" PRId64
+                  " in '%s': %s (hint: check the directory's permissions)",
+                  vs[i], dir, strerror(e));
+        }
+        if (e)
+            rc = CG_ERR_IO;
+    }
+    free(vs);
+    return rc;
+}
