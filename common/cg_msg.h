@@ -74,6 +74,10 @@ typedef struct {
     float *lambda;               /* (n_lambda) */
     int32_t heartbeat_ms;
     int32_t deterministic;       /* 1: synchronous collection, wait for each new version */
+    int32_t quota;               /* deterministic: groups per version for this actor */
+    int32_t data_port;           /* learner's PULL port (actor PUSHes groups there) */
+    int32_t weights_port;        /* learner's PUB port (actor SUBscribes) */
+    char *config_text;           /* full effective config as INI text (NUL-terminated) */
 } cg_msg_welcome_t;
 
 /* One episode of a group batch. Steps are packed arrays, not a message per step. */
@@ -115,9 +119,11 @@ typedef struct {
     float *lambda;
     float *thresholds;           /* (n_lambda - 1) */
     double publish_time;         /* learner wall clock, for broadcast latency */
+    int32_t done;                /* 1: training is over, actors exit */
 } cg_msg_weights_t;
 
-/* actor -> learner (DEALER): liveness and counters. */
+/* actor -> learner (DEALER): liveness and counters. The learner answers each with a
+ * Heartbeat whose applied_version is the learner's current version. */
 typedef struct {
     int32_t actor_id;
     uint64_t applied_version;
@@ -142,12 +148,15 @@ typedef struct {
 cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len);
 
 /* Decodes and validates bytes. run_id: the expected run id (NULL accepts any, e.g. an actor
- * before its welcome). On success *msg owns its arrays (cg_msg_free). On failure *msg is
- * left empty (type NONE) and err says what was wrong first. */
+ * before its welcome). *msg is overwritten, not freed: cg_msg_free a previous message first.
+ * On success *msg owns its arrays (cg_msg_free); each array is its own malloc block, so a
+ * consumer may keep one (take the pointer, set the field to NULL) and free() it later.
+ * On failure *msg is left empty (type NONE) and err says what was wrong first. */
 cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
                           const char *run_id, cg_msg_t *msg, char *err, size_t errlen);
 
-/* Frees arrays owned by a decoded message and resets it to type NONE. NULL-safe. */
+/* Frees arrays owned by a decoded message (or one built with every array its own malloc
+ * block; NULL arrays are skipped) and resets it to type NONE. NULL-safe, idempotent. */
 void cg_msg_free(cg_msg_t *msg);
 
 const char *cg_msg_type_name(cg_msg_type_t type);
