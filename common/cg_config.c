@@ -1,0 +1,1689 @@
+/* cg_config: the run's settings from INI text (inih) and --set overrides.
+ * One table lists every [section] key with its field, type and range; parsing, the
+ * finish-time re-check and cg_config_write all walk it, so no key is read but not written.
+ * inih splits lines into sections and key = value; our own line reader feeds it, counts
+ * lines for messages and takes indented continuation lines itself (inih would read a map
+ * row "    #####" as a comment, and its line buffer is 200 bytes). */
+#include "cg_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_log.h"
+#include "cg_rng.h"
+
+#define S_MAX_VALUE 65536    /* bytes of one value, continuation lines included */
+#define S_MAX_PIECES 4096    /* lines of one value */
+#define S_MAX_FILE (1 << 20) /* bytes of a config file */
+#define S_KEY_LEN 128
+#define S_MSG_LEN 768
+#define S_WRAP 72            /* cg_config_write keeps lines about this short */
+#define S_MAX_WIDTH 65536    /* widest hidden layer (CG_POLICY_MAX_DIM) */
+
+/* ---- the table ------------------------------------------------------------------------ */
+
+typedef enum {
+    S_I32,
+    S_I64,
+    S_U64,
+    S_F32,
+    S_BOOL,
+    S_ENUM,
+    S_STR,
+    S_I32_LIST,
+    S_F32_LIST,
+    S_MAP,
+} s_kind_t;
+
+enum {
+    S_LO_OPEN = 1u << 0,  /* float range excludes its lower end */
+    S_HI_OPEN = 1u << 1,  /* ... its upper end */
+    S_STR_ID = 1u << 2,   /* letters, digits, '-', '_' */
+    S_STR_PATH = 1u << 3, /* a file path; may continue on indented lines */
+    S_STR_HOST = 1u << 4, /* a host name or address for a ZeroMQ endpoint */
+    S_STR_NONEMPTY = 1u << 5,
+};
+
+typedef struct {
+    const char *section;
+    const char *key;
+    s_kind_t kind;
+    size_t off;                /* offsetof(cg_config_t, field) */
+    size_t cap;                /* S_STR: buffer bytes; lists: most elements */
+    size_t count_off;          /* lists: offset of the int32_t element count */
+    int64_t ilo, ihi;          /* integer range (lists: of each element) */
+    double flo, fhi;           /* float range (lists: of each element) */
+    unsigned flags;
+    const char *const *names;  /* S_ENUM: names by value; S_STR: allowed values; NULL-ended */
+    const char *note;          /* appended to the hint */
+} s_key_t;
+
+static const char *const s_SECTIONS[] = {
+    "run", "sim", "gridworld", "policy", "train", "constraints",
+    "multipliers", "stabilisers", "actor", "learner", NULL,
+};
+static const char *const s_SIMS[] = {"gridworld", "instruct", "null", "sleep", NULL};
+static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards",
+                                           "scalarized_advantages", NULL};
+static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed", NULL};
+static const char *const s_ACTIVATIONS[] = {"tanh", "relu", NULL};
+static const char *const s_DEVICES[] = {"auto", "cpu", "cuda", NULL};
+
+_Static_assert(sizeof(cg_adv_estimator_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_mult_kind_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_activation_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_device_t) == sizeof(int), "enum stored as int");
+
+#define S_OFF(field) offsetof(cg_config_t, field)
+#define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
+#define K_I32(sec, k, field, lo, hi, nt) \
+    {.section = sec, .key = k, .kind = S_I32, .off = S_OFF(field), .ilo = lo, .ihi = hi, .note = nt}
+#define K_I64(sec, k, field, lo, hi, nt) \
+    {.section = sec, .key = k, .kind = S_I64, .off = S_OFF(field), .ilo = lo, .ihi = hi, .note = nt}
+#define K_U64(sec, k, field, nt) \
+    {.section = sec, .key = k, .kind = S_U64, .off = S_OFF(field), .note = nt}
+#define K_F32(sec, k, field, lo, hi, fl, nt)                                                   \
+    {.section = sec, .key = k, .kind = S_F32, .off = S_OFF(field), .flo = lo, .fhi = hi,    \
+     .flags = fl, .note = nt}
+#define K_BOOL(sec, k, field, nt) \
+    {.section = sec, .key = k, .kind = S_BOOL, .off = S_OFF(field), .note = nt}
+#define K_ENUM(sec, k, field, nm, nt) \
+    {.section = sec, .key = k, .kind = S_ENUM, .off = S_OFF(field), .names = nm, .note = nt}
+#define K_STR(sec, k, field, fl, nm, nt)                                                       \
+    {.section = sec, .key = k, .kind = S_STR, .off = S_OFF(field), .cap = S_SIZE(field),     \
+     .flags = fl, .names = nm, .note = nt}
+
+static const s_key_t s_KEYS[] = {
+    K_U64("run", "seed", seed, "seeds every RNG of the run"),
+    K_STR("run", "run_id", run_id, S_STR_ID, NULL, "empty = generated at start"),
+    K_STR("run", "run_dir", run_dir, S_STR_PATH, NULL, "empty = runs/<timestamp>"),
+    K_I32("run", "iterations", iterations, 1, INT32_MAX, "policy updates"),
+    K_I32("run", "checkpoint_every", checkpoint_every, 0, INT32_MAX, "0 = only at exit"),
+    K_BOOL("run", "deterministic", deterministic, NULL),
+
+    K_STR("sim", "name", sim, S_STR_NONEMPTY, s_SIMS, NULL),
+    K_I32("sim", "horizon", horizon, 0, 1000000, "0 = the simulator's default"),
+    K_I32("sim", "sleep_us", sim_sleep_us, 0, 60000000, "microseconds per step, sleep simulator"),
+    K_I32("sim", "null_length", null_length, 1, 1000000, "steps per null episode"),
+
+    {.section = "gridworld", .key = "map", .kind = S_MAP, .off = S_OFF(grid_map),
+     .cap = S_SIZE(grid_map), .note = "empty = the built-in map"},
+    K_I32("gridworld", "battery", grid_battery, 0, 1000000, "0 = the default full charge"),
+    K_I32("gridworld", "reserve", grid_reserve, 0, 1000000, "0 = the default reserve"),
+    K_F32("gridworld", "slip", grid_slip, 0.0, 1.0, 0, "a probability"),
+
+    {.section = "policy", .key = "hidden", .kind = S_I32_LIST, .off = S_OFF(hidden),
+     .cap = CG_MAX_LAYERS, .count_off = S_OFF(n_hidden), .ilo = 1, .ihi = S_MAX_WIDTH,
+     .note = "layer widths, empty = a linear policy"},
+    K_ENUM("policy", "activation", activation, s_ACTIVATIONS, NULL),
+    K_F32("policy", "lr", lr, 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("policy", "adam_beta1", adam_beta1, 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("policy", "adam_beta2", adam_beta2, 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("policy", "adam_eps", adam_eps, 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("policy", "max_grad_norm", max_grad_norm, 0.0, INFINITY, 0, "0 = no clipping"),
+
+    K_I32("train", "groups", groups_per_batch, 1, 65536, "groups per policy update (B)"),
+    K_I32("train", "group_size", group_size, 2, CG_MAX_GROUP, "episodes per group (G)"),
+    K_I32("train", "epochs", epochs, 1, 1000, NULL),
+    K_I32("train", "minibatches", minibatches, 1, 65536, "at most groups"),
+    K_F32("train", "clip", clip, 0.0, 1.0, S_LO_OPEN | S_HI_OPEN, NULL),
+    K_F32("train", "kl_coef", kl_coef, 0.0, INFINITY, 0, "0 = no KL term"),
+    K_F32("train", "ent_coef", ent_coef, 0.0, INFINITY, 0, "0 = no entropy bonus"),
+    K_I32("train", "max_policy_lag", max_policy_lag, 0, 1000000, "versions"),
+    K_ENUM("train", "estimator", estimator, s_ESTIMATORS, NULL),
+    K_F32("train", "adv_eps", adv_eps, 0.0, 1.0, S_LO_OPEN, NULL),
+    K_STR("train", "reference", reference, S_STR_PATH, NULL,
+          "checkpoint of the KL reference, empty = the initial weights"),
+
+    K_ENUM("multipliers", "kind", mult_kind, s_MULT_KINDS, NULL),
+    K_F32("multipliers", "lr", mult_lr, 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("multipliers", "beta1", mult_beta1, 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("multipliers", "beta2", mult_beta2, 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("multipliers", "eps", mult_eps, 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("multipliers", "init_logit", mult_init_logit, -INFINITY, INFINITY, 0, NULL),
+    K_F32("multipliers", "temperature", mult_temperature, 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("multipliers", "upper", mult_upper, 0.0, INFINITY, 0, "0 = no upper bound"),
+    K_F32("multipliers", "kp", mult_kp, 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "ki", mult_ki, 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "kd", mult_kd, 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "lambda_reward", fixed_lambda_reward, 0.0, INFINITY, 0, NULL),
+
+    {.section = "stabilisers", .key = "temperatures", .kind = S_F32_LIST,
+     .off = S_OFF(temperatures), .cap = CG_MAX_GROUP, .count_off = S_OFF(n_temperatures),
+     .flo = 0.0, .fhi = INFINITY, .flags = S_LO_OPEN,
+     .note = "empty = none, else one per group member (group_size values)"},
+    K_BOOL("stabilisers", "dual_anchor", dual_anchor, NULL),
+    K_F32("stabilisers", "alpha", da_alpha, 0.0, 1.0, 0, NULL),
+    K_BOOL("stabilisers", "prospect", prospect, NULL),
+    K_F32("stabilisers", "pt_beta", pt_beta, 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_lambda_pos", pt_lambda_pos, 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_lambda_neg", pt_lambda_neg, 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_BOOL("stabilisers", "asym_kl", asym_kl, NULL),
+    K_F32("stabilisers", "kl_neg", kl_neg, 0.0, INFINITY, 0, NULL),
+    K_F32("stabilisers", "kl_pos", kl_pos, 0.0, INFINITY, 0, NULL),
+
+    K_I32("actor", "actors", actors, 0, 4096, "local actors started by cgrpo train"),
+    K_I32("actor", "instances", instances, 1, 65536, "simulator instances per actor"),
+    K_I32("actor", "heartbeat_ms", heartbeat_ms, 1, 3600000, NULL),
+
+    K_STR("learner", "bind", bind_host, S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
+    K_I32("learner", "port", port, 0, 65533,
+          "0 = the OS picks, else the first of 3 consecutive ports"),
+    K_ENUM("learner", "device", device, s_DEVICES, NULL),
+    K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, 1, 86400000, NULL),
+    K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
+    K_I64("learner", "max_msg_bytes", max_msg_bytes, 4096, INT64_MAX, NULL),
+    K_I32("learner", "max_episode_steps", max_steps_per_episode, 1, 1000000, NULL),
+};
+#define S_N_KEYS (sizeof s_KEYS / sizeof s_KEYS[0])
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+static void s_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool s_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Trims in place; returns the first non-space character. */
+static char *s_trim(char *s)
+{
+    while (s_is_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && s_is_space(s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int s_name_index(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcasecmp(names[i], s) == 0)
+            return i;
+    return -1;
+}
+
+static int s_count_names(const char *const *names)
+{
+    int n = 0;
+    while (names[n])
+        n++;
+    return n;
+}
+
+/* "a|b|c" */
+static void s_join_names(const char *const *names, const char *sep, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; names[i] && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? sep : "", names[i]);
+}
+
+static bool s_section_known(const char *s)
+{
+    for (int i = 0; s_SECTIONS[i]; i++)
+        if (strcmp(s_SECTIONS[i], s) == 0)
+            return true;
+    return false;
+}
+
+static void s_sections_hint(char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; s_SECTIONS[i] && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s[%s]", i ? " " : "", s_SECTIONS[i]);
+}
+
+static const s_key_t *s_find_key(const char *section, const char *key)
+{
+    for (size_t i = 0; i < S_N_KEYS; i++)
+        if (strcmp(s_KEYS[i].section, section) == 0 && strcmp(s_KEYS[i].key, key) == 0)
+            return &s_KEYS[i];
+    return NULL;
+}
+
+/* Shortest "%g" form that reads back as exactly v. */
+static void s_fmt_float(char *buf, size_t n, float v)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v)
+            return;
+    }
+}
+
+/* Range text for messages: "an integer from 2 to 256", "a number in (0, 1)", ... */
+static void s_range_text(const s_key_t *k, char *buf, size_t n)
+{
+    switch (k->kind) {
+    case S_I32:
+    case S_I64:
+    case S_I32_LIST:
+        if ((k->kind == S_I64 && k->ihi == INT64_MAX) || (k->kind != S_I64 && k->ihi == INT32_MAX))
+            snprintf(buf, n, "an integer >= %" PRId64, k->ilo);
+        else
+            snprintf(buf, n, "an integer from %" PRId64 " to %" PRId64, k->ilo, k->ihi);
+        return;
+    case S_U64:
+        snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX);
+        return;
+    case S_F32:
+    case S_F32_LIST:
+        if (isinf(k->flo) && isinf(k->fhi))
+            snprintf(buf, n, "a finite number");
+        else if (isinf(k->fhi))
+            snprintf(buf, n, "a number %s %g", (k->flags & S_LO_OPEN) ? ">" : ">=", k->flo);
+        else
+            snprintf(buf, n, "a number in %c%g, %g%c", (k->flags & S_LO_OPEN) ? '(' : '[', k->flo,
+                     k->fhi, (k->flags & S_HI_OPEN) ? ')' : ']');
+        return;
+    default:
+        buf[0] = '\0';
+        return;
+    }
+}
+
+/* The full hint of a key: what values it takes. */
+static void s_hint(const s_key_t *k, char *buf, size_t n)
+{
+    char what[384], names[256];
+    switch (k->kind) {
+    case S_BOOL:
+        snprintf(what, sizeof what, "true or false (also 1/0, yes/no, on/off)");
+        break;
+    case S_ENUM:
+        s_join_names(k->names, "|", names, sizeof names);
+        snprintf(what, sizeof what, "one of %s", names);
+        break;
+    case S_STR:
+        if (k->names) {
+            s_join_names(k->names, "|", names, sizeof names);
+            snprintf(what, sizeof what, "one of %s", names);
+        } else if (k->flags & S_STR_ID) {
+            snprintf(what, sizeof what, "up to %zu letters, digits, '-' or '_'", k->cap - 1);
+        } else if (k->flags & S_STR_HOST) {
+            snprintf(what, sizeof what, "a host name or IP address, up to %zu characters",
+                     k->cap - 1);
+        } else {
+            snprintf(what, sizeof what, "a path of up to %zu characters", k->cap - 1);
+        }
+        break;
+    case S_I32_LIST:
+    case S_F32_LIST:
+        s_range_text(k, names, sizeof names);
+        snprintf(what, sizeof what, "a comma-separated list of up to %zu values, each %s",
+                 k->cap, names);
+        break;
+    case S_MAP:
+        snprintf(what, sizeof what,
+                 "rows of S start, G goal, L lava, C charger, # wall, . floor, all of one "
+                 "length, one S and at least one G, on indented lines or separated by '/'");
+        break;
+    default:
+        s_range_text(k, what, sizeof what);
+        break;
+    }
+    if (k->note)
+        snprintf(buf, n, "%s; %s", what, k->note);
+    else
+        snprintf(buf, n, "%s", what);
+}
+
+/* ---- parsing values --------------------------------------------------------------------- */
+
+/* 0 ok, -1 not an integer, -2 out of the type's range. */
+static int s_parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0')
+        return -1;
+    if (errno == ERANGE)
+        return -2;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int s_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)s[0]) && !(s[0] == '+' && isdigit((unsigned char)s[1])))
+        return -1; /* strtoull would wrap "-1" */
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0')
+        return -1;
+    if (errno == ERANGE)
+        return -2;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* 0 ok, -1 not a number, -2 outside the float range, -3 NaN or infinite. */
+static int s_parse_f32(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (end == s || *end != '\0')
+        return -1;
+    if (errno == ERANGE)
+        return -2; /* overflow to inf, or underflow */
+    if (!isfinite(v))
+        return -3; /* "nan", "inf" */
+    *out = v;
+    return 0;
+}
+
+static int s_parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "1", "yes", "on", NULL};
+    static const char *const no[] = {"false", "0", "no", "off", NULL};
+    if (s_name_index(yes, s) >= 0) {
+        *out = true;
+        return 0;
+    }
+    if (s_name_index(no, s) >= 0) {
+        *out = false;
+        return 0;
+    }
+    return -1;
+}
+
+static bool s_frange_ok(const s_key_t *k, double v)
+{
+    if (!isfinite(v))
+        return false;
+    bool lo = (k->flags & S_LO_OPEN) ? v > k->flo : v >= k->flo;
+    bool hi = (k->flags & S_HI_OPEN) ? v < k->fhi : v <= k->fhi;
+    return lo && hi;
+}
+
+/* One integer or float, checked against k's range: 0 ok, -1 with msg. */
+static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv, float *fv,
+                    char *msg, size_t n)
+{
+    char hint[512];
+    s_hint(k, hint, sizeof hint);
+    if (s[0] == '\0') {
+        s_msg(msg, n, "empty value (hint: %s)", hint);
+        return -1;
+    }
+    int rc = is_float ? s_parse_f32(s, fv) : s_parse_i64(s, iv);
+    if (rc == -1) {
+        s_msg(msg, n, "'%.64s' is not %s (hint: %s)", s, is_float ? "a number" : "an integer",
+              hint);
+        return -1;
+    }
+    if (rc == -3) {
+        s_msg(msg, n, "'%.64s' is not a finite number (hint: %s)", s, hint);
+        return -1;
+    }
+    bool ok = rc == 0 && (is_float ? s_frange_ok(k, *fv) : (*iv >= k->ilo && *iv <= k->ihi));
+    if (!ok) {
+        s_msg(msg, n, "%.64s is out of range (hint: %s)", s, hint);
+        return -1;
+    }
+    return 0;
+}
+
+/* Content rules of string keys, shared by parsing and cg_config_finish. */
+static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
+{
+    char hint[512];
+    s_hint(k, hint, sizeof hint);
+    size_t len = strnlen(s, k->cap);
+    if (len >= k->cap) {
+        s_msg(msg, n, "value is %zu characters long, longer than %zu (hint: %s)", strlen(s),
+              k->cap - 1, hint);
+        return -1;
+    }
+    if (len == 0) {
+        if (k->flags & S_STR_NONEMPTY) {
+            s_msg(msg, n, "empty value (hint: %s)", hint);
+            return -1;
+        }
+        return 0;
+    }
+    if (k->names) {
+        if (s_name_index(k->names, s) < 0) {
+            s_msg(msg, n, "unknown value '%.64s' (hint: %s)", s, hint);
+            return -1;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool ok;
+        if (k->flags & S_STR_ID)
+            ok = isalnum(c) || c == '-' || c == '_';
+        else if (k->flags & S_STR_HOST)
+            ok = isalnum(c) || strchr(".-_:*[]%", (int)c) != NULL;
+        else
+            ok = c >= 0x20 && c != 0x7f && !(c == ';' && i > 0 && s_is_space(s[i - 1]));
+        if (!ok) {
+            if (c == ';')
+                s_msg(msg, n, "a ';' after a space starts a comment in INI (hint: %s)", hint);
+            else if (isprint(c))
+                s_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c,
+                      i + 1, hint);
+            else
+                s_msg(msg, n, "control character 0x%02x at position %zu (hint: %s)", c, i + 1,
+                      hint);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads a map value (rows separated by '\n' or '/'; '\n' also separates INI lines, counted
+ * in *piece for the message) into out as rows joined by '\n'. */
+static int s_map_parse(const char *value, char *out, size_t cap, int *piece, char *msg,
+                       size_t n)
+{
+    static const char cells[] = "SGLC#.";
+    const char *hint = "hint: rows of S start, G goal, L lava, C charger, # wall, . floor";
+    size_t o = 0, width = 0;
+    int line = 0, row = 0, n_start = 0, n_goal = 0;
+    const char *p = value;
+    for (;;) {
+        const char *e = p + strcspn(p, "\n/");
+        while (p < e && s_is_space(*p))
+            p++;
+        const char *q = e;
+        while (q > p && s_is_space(q[-1]))
+            q--;
+        size_t len = (size_t)(q - p);
+        if (len > 0) {
+            row++;
+            for (size_t i = 0; i < len; i++) {
+                unsigned char c = (unsigned char)p[i];
+                if (c == '\0' || !strchr(cells, (int)c)) {
+                    *piece = line;
+                    if (isprint(c))
+                        s_msg(msg, n, "row %d, column %zu: '%c' is not a map cell (%s)", row,
+                              i + 1, c, hint);
+                    else
+                        s_msg(msg, n, "row %d, column %zu: byte 0x%02x is not a map cell (%s)",
+                              row, i + 1, c, hint);
+                    return -1;
+                }
+                n_start += c == 'S';
+                n_goal += c == 'G';
+            }
+            if (width == 0) {
+                width = len;
+            } else if (len != width) {
+                *piece = line;
+                s_msg(msg, n, "row %d has %zu cells but row 1 has %zu (hint: all rows must "
+                              "have the same length)", row, len, width);
+                return -1;
+            }
+            if (o + len + 2 > cap) {
+                *piece = line;
+                s_msg(msg, n, "map is longer than %zu characters (hint: use a smaller map)",
+                      cap - 1);
+                return -1;
+            }
+            if (o > 0)
+                out[o++] = '\n';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        if (*e == '\0')
+            break;
+        if (*e == '\n')
+            line++;
+        p = e + 1;
+    }
+    out[o] = '\0';
+    *piece = 0;
+    if (row == 0)
+        return 0; /* empty: the simulator's built-in map */
+    if (n_start != 1) {
+        s_msg(msg, n, "map has %d start cells 'S' (hint: exactly one S)", n_start);
+        return -1;
+    }
+    if (n_goal == 0) {
+        s_msg(msg, n, "map has no goal cell 'G' (hint: at least one G)");
+        return -1;
+    }
+    return 0;
+}
+
+/* A list value: elements separated by ',' (and by line breaks, where a trailing ',' is
+ * optional). Fills vals (int32_t or float) and *count. */
+static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t *count,
+                        int *piece, char *msg, size_t n)
+{
+    char *copy = cg_strdup(value);
+    int line = 0, got = 0, rc = 0;
+    char hint[512];
+    s_hint(k, hint, sizeof hint);
+    for (char *ln = copy; ln; line++) {
+        char *next = strchr(ln, '\n');
+        if (next)
+            *next++ = '\0';
+        char *t = s_trim(ln);
+        size_t tl = strlen(t);
+        if (tl > 0 && next && t[tl - 1] == ',')
+            t[--tl] = '\0';
+        if (tl == 0) {
+            ln = next;
+            continue;
+        }
+        for (char *el = t;; ) {
+            char *comma = strchr(el, ',');
+            if (comma)
+                *comma = '\0';
+            char *v = s_trim(el);
+            *piece = line;
+            if (v[0] == '\0') {
+                s_msg(msg, n, "element %d is empty (hint: %s)", got + 1, hint);
+                rc = -1;
+                goto done;
+            }
+            if ((size_t)got >= k->cap) {
+                s_msg(msg, n, "more than %zu values (hint: %s)", k->cap, hint);
+                rc = -1;
+                goto done;
+            }
+            int64_t iv = 0;
+            float fv = 0.0f;
+            char one[S_MSG_LEN];
+            if (s_number(k, k->kind == S_F32_LIST, v, &iv, &fv, one, sizeof one) != 0) {
+                s_msg(msg, n, "element %d: %s", got + 1, one);
+                rc = -1;
+                goto done;
+            }
+            if (k->kind == S_F32_LIST)
+                ((float *)vals)[got] = fv;
+            else
+                ((int32_t *)vals)[got] = (int32_t)iv;
+            got++;
+            if (!comma)
+                break;
+            el = comma + 1;
+        }
+        ln = next;
+    }
+    *count = got;
+    *piece = 0;
+done:
+    free(copy);
+    return rc;
+}
+
+/* Sets one table key from its text value; on error msg is "problem (hint: ...)" and
+ * *piece the line (0 = the key's own) that holds the problem. */
+static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int *piece,
+                     char *msg, size_t n)
+{
+    char *base = (char *)cfg + k->off;
+    *piece = 0;
+    bool multi = k->kind == S_MAP || k->kind == S_I32_LIST || k->kind == S_F32_LIST ||
+                 (k->kind == S_STR && (k->flags & S_STR_PATH));
+    const char *nl = strchr(value, '\n');
+    if (nl && !multi) {
+        int line = 0;
+        for (const char *c = value; c <= nl; c++)
+            line += *c == '\n';
+        *piece = line;
+        s_msg(msg, n, "this key takes a single line, but an indented line continues it (hint: "
+                      "only map, hidden, temperatures, run_dir and reference continue on "
+                      "indented lines; un-indent the next key)");
+        return -1;
+    }
+    switch (k->kind) {
+    case S_I32:
+    case S_I64: {
+        int64_t v = 0;
+        if (s_number(k, false, value, &v, NULL, msg, n) != 0)
+            return -1;
+        if (k->kind == S_I32) {
+            int32_t v32 = (int32_t)v;
+            memcpy(base, &v32, sizeof v32);
+        } else {
+            memcpy(base, &v, sizeof v);
+        }
+        return 0;
+    }
+    case S_U64: {
+        uint64_t v = 0;
+        int rc = value[0] ? s_parse_u64(value, &v) : -1;
+        if (rc != 0) {
+            char hint[256];
+            s_hint(k, hint, sizeof hint);
+            s_msg(msg, n, "'%.64s' %s (hint: %s)", value,
+                  rc == -2 ? "is out of range" : "is not a non-negative integer", hint);
+            return -1;
+        }
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case S_F32: {
+        float v = 0.0f;
+        if (s_number(k, true, value, NULL, &v, msg, n) != 0)
+            return -1;
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case S_BOOL: {
+        bool v = false;
+        if (s_parse_bool(value, &v) != 0) {
+            char hint[256];
+            s_hint(k, hint, sizeof hint);
+            s_msg(msg, n, "'%.64s' is not a boolean (hint: %s)", value, hint);
+            return -1;
+        }
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case S_ENUM: {
+        int v = s_name_index(k->names, value);
+        if (v < 0) {
+            char hint[256];
+            s_hint(k, hint, sizeof hint);
+            s_msg(msg, n, "unknown value '%.64s' (hint: %s)", value, hint);
+            return -1;
+        }
+        memcpy(base, &v, sizeof v);
+        return 0;
+    }
+    case S_STR: {
+        /* Paths may continue on indented lines: the pieces are concatenated. */
+        char *joined = cg_strdup(value);
+        size_t o = 0;
+        for (const char *c = value; *c; c++)
+            if (*c != '\n')
+                joined[o++] = *c;
+        joined[o] = '\0';
+        int rc = s_check_str(k, joined, msg, n);
+        if (rc == 0) {
+            const char *v = joined;
+            if (k->names) /* store the canonical spelling */
+                v = k->names[s_name_index(k->names, joined)];
+            memset(base, 0, k->cap);
+            memcpy(base, v, strlen(v));
+        }
+        free(joined);
+        return rc;
+    }
+    case S_I32_LIST:
+    case S_F32_LIST: {
+        float fvals[CG_MAX_GROUP];
+        int32_t ivals[CG_MAX_GROUP];
+        int32_t count = 0;
+        void *vals = k->kind == S_F32_LIST ? (void *)fvals : (void *)ivals;
+        CG_ASSERT(k->cap <= CG_MAX_GROUP);
+        if (s_list_parse(k, value, vals, &count, piece, msg, n) != 0)
+            return -1;
+        size_t el = k->kind == S_F32_LIST ? sizeof(float) : sizeof(int32_t);
+        memset(base, 0, k->cap * el);
+        memcpy(base, vals, (size_t)count * el);
+        memcpy((char *)cfg + k->count_off, &count, sizeof count);
+        return 0;
+    }
+    case S_MAP: {
+        char *map = cg_calloc(k->cap, 1);
+        int rc = s_map_parse(value, map, k->cap, piece, msg, n);
+        if (rc == 0) {
+            memset(base, 0, k->cap);
+            memcpy(base, map, strlen(map));
+        }
+        free(map);
+        return rc;
+    }
+    }
+    return -1;
+}
+
+/* ---- [constraints] ---------------------------------------------------------------------- */
+
+static cg_constraint_t *s_find_constraint(cg_config_t *cfg, const char *name)
+{
+    for (int32_t i = 0; i < cfg->n_constraints; i++)
+        if (strcmp(cfg->constraints[i].name, name) == 0)
+            return &cfg->constraints[i];
+    return NULL;
+}
+
+static bool s_constraint_name_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len >= CG_NAME_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+            return false;
+    return !(len > 7 && strcmp(name + len - 7, "_lambda") == 0);
+}
+
+static const s_key_t s_THRESHOLD = {.section = "constraints", .key = "threshold", .kind = S_F32,
+                                    .flo = 0.0, .fhi = 1.0,
+                                    .note = "the allowed violation rate d_k of this cost"};
+static const s_key_t s_LAMBDA = {.section = "constraints", .key = "lambda", .kind = S_F32,
+                                 .flo = 0.0, .fhi = INFINITY,
+                                 .note = "fixed (or initial) multiplier of this cost"};
+
+/* `<name> = <threshold>` adds or updates a constraint, `<name>_lambda = <value>` sets its
+ * fixed_lambda. */
+static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value, int *piece,
+                            char *msg, size_t n)
+{
+    *piece = 0;
+    cfg->constraints_explicit = true;
+    if (strchr(value, '\n')) {
+        *piece = 1;
+        s_msg(msg, n, "this key takes a single line, but an indented line continues it "
+                      "(hint: un-indent the next key)");
+        return -1;
+    }
+    size_t len = strlen(key);
+    if (len > 7 && strcmp(key + len - 7, "_lambda") == 0) {
+        char name[S_KEY_LEN];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 7), key);
+        cg_constraint_t *c = s_find_constraint(cfg, name);
+        if (!c) {
+            s_msg(msg, n, "no constraint '%s' to set the lambda of (hint: give '%s = "
+                          "<threshold>' before '%s'; a [constraints] section replaces the "
+                          "simulator's default constraints)", name, name, key);
+            return -1;
+        }
+        float v = 0.0f;
+        if (s_number(&s_LAMBDA, true, value, NULL, &v, msg, n) != 0)
+            return -1;
+        c->fixed_lambda = v;
+        return 0;
+    }
+    if (!s_constraint_name_ok(key)) {
+        s_msg(msg, n, "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
+                      "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)", key,
+              CG_NAME_LEN - 1);
+        return -1;
+    }
+    float v = 0.0f;
+    if (s_number(&s_THRESHOLD, true, value, NULL, &v, msg, n) != 0)
+        return -1;
+    cg_constraint_t *c = s_find_constraint(cfg, key);
+    if (!c) {
+        if (cfg->n_constraints >= CG_MAX_COSTS) {
+            s_msg(msg, n, "more than %d constraints (hint: at most %d costs can be enforced)",
+                  CG_MAX_COSTS, CG_MAX_COSTS);
+            return -1;
+        }
+        c = &cfg->constraints[cfg->n_constraints++];
+        memset(c, 0, sizeof *c);
+        memcpy(c->name, key, len);
+        c->fixed_lambda = 0.1f;
+    }
+    c->threshold = v;
+    return 0;
+}
+
+/* Applies section.key = value to cfg (any section, any key). */
+static int s_apply(cg_config_t *cfg, const char *section, const char *key, const char *value,
+                   int *piece, char *msg, size_t n)
+{
+    char hint[512];
+    *piece = 0;
+    if (section[0] == '\0') {
+        s_sections_hint(hint, sizeof hint);
+        s_msg(msg, n, "key outside any section (hint: put it under one of %s)", hint);
+        return -1;
+    }
+    if (!s_section_known(section)) {
+        s_sections_hint(hint, sizeof hint);
+        s_msg(msg, n, "unknown section (hint: the sections are %s)", hint);
+        return -1;
+    }
+    if (strcmp(section, "constraints") == 0)
+        return s_set_constraint(cfg, key, value, piece, msg, n);
+    const s_key_t *k = s_find_key(section, key);
+    if (!k) {
+        size_t o = 0;
+        hint[0] = '\0';
+        for (size_t i = 0; i < S_N_KEYS && o < sizeof hint; i++)
+            if (strcmp(s_KEYS[i].section, section) == 0)
+                o += (size_t)snprintf(hint + o, sizeof hint - o, "%s%s", o ? ", " : "",
+                                      s_KEYS[i].key);
+        s_msg(msg, n, "unknown key (hint: [%s] has %s)", section, hint);
+        return -1;
+    }
+    return s_set_key(cfg, k, value, piece, msg, n);
+}
+
+/* ---- reading INI text ------------------------------------------------------------------- */
+
+typedef struct {
+    cg_config_t *cfg;
+    const char *origin;
+    const char *text;
+    size_t len, pos;
+    int lineno;                  /* lines handed to inih so far = the current line */
+    char section[S_KEY_LEN];     /* the last [section] header seen */
+    int *sec_line;               /* every header's line, to name the section of a syntax */
+    char (*sec_name)[S_KEY_LEN]; /* error that inih reports after reading further */
+    int n_sec;
+    /* The key being read: started by the handler, extended by continuation lines, applied
+     * when the next non-continuation line (or the end) arrives. */
+    bool pending;
+    char pend_section[CG_NAME_LEN];
+    char pend_key[S_KEY_LEN];
+    bool pend_too_long;
+    size_t val_len;
+    int n_pieces;
+    int piece_line[S_MAX_PIECES];
+    char val[S_MAX_VALUE];
+    /* first error */
+    bool failed;
+    int err_line;
+    char *err;
+    size_t errlen;
+} s_parse_t;
+
+static void s_fail(s_parse_t *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_fail(s_parse_t *p, int line, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    p->err_line = line;
+    if (p->err && p->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err, p->errlen, fmt, ap);
+        va_end(ap);
+    }
+}
+
+static bool s_append(s_parse_t *p, const char *s, size_t len, bool new_piece)
+{
+    if (new_piece) {
+        if (p->n_pieces >= S_MAX_PIECES) {
+            s_fail(p, p->lineno, "%s:%d: [%s] %s: value spans more than %d lines (hint: shorten "
+                   "it)", p->origin, p->lineno, p->pend_section, p->pend_key, S_MAX_PIECES);
+            return false;
+        }
+        p->piece_line[p->n_pieces++] = p->lineno;
+    }
+    if (p->val_len + len + 2 > sizeof p->val) {
+        s_fail(p, p->lineno, "%s:%d: [%s] %s: value is longer than %zu characters (hint: "
+               "shorten it)", p->origin, p->lineno, p->pend_section, p->pend_key,
+               sizeof p->val - 2);
+        return false;
+    }
+    if (new_piece && p->n_pieces > 1)
+        p->val[p->val_len++] = '\n';
+    memcpy(p->val + p->val_len, s, len);
+    p->val_len += len;
+    p->val[p->val_len] = '\0';
+    return true;
+}
+
+/* Applies the pending key; false (and p->failed) on error. */
+static bool s_flush(s_parse_t *p)
+{
+    if (!p->pending)
+        return true;
+    p->pending = false;
+    char msg[S_MSG_LEN];
+    int piece = 0;
+    int line = p->piece_line[0];
+    if (p->pend_too_long) {
+        s_fail(p, line, "%s:%d: [%s] %.40s...: key name is too long (hint: keys are short "
+               "names; see docs/config.md)", p->origin, line, p->pend_section, p->pend_key);
+        return false;
+    }
+    if (s_apply(p->cfg, p->pend_section, p->pend_key, p->val, &piece, msg, sizeof msg) != 0) {
+        if (piece >= 0 && piece < p->n_pieces)
+            line = p->piece_line[piece];
+        if (p->pend_section[0])
+            s_fail(p, line, "%s:%d: [%s] %s: %s", p->origin, line, p->pend_section,
+                   p->pend_key, msg);
+        else
+            s_fail(p, line, "%s:%d: %s: %s", p->origin, line, p->pend_key, msg);
+        return false;
+    }
+    return true;
+}
+
+static int s_handler(void *user, const char *section, const char *name, const char *value)
+{
+    s_parse_t *p = user;
+    if (p->failed)
+        return 1;
+    p->pending = true;
+    snprintf(p->pend_section, sizeof p->pend_section, "%s", section);
+    p->pend_too_long = strlen(name) >= sizeof p->pend_key;
+    snprintf(p->pend_key, sizeof p->pend_key, "%s", name);
+    p->val_len = 0;
+    p->val[0] = '\0';
+    p->n_pieces = 0;
+    s_append(p, value, strlen(value), true);
+    return 1; /* our errors stop the reader instead, so inih's count is syntax only */
+}
+
+/* Cuts an inline comment (';' after whitespace, as inih does) and trailing space. */
+static size_t s_cut_comment(const char *s, size_t len)
+{
+    for (size_t i = 1; i < len; i++)
+        if (s[i] == ';' && s_is_space(s[i - 1])) {
+            len = i;
+            break;
+        }
+    while (len > 0 && s_is_space(s[len - 1]))
+        len--;
+    return len;
+}
+
+/* inih's line reader: exactly one physical line per call, so inih's line count is ours.
+ * Lines that continue the pending key are consumed here and handed on as blank lines. */
+static char *s_reader(char *str, int num, void *stream)
+{
+    s_parse_t *p = stream;
+    if (p->failed || p->pos >= p->len)
+        return NULL;
+    const char *line = p->text + p->pos;
+    const char *nl = memchr(line, '\n', p->len - p->pos);
+    size_t n = nl ? (size_t)(nl - line) : p->len - p->pos;
+    p->pos += n + (nl ? 1 : 0);
+    p->lineno++;
+    if (memchr(line, '\0', n)) {
+        s_fail(p, p->lineno, "%s:%d: line contains a NUL byte (hint: a config is a text file)",
+               p->origin, p->lineno);
+        return NULL;
+    }
+    if (p->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+        line += 3; /* UTF-8 byte order mark */
+        n -= 3;
+    }
+    size_t lead = 0;
+    while (lead < n && s_is_space(line[lead]))
+        lead++;
+    const char *body = line + lead;
+    size_t blen = n - lead;
+    while (blen > 0 && s_is_space(body[blen - 1]))
+        blen--;
+    snprintf(str, (size_t)num, "\n");
+    if (blen == 0)
+        return str;
+    if (p->pending && lead > 0) {
+        /* Continuation (as inih would see it). Map rows start with '#' (walls), so inside
+         * [gridworld] map only ';' starts a comment. */
+        bool is_map = strcmp(p->pend_section, "gridworld") == 0 && strcmp(p->pend_key, "map") == 0;
+        if (body[0] == ';' || (body[0] == '#' && !is_map))
+            return str;
+        return s_append(p, body, s_cut_comment(body, blen), true) ? str : NULL;
+    }
+    if (body[0] == ';' || body[0] == '#')
+        return str;
+    if (!s_flush(p))
+        return NULL;
+    if (body[0] == '[') {
+        const char *close = memchr(body, ']', blen);
+        if (close) {
+            size_t sl = (size_t)(close - body - 1);
+            char name[S_KEY_LEN];
+            snprintf(name, sizeof name, "%.*s", (int)(sl < sizeof name ? sl : sizeof name - 1),
+                     body + 1);
+            if (!s_section_known(name) || sl >= sizeof name) {
+                char hint[256];
+                s_sections_hint(hint, sizeof hint);
+                s_fail(p, p->lineno, "%s:%d: [%s]: unknown section (hint: the sections are %s)",
+                       p->origin, p->lineno, name, hint);
+                return NULL;
+            }
+            snprintf(p->section, sizeof p->section, "%s", name);
+            p->sec_line = cg_realloc(p->sec_line, (size_t)p->n_sec + 1, sizeof *p->sec_line);
+            p->sec_name = cg_realloc(p->sec_name, (size_t)p->n_sec + 1, sizeof *p->sec_name);
+            p->sec_line[p->n_sec] = p->lineno;
+            memcpy(p->sec_name[p->n_sec], p->section, sizeof p->section);
+            p->n_sec++;
+            if (strcmp(name, "constraints") == 0)
+                p->cfg->constraints_explicit = true; /* even an empty section is explicit */
+        }
+    }
+    if (n + 2 > (size_t)num) {
+        s_fail(p, p->lineno, "%s:%d: line is %zu characters long, longer than %d (hint: put "
+               "long values on indented continuation lines, see docs/config.md)",
+               p->origin, p->lineno, n, num - 2);
+        return NULL;
+    }
+    memcpy(str, line, n);
+    str[n] = '\n';
+    str[n + 1] = '\0';
+    return str;
+}
+
+static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len,
+                               const char *origin, char *err, size_t errlen)
+{
+    s_parse_t *p = cg_calloc(1, sizeof *p);
+    cg_config_t *work = cg_calloc(1, sizeof *work);
+    *work = *cfg; /* cfg changes only if the whole text is valid */
+    p->cfg = work;
+    p->origin = origin;
+    p->text = text;
+    p->len = len;
+    p->err = err;
+    p->errlen = errlen;
+    int rc = ini_parse_stream(s_reader, p, s_handler, p);
+    if (!p->failed)
+        s_flush(p);
+    cg_status_t st = CG_OK;
+    if (rc > 0 && (!p->failed || rc < p->err_line)) {
+        const char *sec = "";
+        for (int i = 0; i < p->n_sec && p->sec_line[i] < rc; i++)
+            sec = p->sec_name[i];
+        s_msg(err, errlen, "%s:%d: %s%s%ssyntax error (hint: a line is '[section]', 'key = "
+              "value', a comment starting with ';' or '#', or an indented continuation)",
+              origin, rc, sec[0] ? "[" : "", sec, sec[0] ? "]: " : "");
+        st = CG_ERR_INVAL;
+    } else if (rc < 0) {
+        s_msg(err, errlen, "%s: the INI parser ran out of memory", origin);
+        st = CG_ERR_NOMEM;
+    } else if (p->failed) {
+        st = CG_ERR_INVAL;
+    }
+    if (st == CG_OK)
+        *cfg = *work;
+    free(work);
+    free(p->sec_line);
+    free(p->sec_name);
+    free(p);
+    return st;
+}
+
+cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin,
+                                  char *err, size_t errlen)
+{
+    CG_ASSERT(cfg && text);
+    return s_load_text(cfg, text, strlen(text), origin ? origin : "<string>", err, errlen);
+}
+
+cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    CG_ASSERT(cfg && path);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        s_msg(err, errlen, "%s: cannot open: %s (hint: check the path given to --config)", path,
+              strerror(errno));
+        return CG_ERR_IO;
+    }
+    char *text = cg_calloc(S_MAX_FILE + 1, 1);
+    size_t len = fread(text, 1, S_MAX_FILE + 1, f);
+    int read_errno = ferror(f) ? errno : 0;
+    fclose(f);
+    cg_status_t st;
+    if (read_errno) {
+        s_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)",
+              path, strerror(read_errno));
+        st = CG_ERR_IO;
+    } else if (len > S_MAX_FILE) {
+        s_msg(err, errlen, "%s: larger than %d bytes (hint: is this a config file?)", path,
+              S_MAX_FILE);
+        st = CG_ERR_INVAL;
+    } else {
+        st = s_load_text(cfg, text, len, path, err, errlen);
+    }
+    free(text);
+    return st;
+}
+
+cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, size_t errlen)
+{
+    CG_ASSERT(cfg && assignment);
+    const char *eq = strchr(assignment, '=');
+    const char *dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+    if (!eq || !dot) {
+        s_msg(err, errlen, "--set %.64s: expected section.key=value (hint: e.g. --set "
+              "train.lr=1e-4)", assignment);
+        return CG_ERR_INVAL;
+    }
+    char section[S_KEY_LEN], key[S_KEY_LEN];
+    size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
+    if (sl >= sizeof section || kl >= sizeof key) {
+        s_msg(err, errlen, "--set %.40s...: name too long (hint: --set section.key=value)",
+              assignment);
+        return CG_ERR_INVAL;
+    }
+    memcpy(section, assignment, sl);
+    section[sl] = '\0';
+    memcpy(key, dot + 1, kl);
+    key[kl] = '\0';
+    char *s = s_trim(section), *k = s_trim(key);
+    char *value = cg_strdup(eq + 1);
+    char *v = s_trim(value);
+    cg_config_t *work = cg_calloc(1, sizeof *work);
+    *work = *cfg;
+    char msg[S_MSG_LEN];
+    int piece = 0;
+    cg_status_t st = CG_OK;
+    if (s[0] == '\0' || k[0] == '\0') {
+        s_msg(err, errlen, "--set %s.%s: empty section or key (hint: --set section.key=value)",
+              s, k);
+        st = CG_ERR_INVAL;
+    } else if (s_apply(work, s, k, v, &piece, msg, sizeof msg) != 0) {
+        s_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
+        st = CG_ERR_INVAL;
+    } else {
+        *cfg = *work;
+    }
+    free(work);
+    free(value);
+    return st;
+}
+
+/* ---- defaults and finish ---------------------------------------------------------------- */
+
+void cg_config_defaults(cg_config_t *cfg)
+{
+    CG_ASSERT(cfg);
+    memset(cfg, 0, sizeof *cfg);
+    cfg->seed = 1;
+    cfg->iterations = 150;
+    cfg->checkpoint_every = 25;
+    cfg->deterministic = false;
+
+    snprintf(cfg->sim, sizeof cfg->sim, "gridworld");
+    cfg->horizon = 0;
+    cfg->sim_sleep_us = 0;
+    cfg->null_length = 32;
+
+    cfg->grid_slip = 0.0f;
+
+    cfg->n_hidden = 2;
+    cfg->hidden[0] = 64;
+    cfg->hidden[1] = 64;
+    cfg->activation = CG_ACT_TANH;
+    cfg->lr = 3e-4f;
+    cfg->adam_beta1 = 0.9f;
+    cfg->adam_beta2 = 0.999f;
+    cfg->adam_eps = 1e-8f;
+    cfg->max_grad_norm = 0.5f;
+
+    cfg->groups_per_batch = 64;
+    cfg->group_size = 16;
+    cfg->epochs = 4;
+    cfg->minibatches = 4;
+    cfg->clip = 0.2f;
+    cfg->kl_coef = 0.0f;
+    cfg->ent_coef = 0.0f;
+    cfg->max_policy_lag = 1;
+    cfg->estimator = CG_ADV_SCALARIZED_ADVANTAGES;
+    cfg->adv_eps = 1e-8f;
+
+    cfg->constraints_explicit = false;
+    cfg->n_constraints = 0;
+
+    cfg->mult_kind = CG_MULT_SOFTMAX;
+    cfg->mult_lr = 0.03f;
+    cfg->mult_beta1 = 0.9f;
+    cfg->mult_beta2 = 0.999f;
+    cfg->mult_eps = 1e-5f;
+    cfg->mult_init_logit = 0.02f;
+    cfg->mult_temperature = 1.0f;
+    cfg->mult_upper = 0.0f;
+    cfg->mult_kp = 0.1f;
+    cfg->mult_ki = 0.01f;
+    cfg->mult_kd = 0.0f;
+    cfg->fixed_lambda_reward = 1.0f;
+
+    cfg->n_temperatures = 0;
+    cfg->dual_anchor = false;
+    cfg->da_alpha = 0.2f;
+    cfg->prospect = false;
+    cfg->pt_beta = 0.8f;
+    cfg->pt_lambda_pos = 1.25f;
+    cfg->pt_lambda_neg = 2.0f;
+    cfg->asym_kl = false;
+    cfg->kl_neg = 0.025f;
+    cfg->kl_pos = 0.01f;
+
+    cfg->actors = 2;
+    cfg->instances = 16;
+    cfg->heartbeat_ms = 500;
+
+    snprintf(cfg->bind_host, sizeof cfg->bind_host, "127.0.0.1");
+    cfg->port = 0;
+    cfg->device = CG_DEVICE_AUTO;
+    cfg->heartbeat_timeout_ms = 3000;
+    cfg->hwm = 64;
+    cfg->max_msg_bytes = 64 * 1024 * 1024;
+    cfg->max_steps_per_episode = 1024;
+}
+
+/* Re-checks a stored field against the table (fields may be set in code, not parsed). */
+static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, size_t n)
+{
+    const char *base = (const char *)cfg + k->off;
+    char hint[512], num[64];
+    s_hint(k, hint, sizeof hint);
+    switch (k->kind) {
+    case S_I32: {
+        int32_t v;
+        memcpy(&v, base, sizeof v);
+        if (v < k->ilo || v > k->ihi) {
+            s_msg(msg, n, "%d is out of range (hint: %s)", v, hint);
+            return -1;
+        }
+        return 0;
+    }
+    case S_I64: {
+        int64_t v;
+        memcpy(&v, base, sizeof v);
+        if (v < k->ilo || v > k->ihi) {
+            s_msg(msg, n, "%" PRId64 " is out of range (hint: %s)", v, hint);
+            return -1;
+        }
+        return 0;
+    }
+    case S_U64:
+    case S_BOOL:
+        return 0;
+    case S_F32: {
+        float v;
+        memcpy(&v, base, sizeof v);
+        if (!s_frange_ok(k, (double)v)) {
+            s_msg(msg, n, "%g is out of range (hint: %s)", (double)v, hint);
+            return -1;
+        }
+        return 0;
+    }
+    case S_ENUM: {
+        int v;
+        memcpy(&v, base, sizeof v);
+        if (v < 0 || v >= s_count_names(k->names)) {
+            s_msg(msg, n, "value %d is not a known choice (hint: %s)", v, hint);
+            return -1;
+        }
+        return 0;
+    }
+    case S_STR:
+        return s_check_str(k, base, msg, n);
+    case S_I32_LIST:
+    case S_F32_LIST: {
+        int32_t count;
+        memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
+        if (count < 0 || (size_t)count > k->cap) {
+            s_msg(msg, n, "%d values (hint: %s)", count, hint);
+            return -1;
+        }
+        for (int32_t i = 0; i < count; i++) {
+            bool ok;
+            if (k->kind == S_F32_LIST) {
+                float v;
+                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
+                ok = s_frange_ok(k, (double)v);
+                snprintf(num, sizeof num, "%g", (double)v);
+            } else {
+                int32_t v;
+                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
+                ok = v >= k->ilo && v <= k->ihi;
+                snprintf(num, sizeof num, "%d", v);
+            }
+            if (!ok) {
+                s_msg(msg, n, "element %d: %s is out of range (hint: %s)", i + 1, num, hint);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    case S_MAP: {
+        if (strnlen(base, k->cap) >= k->cap) {
+            s_msg(msg, n, "map is not terminated (hint: %s)", hint);
+            return -1;
+        }
+        char *tmp = cg_calloc(k->cap, 1);
+        int piece = 0;
+        int rc = s_map_parse(base, tmp, k->cap, &piece, msg, n);
+        free(tmp);
+        return rc;
+    }
+    }
+    return -1;
+}
+
+static void s_add_default_constraint(cg_config_t *cfg, const char *name, float threshold)
+{
+    cg_constraint_t *c = &cfg->constraints[cfg->n_constraints++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    c->threshold = threshold;
+    c->fixed_lambda = 0.1f;
+}
+
+static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
+{
+    char msg[S_MSG_LEN];
+    if (cfg->n_constraints < 0 || cfg->n_constraints > CG_MAX_COSTS) {
+        s_msg(err, errlen, "[constraints]: %d constraints (hint: at most %d)", cfg->n_constraints,
+              CG_MAX_COSTS);
+        return -1;
+    }
+    for (int32_t i = 0; i < cfg->n_constraints; i++) {
+        const cg_constraint_t *c = &cfg->constraints[i];
+        if (strnlen(c->name, CG_NAME_LEN) >= CG_NAME_LEN || !s_constraint_name_ok(c->name)) {
+            s_msg(err, errlen, "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
+                  "or '_', not ending in _lambda)", i + 1, CG_NAME_LEN - 1);
+            return -1;
+        }
+        for (int32_t j = 0; j < i; j++)
+            if (strcmp(cfg->constraints[j].name, c->name) == 0) {
+                s_msg(err, errlen, "[constraints] %s: given twice (hint: one entry per cost)",
+                      c->name);
+                return -1;
+            }
+        if (!s_frange_ok(&s_THRESHOLD, (double)c->threshold)) {
+            s_range_text(&s_THRESHOLD, msg, sizeof msg);
+            s_msg(err, errlen, "[constraints] %s: %g is out of range (hint: %s)", c->name,
+                  (double)c->threshold, msg);
+            return -1;
+        }
+        if (!s_frange_ok(&s_LAMBDA, (double)c->fixed_lambda)) {
+            s_range_text(&s_LAMBDA, msg, sizeof msg);
+            s_msg(err, errlen, "[constraints] %s_lambda: %g is out of range (hint: %s)", c->name,
+                  (double)c->fixed_lambda, msg);
+            return -1;
+        }
+        if (cfg->mult_kind == CG_MULT_PROJECTED && cfg->mult_upper > 0.0f &&
+            c->fixed_lambda > cfg->mult_upper) {
+            s_msg(err, errlen, "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
+                  "(hint: the initial lambda must lie within the projection bound)", c->name,
+                  (double)c->fixed_lambda, (double)cfg->mult_upper);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->n_temperatures != 0 && cfg->n_temperatures != cfg->group_size) {
+        s_msg(err, errlen, "[stabilisers] temperatures: %d values but [train] group_size is %d "
+              "(hint: give one temperature per group member, %d values, or none)",
+              cfg->n_temperatures, cfg->group_size, cfg->group_size);
+        return -1;
+    }
+    if (cfg->minibatches > cfg->groups_per_batch) {
+        s_msg(err, errlen, "[train] minibatches: %d is more than [train] groups = %d (hint: "
+              "every minibatch needs a group; use minibatches <= groups)", cfg->minibatches,
+              cfg->groups_per_batch);
+        return -1;
+    }
+    if (cfg->heartbeat_timeout_ms <= cfg->heartbeat_ms) {
+        s_msg(err, errlen, "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
+              "= %d (hint: allow several heartbeats, e.g. 6 x heartbeat_ms)",
+              cfg->heartbeat_timeout_ms, cfg->heartbeat_ms);
+        return -1;
+    }
+    if (cfg->horizon > cfg->max_steps_per_episode) {
+        s_msg(err, errlen, "[sim] horizon: %d is above [learner] max_episode_steps = %d (hint: "
+              "the learner would reject such episodes; raise max_episode_steps)", cfg->horizon,
+              cfg->max_steps_per_episode);
+        return -1;
+    }
+    if (strcmp(cfg->sim, "null") == 0 && cfg->null_length > cfg->max_steps_per_episode) {
+        s_msg(err, errlen, "[sim] null_length: %d is above [learner] max_episode_steps = %d "
+              "(hint: raise max_episode_steps)", cfg->null_length, cfg->max_steps_per_episode);
+        return -1;
+    }
+    if (cfg->grid_battery > 0 && cfg->grid_reserve >= cfg->grid_battery) {
+        s_msg(err, errlen, "[gridworld] reserve: %d is not below [gridworld] battery = %d (hint: "
+              "the reserve must be less than a full charge)", cfg->grid_reserve,
+              cfg->grid_battery);
+        return -1;
+    }
+    return 0;
+}
+
+cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
+{
+    CG_ASSERT(cfg);
+    char msg[S_MSG_LEN];
+    for (size_t i = 0; i < S_N_KEYS; i++) {
+        if (s_check_stored(cfg, &s_KEYS[i], msg, sizeof msg) != 0) {
+            s_msg(err, errlen, "[%s] %s: %s", s_KEYS[i].section, s_KEYS[i].key, msg);
+            return CG_ERR_INVAL;
+        }
+    }
+    cg_config_t *work = cg_calloc(1, sizeof *work);
+    *work = *cfg;
+    cg_status_t st = CG_OK;
+    if (!work->constraints_explicit && strcmp(work->sim, "gridworld") == 0 &&
+        work->n_constraints == 0) {
+        s_add_default_constraint(work, "lava", 0.01f);
+        s_add_default_constraint(work, "battery", 0.10f);
+    }
+    /* Settled from here on: a written copy lists these constraints explicitly. */
+    if (work->n_constraints > 0)
+        work->constraints_explicit = true;
+    if (s_check_constraints(work, err, errlen) != 0 || s_cross_checks(work, err, errlen) != 0) {
+        st = CG_ERR_INVAL;
+        goto out;
+    }
+    if (work->run_id[0] == '\0') {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t h = cg_rng_mix64((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+        h = cg_rng_mix64(h ^ ((uint64_t)getpid() << 32) ^ cg_rng_mix64(work->seed));
+        snprintf(work->run_id, sizeof work->run_id, "run-%016" PRIx64, h);
+    }
+    *cfg = *work;
+out:
+    free(work);
+    return st;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+/* A long path: "key =" then pieces on indented lines, cut where inih keeps every
+ * character (no space at a cut, no piece starting with a comment character). */
+static int s_write_long_str(FILE *f, const char *key, const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0) {
+        fprintf(f, "%s =\n", key);
+        return 0;
+    }
+    if (strlen(key) + len + 3 <= S_WRAP) {
+        fprintf(f, "%s = %s\n", key, s);
+        return 0;
+    }
+    fprintf(f, "%s =\n", key);
+    size_t at = 0;
+    while (at < len) {
+        size_t cut = len - at <= S_WRAP - 4 ? len : at + S_WRAP - 4;
+        while (cut < len && cut > at &&
+               (s_is_space(s[cut - 1]) || s_is_space(s[cut]) || s[cut] == '#' || s[cut] == ';'))
+            cut--;
+        if (cut == at)
+            return -1; /* no safe place to cut */
+        fprintf(f, "    %.*s\n", (int)(cut - at), s + at);
+        at = cut;
+    }
+    return 0;
+}
+
+static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
+{
+    const char *base = (const char *)cfg + k->off;
+    char num[64];
+    switch (k->kind) {
+    case S_I32: {
+        int32_t v;
+        memcpy(&v, base, sizeof v);
+        fprintf(f, "%s = %d\n", k->key, v);
+        return 0;
+    }
+    case S_I64: {
+        int64_t v;
+        memcpy(&v, base, sizeof v);
+        fprintf(f, "%s = %" PRId64 "\n", k->key, v);
+        return 0;
+    }
+    case S_U64: {
+        uint64_t v;
+        memcpy(&v, base, sizeof v);
+        fprintf(f, "%s = %" PRIu64 "\n", k->key, v);
+        return 0;
+    }
+    case S_F32: {
+        float v;
+        memcpy(&v, base, sizeof v);
+        s_fmt_float(num, sizeof num, v);
+        fprintf(f, "%s = %s\n", k->key, num);
+        return 0;
+    }
+    case S_BOOL: {
+        bool v;
+        memcpy(&v, base, sizeof v);
+        fprintf(f, "%s = %s\n", k->key, v ? "true" : "false");
+        return 0;
+    }
+    case S_ENUM: {
+        int v;
+        memcpy(&v, base, sizeof v);
+        if (v < 0 || v >= s_count_names(k->names))
+            return -1;
+        fprintf(f, "%s = %s\n", k->key, k->names[v]);
+        return 0;
+    }
+    case S_STR:
+        return s_write_long_str(f, k->key, base);
+    case S_I32_LIST:
+    case S_F32_LIST: {
+        int32_t count;
+        memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
+        fprintf(f, "%s =", k->key);
+        size_t col = strlen(k->key) + 2;
+        for (int32_t i = 0; i < count; i++) {
+            if (k->kind == S_F32_LIST) {
+                float v;
+                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
+                s_fmt_float(num, sizeof num, v);
+            } else {
+                int32_t v;
+                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
+                snprintf(num, sizeof num, "%d", v);
+            }
+            if (i > 0 && col + strlen(num) + 1 > S_WRAP) {
+                fprintf(f, ",\n    %s", num);
+                col = 4 + strlen(num);
+            } else {
+                fprintf(f, "%s%s", i ? "," : " ", num);
+                col += strlen(num) + 1;
+            }
+        }
+        fprintf(f, "\n");
+        return 0;
+    }
+    case S_MAP: {
+        fprintf(f, "%s =\n", k->key);
+        for (const char *r = base; *r;) {
+            size_t len = strcspn(r, "\n");
+            fprintf(f, "    %.*s\n", (int)len, r);
+            r += len + (r[len] == '\n');
+        }
+        return 0;
+    }
+    }
+    return -1;
+}
+
+cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
+{
+    CG_ASSERT(cfg && path);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        CG_ERROR("cannot write config %s: %s (hint: check the run directory)", path,
+                 strerror(errno));
+        return CG_ERR_IO;
+    }
+    cg_status_t st = CG_OK;
+    fprintf(f, "; cgrpo configuration: every key of the run, written by cgrpo.\n"
+               "; Load it back with --config to repeat the run (docs/config.md).\n");
+    for (int s = 0; s_SECTIONS[s]; s++) {
+        const char *sec = s_SECTIONS[s];
+        if (strcmp(sec, "constraints") == 0) {
+            if (!cfg->constraints_explicit && cfg->n_constraints == 0) {
+                fprintf(f, "\n; [constraints] not given: the simulator's defaults apply\n");
+                continue;
+            }
+            fprintf(f, "\n[constraints]\n");
+            for (int32_t i = 0; i < cfg->n_constraints && i < CG_MAX_COSTS; i++) {
+                char t[64], l[64];
+                s_fmt_float(t, sizeof t, cfg->constraints[i].threshold);
+                s_fmt_float(l, sizeof l, cfg->constraints[i].fixed_lambda);
+                fprintf(f, "%s = %s\n%s_lambda = %s\n", cfg->constraints[i].name, t,
+                        cfg->constraints[i].name, l);
+            }
+            continue;
+        }
+        fprintf(f, "\n[%s]\n", sec);
+        for (size_t i = 0; i < S_N_KEYS; i++) {
+            if (strcmp(s_KEYS[i].section, sec) != 0)
+                continue;
+            if (s_write_key(f, cfg, &s_KEYS[i]) != 0) {
+                CG_ERROR("config %s: [%s] %s cannot be written as INI", path, sec,
+                         s_KEYS[i].key);
+                st = CG_ERR_INVAL;
+            }
+        }
+    }
+    if (ferror(f)) {
+        CG_ERROR("cannot write config %s: %s", path, strerror(errno));
+        st = CG_ERR_IO;
+    }
+    if (fclose(f) != 0 && st == CG_OK) {
+        CG_ERROR("cannot write config %s: %s", path, strerror(errno));
+        st = CG_ERR_IO;
+    }
+    return st;
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+cg_status_t cg_config_parse_estimator(const char *s, cg_adv_estimator_t *out)
+{
+    if (!s || !out)
+        return CG_ERR_INVAL;
+    int i = s_name_index(s_ESTIMATORS, s);
+    if (i < 0)
+        return CG_ERR_INVAL;
+    *out = (cg_adv_estimator_t)i;
+    return CG_OK;
+}
+
+const char *cg_config_estimator_name(cg_adv_estimator_t e)
+{
+    if ((int)e < 0 || (int)e >= (int)(sizeof s_ESTIMATORS / sizeof s_ESTIMATORS[0]) - 1)
+        return "unknown";
+    return s_ESTIMATORS[e];
+}

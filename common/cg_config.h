@@ -103,8 +103,10 @@ typedef struct {
     /* [constraints]  one key per enforced constraint: <cost name> = <threshold>, and
      * optionally <cost name>_lambda = <value> for its fixed_lambda (default 0.1).
      * If the section is never given and sim = gridworld, cg_config_finish enforces the
-     * gridworld defaults lava = 0.01 and battery = 0.10. Giving any key replaces them. */
-    bool constraints_explicit;
+     * gridworld defaults lava = 0.01 and battery = 0.10. Giving any key replaces them; an
+     * empty [constraints] section means none. */
+    bool constraints_explicit;     /* the list is settled: set by the [constraints] header, any
+                                    * key in it, --set constraints.*, or finish adding defaults */
     int32_t n_constraints;
     cg_constraint_t constraints[CG_MAX_COSTS];
 
@@ -153,7 +155,7 @@ void cg_config_defaults(cg_config_t *cfg);
 
 /* Reads an INI file on top of cfg's current values. On error, writes a one-line message
  * "path:line: [section] key: problem (hint: ...)" into err and returns CG_ERR_INVAL
- * (CG_ERR_IO if the file cannot be opened). */
+ * (CG_ERR_IO if the file cannot be opened) and leaves cfg unchanged. */
 cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Reads INI text from memory (`origin` names it in messages). Same contract as load. */
