@@ -1,0 +1,98 @@
+/* cmd_actor: `cgrpo actor --connect HOST:PORT`: one actor process (clusters, and the
+ * children `cgrpo train` starts). Everything else comes from the learner's Welcome. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_actor.h"
+#include "cg_cmd.h"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cgrpo actor --connect HOST:PORT [options]\n"
+            "Runs one actor: rolls out groups on its simulator instances and streams them to the\n"
+            "learner; gets the run's config and weights from the learner. Retries until the learner\n"
+            "is up, reconnects by itself if it restarts, exits when training ends or on SIGINT/SIGTERM.\n\n"
+            "  --connect HOST:PORT  the learner's control endpoint (printed by cgrpo train/learner)\n"
+            "  --actor-id N         fixed actor id (default: the learner assigns one)\n"
+            "  --instances M        simulator instances (default [actor] instances)\n"
+            "  --token TOKEN        run token, if the learner requires one\n"
+            "  -h, --help           this help\n");
+}
+
+static int s_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cg_cmd_actor(int argc, char **argv)
+{
+    const char *connect = NULL, *token = "";
+    long actor_id = -1, instances = 0;
+    static const struct option longopts[] = {
+        {"connect", required_argument, NULL, 'c'}, {"actor-id", required_argument, NULL, 'i'},
+        {"instances", required_argument, NULL, 'm'}, {"token", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': connect = optarg; break;
+        case 'i':
+            if (s_parse_int(optarg, -1, 1000000, &actor_id)) {
+                fprintf(stderr, "cgrpo actor: --actor-id needs a number >= -1, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'm':
+            if (s_parse_int(optarg, 1, 65536, &instances)) {
+                fprintf(stderr, "cgrpo actor: --instances needs a number 1..65536, got '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 't': token = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+    }
+    if (!connect || optind < argc) {
+        fprintf(stderr, "cgrpo actor: --connect HOST:PORT is required (hint: cgrpo train and cgrpo "
+                        "learner print the endpoint)\n");
+        return 2;
+    }
+    char host[256];
+    const char *colon = strrchr(connect, ':');
+    long port = 0;
+    if (!colon || colon == connect || (size_t)(colon - connect) >= sizeof host ||
+        s_parse_int(colon + 1, 1, 65535, &port)) {
+        fprintf(stderr, "cgrpo actor: --connect wants HOST:PORT with a port 1..65535, got '%s'\n", connect);
+        return 2;
+    }
+    memcpy(host, connect, (size_t)(colon - connect));
+    host[colon - connect] = 0;
+
+    cg_cmd_install_signals();
+    cg_cmd_blas_threads();
+    char err[1024] = "";
+    cg_actor_opts_t opts = {.host = host, .port = (int)port, .actor_id = (int32_t)actor_id,
+                            .token = token, .instances = (int32_t)instances};
+    cg_actor_t *actor = cg_actor_new(&opts, err, sizeof err);
+    if (!actor) {
+        fprintf(stderr, "cgrpo actor: %s\n", err);
+        return 1;
+    }
+    cg_status_t rc = cg_actor_run(actor, &cg_cmd_stop);
+    cg_actor_destroy(&actor);
+    if (rc != CG_OK) {
+        fprintf(stderr, "cgrpo actor: stopped: %s\n", cg_status_str(rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,195 @@
+/* cmd_train: `cgrpo train` (learner + N local actor processes, one command) and
+ * `cgrpo learner` (the learner role alone, for clusters). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_cmd.h"
+#include "cg_learner.h"
+#include "cg_log.h"
+
+static void s_usage(FILE *out, const char *cmd)
+{
+    int train = !strcmp(cmd, "train");
+    fprintf(out,
+            "usage: cgrpo %s [options]\n"
+            "%s\n\n"
+            "  --config FILE        INI configuration (docs/config.md); default: built-in gridworld run\n"
+            "  --set SEC.KEY=VALUE  override one key (repeatable), e.g. --set train.groups=32\n"
+            "  --run-dir DIR        where config, metrics, checkpoints go (default runs/<time>-<run id>)\n"
+            "  --resume DIR         continue the run in DIR from its latest checkpoint\n"
+            "%s"
+            "  --deterministic      synchronous collection, fixed actor/seed assignment (bit-reproducible on CPU)\n"
+            "  --token TOKEN        run token actors must present\n"
+            "  --no-progress        plain log lines instead of the live progress line\n"
+            "  -h, --help           this help\n",
+            cmd,
+            train ? "Trains a policy: starts the learner and N local actors, shows progress, writes a run\n"
+                    "directory and ends with a summary. With no options: the default constrained gridworld."
+                  : "Runs the learner role only; actors join with `cgrpo actor --connect HOST:PORT`.\n"
+                    "Prints the control endpoint and writes it to RUN_DIR/endpoint.",
+            train ? "  --actors N           local actor processes (default [actor] actors = 2)\n" : "");
+}
+
+static int s_run(int argc, char **argv, int spawn_actors)
+{
+    const char *cmd = spawn_actors ? "train" : "learner";
+    cg_cmd_config_opts_t copts = {0};
+    const char *run_dir = NULL, *resume = NULL, *token = "";
+    int actors = -1, deterministic = 0, progress = isatty(STDERR_FILENO);
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"run-dir", required_argument, NULL, 'r'}, {"resume", required_argument, NULL, 'R'},
+        {"actors", required_argument, NULL, 'a'}, {"deterministic", no_argument, NULL, 'd'},
+        {"token", required_argument, NULL, 't'}, {"no-progress", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': copts.config_path = optarg; break;
+        case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
+        case 'r': run_dir = optarg; break;
+        case 'R': resume = optarg; break;
+        case 'a': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!spawn_actors || *end || v < 0 || v > 1024) {
+                fprintf(stderr, "cgrpo %s: --actors needs a number 0..1024, got '%s'\n", cmd, optarg);
+                return 2;
+            }
+            actors = (int)v;
+            break;
+        }
+        case 'd': deterministic = 1; break;
+        case 't': token = optarg; break;
+        case 'P': progress = 0; break;
+        case 'h': s_usage(stdout, cmd); return 0;
+        default: s_usage(stderr, cmd); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cgrpo %s: unexpected argument '%s' (hint: see cgrpo %s --help)\n", cmd,
+                argv[optind], cmd);
+        return 2;
+    }
+    if (resume && run_dir && strcmp(resume, run_dir)) {
+        fprintf(stderr, "cgrpo %s: --resume DIR already names the run directory; drop --run-dir\n", cmd);
+        return 2;
+    }
+
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    char base[CG_PATH_LEN + 32];
+    if (resume) {
+        snprintf(base, sizeof base, "%s/config.ini", resume);
+        if (access(base, R_OK)) {
+            fprintf(stderr, "cgrpo %s: %s not found (hint: --resume takes a run directory written by cgrpo train)\n",
+                    cmd, base);
+            free(cfg);
+            return 1;
+        }
+        if (copts.config_path) {
+            fprintf(stderr, "cgrpo %s: --resume uses the run's own config.ini; use --set to change keys\n", cmd);
+            free(cfg);
+            return 2;
+        }
+    }
+    if (deterministic)
+        cg_cmd_add_set(&copts, "run.deterministic=true");
+    char actors_set[64];
+    if (actors >= 0) {
+        snprintf(actors_set, sizeof actors_set, "actor.actors=%d", actors);
+        cg_cmd_add_set(&copts, actors_set);
+    }
+    if (cg_cmd_load_config(&copts, resume ? base : NULL, cfg)) {
+        free(cfg);
+        return 1;
+    }
+    char dir[CG_PATH_LEN];
+    if (resume)
+        snprintf(dir, sizeof dir, "%s", resume);
+    else if (run_dir)
+        snprintf(dir, sizeof dir, "%s", run_dir);
+    else if (cfg->run_dir[0])
+        snprintf(dir, sizeof dir, "%s", cfg->run_dir);
+    else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        mkdir("runs", 0755);
+        snprintf(dir, sizeof dir, "runs/%s-%s", stamp, cfg->run_id);
+    }
+
+    int rc = cg_cmd_run_training(cfg, dir, resume != NULL, token, progress,
+                                 spawn_actors ? cfg->actors : 0, 0, NULL, NULL);
+    if (rc == 130)
+        fprintf(stderr, "cgrpo %s: interrupted; checkpoint written (resume with: cgrpo %s --resume %s)\n",
+                cmd, cmd, dir);
+    free(cfg);
+    return rc;
+}
+
+int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
+                        int progress, int n_actors, int quiet, double *wall_s, int64_t *env_steps)
+{
+    cg_cmd_install_signals();
+    cg_cmd_blas_threads();
+    char err[1024] = "";
+    cg_learner_opts_t lopts = {cfg, dir, resume, token, progress};
+    cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
+    if (!learner) {
+        fprintf(stderr, "cgrpo: %s\n", err);
+        return 1;
+    }
+    int port = cg_learner_port(learner);
+    if (!quiet) {
+        printf("cgrpo: run %s in %s, control endpoint %s:%d, %d local actors\n",
+               cg_learner_run_id(learner), dir, cfg->bind_host, port, n_actors);
+        fflush(stdout);
+    }
+    pid_t *pids = cg_calloc((size_t)n_actors + 1, sizeof *pids);
+    for (int i = 0; i < n_actors; i++) {
+        char log[CG_PATH_LEN + 64];
+        snprintf(log, sizeof log, "%s/actor-%d.log", dir, i);
+        pids[i] = cg_cmd_spawn_actor("127.0.0.1", port, i, token, log);
+        if (pids[i] < 0) {
+            fprintf(stderr, "cgrpo: could not start actor %d\n", i);
+            cg_cmd_stop_children(pids, i, 2000);
+            cg_learner_destroy(&learner);
+            free(pids);
+            return 1;
+        }
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cg_status_t rc = cg_learner_run(learner, &cg_cmd_stop);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cg_cmd_stop_children(pids, n_actors, 3000);
+    if (!quiet)
+        cg_learner_summary(learner, stdout);
+    cg_learner_counters_t c;
+    cg_learner_counters(learner, &c);
+    if (wall_s)
+        *wall_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (env_steps)
+        *env_steps = c.env_steps;
+    cg_learner_destroy(&learner);
+    free(pids);
+    if (rc == CG_ERR_INTERRUPTED)
+        return 130;
+    if (rc != CG_OK) {
+        fprintf(stderr, "cgrpo: training stopped: %s\n", cg_status_str(rc));
+        return 1;
+    }
+    return 0;
+}
+
+int cg_cmd_train(int argc, char **argv) { return s_run(argc, argv, 1); }
+int cg_cmd_learner(int argc, char **argv) { return s_run(argc, argv, 0); }

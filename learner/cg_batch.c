@@ -1,0 +1,413 @@
+/* cg_batch: copies groups out of messages into grow-only arenas, computes their advantages
+ * and gathers shuffled minibatches of whole episodes. */
+#include "cg_batch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_alloc.h"
+
+typedef struct {
+    uint64_t version;   /* policy version the group was sampled with */
+    uint64_t seq;       /* sender's message sequence number */
+    uint64_t init_seed;
+    int32_t actor_id;
+    int32_t index;      /* position within its message */
+    int32_t n_checks;
+} s_group_t;
+
+struct cg_batch {
+    int32_t G, K, D;
+    int32_t n_groups, cap_groups;
+    s_group_t *groups;      /* (cap_groups) */
+    /* per episode, (cap_groups * G) */
+    float *reward;
+    float *cost;            /* (episodes, K) */
+    int32_t *length;
+    float *temperature;
+    int64_t *step0;         /* first step of the episode in the step arena */
+    float *adv;
+    float *kl_coef;
+    /* steps */
+    int64_t n_steps, cap_steps;
+    float *obs;             /* (cap_steps, D) */
+    int32_t *action;
+    float *logp;
+    float *logp_ref;
+    /* minibatch gather */
+    int32_t *perm;          /* episode order for the current epoch */
+    int32_t n_perm, n_mb;
+    int64_t cap_mb;
+    float *mb_obs, *mb_logp, *mb_adv, *mb_weight, *mb_ref, *mb_kl;
+    int32_t *mb_action;
+};
+
+cg_batch_t *cg_batch_new(int32_t group_size, int32_t n_costs, int32_t obs_dim)
+{
+    CG_ASSERT(group_size > 0 && n_costs >= 0 && n_costs <= CG_MAX_COSTS && obs_dim > 0);
+    cg_batch_t *self = cg_calloc(1, sizeof *self);
+    self->G = group_size;
+    self->K = n_costs;
+    self->D = obs_dim;
+    return self;
+}
+
+void cg_batch_destroy(cg_batch_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_batch_t *b = *self_p;
+    free(b->groups);
+    free(b->reward);
+    free(b->cost);
+    free(b->length);
+    free(b->temperature);
+    free(b->step0);
+    free(b->adv);
+    free(b->kl_coef);
+    free(b->obs);
+    free(b->action);
+    free(b->logp);
+    free(b->logp_ref);
+    free(b->perm);
+    free(b->mb_obs);
+    free(b->mb_logp);
+    free(b->mb_adv);
+    free(b->mb_weight);
+    free(b->mb_ref);
+    free(b->mb_kl);
+    free(b->mb_action);
+    free(b);
+    *self_p = NULL;
+}
+
+int32_t cg_batch_n_groups(const cg_batch_t *self) { return self->n_groups; }
+int64_t cg_batch_n_steps(const cg_batch_t *self) { return self->n_steps; }
+const float *cg_batch_obs(const cg_batch_t *self) { return self->obs; }
+const int32_t *cg_batch_actions(const cg_batch_t *self) { return self->action; }
+float *cg_batch_logp_ref(cg_batch_t *self) { return self->logp_ref; }
+
+static void s_reserve_groups(cg_batch_t *b, int32_t need)
+{
+    if (need <= b->cap_groups)
+        return;
+    int32_t cap = b->cap_groups ? b->cap_groups : 16;
+    while (cap < need)
+        cap *= 2;
+    size_t e = (size_t)cap * (size_t)b->G;
+    b->groups = cg_realloc(b->groups, (size_t)cap, sizeof *b->groups);
+    b->reward = cg_realloc(b->reward, e, sizeof *b->reward);
+    b->cost = cg_realloc(b->cost, e * (size_t)(b->K ? b->K : 1), sizeof *b->cost);
+    b->length = cg_realloc(b->length, e, sizeof *b->length);
+    b->temperature = cg_realloc(b->temperature, e, sizeof *b->temperature);
+    b->step0 = cg_realloc(b->step0, e, sizeof *b->step0);
+    b->adv = cg_realloc(b->adv, e, sizeof *b->adv);
+    b->kl_coef = cg_realloc(b->kl_coef, e, sizeof *b->kl_coef);
+    b->perm = cg_realloc(b->perm, e, sizeof *b->perm);
+    b->cap_groups = cap;
+}
+
+static void s_reserve_steps(cg_batch_t *b, int64_t need)
+{
+    if (need <= b->cap_steps)
+        return;
+    int64_t cap = b->cap_steps ? b->cap_steps : 4096;
+    while (cap < need)
+        cap *= 2;
+    b->obs = cg_realloc(b->obs, (size_t)cap * (size_t)b->D, sizeof *b->obs);
+    b->action = cg_realloc(b->action, (size_t)cap, sizeof *b->action);
+    b->logp = cg_realloc(b->logp, (size_t)cap, sizeof *b->logp);
+    b->logp_ref = cg_realloc(b->logp_ref, (size_t)cap, sizeof *b->logp_ref);
+    b->cap_steps = cap;
+}
+
+cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
+{
+    if (msg->group_size != self->G || msg->n_costs != self->K || msg->obs_dim != self->D)
+        return CG_ERR_SHAPE;
+    int64_t steps = 0;
+    for (int32_t g = 0; g < msg->n_groups; g++)
+        for (int32_t j = 0; j < self->G; j++)
+            steps += msg->groups[g].episodes[j].length;
+    s_reserve_groups(self, self->n_groups + msg->n_groups);
+    s_reserve_steps(self, self->n_steps + steps);
+    for (int32_t g = 0; g < msg->n_groups; g++) {
+        const cg_msg_group_t *src = &msg->groups[g];
+        int32_t gi = self->n_groups++;
+        self->groups[gi] = (s_group_t){msg->policy_version, msg->seq, src->init_seed,
+                                       msg->actor_id, g, src->n_checks};
+        for (int32_t j = 0; j < self->G; j++) {
+            const cg_msg_episode_t *ep = &src->episodes[j];
+            size_t e = (size_t)gi * (size_t)self->G + (size_t)j;
+            self->reward[e] = ep->reward;
+            for (int32_t k = 0; k < self->K; k++)
+                self->cost[e * (size_t)self->K + (size_t)k] = ep->cost[k];
+            self->length[e] = ep->length;
+            self->temperature[e] = ep->temperature;
+            self->step0[e] = self->n_steps;
+            memcpy(self->obs + self->n_steps * self->D, ep->obs,
+                   (size_t)ep->length * (size_t)self->D * sizeof(float));
+            memcpy(self->action + self->n_steps, ep->action, (size_t)ep->length * sizeof(int32_t));
+            memcpy(self->logp + self->n_steps, ep->logp, (size_t)ep->length * sizeof(float));
+            self->n_steps += ep->length;
+        }
+    }
+    return CG_OK;
+}
+
+/* Rebuilds the batch keeping groups in the order given by keep (n_keep indices). The step
+ * arena is compacted in place: kept groups move only towards the front in order. */
+static void s_rebuild(cg_batch_t *b, const int32_t *keep, int32_t n_keep)
+{
+    int32_t G = b->G;
+    /* New arenas for the reorder case; for the in-order case this still works because we
+     * copy through temporaries only where order changes. Simplicity over speed here: the
+     * batch is small next to the update. */
+    size_t e_new = (size_t)n_keep * (size_t)G;
+    s_group_t *groups = cg_calloc((size_t)n_keep ? (size_t)n_keep : 1, sizeof *groups);
+    float *reward = cg_calloc(e_new ? e_new : 1, sizeof *reward);
+    float *cost = cg_calloc(e_new * (size_t)(b->K ? b->K : 1) + 1, sizeof *cost);
+    int32_t *length = cg_calloc(e_new ? e_new : 1, sizeof *length);
+    float *temperature = cg_calloc(e_new ? e_new : 1, sizeof *temperature);
+    int64_t *step0 = cg_calloc(e_new ? e_new : 1, sizeof *step0);
+    int64_t steps = 0;
+    for (int32_t i = 0; i < n_keep; i++)
+        for (int32_t j = 0; j < G; j++)
+            steps += b->length[(size_t)keep[i] * (size_t)G + (size_t)j];
+    float *obs = cg_calloc((size_t)(steps ? steps : 1) * (size_t)b->D, sizeof *obs);
+    int32_t *action = cg_calloc((size_t)(steps ? steps : 1), sizeof *action);
+    float *logp = cg_calloc((size_t)(steps ? steps : 1), sizeof *logp);
+    int64_t s = 0;
+    for (int32_t i = 0; i < n_keep; i++) {
+        groups[i] = b->groups[keep[i]];
+        for (int32_t j = 0; j < G; j++) {
+            size_t eo = (size_t)keep[i] * (size_t)G + (size_t)j, en = (size_t)i * (size_t)G + (size_t)j;
+            reward[en] = b->reward[eo];
+            memcpy(cost + en * (size_t)b->K, b->cost + eo * (size_t)b->K, (size_t)b->K * sizeof(float));
+            length[en] = b->length[eo];
+            temperature[en] = b->temperature[eo];
+            step0[en] = s;
+            int64_t len = b->length[eo], from = b->step0[eo];
+            memcpy(obs + s * b->D, b->obs + from * b->D, (size_t)len * (size_t)b->D * sizeof(float));
+            memcpy(action + s, b->action + from, (size_t)len * sizeof(int32_t));
+            memcpy(logp + s, b->logp + from, (size_t)len * sizeof(float));
+            s += len;
+        }
+    }
+    b->n_groups = 0;
+    b->n_steps = 0;
+    s_reserve_groups(b, n_keep);
+    s_reserve_steps(b, steps);
+    memcpy(b->groups, groups, (size_t)n_keep * sizeof *groups);
+    memcpy(b->reward, reward, e_new * sizeof *reward);
+    memcpy(b->cost, cost, e_new * (size_t)b->K * sizeof *cost);
+    memcpy(b->length, length, e_new * sizeof *length);
+    memcpy(b->temperature, temperature, e_new * sizeof *temperature);
+    memcpy(b->step0, step0, e_new * sizeof *step0);
+    memcpy(b->obs, obs, (size_t)steps * (size_t)b->D * sizeof *obs);
+    memcpy(b->action, action, (size_t)steps * sizeof *action);
+    memcpy(b->logp, logp, (size_t)steps * sizeof *logp);
+    b->n_groups = n_keep;
+    b->n_steps = steps;
+    free(groups);
+    free(reward);
+    free(cost);
+    free(length);
+    free(temperature);
+    free(step0);
+    free(obs);
+    free(action);
+    free(logp);
+}
+
+int32_t cg_batch_drop_stale(cg_batch_t *self, uint64_t version, int32_t max_lag)
+{
+    int32_t *keep = cg_calloc((size_t)self->n_groups + 1, sizeof *keep);
+    int32_t n_keep = 0;
+    for (int32_t g = 0; g < self->n_groups; g++)
+        if (self->groups[g].version + (uint64_t)max_lag >= version)
+            keep[n_keep++] = g;
+    int32_t dropped = self->n_groups - n_keep;
+    if (dropped)
+        s_rebuild(self, keep, n_keep);
+    free(keep);
+    return dropped;
+}
+
+static int s_cmp_group(const void *a, const void *b, void *arg)
+{
+    const s_group_t *groups = arg;
+    const s_group_t *x = &groups[*(const int32_t *)a], *y = &groups[*(const int32_t *)b];
+    if (x->actor_id != y->actor_id)
+        return x->actor_id < y->actor_id ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+void cg_batch_sort(cg_batch_t *self)
+{
+    int32_t *order = cg_calloc((size_t)self->n_groups + 1, sizeof *order);
+    for (int32_t g = 0; g < self->n_groups; g++)
+        order[g] = g;
+    qsort_r(order, (size_t)self->n_groups, sizeof *order, s_cmp_group, self->groups);
+    s_rebuild(self, order, self->n_groups);
+    free(order);
+}
+
+void cg_batch_consume(cg_batch_t *self, int32_t n)
+{
+    CG_ASSERT(n >= 0 && n <= self->n_groups);
+    int32_t rest = self->n_groups - n;
+    int32_t *keep = cg_calloc((size_t)rest + 1, sizeof *keep);
+    for (int32_t i = 0; i < rest; i++)
+        keep[i] = n + i;
+    s_rebuild(self, keep, rest);
+    free(keep);
+}
+
+void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batch_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    CG_ASSERT(n >= 0 && n <= self->n_groups);
+    int32_t G = self->G, K = self->K;
+    out->n_groups = n;
+    out->n_episodes = n * G;
+    double zero_r = 0, zero_c[CG_MAX_COSTS] = {0}, lag_sum = 0;
+    for (int32_t g = 0; g < n; g++) {
+        const float *r = self->reward + (size_t)g * (size_t)G;
+        int same = 1;
+        for (int32_t j = 0; j < G; j++) {
+            size_t e = (size_t)g * (size_t)G + (size_t)j;
+            out->reward_mean += r[j];
+            out->goal_rate += r[j] >= 1.0f;
+            out->n_steps += self->length[e];
+            same &= r[j] == r[0];
+            for (int32_t k = 0; k < K; k++)
+                out->cost_rate[k] += self->cost[e * (size_t)K + (size_t)k];
+        }
+        zero_r += same;
+        for (int32_t k = 0; k < K; k++) {
+            int csame = 1;
+            float c0 = self->cost[(size_t)g * (size_t)G * (size_t)K + (size_t)k];
+            for (int32_t j = 0; j < G; j++)
+                csame &= self->cost[((size_t)g * (size_t)G + (size_t)j) * (size_t)K + (size_t)k] == c0;
+            zero_c[k] += csame;
+        }
+        double lag = version >= self->groups[g].version ? (double)(version - self->groups[g].version) : 0.0;
+        lag_sum += lag;
+        if (lag > out->lag_max)
+            out->lag_max = lag;
+    }
+    if (n > 0) {
+        double ne = (double)n * G;
+        out->reward_mean /= ne;
+        out->goal_rate /= ne;
+        for (int32_t k = 0; k < K; k++) {
+            out->cost_rate[k] /= ne;
+            out->frac_zero_std_cost[k] = zero_c[k] / n;
+        }
+        out->frac_zero_std_reward = zero_r / n;
+        out->lag_mean = lag_sum / n;
+    }
+}
+
+cg_status_t cg_batch_advantages(cg_batch_t *self, int32_t n, const cg_adv_config_t *cfg,
+                                int32_t n_enforced, const int32_t *cost_index,
+                                const float *lambda, int asym_kl, float kl_neg, float kl_pos,
+                                float *eff_weight, double *adv_neg_frac)
+{
+    int32_t G = self->G, K = self->K;
+    float cost[CG_MAX_COSTS * CG_MAX_GROUP];
+    float eff[CG_MAX_COSTS + 1];
+    double eff_sum[CG_MAX_COSTS + 1] = {0};
+    int64_t neg = 0;
+    for (int32_t g = 0; g < n; g++) {
+        size_t e0 = (size_t)g * (size_t)G;
+        for (int32_t k = 0; k < n_enforced; k++)
+            for (int32_t j = 0; j < G; j++)
+                cost[k * G + j] = self->cost[(e0 + (size_t)j) * (size_t)K + (size_t)cost_index[k]];
+        CG_TRY(cg_adv_group(cfg, G, n_enforced, self->reward + e0, cost, lambda,
+                            self->groups[g].n_checks > 0 ? self->groups[g].n_checks : 1,
+                            self->adv + e0, eff));
+        for (int32_t k = 0; k <= n_enforced; k++)
+            eff_sum[k] += eff[k];
+        for (int32_t j = 0; j < G; j++) {
+            float a = self->adv[e0 + (size_t)j];
+            neg += a < 0.0f;
+            self->kl_coef[e0 + (size_t)j] = asym_kl ? cg_adv_kl_coef(a, kl_neg, kl_pos) : 0.0f;
+        }
+    }
+    if (eff_weight)
+        for (int32_t k = 0; k <= n_enforced; k++)
+            eff_weight[k] = n > 0 ? (float)(eff_sum[k] / n) : 0.0f;
+    if (adv_neg_frac)
+        *adv_neg_frac = n > 0 ? (double)neg / ((double)n * G) : 0.0;
+    return CG_OK;
+}
+
+void cg_batch_shuffle(cg_batch_t *self, int32_t n, int32_t n_mb, cg_rng_t *rng)
+{
+    int32_t E = n * self->G;
+    for (int32_t e = 0; e < E; e++)
+        self->perm[e] = e;
+    for (int32_t e = E - 1; e > 0; e--) { /* Fisher-Yates */
+        int32_t j = (int32_t)cg_rng_below(rng, (uint32_t)e + 1u);
+        int32_t t = self->perm[e];
+        self->perm[e] = self->perm[j];
+        self->perm[j] = t;
+    }
+    self->n_perm = E;
+    self->n_mb = n_mb;
+}
+
+void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_minibatch_t *mb)
+{
+    CG_ASSERT(i >= 0 && i < self->n_mb);
+    int32_t lo = (int32_t)((int64_t)self->n_perm * i / self->n_mb);
+    int32_t hi = (int32_t)((int64_t)self->n_perm * (i + 1) / self->n_mb);
+    int64_t steps = 0;
+    for (int32_t p = lo; p < hi; p++)
+        steps += self->length[self->perm[p]];
+    if (steps > self->cap_mb) {
+        int64_t cap = steps * 2;
+        self->mb_obs = cg_realloc(self->mb_obs, (size_t)cap * (size_t)self->D, sizeof(float));
+        self->mb_action = cg_realloc(self->mb_action, (size_t)cap, sizeof(int32_t));
+        self->mb_logp = cg_realloc(self->mb_logp, (size_t)cap, sizeof(float));
+        self->mb_adv = cg_realloc(self->mb_adv, (size_t)cap, sizeof(float));
+        self->mb_weight = cg_realloc(self->mb_weight, (size_t)cap, sizeof(float));
+        self->mb_ref = cg_realloc(self->mb_ref, (size_t)cap, sizeof(float));
+        self->mb_kl = cg_realloc(self->mb_kl, (size_t)cap, sizeof(float));
+        self->cap_mb = cap;
+    }
+    int32_t n_ep = hi - lo;
+    int64_t s = 0;
+    for (int32_t p = lo; p < hi; p++) {
+        int32_t e = self->perm[p];
+        int64_t from = self->step0[e], len = self->length[e];
+        float w = 1.0f / ((float)len * (float)n_ep);
+        memcpy(self->mb_obs + s * self->D, self->obs + from * self->D,
+               (size_t)len * (size_t)self->D * sizeof(float));
+        memcpy(self->mb_action + s, self->action + from, (size_t)len * sizeof(int32_t));
+        memcpy(self->mb_logp + s, self->logp + from, (size_t)len * sizeof(float));
+        if (with_ref)
+            memcpy(self->mb_ref + s, self->logp_ref + from, (size_t)len * sizeof(float));
+        for (int64_t t = 0; t < len; t++) {
+            self->mb_adv[s + t] = self->adv[e];
+            self->mb_weight[s + t] = w;
+            self->mb_kl[s + t] = self->kl_coef[e];
+        }
+        s += len;
+    }
+    *mb = (cg_minibatch_t){
+        .n = (int32_t)s,
+        .obs = self->mb_obs,
+        .action = self->mb_action,
+        .logp_old = self->mb_logp,
+        .adv = self->mb_adv,
+        .weight = self->mb_weight,
+        .logp_ref = with_ref ? self->mb_ref : NULL,
+        .kl_coef = asym ? self->mb_kl : NULL,
+    };
+}

@@ -1,0 +1,959 @@
+/* cg_learner: the learner's event loop (ingest -> batch -> multipliers -> advantages ->
+ * update -> broadcast), its actor table, metrics rows and checkpoints. */
+#include "cg_learner.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_adv.h"
+#include "cg_alloc.h"
+#include "cg_backend.h"
+#include "cg_batch.h"
+#include "cg_ckpt.h"
+#include "cg_log.h"
+#include "cg_metrics.h"
+#include "cg_msg.h"
+#include "cg_mult.h"
+#include "cg_policy.h"
+#include "cg_rng.h"
+#include "cg_sim.h"
+#include "cg_transport.h"
+
+#define S_MAX_ACTORS 4096
+#define S_CKPT_KEEP 3
+
+typedef struct {
+    int32_t id;
+    uint8_t identity[CG_IDENTITY_MAX];
+    size_t idlen;
+    double last_seen;       /* monotonic seconds */
+    uint64_t applied_version;
+    uint64_t groups_sent;
+    double latency_s;
+    int32_t pid;
+    char host[CG_NAME_LEN];
+} s_actor_t;
+
+struct cg_learner {
+    cg_config_t cfg;
+    char run_dir[CG_PATH_LEN];
+    char ckpt_dir[CG_PATH_LEN + 16];
+    char token[CG_NAME_LEN];
+    char *config_text;      /* run_dir/config.ini, sent in every Welcome */
+    int progress;
+
+    /* simulator facts and the enforced-constraint map */
+    cg_sim_info_t sim;
+    int32_t n_enforced;
+    int32_t cost_index[CG_MAX_COSTS]; /* enforced k -> simulator cost */
+
+    /* model */
+    cg_backend_t *backend;
+    cg_policy_t *ref;       /* frozen reference policy for the KL term, or NULL */
+    float *params;          /* host copy of the current weights (n_params) */
+    size_t n_params;
+    cg_mult_t *mult;
+    float lambda[CG_MAX_COSTS + 1];
+    cg_adv_config_t adv;
+    cg_loss_config_t loss;
+    cg_rng_t rng;           /* minibatch shuffles */
+
+    /* data */
+    cg_batch_t *batch;
+    cg_msg_caps_t caps;
+    float *ref_logits;      /* reference forward workspace */
+    int64_t ref_cap;
+
+    /* network */
+    cg_transport_t *transport;
+    cg_socket_t *control, *data, *weights;
+    int port, data_port, weights_port;
+    s_actor_t *actors;
+    int32_t n_actors;
+
+    /* progress */
+    uint64_t version;
+    int64_t iteration;
+    int64_t env_steps, episodes;
+    int64_t rejected, dropped_stale, groups_ingested;
+    double wall_offset;     /* wall seconds of earlier runs (resume) */
+    double t_start, t_last_iter;
+    cg_metrics_t *metrics;
+    cg_batch_stats_t last_stats;
+    float last_eff[CG_MAX_COSTS + 1];
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double s_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int s_mkdir_p(const char *path)
+{
+    char tmp[CG_PATH_LEN + 32];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
+    }
+    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
+}
+
+static char *s_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *buf = cg_calloc((size_t)(n > 0 ? n : 0) + 1, 1);
+    size_t got = n > 0 ? fread(buf, 1, (size_t)n, f) : 0;
+    buf[got] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------- */
+
+static cg_status_t s_checkpoint_save(cg_learner_t *self)
+{
+    char path[CG_PATH_LEN + 64], err[512];
+    cg_status_t rc = cg_ckpt_path(self->ckpt_dir, (int64_t)self->version, path, sizeof path);
+    if (rc != CG_OK)
+        return rc;
+    float *m = cg_calloc(self->n_params, sizeof *m);
+    float *v = cg_calloc(self->n_params, sizeof *v);
+    int64_t steps = 0;
+    size_t n_mult = cg_mult_state_size(self->mult);
+    double *mult = cg_calloc(n_mult + 1, sizeof *mult);
+    cg_ckpt_writer_t *w = cg_ckpt_writer_new();
+    rc = cg_backend_get_optim(self->backend, m, v, &steps);
+    if (rc != CG_OK)
+        goto done;
+    cg_mult_state_get(self->mult, mult);
+    uint64_t counters_u[2] = {self->version, (uint64_t)self->iteration};
+    int64_t counters_i[6] = {self->env_steps, self->episodes, self->rejected, self->dropped_stale,
+                             self->groups_ingested, steps};
+    double wall = self->wall_offset + (s_now() - self->t_start);
+    uint64_t rng[2] = {self->rng.state, self->rng.inc};
+    if ((rc = cg_ckpt_put_str(w, "run_id", self->cfg.run_id)) ||
+        (rc = cg_ckpt_put_str(w, "config", self->config_text)) ||
+        (rc = cg_ckpt_put_u64(w, "version_iteration", counters_u, 2)) ||
+        (rc = cg_ckpt_put_i64(w, "counters", counters_i, 6)) ||
+        (rc = cg_ckpt_put_f64(w, "wall_s", &wall, 1)) ||
+        (rc = cg_ckpt_put_u64(w, "rng", rng, 2)) ||
+        (rc = cg_ckpt_put_f32(w, "params", self->params, self->n_params)) ||
+        (rc = cg_ckpt_put_f32(w, "adam_m", m, self->n_params)) ||
+        (rc = cg_ckpt_put_f32(w, "adam_v", v, self->n_params)) ||
+        (rc = cg_ckpt_put_f64(w, "multipliers", mult, n_mult)))
+        goto done;
+    if (self->ref)
+        rc = cg_ckpt_put_f32(w, "reference", cg_policy_params(self->ref), self->n_params);
+    if (rc == CG_OK)
+        rc = cg_ckpt_writer_save(w, path, err, sizeof err);
+    if (rc != CG_OK)
+        CG_ERROR("checkpoint %s not written: %s", path, err);
+    else
+        cg_ckpt_prune(self->ckpt_dir, S_CKPT_KEEP, err, sizeof err);
+done:
+    cg_ckpt_writer_destroy(&w);
+    free(m);
+    free(v);
+    free(mult);
+    return rc;
+}
+
+static cg_status_t s_checkpoint_restore(cg_learner_t *self, char *err, size_t errlen)
+{
+    char path[CG_PATH_LEN + 64];
+    int64_t ver = -1;
+    cg_status_t rc = cg_ckpt_latest(self->ckpt_dir, path, sizeof path, &ver, err, errlen);
+    if (rc != CG_OK)
+        return rc;
+    if (ver < 0) {
+        snprintf(err, errlen, "no checkpoint in %s (hint: --resume needs a run directory "
+                 "written by an earlier `cgrpo train`)", self->ckpt_dir);
+        return CG_ERR_IO;
+    }
+    cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);
+    if (!ck)
+        return rc;
+    float *m = cg_calloc(self->n_params, sizeof *m);
+    float *v = cg_calloc(self->n_params, sizeof *v);
+    size_t n_mult = cg_mult_state_size(self->mult);
+    double *mult = cg_calloc(n_mult + 1, sizeof *mult);
+    char *run_id = NULL;
+    uint64_t cu[2], rng[2];
+    int64_t ci[6];
+    double wall = 0;
+    if ((rc = cg_ckpt_get_str(ck, "run_id", &run_id, err, errlen)))
+        goto done;
+    if (strcmp(run_id, self->cfg.run_id)) {
+        snprintf(err, errlen, "checkpoint %s belongs to run '%s', not '%s' (hint: resume the "
+                 "run directory the checkpoint was written in)", path, run_id, self->cfg.run_id);
+        rc = CG_ERR_MISMATCH;
+        goto done;
+    }
+    if ((rc = cg_ckpt_get_u64(ck, "version_iteration", cu, 2, err, errlen)) ||
+        (rc = cg_ckpt_get_i64(ck, "counters", ci, 6, err, errlen)) ||
+        (rc = cg_ckpt_get_f64(ck, "wall_s", &wall, 1, err, errlen)) ||
+        (rc = cg_ckpt_get_u64(ck, "rng", rng, 2, err, errlen)) ||
+        (rc = cg_ckpt_get_f32(ck, "params", self->params, self->n_params, err, errlen)) ||
+        (rc = cg_ckpt_get_f32(ck, "adam_m", m, self->n_params, err, errlen)) ||
+        (rc = cg_ckpt_get_f32(ck, "adam_v", v, self->n_params, err, errlen)) ||
+        (rc = cg_ckpt_get_f64(ck, "multipliers", mult, n_mult, err, errlen)))
+        goto done;
+    if (self->ref && (rc = cg_ckpt_get_f32(ck, "reference", cg_policy_params(self->ref),
+                                           self->n_params, err, errlen)))
+        goto done;
+    if ((rc = cg_mult_state_set(self->mult, mult, n_mult))) {
+        snprintf(err, errlen, "checkpoint %s: multiplier state is invalid", path);
+        goto done;
+    }
+    if ((rc = cg_backend_set_params(self->backend, self->params)) ||
+        (rc = cg_backend_set_optim(self->backend, m, v, ci[5])))
+        goto done;
+    self->version = cu[0];
+    self->iteration = (int64_t)cu[1];
+    self->env_steps = ci[0];
+    self->episodes = ci[1];
+    self->rejected = ci[2];
+    self->dropped_stale = ci[3];
+    self->groups_ingested = ci[4];
+    self->wall_offset = wall;
+    self->rng.state = rng[0];
+    self->rng.inc = rng[1] | 1u;
+    CG_INFO("resumed from %s: version %llu, iteration %lld", path,
+            (unsigned long long)self->version, (long long)self->iteration);
+done:
+    free(run_id);
+    free(m);
+    free(v);
+    free(mult);
+    cg_ckpt_destroy(&ck);
+    return rc;
+}
+
+/* ---- setup ---------------------------------------------------------------------------- */
+
+static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errlen)
+{
+    self->n_enforced = self->cfg.n_constraints;
+    for (int32_t k = 0; k < self->cfg.n_constraints; k++) {
+        int found = -1;
+        for (int32_t c = 0; c < self->sim.n_costs; c++)
+            if (!strcmp(self->cfg.constraints[k].name, self->sim.cost_names[c]))
+                found = c;
+        if (found < 0) {
+            char names[CG_MAX_COSTS * (CG_NAME_LEN + 2)] = "";
+            for (int32_t c = 0; c < self->sim.n_costs; c++) {
+                strcat(names, c ? ", " : "");
+                strcat(names, self->sim.cost_names[c]);
+            }
+            snprintf(err, errlen, "[constraints] %s: simulator '%s' has no such cost (hint: its "
+                     "costs are: %s)", self->cfg.constraints[k].name, self->cfg.sim,
+                     self->sim.n_costs ? names : "none");
+            return CG_ERR_INVAL;
+        }
+        self->cost_index[k] = found;
+    }
+    return CG_OK;
+}
+
+static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
+{
+    cg_socket_opts_t opts = {self->cfg.hwm, self->cfg.max_msg_bytes};
+    self->control = cg_transport_socket(self->transport, CG_SOCK_ROUTER, &opts);
+    self->data = cg_transport_socket(self->transport, CG_SOCK_PULL, &opts);
+    self->weights = cg_transport_socket(self->transport, CG_SOCK_PUB, &opts);
+    if (!self->control || !self->data || !self->weights) {
+        snprintf(err, errlen, "cannot create ZeroMQ sockets");
+        return CG_ERR_ZMQ;
+    }
+    /* Resume on the port of the earlier run when the config lets the OS pick, so running
+     * actors find the restarted learner without being restarted themselves. */
+    int want = self->cfg.port;
+    char path[CG_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/endpoint", self->run_dir);
+    if (want == 0) {
+        char *text = s_read_file(path);
+        const char *colon = text ? strrchr(text, ':') : NULL;
+        if (colon && cg_transport_bind(self->control, self->cfg.bind_host, atoi(colon + 1),
+                                       &self->port) == CG_OK)
+            want = self->port;
+        free(text);
+    }
+    if (!self->port && cg_transport_bind(self->control, self->cfg.bind_host, want, &self->port)) {
+        snprintf(err, errlen, "cannot bind the control socket on %s:%d (hint: pick a free "
+                 "[learner] port or 0)", self->cfg.bind_host, want);
+        return CG_ERR_ZMQ;
+    }
+    int dport = self->cfg.port ? self->cfg.port + 1 : 0, wport = self->cfg.port ? self->cfg.port + 2 : 0;
+    if (cg_transport_bind(self->data, self->cfg.bind_host, dport, &self->data_port) ||
+        cg_transport_bind(self->weights, self->cfg.bind_host, wport, &self->weights_port)) {
+        snprintf(err, errlen, "cannot bind the data/weights sockets on %s (hint: [learner] "
+                 "port P uses P, P+1 and P+2)", self->cfg.bind_host);
+        return CG_ERR_ZMQ;
+    }
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s:%d\n", self->cfg.bind_host, self->port);
+        fclose(f);
+    }
+    return CG_OK;
+}
+
+cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t errlen)
+{
+    cg_learner_t *self = cg_calloc(1, sizeof *self);
+    self->cfg = *opts->cfg;
+    self->progress = opts->progress;
+    snprintf(self->token, sizeof self->token, "%s", opts->token ? opts->token : "");
+    snprintf(self->run_dir, sizeof self->run_dir, "%s", opts->run_dir);
+    snprintf(self->ckpt_dir, sizeof self->ckpt_dir, "%s/checkpoints", self->run_dir);
+    char path[CG_PATH_LEN + 32];
+    if (s_mkdir_p(self->ckpt_dir)) {
+        snprintf(err, errlen, "cannot create %s: %s (hint: choose a writable --run-dir)",
+                 self->ckpt_dir, strerror(errno));
+        goto fail;
+    }
+    snprintf(path, sizeof path, "%s/config.ini", self->run_dir);
+    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = s_read_file(path))) {
+        snprintf(err, errlen, "cannot write %s (hint: choose a writable --run-dir)", path);
+        goto fail;
+    }
+
+    /* The simulator's shape and cost names, from one throwaway instance. */
+    cg_sim_t *sim = cg_sim_new(&self->cfg, 1, self->cfg.seed, err, errlen);
+    if (!sim)
+        goto fail;
+    self->sim = *cg_sim_info(sim);
+    cg_sim_destroy(&sim);
+    if (s_map_constraints(self, err, errlen))
+        goto fail;
+
+    cg_policy_shape_t shape = {.obs_dim = self->sim.obs_dim, .n_actions = self->sim.n_actions,
+                               .n_hidden = self->cfg.n_hidden, .activation = self->cfg.activation};
+    memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
+    cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
+                             self->cfg.adam_eps, self->cfg.max_grad_norm};
+    uint64_t model_seed = cg_rng_mix64(self->cfg.seed ^ 0x6d6f64656cULL);
+    self->backend = cg_backend_new(self->cfg.device, &shape, &adam, model_seed, err, errlen);
+    if (!self->backend)
+        goto fail;
+    self->n_params = cg_backend_n_params(self->backend);
+    self->params = cg_calloc(self->n_params, sizeof *self->params);
+    if (cg_backend_get_params(self->backend, self->params)) {
+        snprintf(err, errlen, "backend %s: cannot read parameters", cg_backend_name(self->backend));
+        goto fail;
+    }
+    if (self->cfg.kl_coef > 0 || self->cfg.asym_kl) {
+        self->ref = cg_policy_new(&shape, model_seed);
+        memcpy(cg_policy_params(self->ref), self->params, self->n_params * sizeof(float));
+    }
+    self->mult = cg_mult_new(&self->cfg);
+    if (!self->mult) {
+        snprintf(err, errlen, "invalid [multipliers] settings");
+        goto fail;
+    }
+    cg_adv_config_from(&self->cfg, &self->adv);
+    self->loss = (cg_loss_config_t){self->cfg.clip, self->cfg.kl_coef, self->cfg.ent_coef};
+    cg_rng_seed(&self->rng, self->cfg.seed, 0x6c6561726e6572ULL);
+    self->batch = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
+    cg_msg_caps_from(&self->cfg, &self->caps);
+    self->actors = cg_calloc(S_MAX_ACTORS, sizeof *self->actors);
+
+    if (opts->resume && s_checkpoint_restore(self, err, errlen))
+        goto fail;
+    cg_mult_lambda(self->mult, self->lambda);
+
+    self->metrics = cg_metrics_open(self->run_dir, err, errlen);
+    if (!self->metrics)
+        goto fail;
+    self->transport = cg_transport_new();
+    if (!self->transport) {
+        snprintf(err, errlen, "cannot start ZeroMQ");
+        goto fail;
+    }
+    if (s_bind(self, err, errlen))
+        goto fail;
+    CG_INFO("learner %s: run %s, backend %s, %zu parameters, control port %d (data %d, weights %d)",
+            self->run_dir, self->cfg.run_id, cg_backend_name(self->backend), self->n_params,
+            self->port, self->data_port, self->weights_port);
+    return self;
+fail:
+    cg_learner_destroy(&self);
+    return NULL;
+}
+
+void cg_learner_destroy(cg_learner_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_learner_t *self = *self_p;
+    cg_transport_close(&self->control);
+    cg_transport_close(&self->data);
+    cg_transport_close(&self->weights);
+    cg_transport_destroy(&self->transport);
+    cg_metrics_close(&self->metrics);
+    cg_batch_destroy(&self->batch);
+    cg_mult_destroy(&self->mult);
+    cg_policy_destroy(&self->ref);
+    cg_backend_destroy(&self->backend);
+    free(self->params);
+    free(self->ref_logits);
+    free(self->actors);
+    free(self->config_text);
+    free(self);
+    *self_p = NULL;
+}
+
+int cg_learner_port(const cg_learner_t *self) { return self->port; }
+const char *cg_learner_run_id(const cg_learner_t *self) { return self->cfg.run_id; }
+
+/* ---- actors and messages ---------------------------------------------------------------- */
+
+static void s_count_rejected(cg_learner_t *self, const char *where, cg_status_t rc, const char *err)
+{
+    self->rejected++;
+    if (self->rejected <= 10 || self->rejected % 1000 == 0)
+        CG_WARN("rejected %s message #%lld: %s: %s", where, (long long)self->rejected,
+                cg_status_str(rc), err);
+}
+
+static s_actor_t *s_actor_find(cg_learner_t *self, int32_t id)
+{
+    for (int32_t i = 0; i < self->n_actors; i++)
+        if (self->actors[i].id == id)
+            return &self->actors[i];
+    return NULL;
+}
+
+static int32_t s_actors_alive(const cg_learner_t *self)
+{
+    double now = s_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
+    int32_t alive = 0;
+    for (int32_t i = 0; i < self->n_actors; i++)
+        alive += now - self->actors[i].last_seen < timeout;
+    return alive;
+}
+
+static uint64_t s_actor_seed(const cg_learner_t *self, int32_t id)
+{
+    return cg_rng_mix64(self->cfg.seed ^ cg_rng_mix64(0x6163746f72ULL + (uint64_t)id));
+}
+
+static int32_t s_actor_quota(const cg_learner_t *self, int32_t id)
+{
+    int32_t n = self->cfg.actors > 0 ? self->cfg.actors : 1, B = self->cfg.groups_per_batch;
+    if (id < 0 || id >= n)
+        return 0;
+    return B / n + (id < B % n);
+}
+
+static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen,
+                       const cg_msg_t *in)
+{
+    const cg_msg_hello_t *h = &in->u.hello;
+    char err[256];
+    if (in->run_id[0] && strcmp(in->run_id, self->cfg.run_id)) {
+        snprintf(err, sizeof err, "hello from actor %d of run '%s'", h->actor_id, in->run_id);
+        s_count_rejected(self, "control", CG_ERR_RUN_ID, err);
+        return;
+    }
+    if (self->token[0] && strcmp(h->token, self->token)) {
+        snprintf(err, sizeof err, "hello from actor %d (pid %d) with a wrong run token",
+                 h->actor_id, h->pid);
+        s_count_rejected(self, "control", CG_ERR_AUTH, err);
+        return;
+    }
+    if ((h->obs_dim && h->obs_dim != self->sim.obs_dim) ||
+        (h->n_actions && h->n_actions != self->sim.n_actions) ||
+        (h->group_size && h->group_size != self->cfg.group_size) ||
+        (h->sim[0] && strcmp(h->sim, self->cfg.sim))) {
+        snprintf(err, sizeof err, "hello from actor %d: simulator %s obs %d actions %d G %d does "
+                 "not match this run", h->actor_id, h->sim, h->obs_dim, h->n_actions, h->group_size);
+        s_count_rejected(self, "control", CG_ERR_SHAPE, err);
+        return;
+    }
+    int32_t id = h->actor_id;
+    if (id < 0) { /* assign the lowest id not in use */
+        id = 0;
+        while (s_actor_find(self, id))
+            id++;
+    }
+    s_actor_t *a = s_actor_find(self, id);
+    if (!a) {
+        if (self->n_actors >= S_MAX_ACTORS) {
+            s_count_rejected(self, "control", CG_ERR_TOOBIG, "too many actors");
+            return;
+        }
+        a = &self->actors[self->n_actors++];
+        a->id = id;
+    }
+    memcpy(a->identity, identity, idlen);
+    a->idlen = idlen;
+    a->last_seen = s_now();
+    a->pid = h->pid;
+    snprintf(a->host, sizeof a->host, "%s", h->host);
+
+    cg_msg_t out = {.type = CG_MSG_WELCOME};
+    snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
+    const cg_policy_shape_t *shape = cg_backend_shape(self->backend);
+    cg_msg_welcome_t *w = &out.u.welcome;
+    w->actor_id = id;
+    w->seed = s_actor_seed(self, id);
+    w->group_size = self->cfg.group_size;
+    w->n_temperatures = self->cfg.n_temperatures;
+    w->temperatures = self->cfg.temperatures;
+    w->obs_dim = shape->obs_dim;
+    w->n_actions = shape->n_actions;
+    w->n_hidden = shape->n_hidden;
+    memcpy(w->hidden, shape->hidden, sizeof w->hidden);
+    w->activation = (int32_t)shape->activation;
+    w->version = self->version;
+    w->n_params = (int64_t)self->n_params;
+    w->params = self->params;
+    w->n_lambda = self->n_enforced + 1;
+    w->lambda = self->lambda;
+    w->heartbeat_ms = self->cfg.heartbeat_ms;
+    w->deterministic = self->cfg.deterministic;
+    w->quota = self->cfg.deterministic ? s_actor_quota(self, id) : 0;
+    w->data_port = self->data_port;
+    w->weights_port = self->weights_port;
+    w->config_text = self->config_text;
+    cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
+    if (rc != CG_OK)
+        CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));
+    else
+        CG_INFO("actor %d joined (host %s, pid %d) at version %llu", id, h->host, h->pid,
+                (unsigned long long)self->version);
+}
+
+static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t idlen,
+                           const cg_msg_t *in)
+{
+    const cg_msg_heartbeat_t *hb = &in->u.heartbeat;
+    s_actor_t *a = s_actor_find(self, hb->actor_id);
+    if (!a || a->idlen != idlen || memcmp(a->identity, identity, idlen)) {
+        s_count_rejected(self, "control", CG_ERR_PROTO, "heartbeat from an actor that did not say hello");
+        return;
+    }
+    a->last_seen = s_now();
+    a->applied_version = hb->applied_version;
+    a->groups_sent = hb->groups_sent;
+    a->latency_s = hb->weights_latency_s;
+    cg_msg_t ack = {.type = CG_MSG_HEARTBEAT};
+    snprintf(ack.run_id, sizeof ack.run_id, "%s", self->cfg.run_id);
+    ack.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
+                                           .weights_latency_s = -1};
+    (void)cg_transport_send(self->control, identity, idlen, &ack);
+}
+
+static void s_drain_control(cg_learner_t *self)
+{
+    for (int i = 0; i < 256; i++) {
+        cg_msg_t msg;
+        uint8_t identity[CG_IDENTITY_MAX];
+        size_t idlen = 0;
+        char err[256] = "";
+        /* Any run id is decoded here; hello checks it itself (first contact has none). */
+        cg_status_t rc = cg_transport_recv(self->control, &self->caps, NULL, &msg, identity,
+                                           &idlen, NULL, err, sizeof err);
+        if (rc == CG_ERR_TIMEOUT)
+            return;
+        if (rc != CG_OK) {
+            s_count_rejected(self, "control", rc, err);
+            continue;
+        }
+        if (msg.type == CG_MSG_HELLO) {
+            s_on_hello(self, identity, idlen, &msg);
+        } else if (msg.type == CG_MSG_HEARTBEAT && !strcmp(msg.run_id, self->cfg.run_id)) {
+            s_on_heartbeat(self, identity, idlen, &msg);
+        } else {
+            snprintf(err, sizeof err, "unexpected %s on the control socket",
+                     cg_msg_type_name(msg.type));
+            s_count_rejected(self, "control", CG_ERR_PROTO, err);
+        }
+        cg_msg_free(&msg);
+    }
+}
+
+static void s_drain_data(cg_learner_t *self)
+{
+    /* Bounded work per call so control messages are never starved. */
+    for (int i = 0; i < 64 && cg_batch_n_groups(self->batch) < 4 * self->cfg.groups_per_batch; i++) {
+        cg_msg_t msg;
+        char err[256] = "";
+        cg_status_t rc = cg_transport_recv(self->data, &self->caps, self->cfg.run_id, &msg, NULL,
+                                           NULL, NULL, err, sizeof err);
+        if (rc == CG_ERR_TIMEOUT)
+            return;
+        if (rc == CG_OK && msg.type != CG_MSG_GROUPS) {
+            snprintf(err, sizeof err, "unexpected %s on the data socket", cg_msg_type_name(msg.type));
+            rc = CG_ERR_PROTO;
+        }
+        if (rc == CG_OK && (msg.u.groups.obs_dim != self->sim.obs_dim ||
+                            msg.u.groups.n_actions != self->sim.n_actions ||
+                            msg.u.groups.n_costs != self->sim.n_costs ||
+                            msg.u.groups.group_size != self->cfg.group_size)) {
+            snprintf(err, sizeof err, "group batch of shape obs %d actions %d costs %d G %d "
+                     "does not match this run", msg.u.groups.obs_dim, msg.u.groups.n_actions,
+                     msg.u.groups.n_costs, msg.u.groups.group_size);
+            rc = CG_ERR_SHAPE;
+        }
+        if (rc != CG_OK) {
+            s_count_rejected(self, "data", rc, err);
+            cg_msg_free(&msg);
+            continue;
+        }
+        const cg_msg_groups_t *g = &msg.u.groups;
+        if (g->policy_version > self->version) {
+            s_count_rejected(self, "data", CG_ERR_RANGE, "group batch from a future policy version");
+        } else if (self->cfg.deterministic ? g->policy_version != self->version
+                                           : g->policy_version + (uint64_t)self->cfg.max_policy_lag < self->version) {
+            self->dropped_stale += g->n_groups;
+        } else if (cg_batch_add(self->batch, g) == CG_OK) {
+            self->groups_ingested += g->n_groups;
+        }
+        s_actor_t *a = s_actor_find(self, g->actor_id);
+        if (a)
+            a->last_seen = s_now();
+        cg_msg_free(&msg);
+    }
+}
+
+/* ---- the update ------------------------------------------------------------------------- */
+
+static void s_publish(cg_learner_t *self, int done)
+{
+    cg_msg_t out = {.type = CG_MSG_WEIGHTS};
+    snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
+    float thresholds[CG_MAX_COSTS];
+    const float *d = cg_mult_thresholds(self->mult);
+    for (int32_t k = 0; k < self->n_enforced; k++)
+        thresholds[k] = d[k];
+    out.u.weights = (cg_msg_weights_t){.version = self->version,
+                                       .n_params = (int64_t)self->n_params,
+                                       .params = self->params,
+                                       .n_lambda = self->n_enforced + 1,
+                                       .lambda = self->lambda,
+                                       .thresholds = thresholds,
+                                       .publish_time = s_wall(),
+                                       .done = done};
+    cg_status_t rc = cg_transport_send(self->weights, NULL, 0, &out);
+    if (rc != CG_OK)
+        CG_WARN("weights v%llu not published: %s", (unsigned long long)self->version, cg_status_str(rc));
+}
+
+/* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch. */
+static void s_reference_logp(cg_learner_t *self)
+{
+    int64_t n = cg_batch_n_steps(self->batch);
+    int32_t A = self->sim.n_actions, D = self->sim.obs_dim;
+    const float *obs = cg_batch_obs(self->batch);
+    const int32_t *act = cg_batch_actions(self->batch);
+    float *out = cg_batch_logp_ref(self->batch);
+    const int32_t chunk = 8192;
+    if (self->ref_cap < chunk) {
+        self->ref_logits = cg_realloc(self->ref_logits, (size_t)chunk * (size_t)A + (size_t)A, sizeof(float));
+        self->ref_cap = chunk;
+    }
+    float *lp = self->ref_logits + (size_t)chunk * (size_t)A;
+    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
+        int32_t m = (int32_t)(n - s0 < chunk ? n - s0 : chunk);
+        cg_policy_forward(self->ref, obs + s0 * D, m, self->ref_logits);
+        for (int32_t i = 0; i < m; i++) {
+            cg_policy_log_softmax(self->ref_logits + (size_t)i * (size_t)A, A, 1.0f, lp);
+            out[s0 + i] = lp[act[s0 + i]];
+        }
+    }
+}
+
+static cg_status_t s_iterate(cg_learner_t *self)
+{
+    const cg_config_t *c = &self->cfg;
+    int32_t B = c->groups_per_batch;
+    double t0 = s_now();
+    if (c->deterministic)
+        cg_batch_sort(self->batch);
+    cg_batch_stats_t st;
+    cg_batch_stats(self->batch, B, self->version, &st);
+
+    /* Multipliers first (once per policy update, before advantages). */
+    float rate[CG_MAX_COSTS];
+    for (int32_t k = 0; k < self->n_enforced; k++)
+        rate[k] = (float)st.cost_rate[self->cost_index[k]];
+    CG_TRY(cg_mult_update(self->mult, rate));
+    cg_mult_lambda(self->mult, self->lambda);
+
+    float eff[CG_MAX_COSTS + 1];
+    double adv_neg = 0;
+    CG_TRY(cg_batch_advantages(self->batch, B, &self->adv, self->n_enforced, self->cost_index,
+                               self->lambda, c->asym_kl, c->kl_neg, c->kl_pos, eff, &adv_neg));
+    int with_ref = self->ref != NULL;
+    if (with_ref)
+        s_reference_logp(self);
+
+    double sum_kl = 0, sum_approx = 0, sum_clip = 0, sum_ent = 0, sum_loss = 0, sum_gn = 0;
+    int n_upd = 0;
+    for (int32_t ep = 0; ep < c->epochs; ep++) {
+        cg_batch_shuffle(self->batch, B, c->minibatches, &self->rng);
+        for (int32_t i = 0; i < c->minibatches; i++) {
+            cg_minibatch_t mb;
+            cg_batch_minibatch(self->batch, i, with_ref, c->asym_kl, &mb);
+            if (mb.n == 0)
+                continue;
+            cg_update_stats_t us;
+            CG_TRY(cg_backend_update(self->backend, &mb, &self->loss, &us));
+            sum_kl += us.loss.kl;
+            sum_approx += us.loss.approx_kl;
+            sum_clip += us.loss.clip_frac;
+            sum_ent += us.loss.entropy;
+            sum_loss += us.loss.loss;
+            sum_gn += us.grad_norm;
+            n_upd++;
+        }
+    }
+    CG_TRY(cg_backend_get_params(self->backend, self->params));
+    self->version++;
+    self->iteration++;
+    s_publish(self, 0);
+    double t1 = s_now();
+
+    self->env_steps += st.n_steps;
+    self->episodes += st.n_episodes;
+    double dt = t1 - self->t_last_iter;
+    self->t_last_iter = t1;
+    int32_t alive = s_actors_alive(self);
+    double un = n_upd ? (double)n_upd : 1.0;
+
+    cg_metrics_t *m = self->metrics;
+    cg_metrics_add(m, "iteration", (double)self->iteration);
+    cg_metrics_add(m, "version", (double)self->version);
+    cg_metrics_add(m, "env_steps", (double)self->env_steps);
+    cg_metrics_add(m, "episodes", (double)self->episodes);
+    cg_metrics_add(m, "wall_s", self->wall_offset + (t1 - self->t_start));
+    cg_metrics_add(m, "steps_per_s", dt > 0 ? (double)st.n_steps / dt : 0.0);
+    cg_metrics_add(m, "update_s", t1 - t0);
+    cg_metrics_add(m, "reward_mean", st.reward_mean);
+    cg_metrics_add(m, "goal_rate", st.goal_rate);
+    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+        char name[CG_NAME_LEN + 32];
+        snprintf(name, sizeof name, "%s_rate", self->sim.cost_names[k]);
+        cg_metrics_add(m, name, st.cost_rate[k]);
+    }
+    const float *d = cg_mult_thresholds(self->mult);
+    for (int32_t k = 0; k < self->n_enforced; k++) {
+        char name[CG_NAME_LEN + 32];
+        const char *cn = self->cfg.constraints[k].name;
+        snprintf(name, sizeof name, "%s_threshold", cn);
+        cg_metrics_add(m, name, d[k]);
+        snprintf(name, sizeof name, "%s_lambda", cn);
+        cg_metrics_add(m, name, self->lambda[k + 1]);
+        snprintf(name, sizeof name, "%s_eff_weight", cn);
+        cg_metrics_add(m, name, eff[k + 1]);
+    }
+    cg_metrics_add(m, "lambda_reward", self->lambda[0]);
+    cg_metrics_add(m, "reward_eff_weight", eff[0]);
+    cg_metrics_add(m, "kl", sum_kl / un);
+    cg_metrics_add(m, "approx_kl", sum_approx / un);
+    cg_metrics_add(m, "clip_frac", sum_clip / un);
+    cg_metrics_add(m, "entropy", sum_ent / un);
+    cg_metrics_add(m, "loss", sum_loss / un);
+    cg_metrics_add(m, "grad_norm", sum_gn / un);
+    cg_metrics_add(m, "adv_neg_frac", adv_neg);
+    cg_metrics_add(m, "frac_zero_std_reward", st.frac_zero_std_reward);
+    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+        char name[CG_NAME_LEN + 32];
+        snprintf(name, sizeof name, "frac_zero_std_%s", self->sim.cost_names[k]);
+        cg_metrics_add(m, name, st.frac_zero_std_cost[k]);
+    }
+    cg_metrics_add(m, "policy_lag_mean", st.lag_mean);
+    cg_metrics_add(m, "policy_lag_max", st.lag_max);
+    cg_metrics_add(m, "dropped_stale", (double)self->dropped_stale);
+    cg_metrics_add(m, "rejected_msgs", (double)self->rejected);
+    cg_metrics_add(m, "actors_alive", (double)alive);
+    cg_status_t rc = cg_metrics_commit(m);
+    if (rc != CG_OK)
+        return rc;
+    self->last_stats = st;
+    memcpy(self->last_eff, eff, sizeof eff);
+
+    if (self->progress) {
+        fprintf(stderr, "\r\033[Kit %lld/%d v%llu  goal %.2f", (long long)self->iteration,
+                c->iterations, (unsigned long long)self->version, st.goal_rate);
+        for (int32_t k = 0; k < self->n_enforced; k++)
+            fprintf(stderr, "  %s %.3f/%.2f λ%.2f", self->cfg.constraints[k].name,
+                    st.cost_rate[self->cost_index[k]], d[k], self->lambda[k + 1]);
+        fprintf(stderr, "  %.0f steps/s  actors %d", dt > 0 ? st.n_steps / dt : 0.0, alive);
+        fflush(stderr);
+    } else {
+        char line[512];
+        int off = snprintf(line, sizeof line, "iteration %lld/%d version %llu goal_rate %.3f",
+                           (long long)self->iteration, c->iterations,
+                           (unsigned long long)self->version, st.goal_rate);
+        for (int32_t k = 0; k < self->n_enforced && off < (int)sizeof line; k++)
+            off += snprintf(line + off, sizeof line - (size_t)off, " %s %.3f (d %.2f, lambda %.3f)",
+                            self->cfg.constraints[k].name, st.cost_rate[self->cost_index[k]],
+                            d[k], self->lambda[k + 1]);
+        if (off < (int)sizeof line)
+            snprintf(line + off, sizeof line - (size_t)off, " steps/s %.0f actors %d",
+                     dt > 0 ? st.n_steps / dt : 0.0, alive);
+        CG_INFO("%s", line);
+    }
+
+    cg_batch_consume(self->batch, B);
+    self->dropped_stale += cg_batch_drop_stale(self->batch, self->version,
+                                               c->deterministic ? 0 : c->max_policy_lag);
+    if (c->checkpoint_every > 0 && self->iteration % c->checkpoint_every == 0)
+        s_checkpoint_save(self);
+    return CG_OK;
+}
+
+cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
+{
+    cg_socket_t *socks[2] = {self->control, self->data};
+    self->t_start = self->t_last_iter = s_now();
+    cg_status_t rc = CG_OK;
+    double last_report = s_now();
+    while (!*stop && self->iteration < self->cfg.iterations) {
+        int ready[2];
+        cg_status_t prc = cg_transport_poll(socks, 2, 100, ready);
+        if (prc == CG_ERR_ZMQ) {
+            rc = prc;
+            break;
+        }
+        s_drain_control(self);
+        s_drain_data(self);
+        if (cg_batch_n_groups(self->batch) >= self->cfg.groups_per_batch) {
+            rc = s_iterate(self);
+            if (rc != CG_OK) {
+                CG_ERROR("update failed: %s", cg_status_str(rc));
+                break;
+            }
+        }
+        if (!self->progress && s_now() - last_report > 30.0) {
+            CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->batch),
+                    self->cfg.groups_per_batch, s_actors_alive(self));
+            last_report = s_now();
+        }
+    }
+    if (self->progress)
+        fputc('\n', stderr);
+    cg_status_t crc = s_checkpoint_save(self);
+    if (rc == CG_OK)
+        rc = crc;
+    if (self->iteration >= self->cfg.iterations) {
+        /* Tell actors that training is over. PUB is fire-and-forget and a SUB that has just
+         * reconnected misses single messages, so repeat it for about a second. */
+        for (int i = 0; i < 10; i++) {
+            s_publish(self, 1);
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            s_drain_control(self);
+        }
+    }
+    if (*stop && rc == CG_OK)
+        rc = CG_ERR_INTERRUPTED;
+    return rc;
+}
+
+void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
+{
+    *out = (cg_learner_counters_t){self->version, self->iteration, self->env_steps,
+                                   self->episodes, self->rejected, self->dropped_stale,
+                                   self->groups_ingested, s_actors_alive(self)};
+}
+
+void cg_learner_summary(cg_learner_t *self, FILE *out)
+{
+    const cg_batch_stats_t *st = &self->last_stats;
+    double wall = self->wall_offset + (s_now() - self->t_start);
+    const float *d = cg_mult_thresholds(self->mult);
+    fprintf(out, "\nrun %s  (%s)\n", self->cfg.run_id, self->run_dir);
+    fprintf(out, "  iterations %lld, version %llu, %lld env steps, %lld episodes, %.1f s (%.0f steps/s)\n",
+            (long long)self->iteration, (unsigned long long)self->version,
+            (long long)self->env_steps, (long long)self->episodes, wall,
+            wall > 0 ? self->env_steps / wall : 0.0);
+    fprintf(out, "  last batch: goal rate %.3f, reward %.3f\n", st->goal_rate, st->reward_mean);
+    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+        int32_t enforced = -1;
+        for (int32_t j = 0; j < self->n_enforced; j++)
+            if (self->cost_index[j] == k)
+                enforced = j;
+        if (enforced >= 0)
+            fprintf(out, "  %-10s rate %.3f  threshold %.3f  lambda %.3f\n", self->sim.cost_names[k],
+                    st->cost_rate[k], d[enforced], self->lambda[enforced + 1]);
+        else
+            fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->sim.cost_names[k], st->cost_rate[k]);
+    }
+    fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld\n",
+            self->lambda[0], (long long)self->rejected, (long long)self->dropped_stale);
+
+    char path[CG_PATH_LEN + 32];
+    snprintf(path, sizeof path, "%s/summary.json", self->run_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
+    fprintf(f, "{\"run_id\":\"%s\",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
+            "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
+            "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,\"cost_rates\":{",
+            self->cfg.run_id, (long long)self->iteration, (unsigned long long)self->version,
+            (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
+            st->reward_mean, self->lambda[0], (long long)self->rejected,
+            (long long)self->dropped_stale);
+    for (int32_t k = 0; k < self->sim.n_costs; k++)
+        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->sim.cost_names[k], st->cost_rate[k]);
+    fprintf(f, "},\"lambdas\":{");
+    for (int32_t k = 0; k < self->n_enforced; k++)
+        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->cfg.constraints[k].name, self->lambda[k + 1]);
+    fprintf(f, "}}\n");
+    fclose(f);
+}
+
+cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
+                                   uint64_t *version, char *err, size_t errlen)
+{
+    char dir[CG_PATH_LEN + 16], path[CG_PATH_LEN + 64];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    int64_t ver = -1;
+    cg_status_t rc = cg_ckpt_latest(dir, path, sizeof path, &ver, err, errlen);
+    if (rc != CG_OK)
+        return rc;
+    if (ver < 0) {
+        snprintf(err, errlen, "no checkpoint in %s (hint: train first, or name a run directory "
+                 "written by cgrpo train)", dir);
+        return CG_ERR_IO;
+    }
+    cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);
+    if (!ck)
+        return rc;
+    uint64_t cu[2] = {0, 0};
+    rc = cg_ckpt_get_f32(ck, "params", params, n, err, errlen);
+    if (rc == CG_OK)
+        rc = cg_ckpt_get_u64(ck, "version_iteration", cu, 2, err, errlen);
+    if (rc == CG_OK && version)
+        *version = cu[0];
+    cg_ckpt_destroy(&ck);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* cg_learner: the learner process role. Binds the control (ROUTER), data (PULL) and weights
+ * (PUB) sockets, ingests and validates group batches, drops stale groups, assembles batches
+ * of B groups, updates the multipliers, computes advantages, runs E epochs of minibatch
+ * updates through the backend, broadcasts each new version, writes metrics and checkpoints.
+ * Not here: process management (launch/), the math (common/). Threading: single-threaded
+ * event loop; everything it owns is touched only by the thread that calls run. */
+#ifndef CG_LEARNER_H
+#define CG_LEARNER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cg_config.h"
+#include "cg_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cg_learner cg_learner_t;
+
+typedef struct {
+    const cg_config_t *cfg;  /* finished config (cg_config_finish); copied */
+    const char *run_dir;     /* created if missing */
+    int resume;              /* restore from the latest checkpoint in run_dir */
+    const char *token;       /* run token actors must present ("" or NULL: none) */
+    int progress;            /* 1: live progress line on stderr (TTY), 0: log lines */
+} cg_learner_opts_t;
+
+/* Sets up the run directory, restores a checkpoint when resuming, builds the backend and
+ * binds the sockets. NULL with a message (ending in a hint) in err on failure. */
+cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t errlen);
+void cg_learner_destroy(cg_learner_t **self_p);
+
+/* The control port actors connect to (after new). */
+int cg_learner_port(const cg_learner_t *self);
+const char *cg_learner_run_id(const cg_learner_t *self);
+
+/* Trains until [run] iterations updates are done or *stop becomes non-zero; checkpoints at
+ * exit and tells actors that training is over. */
+cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop);
+
+/* Prints the end-of-run summary (iterations, version, goal rate, cost rates vs thresholds,
+ * multipliers, throughput, rejected/stale counts) and writes run_dir/summary.json. */
+void cg_learner_summary(cg_learner_t *self, FILE *out);
+
+/* Reads the weights of the latest checkpoint in run_dir/checkpoints into params (n floats;
+ * CG_ERR_MISMATCH with a message if the policy size differs). *version may be NULL. */
+cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
+                                   uint64_t *version, char *err, size_t errlen);
+
+/* Counters, for tests and the summary. */
+typedef struct {
+    uint64_t version;
+    int64_t iteration;
+    int64_t env_steps;
+    int64_t episodes;
+    int64_t rejected_msgs;
+    int64_t dropped_stale;
+    int64_t groups_ingested;
+    int32_t actors_alive;
+} cg_learner_counters_t;
+void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
