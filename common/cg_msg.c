@@ -166,10 +166,11 @@ static cg_status_t s_check_hello(s_err_t *e, const Cgrpo__Hello *h, const cg_msg
     S_REQUIRE(e, h->group_size <= caps->max_group_size, CG_ERR_TOOBIG,
               "hello.group_size: %d over the cap %d", h->group_size, caps->max_group_size);
 
-    S_REQUIRE(e, h->obs_dim >= 1, CG_ERR_SHAPE, "hello.obs_dim: %d, must be >= 1", h->obs_dim);
-    S_REQUIRE(e, h->n_actions >= 1, CG_ERR_SHAPE, "hello.n_actions: %d, must be >= 1",
+    /* 0 = not known yet (first contact: the Welcome tells the actor). */
+    S_REQUIRE(e, h->obs_dim >= 0, CG_ERR_SHAPE, "hello.obs_dim: %d, must be >= 0", h->obs_dim);
+    S_REQUIRE(e, h->n_actions >= 0, CG_ERR_SHAPE, "hello.n_actions: %d, must be >= 0",
               h->n_actions);
-    S_REQUIRE(e, h->group_size >= 1, CG_ERR_SHAPE, "hello.group_size: %d, must be >= 1",
+    S_REQUIRE(e, h->group_size >= 0, CG_ERR_SHAPE, "hello.group_size: %d, must be >= 0",
               h->group_size);
     return CG_OK;
 }

@@ -1098,9 +1098,13 @@ static void test_shape_values(void)
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
     cg_msg_free(&m);
 
-    /* hello: sizes must be positive */
+    /* hello: sizes are 0 (not known yet, first contact) or positive */
     s_make_hello(&rng, &m);
     m.u.hello.group_size = 0;
+    m.u.hello.obs_dim = 0;
+    m.u.hello.n_actions = 0;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
+    m.u.hello.group_size = -1;
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
     CU_ASSERT(s_err_has("group_size"));
     cg_msg_free(&m);
