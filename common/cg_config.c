@@ -1216,7 +1216,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->sim_sleep_us = 0;
     cfg->null_length = 32;
 
-    cfg->grid_slip = 0.0f;
+    cfg->grid_slip = 0.1f;
 
     cfg->n_hidden = 2;
     cfg->hidden[0] = 64;

@@ -75,7 +75,7 @@ typedef struct {
     char grid_map[CG_MAP_LEN];     /* map = rows separated by '\n' ("" -> built-in default) */
     int32_t grid_battery;          /* battery = 0 -> default full charge */
     int32_t grid_reserve;          /* reserve = 0 -> default reserve */
-    float grid_slip;               /* slip = 0.0 */
+    float grid_slip;               /* slip = 0.1 */
 
     /* [policy] */
     int32_t n_hidden;              /* hidden = 64,64 */

@@ -3,7 +3,10 @@
  * Episodes of a group start from the same initial state: reset() takes an init_seed that
  * fully determines the initial state ("prompt"); all G members get the same one.
  * To add a simulator: write actor/sim/<name>.c defining a `const cg_sim_vtable_t
- * cg_sim_<name>` and add it to the registry in actor/sim/cg_sim.c (docs/simulators.md).
+ * cg_sim_<name>`, add one line to the registry in actor/sim/cg_sim.c and the file to
+ * actor/CMakeLists.txt (docs/simulators.md walks through it).
+ * Broken invariants abort (CG_ASSERT): i or action out of range, step on an instance that
+ * is not running (never reset, or done and not reset again), result before an episode ended.
  * Threading: one owner thread per simulator. */
 #ifndef CG_SIM_H
 #define CG_SIM_H
@@ -65,8 +68,17 @@ void cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *obs);
 int cg_sim_step(cg_sim_t *self, int32_t i, int32_t action, float *obs);
 void cg_sim_result(cg_sim_t *self, int32_t i, cg_sim_result_t *out);
 
-/* Comma-separated list of registered simulator names. */
+/* Comma-separated list of registered simulator names ("gridworld, null, sleep"). */
 const char *cg_sim_names(void);
+
+/* gridworld's built-in defaults, used where the config leaves [gridworld] map = "" and
+ * [sim] horizon, [gridworld] battery, reserve at 0. Tuned together with the default map:
+ * docs/simulators.md draws it and explains why both constraints bind on it. */
+#define CG_SIM_GRIDWORLD_HORIZON 24
+#define CG_SIM_GRIDWORLD_BATTERY 24
+#define CG_SIM_GRIDWORLD_RESERVE 17
+/* The default map, rows separated by '\n'; a static string, never freed. */
+const char *cg_sim_gridworld_default_map(void);
 
 #ifdef __cplusplus
 }
