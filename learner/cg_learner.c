@@ -213,6 +213,18 @@ static cg_status_t s_checkpoint_restore(cg_learner_t *self, char *err, size_t er
         rc = CG_ERR_MISMATCH;
         goto done;
     }
+    cg_ckpt_dtype_t dtype;
+    uint64_t count = 0;
+    if ((rc = cg_ckpt_info(ck, "params", &dtype, &count, err, errlen)))
+        goto done;
+    if (count != self->n_params) {
+        snprintf(err, errlen, "checkpoint %s holds a policy of %llu parameters, this config builds "
+                 "one of %zu (hint: resume with the run's own config.ini; [policy] hidden, "
+                 "activation and the simulator must not change)", path,
+                 (unsigned long long)count, self->n_params);
+        rc = CG_ERR_MISMATCH;
+        goto done;
+    }
     if ((rc = cg_ckpt_get_u64(ck, "version_iteration", cu, 2, err, errlen)) ||
         (rc = cg_ckpt_get_i64(ck, "counters", ci, 6, err, errlen)) ||
         (rc = cg_ckpt_get_f64(ck, "wall_s", &wall, 1, err, errlen)) ||
@@ -336,11 +348,6 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
                  self->ckpt_dir, strerror(errno));
         goto fail;
     }
-    snprintf(path, sizeof path, "%s/config.ini", self->run_dir);
-    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = s_read_file(path))) {
-        snprintf(err, errlen, "cannot write %s (hint: choose a writable --run-dir)", path);
-        goto fail;
-    }
 
     /* The simulator's shape and cost names, from one throwaway instance. */
     cg_sim_t *sim = cg_sim_new(&self->cfg, 1, self->cfg.seed, err, errlen);
@@ -384,6 +391,12 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
 
     if (opts->resume && s_checkpoint_restore(self, err, errlen))
         goto fail;
+    /* Written only now, so a refused resume leaves the run directory as it was. */
+    snprintf(path, sizeof path, "%s/config.ini", self->run_dir);
+    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = s_read_file(path))) {
+        snprintf(err, errlen, "cannot write %s (hint: choose a writable --run-dir)", path);
+        goto fail;
+    }
     cg_mult_lambda(self->mult, self->lambda);
 
     self->metrics = cg_metrics_open(self->run_dir, err, errlen);

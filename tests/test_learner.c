@@ -1,0 +1,350 @@
+/* test_learner: the learner's batch (stats, staleness, ordering, minibatch weights,
+ * advantages), its metrics files, and checkpoint refusal on resume (corrupt, other shape,
+ * other run). In-process; sockets bind 127.0.0.1 on OS-picked ports. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cg_adv.h"
+#include "cg_alloc.h"
+#include "cg_batch.h"
+#include "cg_ckpt.h"
+#include "cg_learner.h"
+#include "cg_metrics.h"
+#include "cg_test.h"
+
+enum { G = 4, K = 2, D = 3 };
+
+/* A message of n_groups groups; episode lengths 1 + (g + j) % 3, reward j % 2, cost k
+ * violated when (g + j + k) % 3 == 0. Owns its arrays (freed by s_free_groups). */
+static void s_make_groups(cg_msg_groups_t *m, int32_t n_groups, uint64_t version, int32_t actor,
+                          uint64_t seq)
+{
+    memset(m, 0, sizeof *m);
+    m->policy_version = version;
+    m->actor_id = actor;
+    m->seq = seq;
+    m->group_size = G;
+    m->n_costs = K;
+    m->obs_dim = D;
+    m->n_actions = 2;
+    m->n_groups = n_groups;
+    m->groups = cg_calloc((size_t)n_groups, sizeof *m->groups);
+    for (int32_t g = 0; g < n_groups; g++) {
+        m->groups[g].init_seed = seq * 100 + (uint64_t)g;
+        m->groups[g].episodes = cg_calloc(G, sizeof(cg_msg_episode_t));
+        for (int32_t j = 0; j < G; j++) {
+            cg_msg_episode_t *ep = &m->groups[g].episodes[j];
+            ep->length = 1 + (g + j) % 3;
+            ep->reward = (float)(j % 2);
+            for (int32_t k = 0; k < K; k++)
+                ep->cost[k] = (g + j + k) % 3 == 0 ? 1.0f : 0.0f;
+            ep->temperature = 1.0f;
+            ep->obs = cg_calloc((size_t)ep->length * D, sizeof(float));
+            ep->action = cg_calloc((size_t)ep->length, sizeof(int32_t));
+            ep->logp = cg_calloc((size_t)ep->length, sizeof(float));
+            for (int32_t t = 0; t < ep->length; t++) {
+                ep->obs[t * D] = (float)(actor * 1000 + (int)seq * 10 + g); /* identifies the group */
+                ep->logp[t] = -0.5f;
+            }
+        }
+    }
+}
+
+static void s_free_groups(cg_msg_groups_t *m)
+{
+    for (int32_t g = 0; g < m->n_groups; g++) {
+        for (int32_t j = 0; j < G; j++) {
+            free(m->groups[g].episodes[j].obs);
+            free(m->groups[g].episodes[j].action);
+            free(m->groups[g].episodes[j].logp);
+        }
+        free(m->groups[g].episodes);
+    }
+    free(m->groups);
+}
+
+static void test_batch_stats_and_staleness(void)
+{
+    cg_batch_t *b = cg_batch_new(G, K, D);
+    cg_msg_groups_t m1, m2, bad;
+    s_make_groups(&m1, 2, 5, 0, 0);
+    s_make_groups(&m2, 1, 3, 1, 0);
+    CU_ASSERT_EQUAL(cg_batch_add(b, &m1), CG_OK);
+    CU_ASSERT_EQUAL(cg_batch_add(b, &m2), CG_OK);
+    s_make_groups(&bad, 1, 5, 0, 1);
+    bad.obs_dim = D + 1;
+    CU_ASSERT_EQUAL(cg_batch_add(b, &bad), CG_ERR_SHAPE);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(b), 3);
+
+    cg_batch_stats_t st;
+    cg_batch_stats(b, 3, 6, &st);
+    CU_ASSERT_EQUAL(st.n_episodes, 12);
+    CG_ASSERT_NEAR(st.reward_mean, 0.5, 1e-12);
+    CG_ASSERT_NEAR(st.goal_rate, 0.5, 1e-12);
+    /* groups g=0,1 (m1) and g=0 (m2): cost k violated when (g+j+k)%3==0 */
+    int viol[K] = {0};
+    int gs[3] = {0, 1, 0};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < G; j++)
+            for (int k = 0; k < K; k++)
+                viol[k] += (gs[i] + j + k) % 3 == 0;
+    for (int k = 0; k < K; k++)
+        CG_ASSERT_NEAR(st.cost_rate[k], viol[k] / 12.0, 1e-12);
+    CG_ASSERT_NEAR(st.frac_zero_std_reward, 0.0, 1e-12);
+    CG_ASSERT_NEAR(st.lag_mean, (1 + 1 + 3) / 3.0, 1e-12);
+    CG_ASSERT_NEAR(st.lag_max, 3.0, 1e-12);
+
+    /* At version 6 with max lag 1, the version-3 group is stale. */
+    CU_ASSERT_EQUAL(cg_batch_drop_stale(b, 6, 1), 1);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(b), 2);
+    cg_batch_stats(b, 2, 6, &st);
+    CG_ASSERT_NEAR(st.lag_max, 1.0, 1e-12);
+    s_free_groups(&m1);
+    s_free_groups(&m2);
+    s_free_groups(&bad);
+    cg_batch_destroy(&b);
+    CU_ASSERT_PTR_NULL(b);
+}
+
+/* Sorting orders groups by (actor, seq, index) whatever the arrival order; consume keeps
+ * the rest in order. */
+static void test_batch_sort_consume(void)
+{
+    cg_batch_t *b = cg_batch_new(G, K, D);
+    cg_msg_groups_t m[3];
+    s_make_groups(&m[0], 2, 1, 2, 0); /* actor 2 */
+    s_make_groups(&m[1], 1, 1, 0, 1); /* actor 0 seq 1 */
+    s_make_groups(&m[2], 1, 1, 0, 0); /* actor 0 seq 0 */
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT_EQUAL(cg_batch_add(b, &m[i]), CG_OK);
+    cg_batch_sort(b);
+    /* obs[0] of each group's first step identifies it: actor*1000 + seq*10 + g */
+    const float expect[4] = {0, 10, 2000, 2001};
+    const float *obs = cg_batch_obs(b);
+    int64_t s = 0;
+    for (int g = 0; g < 4; g++) {
+        CG_ASSERT_NEAR(obs[s * D], expect[g], 0);
+        for (int j = 0; j < G; j++)
+            s += 1 + ((g == 3 ? 1 : 0) + j) % 3; /* lengths depend on the index in the message */
+    }
+    cg_batch_consume(b, 2);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(b), 2);
+    CG_ASSERT_NEAR(cg_batch_obs(b)[0], 2000, 0);
+    for (int i = 0; i < 3; i++)
+        s_free_groups(&m[i]);
+    cg_batch_destroy(&b);
+}
+
+/* Every episode lands in exactly one minibatch per epoch; per-step weights make each
+ * minibatch the mean over its episodes of the mean over their steps; advantages equal
+ * cg_adv_group's and are broadcast to every step. */
+static void test_batch_minibatches(void)
+{
+    cg_batch_t *b = cg_batch_new(G, K, D);
+    cg_msg_groups_t m;
+    s_make_groups(&m, 5, 0, 0, 0);
+    CU_ASSERT_EQUAL(cg_batch_add(b, &m), CG_OK);
+    cg_adv_config_t acfg = {.estimator = CG_ADV_SCALARIZED_ADVANTAGES, .eps = 1e-8f};
+    int32_t cost_index[K] = {1, 0}; /* enforced constraint 0 reads cost 1 */
+    float lambda[K + 1] = {0.5f, 0.3f, 0.2f}, eff[K + 1];
+    double neg = 0;
+    CU_ASSERT_EQUAL(cg_batch_advantages(b, 5, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f, eff, &neg), CG_OK);
+    CG_ASSERT_NEAR(eff[0], 0.5, 1e-6);
+    CG_ASSERT_NEAR(eff[1], -0.3, 1e-6);
+    /* reference advantages of group 0 */
+    float r[G], c[K * G], a_ref[G];
+    for (int j = 0; j < G; j++) {
+        r[j] = m.groups[0].episodes[j].reward;
+        c[0 * G + j] = m.groups[0].episodes[j].cost[1];
+        c[1 * G + j] = m.groups[0].episodes[j].cost[0];
+    }
+    CU_ASSERT_EQUAL(cg_adv_group(&acfg, G, K, r, c, lambda, 1, a_ref, NULL), CG_OK);
+
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 3, 3);
+    int seen[5 * G] = {0};
+    const int n_mb = 3;
+    cg_batch_shuffle(b, 5, n_mb, &rng);
+    int64_t steps_total = 0;
+    for (int i = 0; i < n_mb; i++) {
+        cg_minibatch_t mb;
+        cg_batch_minibatch(b, i, 0, 1, &mb);
+        CU_ASSERT_PTR_NULL(mb.logp_ref);
+        CU_ASSERT_PTR_NOT_NULL(mb.kl_coef);
+        double wsum = 0;
+        for (int32_t t = 0; t < mb.n; t++) {
+            wsum += mb.weight[t];
+            CU_ASSERT(mb.kl_coef[t] == (mb.adv[t] < 0 ? 0.025f : 0.01f));
+            int g = (int)mb.obs[t * D]; /* group id (actor 0, seq 0) */
+            if (g == 0) {
+                int hit = 0;
+                for (int j = 0; j < G; j++)
+                    hit |= fabsf(mb.adv[t] - a_ref[j]) < 1e-6f;
+                CU_ASSERT(hit);
+            }
+        }
+        CG_ASSERT_NEAR(wsum, 1.0, 1e-5);
+        steps_total += mb.n;
+    }
+    /* each episode once: total steps equal the batch's */
+    CU_ASSERT_EQUAL(steps_total, cg_batch_n_steps(b));
+    (void)seen;
+    s_free_groups(&m);
+    cg_batch_destroy(&b);
+}
+
+static char s_tmp[256];
+
+static int s_setup(void)
+{
+    snprintf(s_tmp, sizeof s_tmp, "/tmp/cg_test_learner_XXXXXX");
+    return mkdtemp(s_tmp) ? 0 : 1;
+}
+
+static int s_teardown(void)
+{
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
+    return system(cmd) == 0 ? 0 : 1;
+}
+
+static int s_count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int n = 0, ch;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
+static void test_metrics_files(void)
+{
+    char dir[300], path[400], err[512];
+    snprintf(dir, sizeof dir, "%s/metrics", s_tmp);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    cg_metrics_t *m = cg_metrics_open(dir, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    for (int i = 0; i < 2; i++) {
+        cg_metrics_add(m, "iteration", i + 1);
+        cg_metrics_add(m, "goal_rate", 0.25 * i);
+        CU_ASSERT_EQUAL(cg_metrics_commit(m), CG_OK);
+    }
+    CG_ASSERT_NEAR(cg_metrics_last(m, "goal_rate"), 0.25, 0);
+    CU_ASSERT(isnan(cg_metrics_last(m, "absent")));
+    cg_metrics_close(&m);
+    /* resume with the same columns appends without a second header */
+    m = cg_metrics_open(dir, err, sizeof err);
+    cg_metrics_add(m, "iteration", 3);
+    cg_metrics_add(m, "goal_rate", 0.5);
+    CU_ASSERT_EQUAL(cg_metrics_commit(m), CG_OK);
+    cg_metrics_close(&m);
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    CU_ASSERT_EQUAL(s_count_lines(path), 4);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    CU_ASSERT_EQUAL(s_count_lines(path), 3);
+    /* other columns are refused */
+    m = cg_metrics_open(dir, err, sizeof err);
+    cg_metrics_add(m, "iteration", 4);
+    cg_metrics_add(m, "lava_rate", 0.5);
+    CU_ASSERT_EQUAL(cg_metrics_commit(m), CG_ERR_MISMATCH);
+    cg_metrics_close(&m);
+}
+
+static void s_small_config(cg_config_t *cfg)
+{
+    char err[512];
+    cg_config_defaults(cfg);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(cfg, "sim.name=null", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(cfg, "policy.hidden=8,8", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
+}
+
+/* A learner stopped at once writes a checkpoint; resuming it works; a corrupt checkpoint,
+ * one of another policy shape and one of another run are refused with clear messages. */
+static void test_learner_checkpoint_refusals(void)
+{
+    char dir[300], err[2048] = "";
+    snprintf(dir, sizeof dir, "%s/run", s_tmp);
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    s_small_config(cfg);
+    cg_learner_opts_t opts = {cfg, dir, 0, "", 0};
+    cg_learner_t *l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    CU_ASSERT(cg_learner_port(l) > 0);
+    volatile sig_atomic_t stop = 1;
+    CU_ASSERT_EQUAL(cg_learner_run(l, &stop), CG_ERR_INTERRUPTED);
+    cg_learner_destroy(&l);
+
+    opts.resume = 1;
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL(l);
+    cg_learner_destroy(&l);
+
+    /* another policy shape */
+    cg_config_t *other = cg_calloc(1, sizeof *other);
+    *other = *cfg;
+    other->hidden[0] = 16;
+    opts.cfg = other;
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "parameters"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
+    /* a refused resume leaves the run's config.ini as it was */
+    char cfg_path[400];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.ini", dir);
+    cg_config_t *back = cg_calloc(1, sizeof *back);
+    cg_config_defaults(back);
+    CU_ASSERT_EQUAL(cg_config_load(back, cfg_path, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(back->hidden[0], 8);
+    free(back);
+    /* another run */
+    *other = *cfg;
+    snprintf(other->run_id, sizeof other->run_id, "another-run");
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "another-run"));
+    opts.cfg = cfg;
+
+    /* corrupt: flip one byte in the middle of the latest checkpoint */
+    char ckdir[400], path[600];
+    int64_t ver = -1;
+    snprintf(ckdir, sizeof ckdir, "%s/checkpoints", dir);
+    CU_ASSERT_EQUAL_FATAL(cg_ckpt_latest(ckdir, path, sizeof path, &ver, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(ver, 0);
+    FILE *f = fopen(path, "r+b");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size / 2, SEEK_SET);
+    int ch = fgetc(f);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(ch ^ 0x40, f);
+    fclose(f);
+    err[0] = 0;
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT(strlen(err) > 0);
+    printf("\n    corrupt checkpoint refused: %s\n", err);
+    free(other);
+    free(cfg);
+}
+
+int main(void)
+{
+    CU_TestInfo tests[] = {
+        {"batch_stats_and_staleness", test_batch_stats_and_staleness},
+        {"batch_sort_consume", test_batch_sort_consume},
+        {"batch_minibatches", test_batch_minibatches},
+        {"metrics_files", test_metrics_files},
+        {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},
+        CU_TEST_INFO_NULL,
+    };
+    return cg_test_run("learner", tests, s_setup, s_teardown);
+}
