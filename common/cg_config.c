@@ -1274,7 +1274,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->port = 0;
     cfg->device = CG_DEVICE_AUTO;
     cfg->heartbeat_timeout_ms = 3000;
-    cfg->hwm = 64;
+    cfg->hwm = 8;
     cfg->max_msg_bytes = 64 * 1024 * 1024;
     cfg->max_steps_per_episode = 1024;
 }

@@ -145,7 +145,7 @@ typedef struct {
     int32_t port;                  /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
     cg_device_t device;            /* device = auto */
     int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
-    int32_t hwm;                   /* hwm = 64 (messages queued per socket) */
+    int32_t hwm;                   /* hwm = 8 (messages queued per socket) */
     int64_t max_msg_bytes;         /* max_msg_bytes = 67108864 */
     int32_t max_steps_per_episode; /* max_episode_steps = 1024 (cap checked on ingest) */
 } cg_config_t;

@@ -614,7 +614,7 @@ static void s_drain_control(cg_learner_t *self)
 static void s_drain_data(cg_learner_t *self)
 {
     /* Bounded work per call so control messages are never starved. */
-    for (int i = 0; i < 64 && cg_batch_n_groups(self->batch) < 4 * self->cfg.groups_per_batch; i++) {
+    for (int i = 0; i < 64 && cg_batch_n_groups(self->batch) < self->cfg.groups_per_batch; i++) {
         cg_msg_t msg;
         char err[256] = "";
         cg_status_t rc = cg_transport_recv(self->data, &self->caps, self->cfg.run_id, &msg, NULL,

@@ -134,7 +134,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg->port, 0);
     CU_ASSERT_EQUAL(cfg->device, CG_DEVICE_AUTO);
     CU_ASSERT_EQUAL(cfg->heartbeat_timeout_ms, 3000);
-    CU_ASSERT_EQUAL(cfg->hwm, 64);
+    CU_ASSERT_EQUAL(cfg->hwm, 8);
     CU_ASSERT_EQUAL(cfg->max_msg_bytes, 67108864);
     CU_ASSERT_EQUAL(cfg->max_steps_per_episode, 1024);
     CU_ASSERT_EQUAL(cfg->n_constraints, 0);
