@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,12 +81,18 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
     snprintf(endpoint, sizeof endpoint, "%s:%d", host, port);
     snprintf(id, sizeof id, "%d", actor_id);
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "cgrpo: fork: %s\n", strerror(errno));
         return -1;
     }
     if (pid == 0) {
+        /* A local actor ends with its launcher, however that dies: otherwise it would wait
+         * for a learner forever and, after `train --resume`, pose as the new actor's twin. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(1);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {

@@ -1,0 +1,1179 @@
+/* test_integration: the cgrpo command end to end as real processes on 127.0.0.1 (OS-picked
+ * ports): learning, actor or learner killed (and resumed), a malformed-message flood,
+ * bit-identical deterministic runs, bounded learner memory, no orphans of a killed train.
+ * Children are tracked by PID and killed in every path (cg_proc); every wait has a deadline;
+ * run dirs live in one mkdtemp dir. `test_integration NAME` runs one test (one CTest each). */
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_ckpt.h"
+#include "cg_config.h"
+#include "cg_learner.h"
+#include "cg_msg.h"
+#include "cg_policy.h"
+#include "cg_proc.h"
+#include "cg_rng.h"
+#include "cg_sim.h"
+#include "cg_test.h"
+#include "cg_transport.h"
+
+#ifndef CG_CGRPO_BIN
+#error "CG_CGRPO_BIN must name the cgrpo executable (tests/CMakeLists.txt)"
+#endif
+
+/* Sanitizer builds run slower: deadlines stretch (they only matter when something is broken;
+ * each test's worst case stays under its CTest TIMEOUT), memory bounds grow. */
+#if defined(__SANITIZE_ADDRESS__)
+#define S_SLOW 2.0
+#define S_RSS_GROWTH_KB (96L * 1024)
+#else
+#define S_SLOW 1.0
+#define S_RSS_GROWTH_KB (64L * 1024)
+#endif
+
+#define S_PATH (CG_PATH_LEN + 64)
+#define S_MAX_LOGS 16
+#define S_MAX_COLS 128
+
+/* Fails the test (an ordinary CUnit failure) and jumps to the test's `done:` cleanup. */
+#define S_REQUIRE(cond)                                                                            \
+    do {                                                                                           \
+        int ok_ = (cond) ? 1 : 0;                                                                  \
+        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",           \
+                                CU_FALSE);                                                         \
+        if (!ok_)                                                                                  \
+            goto done;                                                                             \
+    } while (0)
+
+/* Every child: one BLAS thread (few cores, several processes; bit-reproducible results). */
+static const char *const s_env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+
+/* Suite state (CUnit tests take no arguments). */
+static struct {
+    char root[S_PATH];             /* mkdtemp directory holding every run directory */
+    char logs[S_MAX_LOGS][S_PATH]; /* logs of the current test, printed if it fails */
+    int n_logs;
+    unsigned failures_at_start;
+} s_st;
+
+/* ---- small helpers ----------------------------------------------------------------------- */
+
+static void s_path(char *out, const char *dir, const char *name)
+{
+    int n = snprintf(out, S_PATH, "%s/%s", dir, name);
+    CG_ASSERT(n > 0 && n < S_PATH);
+}
+
+static void s_add_log(const char *path)
+{
+    if (s_st.n_logs < S_MAX_LOGS)
+        snprintf(s_st.logs[s_st.n_logs++], S_PATH, "%s", path);
+}
+
+/* Whole file as a NUL-terminated string, or NULL. Caller frees. */
+static char *s_slurp(const char *path, size_t *len_out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = cg_calloc(cap, 1);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len - 1 == 0) {
+            buf = cg_realloc(buf, cap * 2, 1);
+            cap *= 2;
+        }
+    }
+    buf[len] = 0;
+    fclose(f);
+    if (len_out)
+        *len_out = len;
+    return buf;
+}
+
+static void s_print_tail(const char *path, int lines)
+{
+    size_t len = 0;
+    char *text = s_slurp(path, &len);
+    printf("\n---- last %d lines of %s ----\n", lines, path);
+    if (!text) {
+        printf("(no file)\n");
+        return;
+    }
+    const char *p = text + len;
+    for (int n = 0; p > text; p--)
+        if (p[-1] == '\n' && p != text + len && ++n >= lines)
+            break;
+    fwrite(p, 1, (size_t)(text + len - p), stdout);
+    printf("---- end of %s ----\n", path);
+    free(text);
+}
+
+/* Copies the last line of the file at path containing needle into line; 1 if found. */
+static int s_log_line(const char *path, const char *needle, char *line, size_t len)
+{
+    char *text = s_slurp(path, NULL);
+    int found = 0;
+    if (text) {
+        const char *hit = NULL, *p = text;
+        while ((p = strstr(p, needle)) != NULL)
+            hit = p++;
+        if (hit) {
+            const char *start = hit, *end = strchr(hit, '\n');
+            while (start > text && start[-1] != '\n')
+                start--;
+            size_t n = end ? (size_t)(end - start) : strlen(start);
+            if (line && len) {
+                if (n >= len)
+                    n = len - 1;
+                memcpy(line, start, n);
+                line[n] = 0;
+            }
+            found = 1;
+        }
+    }
+    free(text);
+    return found;
+}
+
+/* Waits until the file at path has a line containing needle (copied into line). Fails
+ * early when watch exits. 0 on success. */
+static int s_wait_log(const char *path, const char *needle, double timeout_s, pid_t watch,
+                      char *line, size_t len)
+{
+    double deadline = cg_proc_now() + timeout_s;
+    for (;;) {
+        if (s_log_line(path, needle, line, len))
+            return 0;
+        if (!cg_proc_running(watch)) {
+            printf("\nprocess %d exited before \"%s\" appeared in %s\n", (int)watch, needle, path);
+            return -1;
+        }
+        if (cg_proc_now() > deadline) {
+            printf("\nno \"%s\" in %s within %.0f s\n", needle, path, timeout_s);
+            return -1;
+        }
+        cg_proc_sleep_ms(50);
+    }
+}
+
+/* The learner's control port from dir/endpoint ("host:port\n", written after binding). */
+static int s_wait_port(const char *dir, double timeout_s, pid_t learner)
+{
+    char path[S_PATH];
+    s_path(path, dir, "endpoint");
+    double deadline = cg_proc_now() + timeout_s;
+    while (cg_proc_now() < deadline) {
+        char *text = s_slurp(path, NULL);
+        const char *colon = text ? strrchr(text, ':') : NULL;
+        int port = colon && strchr(colon, '\n') ? atoi(colon + 1) : 0;
+        free(text);
+        if (port > 0 && port < 65536)
+            return port;
+        if (!cg_proc_running(learner)) {
+            printf("\nlearner exited before writing %s\n", path);
+            return -1;
+        }
+        cg_proc_sleep_ms(20);
+    }
+    printf("\nno endpoint in %s within %.0f s\n", path, timeout_s);
+    return -1;
+}
+
+/* ---- metrics.csv ----------------------------------------------------------------------- */
+
+typedef struct {
+    int n_cols, n_rows;
+    char *names[S_MAX_COLS];
+    double *v; /* (n_rows, n_cols) */
+} s_csv_t;
+
+static void s_csv_free(s_csv_t *c)
+{
+    for (int i = 0; i < c->n_cols; i++)
+        free(c->names[i]);
+    free(c->v);
+    memset(c, 0, sizeof *c);
+}
+
+/* Loads dir/metrics.csv: the header and every complete row (a row still being written, or
+ * one cut short by a kill, is skipped). 0 on success (maybe no rows), -1 if no header yet. */
+static int s_csv_load(const char *dir, s_csv_t *c)
+{
+    s_csv_free(c);
+    char path[S_PATH];
+    s_path(path, dir, "metrics.csv");
+    char *text = s_slurp(path, NULL);
+    char *nl = text ? strchr(text, '\n') : NULL;
+    if (!nl) {
+        free(text);
+        return -1;
+    }
+    *nl = 0;
+    for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok && c->n_cols < S_MAX_COLS;
+         tok = strtok_r(NULL, ",", &save))
+        c->names[c->n_cols++] = cg_strdup(tok);
+    if (c->n_cols == 0) {
+        free(text);
+        return -1;
+    }
+    int cap = 16;
+    c->v = cg_calloc((size_t)cap * (size_t)c->n_cols, sizeof *c->v);
+    for (char *line = nl + 1, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+        *end = 0;
+        if (c->n_rows == cap) {
+            cap *= 2;
+            c->v = cg_realloc(c->v, (size_t)cap * (size_t)c->n_cols, sizeof *c->v);
+        }
+        double *row = c->v + (size_t)c->n_rows * (size_t)c->n_cols;
+        int n = 0, ok = 1;
+        for (char *p = line;;) {
+            char *q;
+            if (!strncmp(p, "null", 4)) {
+                row[n] = NAN;
+                q = p + 4;
+            } else {
+                row[n] = strtod(p, &q);
+            }
+            if (q == p) {
+                ok = 0;
+                break;
+            }
+            n++;
+            if (*q == 0)
+                break;
+            if (*q != ',' || n == c->n_cols) {
+                ok = 0;
+                break;
+            }
+            p = q + 1;
+        }
+        if (ok && n == c->n_cols)
+            c->n_rows++;
+    }
+    free(text);
+    return 0;
+}
+
+/* Value of column name in row (negative: from the end), NAN if either is missing. */
+static double s_csv_get(const s_csv_t *c, int row, const char *name)
+{
+    if (row < 0)
+        row += c->n_rows;
+    for (int j = 0; j < c->n_cols; j++)
+        if (!strcmp(c->names[j], name))
+            return row >= 0 && row < c->n_rows ? c->v[(size_t)row * (size_t)c->n_cols + (size_t)j]
+                                               : NAN;
+    return NAN;
+}
+
+/* Polls dir/metrics.csv until it has at least min_rows rows and, when alive >= 0, a row at
+ * index from_row or later whose actors_alive equals alive (its index into *found). Fails
+ * early when watch exits. 0 on success, -1 (message printed) otherwise; csv keeps the last
+ * load either way. */
+static int s_wait_metrics(const char *dir, int min_rows, int from_row, int alive, double timeout_s,
+                          pid_t watch, s_csv_t *csv, int *found)
+{
+    double deadline = cg_proc_now() + timeout_s;
+    for (;;) {
+        if (s_csv_load(dir, csv) == 0 && csv->n_rows >= min_rows) {
+            if (alive < 0)
+                return 0;
+            for (int r = from_row; r < csv->n_rows; r++)
+                if (s_csv_get(csv, r, "actors_alive") == alive) {
+                    if (found)
+                        *found = r;
+                    return 0;
+                }
+        }
+        if (!cg_proc_running(watch)) {
+            printf("\nlearner exited while waiting for %d metrics rows (actors_alive %d from row "
+                   "%d); %d rows\n",
+                   min_rows, alive, from_row, csv->n_rows);
+            return -1;
+        }
+        if (cg_proc_now() > deadline) {
+            printf("\ntimed out after %.0f s waiting for %d metrics rows (actors_alive %d from "
+                   "row %d); %d rows\n",
+                   timeout_s, min_rows, alive, from_row, csv->n_rows);
+            return -1;
+        }
+        cg_proc_sleep_ms(50);
+    }
+}
+
+/* ---- processes ------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *v[96];
+    int n;
+} s_argv_t;
+
+static void s_arg(s_argv_t *a, const char *s)
+{
+    CG_ASSERT(a->n < 95);
+    a->v[a->n++] = s;
+    a->v[a->n] = NULL;
+}
+
+static void s_sets(s_argv_t *a, const char *const *sets)
+{
+    for (; sets && *sets; sets++) {
+        s_arg(a, "--set");
+        s_arg(a, *sets);
+    }
+}
+
+static pid_t s_spawn(const s_argv_t *a, const char *log, const char *const *env)
+{
+    s_add_log(log);
+    return cg_proc_spawn(a->v, env ? env : s_env, log);
+}
+
+/* `cgrpo learner` on dir (resume: --resume dir) with sets; output in dir/log_name; env NULL:
+ * the usual environment. */
+static pid_t s_start_learner(const char *dir, int resume, const char *const *sets,
+                             const char *log_name, const char *const *env)
+{
+    char log[S_PATH];
+    s_path(log, dir, log_name);
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "learner");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, resume ? "--resume" : "--run-dir");
+    s_arg(&a, dir);
+    s_sets(&a, sets);
+    return s_spawn(&a, log, env);
+}
+
+/* `cgrpo actor --connect 127.0.0.1:port --actor-id id`; output in dir/log_name. */
+static pid_t s_start_actor(const char *dir, int port, int id, const char *log_name)
+{
+    char log[S_PATH], endpoint[64], ids[32];
+    s_path(log, dir, log_name);
+    snprintf(endpoint, sizeof endpoint, "127.0.0.1:%d", port);
+    snprintf(ids, sizeof ids, "%d", id);
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "actor");
+    s_arg(&a, "--connect");
+    s_arg(&a, endpoint);
+    s_arg(&a, "--actor-id");
+    s_arg(&a, ids);
+    return s_spawn(&a, log, NULL);
+}
+
+/* Exit code of pid within timeout_s, or -1 if it is still running then. */
+static int s_exit_code(pid_t pid, double timeout_s)
+{
+    int st = 0;
+    if (cg_proc_wait(pid, (int)(timeout_s * 1000), &st) != 0) {
+        printf("\nprocess %d still running after %.0f s\n", (int)pid, timeout_s);
+        return -1;
+    }
+    return cg_proc_exit_code(st);
+}
+
+/* SIGTERM, then the exit code within timeout_s (-1: still running). */
+static int s_stop(pid_t pid, double timeout_s)
+{
+    cg_proc_signal(pid, SIGTERM);
+    return s_exit_code(pid, timeout_s);
+}
+
+/* ---- per-test frame ---------------------------------------------------------------------- */
+
+/* Makes the run directory root/name into dir and starts the failure bookkeeping. */
+static void s_begin(const char *name, char *dir)
+{
+    cg_proc_kill_all();
+    s_st.n_logs = 0;
+    s_st.failures_at_start = CU_get_number_of_failures();
+    s_path(dir, s_st.root, name);
+    mkdir(dir, 0755);
+}
+
+/* Prints the logs of a failed test, then kills whatever it left running. */
+static void s_end(void)
+{
+    if (CU_get_number_of_failures() > s_st.failures_at_start)
+        for (int i = 0; i < s_st.n_logs; i++)
+            s_print_tail(s_st.logs[i], 40);
+    cg_proc_kill_all();
+    s_st.n_logs = 0;
+}
+
+static int s_suite_init(void)
+{
+    return cg_proc_tmpdir("cgrpo-int", s_st.root, sizeof s_st.root);
+}
+
+static int s_suite_clean(void)
+{
+    cg_proc_kill_all();
+    if (getenv("CG_KEEP_TMP"))
+        printf("\nrun directories kept in %s\n", s_st.root);
+    else
+        cg_proc_rmtree(s_st.root);
+    return 0;
+}
+
+static void s_atexit_clean(void)
+{
+    cg_proc_kill_all();
+    if (s_st.root[0] && !getenv("CG_KEEP_TMP"))
+        cg_proc_rmtree(s_st.root);
+}
+
+/* ---- 1. learns ------------------------------------------------------------------------ */
+
+/* A short training on an open 3 x 7 room (no lava, goal in the far corner) must raise the
+ * goal rate far above where the random initial policy starts. */
+static void test_integration_learns(void)
+{
+    static const char *const sets[] = {
+        "run.seed=3",
+        "run.iterations=30",
+        "gridworld.map=#########/#S......#/#.......#/#......G#/#########",
+        "train.estimator=grpo",
+        "policy.lr=0.003",
+        "train.groups=16",
+        "train.group_size=8",
+        "actor.instances=8",
+        NULL};
+    char dir[S_PATH], log[S_PATH];
+    s_csv_t csv = {0};
+    s_begin("learns", dir);
+    s_path(log, dir, "actor-0.log");
+    s_add_log(log);
+    s_path(log, dir, "actor-1.log");
+    s_add_log(log);
+    s_path(log, dir, "train.log");
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "train");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, "--actors");
+    s_arg(&a, "2");
+    s_arg(&a, "--run-dir");
+    s_arg(&a, dir);
+    s_sets(&a, sets);
+    pid_t train = s_spawn(&a, log, NULL);
+    S_REQUIRE(train > 0);
+    S_REQUIRE(s_exit_code(train, 60 * S_SLOW) == 0);
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    S_REQUIRE(csv.n_rows == 30);
+    double first = 0, last = 0;
+    for (int r = 0; r < 3; r++) {
+        first += s_csv_get(&csv, r, "goal_rate") / 3;
+        last += s_csv_get(&csv, csv.n_rows - 3 + r, "goal_rate") / 3;
+    }
+    printf("\n  goal_rate: first 3 rows %.3f, last 3 rows %.3f\n", first, last);
+    CU_ASSERT(first < 0.5);
+    CU_ASSERT(last >= first + 0.4);
+    CU_ASSERT(last >= 0.8);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- 2. actor killed ------------------------------------------------------------------- */
+
+/* Sleep simulator (1 ms per step per instance): ~7 iterations/s with two actors. */
+#define S_PACED_SETS                                                                               \
+    "sim.name=sleep", "sim.sleep_us=1000", "sim.null_length=16", "train.groups=4",                 \
+        "train.group_size=4", "train.minibatches=1", "actor.instances=4",                          \
+        "actor.heartbeat_ms=100", "learner.heartbeat_timeout_ms=800"
+
+/* Killing one of two actors: training goes on with one (actors_alive 1); an actor started
+ * with the same id gets the learner's current version in its Welcome, and actors_alive
+ * returns to 2. */
+static void test_integration_actor_killed(void)
+{
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
+    char dir[S_PATH], log[S_PATH], line[1024];
+    s_csv_t csv = {0};
+    s_begin("actor_killed", dir);
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    pid_t a0 = s_start_actor(dir, port, 0, "actor-0.log");
+    pid_t a1 = s_start_actor(dir, port, 1, "actor-1.log");
+    S_REQUIRE(a0 > 0 && a1 > 0);
+    int row = -1;
+    S_REQUIRE(s_wait_metrics(dir, 3, 0, 2, 15 * S_SLOW, learner, &csv, &row) == 0);
+
+    int n_kill = csv.n_rows;
+    cg_proc_kill(a0);
+    double t_kill = cg_proc_now();
+    /* heartbeat_timeout_ms 800, then a few seconds at most. */
+    S_REQUIRE(s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) ==
+              0);
+    printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1,
+           cg_proc_now() - t_kill);
+    S_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
+    CU_ASSERT(s_csv_get(&csv, -1, "actors_alive") == 1);
+    double v_before = s_csv_get(&csv, -1, "version");
+
+    pid_t a0b = s_start_actor(dir, port, 0, "actor-0-again.log");
+    S_REQUIRE(a0b > 0);
+    s_path(log, dir, "actor-0-again.log");
+    S_REQUIRE(s_wait_log(log, "welcome: actor 0 in run", 10 * S_SLOW, a0b, line, sizeof line) == 0);
+    const char *at = strstr(line, " at version ");
+    unsigned long long welcome_v = 0;
+    S_REQUIRE(at && sscanf(at, " at version %llu", &welcome_v) == 1);
+    printf("  restarted actor welcomed at version %llu (learner was at %.0f before)\n", welcome_v,
+           v_before);
+    CU_ASSERT(welcome_v > 0);
+    CU_ASSERT((double)welcome_v >= v_before);
+
+    int n_restart = csv.n_rows;
+    S_REQUIRE(s_wait_metrics(dir, 0, n_restart, 2, 10 * S_SLOW, learner, &csv, &row) == 0);
+    S_REQUIRE(s_wait_metrics(dir, row + 3, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
+
+    CU_ASSERT(s_stop(learner, 10 * S_SLOW) == 130); /* interrupted: checkpoint, then exit */
+    CU_ASSERT(s_stop(a1, 5 * S_SLOW) == 0);
+    CU_ASSERT(s_stop(a0b, 5 * S_SLOW) == 0);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- 3. learner killed ----------------------------------------------------------------- */
+
+/* SIGKILL the learner after >= 5 iterations; its actors keep running; `cgrpo learner
+ * --resume` continues from the last checkpoint (version V, metrics go on from V + 1) on the
+ * same port; the same actor processes reconnect and finish the run, then exit by themselves
+ * with status 0 when the learner says training is done. */
+static void test_integration_learner_killed(void)
+{
+    enum { ITERS = 24 };
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=24", "run.checkpoint_every=2",
+                                       NULL};
+    char dir[S_PATH], path[S_PATH], line[1024], err[512], needle[128];
+    s_csv_t csv = {0};
+    s_begin("learner_killed", dir);
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    pid_t act[2];
+    act[0] = s_start_actor(dir, port, 0, "actor-0.log");
+    act[1] = s_start_actor(dir, port, 1, "actor-1.log");
+    S_REQUIRE(act[0] > 0 && act[1] > 0);
+    S_REQUIRE(s_wait_metrics(dir, 5, 0, -1, 15 * S_SLOW, learner, &csv, NULL) == 0);
+
+    cg_proc_kill(learner);
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    int n_kill = csv.n_rows;
+    double v_last = s_csv_get(&csv, -1, "version");
+    S_REQUIRE(n_kill < ITERS); /* else the run ended before the kill: nothing to test */
+
+    cg_proc_sleep_ms(2000);
+    CU_ASSERT(cg_proc_running(act[0]));
+    CU_ASSERT(cg_proc_running(act[1]));
+
+    char ckpt_dir[S_PATH];
+    s_path(ckpt_dir, dir, "checkpoints");
+    int64_t v_ckpt = -1;
+    S_REQUIRE(cg_ckpt_latest(ckpt_dir, path, sizeof path, &v_ckpt, err, sizeof err) == CG_OK);
+    printf("\n  killed at %d rows (version %.0f); latest checkpoint version %lld\n", n_kill, v_last,
+           (long long)v_ckpt);
+    S_REQUIRE(v_ckpt >= 4 && (double)v_ckpt <= v_last);
+
+    learner = s_start_learner(dir, 1, NULL, "learner-resumed.log", NULL);
+    S_REQUIRE(learner > 0);
+    S_REQUIRE(s_exit_code(learner, 30 * S_SLOW) == 0);
+
+    s_path(path, dir, "learner-resumed.log");
+    S_REQUIRE(s_log_line(path, "resumed from", line, sizeof line));
+    const char *at = strstr(line, ": version ");
+    unsigned long long v_resumed = 0;
+    S_REQUIRE(at && sscanf(at, ": version %llu", &v_resumed) == 1);
+    CU_ASSERT(v_resumed == (unsigned long long)v_ckpt);
+    for (int i = 0; i < 2; i++) {
+        /* The resumed learner welcomed the very same processes ... */
+        snprintf(needle, sizeof needle, ", pid %d) at version", (int)act[i]);
+        CU_ASSERT(s_log_line(path, needle, NULL, 0));
+        /* ... which noticed the loss and came back by themselves. */
+        char alog[S_PATH];
+        s_path(alog, dir, i ? "actor-1.log" : "actor-0.log");
+        CU_ASSERT(s_log_line(alog, "reconnected to the learner", NULL, 0));
+    }
+
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    printf("  resumed at version %llu; %d rows after the restart\n", v_resumed,
+           csv.n_rows - n_kill);
+    S_REQUIRE(csv.n_rows > n_kill);
+    CU_ASSERT(s_csv_get(&csv, n_kill, "version") == (double)v_resumed + 1);
+    for (int r = n_kill + 1; r < csv.n_rows; r++)
+        CU_ASSERT(s_csv_get(&csv, r, "version") == s_csv_get(&csv, r - 1, "version") + 1);
+    CU_ASSERT(s_csv_get(&csv, -1, "iteration") == ITERS);
+    CU_ASSERT(s_csv_get(&csv, -1, "version") == ITERS);
+
+    /* The actors exit on the learner's done, with status 0. */
+    CU_ASSERT(s_exit_code(act[0], 10 * S_SLOW) == 0);
+    CU_ASSERT(s_exit_code(act[1], 10 * S_SLOW) == 0);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- 4. malformed flood ---------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *data[64];
+    size_t len[64];
+    int n;
+} s_blobs_t;
+
+static void s_blob_add(s_blobs_t *b, uint8_t *data, size_t len)
+{
+    CG_ASSERT(b->n < 64);
+    b->data[b->n] = data;
+    b->len[b->n++] = len;
+}
+
+static void s_blob_encode(s_blobs_t *b, const cg_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    CG_ASSERT(cg_msg_encode(msg, &buf, &len) == CG_OK);
+    s_blob_add(b, buf, len);
+}
+
+static void s_blobs_free(s_blobs_t *b)
+{
+    for (int i = 0; i < b->n; i++)
+        free(b->data[i]);
+    b->n = 0;
+}
+
+/* One group of G short episodes of the run's shape, every array its own block. */
+static void s_batch_fill(cg_msg_t *m, const char *run_id, uint64_t version, int32_t G,
+                         int32_t n_costs, int32_t obs_dim, int32_t n_actions)
+{
+    enum { LEN = 3 };
+    memset(m, 0, sizeof *m);
+    m->type = CG_MSG_GROUPS;
+    snprintf(m->run_id, sizeof m->run_id, "%s", run_id);
+    cg_msg_groups_t *g = &m->u.groups;
+    *g = (cg_msg_groups_t){.policy_version = version,
+                           .actor_id = 77,
+                           .seq = 1,
+                           .group_size = G,
+                           .n_costs = n_costs,
+                           .obs_dim = obs_dim,
+                           .n_actions = n_actions,
+                           .n_groups = 1};
+    g->groups = cg_calloc(1, sizeof *g->groups);
+    g->groups[0].init_seed = 5;
+    g->groups[0].episodes = cg_calloc((size_t)G, sizeof *g->groups[0].episodes);
+    for (int32_t i = 0; i < G; i++) {
+        cg_msg_episode_t *ep = &g->groups[0].episodes[i];
+        ep->reward = (float)(i % 2);
+        ep->length = LEN;
+        ep->temperature = 1.0f;
+        ep->obs = cg_calloc((size_t)LEN * (size_t)obs_dim, sizeof *ep->obs);
+        ep->action = cg_calloc(LEN, sizeof *ep->action);
+        ep->logp = cg_calloc(LEN, sizeof *ep->logp);
+        for (int t = 0; t < LEN; t++)
+            ep->logp[t] = -1.0f;
+    }
+}
+
+/* A learner and one actor train while the test talks to the learner itself: garbage and a
+ * foreign hello on the control socket, then (with the data port from a Welcome obtained by a
+ * legitimate hello) group batches that are random bytes, truncated, of another protocol
+ * version or run, of the wrong shape, non-finite, with fractional costs, positive
+ * log-probabilities, a future policy version, or not group batches at all. Training must
+ * complete, the learner must exit 0, and it must have counted every bad message it got. */
+static void test_integration_malformed_flood(void)
+{
+    static const char *const sets[] = {"train.groups=8",
+                                       "train.group_size=4",
+                                       "actor.instances=8",
+                                       "train.epochs=30",
+                                       "run.iterations=40",
+                                       "actor.heartbeat_ms=100",
+                                       NULL};
+    enum { ROUNDS = 5 };
+    char dir[S_PATH], err[512];
+    s_csv_t csv = {0};
+    s_blobs_t bad = {{0}, {0}, 0};
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    cg_msg_t welcome = {0}, tmpl = {0}, m = {0};
+    cg_sim_t *sim = NULL;
+    cg_transport_t *tp = NULL;
+    cg_socket_t *dealer = NULL, *push = NULL;
+    char *summary = NULL;
+    uint8_t *valid = NULL;
+    size_t valid_len = 0;
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 42, 1);
+    s_begin("malformed_flood", dir);
+
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
+    S_REQUIRE(actor > 0);
+    S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 20 * S_SLOW, learner, &csv, NULL) == 0);
+
+    cg_config_defaults(cfg);
+    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
+    cg_msg_caps_t caps;
+    cg_msg_caps_from(cfg, &caps);
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
+    tp = cg_transport_new();
+    S_REQUIRE(tp != NULL);
+    dealer = cg_transport_socket(tp, CG_SOCK_DEALER, &sopts);
+    S_REQUIRE(dealer && cg_transport_connect(dealer, "127.0.0.1", port) == CG_OK);
+    S_REQUIRE(cg_transport_wait_writable(dealer, (int)(5000 * S_SLOW)) == CG_OK);
+
+    /* Control socket: 3 random blobs, a hello of another run, then our own legitimate hello. */
+    int bad_ctrl = 0;
+    for (int i = 0; i < 3; i++) {
+        uint8_t junk[97];
+        for (size_t k = 0; k < sizeof junk; k++)
+            junk[k] = (uint8_t)cg_rng_u32(&rng);
+        S_REQUIRE(cg_transport_send_raw(dealer, NULL, 0, junk, 17 + 40 * (size_t)i) == CG_OK);
+        bad_ctrl++;
+    }
+    m = (cg_msg_t){.type = CG_MSG_HELLO};
+    snprintf(m.run_id, sizeof m.run_id, "%s", "some-other-run");
+    m.u.hello.actor_id = 5;
+    m.u.hello.pid = (int32_t)getpid();
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    bad_ctrl++;
+    m.run_id[0] = 0;
+    m.u.hello.actor_id = -1;
+    snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "integration-test");
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    double deadline = cg_proc_now() + 10 * S_SLOW;
+    while (welcome.type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
+        int ready = 0;
+        if (cg_transport_poll(&dealer, 1, 100, &ready) != CG_OK || !ready)
+            continue;
+        /* A reply that is not a Welcome is dropped; recv leaves welcome empty on errors. */
+        if (cg_transport_recv(dealer, &caps, NULL, &welcome, NULL, NULL, NULL, err, sizeof err) ==
+                CG_OK &&
+            welcome.type != CG_MSG_WELCOME)
+            cg_msg_free(&welcome);
+    }
+    S_REQUIRE(welcome.type == CG_MSG_WELCOME);
+    const cg_msg_welcome_t *w = &welcome.u.welcome;
+    const char *run_id = welcome.run_id;
+    S_REQUIRE(w->data_port > 0 && w->config_text);
+
+    /* Two heartbeats the learner must refuse: an id we were not given, another run. */
+    m = (cg_msg_t){.type = CG_MSG_HEARTBEAT};
+    snprintf(m.run_id, sizeof m.run_id, "%s", run_id);
+    m.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = 4242, .weights_latency_s = -1};
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    snprintf(m.run_id, sizeof m.run_id, "%s", "some-other-run");
+    m.u.heartbeat.actor_id = w->actor_id;
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    bad_ctrl += 2;
+
+    /* The run's shape, from the config the Welcome carries. */
+    cg_config_defaults(cfg);
+    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
+    sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
+    S_REQUIRE(sim != NULL);
+    const cg_sim_info_t *info = cg_sim_info(sim);
+    S_REQUIRE(info->n_costs >= 1);
+    int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions, K = info->n_costs;
+
+    /* The template is valid: it decodes cleanly, so each fault below is the only one. */
+    s_batch_fill(&tmpl, run_id, w->version, G, K, D, A);
+    s_blob_encode(&bad, &tmpl);
+    cg_msg_t check;
+    S_REQUIRE(cg_msg_decode(bad.data[0], bad.len[0], &caps, run_id, &check, err, sizeof err) ==
+              CG_OK);
+    cg_msg_free(&check);
+    valid = bad.data[0];
+    valid_len = bad.len[0];
+    bad.n = 0;
+
+    /* Random bytes; the valid message cut short at four points. */
+    for (int i = 0; i < 4; i++) {
+        size_t len = 1 + cg_rng_below(&rng, 300);
+        uint8_t *junk = cg_calloc(len, 1);
+        for (size_t k = 0; k < len; k++)
+            junk[k] = (uint8_t)cg_rng_u32(&rng);
+        s_blob_add(&bad, junk, len);
+    }
+    size_t cuts[4] = {1, valid_len / 3, valid_len / 2, valid_len - 1};
+    for (int i = 0; i < 4; i++) {
+        uint8_t *part = cg_calloc(cuts[i], 1);
+        memcpy(part, valid, cuts[i]);
+        s_blob_add(&bad, part, cuts[i]);
+    }
+    /* Another protocol version: the envelope starts with field 1 (protocol) = 1. */
+    S_REQUIRE(valid_len > 2 && valid[0] == 0x08 && valid[1] == CG_PROTOCOL_VERSION);
+    uint8_t *ver = cg_calloc(valid_len, 1);
+    memcpy(ver, valid, valid_len);
+    ver[1] = CG_PROTOCOL_VERSION + 1;
+    s_blob_add(&bad, ver, valid_len);
+    free(valid);
+    valid = NULL;
+
+    /* One fault each, through the encoder. Each edit is undone before the next. */
+    snprintf(tmpl.run_id, sizeof tmpl.run_id, "%s", "some-other-run");
+    s_blob_encode(&bad, &tmpl);
+    snprintf(tmpl.run_id, sizeof tmpl.run_id, "%s", run_id);
+    cg_msg_groups_t *g = &tmpl.u.groups;
+    cg_msg_episode_t *ep = &g->groups[0].episodes[1];
+    ep->reward = NAN;
+    s_blob_encode(&bad, &tmpl);
+    ep->reward = 1;
+    ep->obs[2] = INFINITY;
+    s_blob_encode(&bad, &tmpl);
+    ep->obs[2] = 0;
+    ep->logp[1] = NAN;
+    s_blob_encode(&bad, &tmpl);
+    ep->logp[1] = 0.5f; /* a log-probability above 0 */
+    s_blob_encode(&bad, &tmpl);
+    ep->logp[1] = -1;
+    ep->cost[0] = 0.5f;
+    s_blob_encode(&bad, &tmpl);
+    ep->cost[0] = 0;
+    ep->temperature = 0;
+    s_blob_encode(&bad, &tmpl);
+    ep->temperature = 1;
+    ep->action[0] = A; /* outside [0, n_actions) */
+    s_blob_encode(&bad, &tmpl);
+    ep->action[0] = 0;
+    g->n_costs = K + 1; /* costs arrays say K+1 values: consistent, but not this run's K */
+    s_blob_encode(&bad, &tmpl);
+    g->n_costs = K;
+    g->n_actions = A + 1; /* not this run's action count */
+    s_blob_encode(&bad, &tmpl);
+    g->n_actions = A;
+    g->group_size = G - 1; /* G-1 episodes: not this run's G */
+    s_blob_encode(&bad, &tmpl);
+    g->group_size = G;
+    g->policy_version = w->version + 1000; /* from a policy the learner never had */
+    s_blob_encode(&bad, &tmpl);
+    g->policy_version = w->version;
+    /* obs_dim one larger with obs arrays to match: self-consistent, wrong for this run. */
+    for (int32_t i = 0; i < G; i++) {
+        cg_msg_episode_t *e = &g->groups[0].episodes[i];
+        e->obs = cg_realloc(e->obs, (size_t)e->length * (size_t)(D + 1), sizeof *e->obs);
+        memset(e->obs, 0, (size_t)e->length * (size_t)(D + 1) * sizeof *e->obs);
+    }
+    g->obs_dim = D + 1;
+    s_blob_encode(&bad, &tmpl);
+    g->obs_dim = D;
+    /* Not a group batch at all: a hello on the data socket. */
+    m = (cg_msg_t){.type = CG_MSG_HELLO};
+    snprintf(m.run_id, sizeof m.run_id, "%s", run_id);
+    s_blob_encode(&bad, &m);
+
+    /* Flood: every bad message ROUNDS times, counting those that left our queue. */
+    push = cg_transport_socket(tp, CG_SOCK_PUSH, &sopts);
+    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    int bad_data = 0, not_sent = 0;
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < bad.n; i++) {
+            if (cg_transport_wait_writable(push, (int)(2000 * S_SLOW)) == CG_OK &&
+                cg_transport_send_raw(push, NULL, 0, bad.data[i], bad.len[i]) == CG_OK)
+                bad_data++;
+            else
+                not_sent++;
+        }
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    int rows_at_flood_end = csv.n_rows;
+
+    S_REQUIRE(s_exit_code(learner, 40 * S_SLOW) == 0);
+    CU_ASSERT(s_exit_code(actor, 10 * S_SLOW) == 0);
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    char path[S_PATH];
+    s_path(path, dir, "summary.json");
+    summary = s_slurp(path, NULL);
+    S_REQUIRE(summary != NULL);
+    const char *rj = strstr(summary, "\"rejected_msgs\":");
+    S_REQUIRE(rj != NULL);
+    long rejected = strtol(rj + strlen("\"rejected_msgs\":"), NULL, 10);
+    int sent = bad_ctrl + bad_data;
+    printf("\n  %d bad messages sent (%d control, %d data, %d not sent), learner rejected %ld; "
+           "%d of 40 iterations after the flood\n",
+           sent, bad_ctrl, bad_data, not_sent, rejected, 40 - rows_at_flood_end);
+    CU_ASSERT(rows_at_flood_end < 40); /* training went on after the flood */
+    CU_ASSERT(csv.n_rows == 40);
+    CU_ASSERT(bad_data >= (ROUNDS * bad.n * 9) / 10);
+    CU_ASSERT(rejected >= (sent * 9 + 9) / 10);
+    CU_ASSERT(rejected <= sent); /* and nothing of the real actor's was refused */
+    CU_ASSERT(s_csv_get(&csv, -1, "rejected_msgs") > 0);
+done:
+    free(summary);
+    cg_transport_close(&push);
+    cg_transport_close(&dealer);
+    cg_transport_destroy(&tp);
+    s_blobs_free(&bad);
+    free(valid);
+    cg_msg_free(&tmpl); /* s_batch_fill made every array its own block, as decode does */
+    cg_msg_free(&welcome);
+    cg_sim_destroy(&sim);
+    free(cfg);
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- 5. deterministic ------------------------------------------------------------------ */
+
+/* Runs `cgrpo train --deterministic --actors 2` with seed into root/name and reads the final
+ * checkpoint's weights into *params (n floats, malloc'd). 0 on success. */
+static int s_det_run(const char *name, const char *seed_set, float **params, size_t *n,
+                     uint64_t *version)
+{
+    static const char *const sets[] = {"run.iterations=4", "train.groups=8", "train.group_size=4",
+                                       "actor.instances=4", NULL};
+    char dir[S_PATH], log[S_PATH], err[512];
+    s_path(dir, s_st.root, name);
+    mkdir(dir, 0755);
+    s_path(log, dir, "actor-0.log");
+    s_add_log(log);
+    s_path(log, dir, "actor-1.log");
+    s_add_log(log);
+    s_path(log, dir, "train.log");
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "train");
+    s_arg(&a, "--deterministic");
+    s_arg(&a, "--actors");
+    s_arg(&a, "2");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, "--run-dir");
+    s_arg(&a, dir);
+    s_arg(&a, "--set");
+    s_arg(&a, seed_set);
+    s_sets(&a, sets);
+    pid_t train = s_spawn(&a, log, NULL);
+    if (train < 0 || s_exit_code(train, 30 * S_SLOW) != 0)
+        return -1;
+
+    /* The policy size, from the run's own config and simulator. */
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    char path[S_PATH];
+    s_path(path, dir, "config.ini");
+    cg_config_defaults(cfg);
+    int rc = -1;
+    if (cg_config_load(cfg, path, err, sizeof err) == CG_OK &&
+        cg_config_finish(cfg, err, sizeof err) == CG_OK) {
+        cg_sim_t *sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
+        if (sim) {
+            cg_policy_shape_t shape = {.obs_dim = cg_sim_info(sim)->obs_dim,
+                                       .n_actions = cg_sim_info(sim)->n_actions,
+                                       .n_hidden = cfg->n_hidden,
+                                       .activation = cfg->activation};
+            memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
+            *n = cg_policy_shape_n_params(&shape);
+            *params = cg_calloc(*n + 1, sizeof **params);
+            if (*n > 0 &&
+                cg_learner_read_params(dir, *params, *n, version, err, sizeof err) == CG_OK)
+                rc = 0;
+            cg_sim_destroy(&sim);
+        }
+    }
+    if (rc)
+        printf("\n%s: %s\n", dir, err);
+    free(cfg);
+    return rc;
+}
+
+/* Same seed twice: bit-identical final weights; another seed: different weights. */
+static void test_integration_deterministic(void)
+{
+    char dir[S_PATH];
+    float *p[3] = {NULL, NULL, NULL};
+    size_t n[3] = {0, 0, 0};
+    uint64_t v[3] = {0, 0, 0};
+    s_begin("deterministic", dir);
+    S_REQUIRE(s_det_run("deterministic-a", "run.seed=7", &p[0], &n[0], &v[0]) == 0);
+    S_REQUIRE(s_det_run("deterministic-b", "run.seed=7", &p[1], &n[1], &v[1]) == 0);
+    S_REQUIRE(s_det_run("deterministic-c", "run.seed=8", &p[2], &n[2], &v[2]) == 0);
+    printf("\n  %zu parameters, versions %llu %llu %llu\n", n[0], (unsigned long long)v[0],
+           (unsigned long long)v[1], (unsigned long long)v[2]);
+    S_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2]);
+    CU_ASSERT(v[0] == 4 && v[1] == 4 && v[2] == 4);
+    CU_ASSERT(memcmp(p[0], p[1], n[0] * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(p[0], p[2], n[0] * sizeof(float)) != 0);
+done:
+    for (int i = 0; i < 3; i++)
+        free(p[i]);
+    s_end();
+}
+
+/* ---- 7. train killed ------------------------------------------------------------------ */
+
+/* SIGKILL a `cgrpo train`: the actor processes it started must end too (they get SIGTERM
+ * when their launcher dies) instead of waiting for a learner forever. */
+static void test_integration_train_killed(void)
+{
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
+    char dir[S_PATH], log[S_PATH], line[1024];
+    s_csv_t csv = {0};
+    pid_t act[2] = {0, 0};
+    s_begin("train_killed", dir);
+    s_path(log, dir, "actor-0.log");
+    s_add_log(log);
+    s_path(log, dir, "actor-1.log");
+    s_add_log(log);
+    s_path(log, dir, "train.log");
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "train");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, "--actors");
+    s_arg(&a, "2");
+    s_arg(&a, "--run-dir");
+    s_arg(&a, dir);
+    s_sets(&a, sets);
+    pid_t train = s_spawn(&a, log, NULL);
+    S_REQUIRE(train > 0);
+    S_REQUIRE(s_wait_metrics(dir, 1, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
+    for (int i = 0; i < 2; i++) {
+        /* The learner logs "actor I joined (host H, pid P) at version V". */
+        char needle[64];
+        snprintf(needle, sizeof needle, "actor %d joined (host ", i);
+        S_REQUIRE(s_wait_log(log, needle, 5 * S_SLOW, train, line, sizeof line) == 0);
+        const char *p = strstr(line, ", pid ");
+        int pid = 0;
+        S_REQUIRE(p && sscanf(p, ", pid %d)", &pid) == 1 && pid > 0);
+        act[i] = (pid_t)pid;
+    }
+    S_REQUIRE(cg_proc_exists(act[0]) && cg_proc_exists(act[1]));
+
+    /* Not reaped yet: the zombie keeps its process group, so cleanup cannot reach the
+     * actors before we have looked. */
+    S_REQUIRE(cg_proc_signal(train, SIGKILL) == 0);
+    double deadline = cg_proc_now() + 5 * S_SLOW;
+    while ((cg_proc_exists(act[0]) || cg_proc_exists(act[1])) && cg_proc_now() < deadline)
+        cg_proc_sleep_ms(50);
+    printf("\n  actors %d and %d after their launcher was killed: %s, %s\n", (int)act[0],
+           (int)act[1], cg_proc_exists(act[0]) ? "running" : "gone",
+           cg_proc_exists(act[1]) ? "running" : "gone");
+    CU_ASSERT(!cg_proc_exists(act[0]));
+    CU_ASSERT(!cg_proc_exists(act[1]));
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- 6. bounded memory ----------------------------------------------------------------- */
+
+/* Three actors with 64 null-simulator instances each produce far faster than a learner doing
+ * 100 epochs per update consumes, through queues of 4 messages. The learner's resident
+ * memory must stay within a fixed bound above what it holds idle (shared libraries such as a
+ * CUDA build's cuBLAS make that baseline vary), and level off instead of growing with the
+ * backlog. */
+static void test_integration_bounded_memory(void)
+{
+    static const char *const sets[] = {"sim.name=null",      "sim.null_length=32",
+                                       "train.groups=16",    "train.group_size=8",
+                                       "train.epochs=100",   "policy.hidden=16",
+                                       "actor.instances=64", "run.iterations=100000",
+                                       "learner.hwm=4",      NULL};
+    enum { N_SAMPLES = 15 }; /* every 0.5 s: 7 s */
+    char dir[S_PATH];
+    s_csv_t csv = {0};
+    long rss[N_SAMPLES];
+    pid_t act[3] = {0, 0, 0};
+    char asan_opts[1024];
+    s_begin("bounded_memory", dir);
+    /* Under ASan, freed blocks wait in a quarantine (256 MiB by default) before reuse: that
+     * would look like growth. A small one keeps RSS meaningful; later options win, and
+     * builds without ASan ignore the variable. */
+    const char *asan = getenv("ASAN_OPTIONS");
+    snprintf(asan_opts, sizeof asan_opts, "ASAN_OPTIONS=%s%squarantine_size_mb=8", asan ? asan : "",
+             asan && asan[0] ? ":" : "");
+    const char *const env[] = {s_env[0], asan_opts, NULL};
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", env);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    cg_proc_sleep_ms(200);
+    long idle = cg_proc_rss_kb(learner); /* bound, set up, no data yet */
+    S_REQUIRE(idle > 0);
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "actor-%d.log", i);
+        act[i] = s_start_actor(dir, port, i, name);
+        S_REQUIRE(act[i] > 0);
+    }
+    S_REQUIRE(s_wait_metrics(dir, 1, 0, 3, 20 * S_SLOW, learner, &csv, NULL) == 0);
+    long peak = 0;
+    for (int i = 0; i < N_SAMPLES; i++) {
+        if (i)
+            cg_proc_sleep_ms(500);
+        rss[i] = cg_proc_rss_kb(learner);
+        S_REQUIRE(rss[i] > 0);
+        peak = rss[i] > peak ? rss[i] : peak;
+    }
+    S_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows >= 3);
+    /* The learner was the bottleneck: it spent its time updating, not waiting for groups. */
+    double busy = 0;
+    for (int r = 1; r < csv.n_rows; r++)
+        busy += s_csv_get(&csv, r, "update_s");
+    busy /= s_csv_get(&csv, -1, "wall_s") - s_csv_get(&csv, 0, "wall_s");
+    printf("\n  learner VmRSS (KiB): idle %ld, then every 0.5 s:", idle);
+    for (int i = 0; i < N_SAMPLES; i++)
+        printf(" %ld", rss[i]);
+    printf("\n  %d iterations, learner busy %.0f%% of the time, %.0f stale groups dropped\n",
+           csv.n_rows, 100 * busy, s_csv_get(&csv, -1, "dropped_stale"));
+    CU_ASSERT(busy > 0.5);
+    CU_ASSERT(peak < idle + S_RSS_GROWTH_KB);
+    /* Level: at most 16 MiB more at the end than at t = 2 s (under 20% of any baseline). */
+    CU_ASSERT(rss[N_SAMPLES - 1] <= rss[4] + 16L * 1024);
+
+    CU_ASSERT(s_stop(learner, 10 * S_SLOW) == 130);
+    for (int i = 0; i < 3; i++)
+        CU_ASSERT(s_stop(act[i], 5 * S_SLOW) == 0);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* ---- main --------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    static CU_TestInfo all[] = {
+        {"learns", test_integration_learns},
+        {"actor_killed", test_integration_actor_killed},
+        {"learner_killed", test_integration_learner_killed},
+        {"malformed_flood", test_integration_malformed_flood},
+        {"deterministic", test_integration_deterministic},
+        {"bounded_memory", test_integration_bounded_memory},
+        {"train_killed", test_integration_train_killed},
+        CU_TEST_INFO_NULL,
+    };
+    CU_TestInfo chosen[sizeof all / sizeof all[0]];
+    int n = 0;
+    for (int i = 0; all[i].pName; i++)
+        if (argc < 2 || !strcmp(argv[1], all[i].pName))
+            chosen[n++] = all[i];
+    chosen[n] = (CU_TestInfo)CU_TEST_INFO_NULL;
+    if (n == 0) {
+        fprintf(stderr, "test_integration: no test named '%s'\n", argv[1]);
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    atexit(s_atexit_clean);
+    return cg_test_run("integration", chosen, s_suite_init, s_suite_clean);
+}
