@@ -6,13 +6,8 @@
 #include <string.h>
 
 #include "cg_alloc.h"
+#include "cg_backend_cuda.h" /* cg_backend_cuda_new exists only #ifdef CG_WITH_CUDA */
 #include "cg_log.h"
-
-#ifdef CG_WITH_CUDA
-/* In the CUDA unit; NULL + err when no device is present or it cannot start. */
-void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t *adam,
-                          uint64_t seed, const cg_backend_ops_t **ops, char *err, size_t errlen);
-#endif
 
 struct cg_backend {
     const cg_backend_ops_t *ops;
@@ -180,4 +175,20 @@ cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float
     if (!m || !v || steps < 0)
         return CG_ERR_INVAL;
     return self->ops->set_optim(self->ctx, m, v, steps);
+}
+
+/* Declared in cg_backend_cuda.h; defined here, in every build, because only this unit sees
+ * a backend's context and knows whether CUDA was built. */
+cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out,
+                                     int reset)
+{
+    if (!be || !out)
+        return CG_ERR_INVAL;
+#ifdef CG_WITH_CUDA
+    if (strcmp(be->ops->name, "cuda") == 0)
+        return cg_backend_cuda_ctx_transfer(be->ctx, out, reset);
+#else
+    (void)reset;
+#endif
+    return CG_ERR_UNSUPPORTED;
 }
