@@ -55,5 +55,6 @@ int cg_cmd_learner(int argc, char **argv);
 int cg_cmd_actor(int argc, char **argv);
 int cg_cmd_eval(int argc, char **argv);
 int cg_cmd_bench(int argc, char **argv);
+int cg_cmd_plot(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static void s_usage(FILE *out)
             "  eval      evaluate a run's latest checkpoint: goal rate and cost rates\n"
             "  bench     throughput: bare simulator loop vs end-to-end training\n"
             "  learner   run the learner role only (clusters)\n"
+            "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
             "  actor     run one actor: cgrpo actor --connect HOST:PORT\n");
 }
 
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
         return cg_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cg_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot"))
+        return cg_cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "cgrpo: unknown command '%s'\n", cmd);
     s_usage(stderr);
     return 2;
