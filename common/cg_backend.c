@@ -1,12 +1,15 @@
 /* cg_backend: the public wrapper around a backend's function table, argument checks shared
- * by every backend, and backend selection. CG_WITH_CUDA appears here and nowhere else. */
+ * by every backend, and backend selection, which loads the CUDA module (libcg_cuda.so) when
+ * it is asked for. CG_WITH_CUDA appears here and nowhere else. */
 #include "cg_backend.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cg_alloc.h"
-#include "cg_backend_cuda.h" /* cg_backend_cuda_new exists only #ifdef CG_WITH_CUDA */
+#include "cg_backend_cuda.h" /* the module's entry points, reached through dlsym */
 #include "cg_log.h"
 
 struct cg_backend {
@@ -14,16 +17,82 @@ struct cg_backend {
     void *ctx;
     cg_policy_shape_t shape;
     size_t n_params;
+    cg_backend_cuda_ctx_transfer_fn *cuda_transfer; /* the CUDA module's, else NULL */
 };
 
-/* Builds the CUDA backend if this build has one; otherwise explains how to get one. */
+#ifdef CG_WITH_CUDA
+/* Under AddressSanitizer the CUDA module is never unloaded, used or not: cuBLAS and cuBLASLt
+ * link their own libstdc++, whose exception-handling pools (72 KB each) are never freed, and
+ * LeakSanitizer reports what an unloaded library still held as leaks. */
+#ifdef __SANITIZE_ADDRESS__
+#define S_CUDA_KEEP_UNUSED 1
+#else
+#define S_CUDA_KEEP_UNUSED 0
+#endif
+
+/* The host's log threshold, for the module's own copy of cg_log. */
+static int32_t s_log_level(void)
+{
+    int32_t level = CG_LOG_ERROR;
+    while (level < CG_LOG_DEBUG && cg_log_enabled((cg_log_level_t)(level + 1)))
+        level++;
+    return level;
+}
+#endif
+
+/* Builds the CUDA backend if this build has one; otherwise explains how to get one. The
+ * module is loaded from CG_CUDA_MODULE, else from where this build put it (CMake's
+ * CG_CUDA_MODULE_PATH). Once a backend was created it stays loaded for the rest of the
+ * process (RTLD_NODELETE: the CUDA runtime and its context are not torn down and set up
+ * again per backend); when creation fails it is closed again (except under ASan, above),
+ * so that a device=auto fallback to the CPU keeps nothing of CUDA's mapped. *transfer gets
+ * the module's transfer-timing function. */
 static void *s_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t *adam, uint64_t seed,
-                        const cg_backend_ops_t **ops, char *err, size_t errlen)
+                        const cg_backend_ops_t **ops, cg_backend_cuda_ctx_transfer_fn **transfer,
+                        char *err, size_t errlen)
 {
 #ifdef CG_WITH_CUDA
-    return cg_backend_cuda_new(shape, adam, seed, ops, err, errlen);
+    const char *env = getenv("CG_CUDA_MODULE");
+    const char *path = env && env[0] ? env : CG_CUDA_MODULE_PATH;
+    static const char hint[] =
+        "(hint: build it with `cmake --build BUILD_DIR --target cg_cuda`; if the build was "
+        "moved, set CG_CUDA_MODULE to its libcg_cuda.so; if a CUDA library is not found, add "
+        "the toolkit's lib64 to LD_LIBRARY_PATH; or set [learner] device = cpu)";
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(err, errlen,
+                 "device=cuda requested but the CUDA backend module %s cannot be loaded: %s %s",
+                 path, dlerror(), hint);
+        return NULL;
+    }
+    cg_backend_cuda_init_fn *init =
+        (cg_backend_cuda_init_fn *)dlsym(lib, "cg_backend_cuda_module_init");
+    cg_backend_cuda_new_fn *make = (cg_backend_cuda_new_fn *)dlsym(lib, "cg_backend_cuda_new");
+    cg_backend_cuda_ctx_transfer_fn *xfer =
+        (cg_backend_cuda_ctx_transfer_fn *)dlsym(lib, "cg_backend_cuda_ctx_transfer");
+    void *ctx = NULL;
+    if (!init || !make || !xfer) {
+        const char *why = dlerror();
+        snprintf(err, errlen,
+                 "device=cuda requested but %s is not a cgrpo CUDA backend module: %s %s", path,
+                 why ? why : "an entry point is missing", hint);
+    } else if (init(s_log_level()) != cg_backend_cuda_abi()) {
+        snprintf(err, errlen,
+                 "device=cuda requested but the CUDA backend module %s was built from another "
+                 "version of cgrpo %s",
+                 path, hint);
+    } else if ((ctx = make(shape, adam, seed, ops, err, errlen)) != NULL) {
+        *transfer = xfer;
+    }
+    if (ctx || S_CUDA_KEEP_UNUSED) {
+        void *pin = dlopen(path, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+        CG_ASSERT(pin); /* it is loaded: lib still holds it */
+        dlclose(pin);
+    }
+    dlclose(lib);
+    return ctx;
 #else
-    (void)shape, (void)adam, (void)seed, (void)ops;
+    (void)shape, (void)adam, (void)seed, (void)ops, (void)transfer;
     snprintf(err, errlen,
              "device=cuda requested but this build has no CUDA backend "
              "(hint: set [learner] device = cpu or auto, or rebuild with the CUDA toolkit "
@@ -55,17 +124,18 @@ cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
     }
 
     const cg_backend_ops_t *ops = NULL;
+    cg_backend_cuda_ctx_transfer_fn *transfer = NULL;
     void *ctx = NULL;
     switch (device) {
     case CG_DEVICE_CPU:
         ctx = cg_backend_cpu_new(shape, adam, seed, &ops, err, errlen);
         break;
     case CG_DEVICE_CUDA:
-        ctx = s_cuda_new(shape, adam, seed, &ops, err, errlen);
+        ctx = s_cuda_new(shape, adam, seed, &ops, &transfer, err, errlen);
         break;
     case CG_DEVICE_AUTO:
 #ifdef CG_WITH_CUDA
-        ctx = cg_backend_cuda_new(shape, adam, seed, &ops, err, errlen);
+        ctx = s_cuda_new(shape, adam, seed, &ops, &transfer, err, errlen);
         if (!ctx) {
             CG_INFO("device=auto: using the CPU backend (%s)", err);
             err[0] = '\0';
@@ -88,6 +158,7 @@ cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
     self->ctx = ctx;
     self->shape = *shape;
     self->n_params = cg_policy_shape_n_params(shape);
+    self->cuda_transfer = transfer;
     return self;
 }
 
@@ -178,17 +249,13 @@ cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float
 }
 
 /* Declared in cg_backend_cuda.h; defined here, in every build, because only this unit sees
- * a backend's context and knows whether CUDA was built. */
+ * a backend's context and the module's function for it. */
 cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out,
                                      int reset)
 {
     if (!be || !out)
         return CG_ERR_INVAL;
-#ifdef CG_WITH_CUDA
-    if (strcmp(be->ops->name, "cuda") == 0)
-        return cg_backend_cuda_ctx_transfer(be->ctx, out, reset);
-#else
-    (void)reset;
-#endif
-    return CG_ERR_UNSUPPORTED;
+    if (!be->cuda_transfer)
+        return CG_ERR_UNSUPPORTED;
+    return be->cuda_transfer(be->ctx, out, reset);
 }

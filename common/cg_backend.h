@@ -44,6 +44,8 @@ typedef struct cg_backend cg_backend_t;
 
 /* Creates the backend for `device`: CPU, CUDA (CG_ERR_UNSUPPORTED with a message in err if
  * not built or no device is present), or AUTO (CUDA when a device is present, else CPU).
+ * CUDA and AUTO load the CUDA module (libcg_cuda.so, cg_backend_cuda.h) at this point:
+ * CUDA fails with a message if it cannot be loaded, AUTO falls back to the CPU.
  * Initial parameters come from cg_policy_new(shape, seed). NULL + err on failure. */
 cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
                              const cg_adam_config_t *adam, uint64_t seed, char *err,

@@ -6,7 +6,8 @@
  * norm, clip scale, finiteness) -> Adam kernel -> one small copy of the statistics back.
  * cuBLAS is column-major: a row-major (r, c) matrix is read as its (c, r) transpose, which
  * is how every product below is written. Reductions run in double, in a fixed order, so an
- * update is deterministic. The only C++ unit in cgrpo; no exceptions, no C++ library. */
+ * update is deterministic. The only C++ unit in cgrpo; no exceptions, no C++ library.
+ * Built into the module libcg_cuda.so, which cg_backend.c loads (cg_backend_cuda.h). */
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <float.h>
@@ -697,7 +698,9 @@ static cg_status_t s_setup(s_cuda_t *self, const float *init)
     return s_set_params(self, init);
 }
 
-int32_t cg_backend_cuda_device_count(char *why, size_t whylen)
+/* Number of usable CUDA devices (>= 1), or 0 with the CUDA runtime's reason in why (which
+ * may be NULL). */
+static int32_t s_device_count(char *why, size_t whylen)
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -717,6 +720,12 @@ int32_t cg_backend_cuda_device_count(char *why, size_t whylen)
     return (int32_t)count;
 }
 
+uint64_t cg_backend_cuda_module_init(int32_t log_level)
+{
+    cg_log_set_level((cg_log_level_t)log_level);
+    return cg_backend_cuda_abi();
+}
+
 void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t *adam,
                           uint64_t seed, const cg_backend_ops_t **ops, char *err, size_t errlen)
 {
@@ -727,7 +736,7 @@ void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t
         err = scratch;
         errlen = sizeof(scratch);
     }
-    if (cg_backend_cuda_device_count(why, sizeof(why)) == 0) {
+    if (s_device_count(why, sizeof(why)) == 0) {
         snprintf(err, errlen, "device=cuda requested but no CUDA device is available: %s " S_HINT,
                  why);
         return NULL;

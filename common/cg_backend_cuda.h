@@ -6,11 +6,14 @@
  * staging buffer in one asynchronous copy, and the loss statistics come back once per
  * update. It mirrors cg_backend_cpu step for step and is tested against it
  * (tests/test_backend_cuda.c).
- * Not here: backend selection (cg_backend.c), double-buffering of batches (the learner).
- * Threading: one owner thread per backend, like every backend.
- * cg_backend_cuda_transfer is defined in every build (in cg_backend.c); the other functions
- * only in builds with the CUDA toolkit, where CMake compiles cg_backend_cuda.cu. The rest of
- * cgrpo reaches this backend through cg_backend_new. */
+ * It is built as a shared module (libcg_cuda.so, cg_backend_cuda.cu with its own copy of
+ * the host code it uses) that cg_backend.c dlopens when device=cuda or auto is asked for,
+ * so that no other process maps the CUDA libraries. The rest of cgrpo reaches it through
+ * cg_backend_new. Only cg_backend_cuda_transfer is defined in cgrpo itself (cg_backend.c,
+ * every build); the module exports the three functions below its typedefs, found by dlsym.
+ * Not here: backend selection and loading (cg_backend.c), double-buffering of batches (the
+ * learner).
+ * Threading: one owner thread per backend, like every backend. */
 #ifndef CG_BACKEND_CUDA_H
 #define CG_BACKEND_CUDA_H
 
@@ -33,24 +36,48 @@ typedef struct {
     int64_t n_downloads;
 } cg_backend_cuda_transfer_t;
 
-/* Number of usable CUDA devices (>= 1), or 0 with the CUDA runtime's reason in why (which
- * may be NULL). */
-int32_t cg_backend_cuda_device_count(char *why, size_t whylen);
+/* The transfer timings of be into *out; reset != 0 zeroes them after reading.
+ * CG_ERR_UNSUPPORTED unless be is a CUDA backend (always so in a build without CUDA),
+ * CG_ERR_INVAL on NULL arguments. */
+cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out, int reset);
+
+/* ---- the module's entry points (libcg_cuda.so), as dlsym finds them ---- */
+
+/* Called once per load, before anything else: hands the host's log threshold to the
+ * module's own copy of cg_log and returns cg_backend_cuda_abi() as the module was built, so
+ * that a module of another build (a stale CG_CUDA_MODULE) is refused, not run. */
+typedef uint64_t cg_backend_cuda_init_fn(int32_t log_level);
+uint64_t cg_backend_cuda_module_init(int32_t log_level);
 
 /* The CUDA backend's constructor for cg_backend_new: fills *ops and returns its context,
  * or NULL with a message in err (no device: "device=cuda requested but no CUDA device is
  * available: <reason> (hint: ...)"). Initial parameters are cg_policy_new(shape, seed)'s.
  * The context is freed through ops->destroy. */
+typedef void *cg_backend_cuda_new_fn(const cg_policy_shape_t *shape, const cg_adam_config_t *adam,
+                                     uint64_t seed, const cg_backend_ops_t **ops, char *err,
+                                     size_t errlen);
 void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t *adam,
                           uint64_t seed, const cg_backend_ops_t **ops, char *err, size_t errlen);
 
 /* Transfer timings of ctx (a context from cg_backend_cuda_new) into *out; reset != 0
  * zeroes them after reading. */
+typedef cg_status_t cg_backend_cuda_ctx_transfer_fn(void *ctx, cg_backend_cuda_transfer_t *out,
+                                                    int reset);
 cg_status_t cg_backend_cuda_ctx_transfer(void *ctx, cg_backend_cuda_transfer_t *out, int reset);
 
-/* The same for a cg_backend_t: CG_ERR_UNSUPPORTED unless it is a CUDA backend (always so
- * in a build without CUDA), CG_ERR_INVAL on NULL arguments. */
-cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out, int reset);
+/* A fingerprint of the structures that cross the module boundary (their sizes): differs
+ * between builds whose shared types differ in layout size, the usual stale-module case. */
+static inline uint64_t cg_backend_cuda_abi(void)
+{
+    const size_t sizes[] = {sizeof(cg_backend_ops_t), sizeof(cg_policy_shape_t),
+                            sizeof(cg_adam_config_t), sizeof(cg_loss_config_t),
+                            sizeof(cg_minibatch_t),   sizeof(cg_update_stats_t),
+                            sizeof(cg_loss_stats_t),  sizeof(cg_backend_cuda_transfer_t)};
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the sizes */
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        h = (h ^ (uint64_t)sizes[i]) * 1099511628211ull;
+    return h;
+}
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,9 @@
  *     or 5e-2 (relu, whose flipped masks feed on through later steps; seen up to 1.2e-2).
  * The worst element and the relative errors are printed either way.
  * Without a CUDA device: checks that device=cuda fails with the message and its hint (not
- * a fallback), then reports the suite as skipped (exit 77). */
+ * a fallback), then reports the suite as skipped (exit 77). Either way it first checks that
+ * a CUDA module that cannot be loaded (CG_CUDA_MODULE pointing nowhere) is an error with a
+ * hint for device=cuda and a CPU fallback for device=auto. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -525,15 +527,56 @@ static int s_check_no_device(void)
     return ok;
 }
 
+/* CG_CUDA_MODULE pointing nowhere: device=cuda names the module, the loader's reason and a
+ * hint; device=auto falls back to the CPU. The variable is restored. 1 when all hold. */
+static int s_check_missing_module(void)
+{
+    const char *old = getenv("CG_CUDA_MODULE");
+    char *saved = old ? cg_strdup(old) : NULL;
+    const char *missing = "/nonexistent/libcg_cuda.so";
+    setenv("CG_CUDA_MODULE", missing, 1);
+    cg_policy_shape_t shape = s_shape(&s_cases[0]);
+    char err[1024] = "";
+    cg_backend_t *be = cg_backend_new(CG_DEVICE_CUDA, &shape, &s_adam, 1, err, sizeof(err));
+    int ok = be == NULL && strstr(err, "CUDA backend module") && strstr(err, missing) &&
+             strstr(err, "cannot be loaded") && strstr(err, "hint:");
+    printf("device=cuda without its module: %s\n", err);
+    cg_backend_destroy(&be);
+    be = cg_backend_new(CG_DEVICE_AUTO, &shape, &s_adam, 1, err, sizeof(err));
+    ok = ok && be && strcmp(cg_backend_name(be), "cpu") == 0;
+    cg_backend_destroy(&be);
+    if (saved)
+        setenv("CG_CUDA_MODULE", saved, 1);
+    else
+        unsetenv("CG_CUDA_MODULE");
+    free(saved);
+    return ok;
+}
+
+/* The suite runs where a CUDA backend can be created. A module that cannot be loaded is a
+ * failure in a build with CUDA (the module is built with this test); no device is a skip. */
 int main(void)
 {
-    char why[256], reason[400];
-    if (cg_backend_cuda_device_count(why, sizeof(why)) == 0) {
+    if (!s_check_missing_module()) {
+        printf("FAILED: a missing CUDA module did not fail as documented\n");
+        return 1;
+    }
+    cg_policy_shape_t shape = s_shape(&s_cases[0]);
+    char err[512] = "";
+    cg_backend_t *probe = cg_backend_new(CG_DEVICE_CUDA, &shape, &s_adam, 1, err, sizeof(err));
+    const int have_device = probe != NULL;
+    cg_backend_destroy(&probe);
+    if (!have_device && !strstr(err, "no CUDA device is available")) {
+        printf("FAILED: cannot create a CUDA backend: %s\n", err);
+        return 1;
+    }
+    if (!have_device) {
+        char reason[600];
+        snprintf(reason, sizeof(reason), "%s", err);
         if (!s_check_no_device()) {
             printf("FAILED: device=cuda without a device did not fail as documented\n");
             return 1;
         }
-        snprintf(reason, sizeof(reason), "no CUDA device: %s", why);
         cg_test_skip(reason);
     }
     CU_TestInfo tests[] = {
