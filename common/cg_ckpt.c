@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,18 +111,6 @@ struct cg_ckpt {
 };
 
 /* ---- small helpers ------------------------------------------------------------------- */
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void s_put32(uint8_t *p, uint32_t v)
 {
@@ -413,13 +400,13 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
                                 size_t errlen)
 {
     if (!self || !path || !*path) {
-        s_err(err, errlen, "cannot save a checkpoint: no writer or empty path");
+        cg_status_msg(err, errlen, "cannot save a checkpoint: no writer or empty path");
         return CG_ERR_INVAL;
     }
     char tmp[PATH_MAX];
     int len = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof(tmp)) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "cannot save checkpoint '%s': path too long (hint: use a shorter run directory)",
               path);
         return CG_ERR_INVAL;
@@ -431,7 +418,7 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "cannot create '%s': %s (hint: check that the directory exists and is writable)", tmp,
               strerror(errno));
         goto done;
@@ -440,24 +427,24 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
     for (size_t i = 0; ok && i < self->n; i++)
         ok = s_write_all(fd, self->sec[i].data, self->sec[i].nbytes) == 0;
     if (!ok) {
-        s_err(err, errlen, "cannot write '%s': %s (hint: check free disk space and quota)", tmp,
+        cg_status_msg(err, errlen, "cannot write '%s': %s (hint: check free disk space and quota)", tmp,
               strerror(errno));
         goto done;
     }
     if (fsync(fd) < 0) {
-        s_err(err, errlen, "cannot fsync '%s': %s (hint: check the filesystem and free disk space)",
+        cg_status_msg(err, errlen, "cannot fsync '%s': %s (hint: check the filesystem and free disk space)",
               tmp, strerror(errno));
         goto done;
     }
     int close_rc = close(fd);
     fd = -1;
     if (close_rc < 0) {
-        s_err(err, errlen, "cannot close '%s': %s (hint: check free disk space and quota)", tmp,
+        cg_status_msg(err, errlen, "cannot close '%s': %s (hint: check free disk space and quota)", tmp,
               strerror(errno));
         goto done;
     }
     if (rename(tmp, path) < 0) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "cannot rename '%s' to '%s': %s (hint: check that '%s' is not a directory and its "
               "directory is writable)",
               tmp, path, strerror(errno), path);
@@ -465,7 +452,7 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
     }
     if (s_fsync_dir(path) < 0) {
         /* The file is complete under its name; only its durability is in doubt. */
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "saved '%s' but cannot fsync its directory: %s (hint: check the filesystem)", path,
               strerror(errno));
         free(head);
@@ -505,11 +492,11 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     size_t size = self->size;
     if (size < S_MAGIC_LEN) {
         if (memcmp(b, S_MAGIC, size) == 0) {
-            s_err(err, errlen,
+            cg_status_msg(err, errlen,
                   "checkpoint '%s' is truncated: %zu bytes, shorter than its header (%s)", path,
                   size, S_HINT_DAMAGED);
         } else {
-            s_err(err, errlen,
+            cg_status_msg(err, errlen,
                   "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck "
                   "file written by cgrpo)",
                   path);
@@ -517,7 +504,7 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         return CG_ERR_CORRUPT;
     }
     if (memcmp(b, S_MAGIC, S_MAGIC_LEN) != 0) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck file "
               "written by cgrpo)",
               path);
@@ -527,7 +514,7 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         goto truncated;
     uint32_t version = s_get32(b + 8);
     if (version != CG_CKPT_FORMAT_VERSION) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "checkpoint '%s' has format version %" PRIu32
               ", this build reads version %u (hint: resume with the %s cgrpo that wrote it)",
               path, version, CG_CKPT_FORMAT_VERSION,
@@ -538,7 +525,7 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         goto truncated;
     uint32_t n = s_get32(b + 12);
     if (n > CG_CKPT_MAX_SECTIONS) {
-        s_err(err, errlen, "checkpoint '%s' claims %" PRIu32 " sections, over the limit of %u (%s)",
+        cg_status_msg(err, errlen, "checkpoint '%s' claims %" PRIu32 " sections, over the limit of %u (%s)",
               path, n, CG_CKPT_MAX_SECTIONS, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
@@ -546,14 +533,14 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     if (size < table_end + 4)
         goto truncated;
     if (cg_ckpt_crc32(0, b, table_end) != s_get32(b + table_end)) {
-        s_err(err, errlen, "checkpoint '%s': header checksum mismatch (%s)", path, S_HINT_DAMAGED);
+        cg_status_msg(err, errlen, "checkpoint '%s': header checksum mismatch (%s)", path, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
     uint64_t declared = s_get64(b + 16);
     if (declared > size)
         goto truncated;
     if (declared < size) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "checkpoint '%s' has %zu bytes, its header says %" PRIu64 " (trailing data) (%s)",
               path, size, declared, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
@@ -570,21 +557,21 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         for (size_t j = 0; name_ok && j < S_NAME_FIELD; j++)
             name_ok = j < name_len ? (e[j] >= 0x20 && e[j] <= 0x7e) : e[j] == 0;
         if (!name_ok) {
-            s_err(err, errlen, "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)",
+            cg_status_msg(err, errlen, "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)",
                   path, i, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         memcpy(s->name, e, name_len);
         s->name[name_len] = '\0';
         if (s_find(self->sec, i, s->name)) {
-            s_err(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path, s->name,
+            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path, s->name,
                   S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         uint32_t dtype = s_get32(e + 64);
         size_t esize = s_elem_size(dtype);
         if (esize == 0) {
-            s_err(err, errlen, "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)",
+            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)",
                   path, s->name, dtype, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
@@ -592,7 +579,7 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         s->crc = s_get32(e + 68);
         s->count = s_get64(e + 72);
         if (s->count > (size - off) / esize) {
-            s_err(err, errlen,
+            cg_status_msg(err, errlen,
                   "checkpoint '%s': section '%s' claims %" PRIu64
                   " %s values, more than the file holds (%s)",
                   path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
@@ -603,19 +590,19 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         off += s->nbytes;
     }
     if (off != size) {
-        s_err(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)", path, off,
+        cg_status_msg(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)", path, off,
               size, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
     for (uint32_t i = 0; i < n; i++) {
         const s_section_t *s = &self->sec[i];
         if (cg_ckpt_crc32(0, s->data, s->nbytes) != s->crc) {
-            s_err(err, errlen, "checkpoint '%s': section '%s': checksum mismatch (%s)", path,
+            cg_status_msg(err, errlen, "checkpoint '%s': section '%s': checksum mismatch (%s)", path,
                   s->name, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         if (s->dtype == CG_CKPT_STR && memchr(s->data, 0, s->nbytes)) {
-            s_err(err, errlen, "checkpoint '%s': text section '%s' holds a NUL byte (%s)", path,
+            cg_status_msg(err, errlen, "checkpoint '%s': text section '%s' holds a NUL byte (%s)", path,
                   s->name, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
@@ -624,7 +611,7 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     return CG_OK;
 
 truncated:
-    s_err(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size, S_HINT_DAMAGED);
+    cg_status_msg(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size, S_HINT_DAMAGED);
     return CG_ERR_CORRUPT;
 }
 
@@ -636,7 +623,7 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
     uint8_t *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "cannot open checkpoint '%s': %s (hint: check the path; checkpoints are named "
               "ckpt-<version>.cgck)",
               path, strerror(errno));
@@ -644,13 +631,13 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "checkpoint '%s' is not a regular file (hint: pass a ckpt-<version>.cgck file)",
               path);
         goto done;
     }
     if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "checkpoint '%s' has %lld bytes, over the cap of %zu (hint: raise the load cap if "
               "the model is really this large)",
               path, (long long)st.st_size, max_bytes);
@@ -660,7 +647,7 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
     size_t size = (size_t)st.st_size;
     buf = malloc(size ? size : 1);
     if (!buf) {
-        s_err(err, errlen, "out of memory reading checkpoint '%s' (%zu bytes)", path, size);
+        cg_status_msg(err, errlen, "out of memory reading checkpoint '%s' (%zu bytes)", path, size);
         rc = CG_ERR_NOMEM;
         goto done;
     }
@@ -670,7 +657,7 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            s_err(err, errlen, "cannot read checkpoint '%s': %s (hint: check the disk)", path,
+            cg_status_msg(err, errlen, "cannot read checkpoint '%s': %s (hint: check the disk)", path,
                   strerror(errno));
             goto done;
         }
@@ -696,7 +683,7 @@ cg_ckpt_t *cg_ckpt_load(const char *path, size_t max_bytes, cg_status_t *status,
     if (err && errlen)
         err[0] = '\0';
     if (!path || !*path) {
-        s_err(err, errlen, "no checkpoint path given");
+        cg_status_msg(err, errlen, "no checkpoint path given");
         goto done;
     }
     self = cg_calloc(1, sizeof(cg_ckpt_t));
@@ -744,7 +731,7 @@ static const s_section_t *s_lookup(const cg_ckpt_t *self, const char *name, char
             break;
         used += (size_t)w;
     }
-    s_err(err, errlen,
+    cg_status_msg(err, errlen,
           "section '%s' is missing from the checkpoint (it has: %s) (hint: the checkpoint was "
           "written by another cgrpo version or configuration)",
           name, self->n ? names : "no sections");
@@ -775,7 +762,7 @@ static cg_status_t s_get(const cg_ckpt_t *self, const char *name, cg_ckpt_dtype_
     if (!s)
         return CG_ERR_MISMATCH;
     if (s->dtype != dtype || s->count != (uint64_t)expected_n) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "section '%s': checkpoint has %" PRIu64
               " %s values, this run needs %zu %s values (%s)",
               name, s->count, cg_ckpt_dtype_str(s->dtype), expected_n, cg_ckpt_dtype_str(dtype),
@@ -828,7 +815,7 @@ cg_status_t cg_ckpt_get_str(const cg_ckpt_t *self, const char *name, char **out,
     if (!s)
         return CG_ERR_MISMATCH;
     if (s->dtype != CG_CKPT_STR) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "section '%s': checkpoint has %" PRIu64 " %s values, this run needs text (%s)", name,
               s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_CONFIG);
         return CG_ERR_MISMATCH;
@@ -882,7 +869,7 @@ static cg_status_t s_scan(const char *dir, int64_t **versions, size_t *n, char *
     *n = 0;
     DIR *d = opendir(dir);
     if (!d) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "cannot read checkpoint directory '%s': %s (hint: check the run directory path)", dir,
               strerror(errno));
         return CG_ERR_IO;
@@ -921,7 +908,7 @@ cg_status_t cg_ckpt_latest(const char *dir, char *path_out, size_t len, int64_t 
     if (best < 0)
         return CG_OK;
     if (cg_ckpt_path(dir, best, path_out, len) != CG_OK) {
-        s_err(
+        cg_status_msg(
             err, errlen,
             "checkpoint path in '%s' does not fit in %zu bytes (hint: use a shorter run directory)",
             dir, len);
@@ -941,7 +928,7 @@ static int s_cmp_desc(const void *a, const void *b)
 cg_status_t cg_ckpt_prune(const char *dir, size_t keep, char *err, size_t errlen)
 {
     if (!dir || keep == 0) {
-        s_err(err, errlen, "prune must keep at least one checkpoint");
+        cg_status_msg(err, errlen, "prune must keep at least one checkpoint");
         return CG_ERR_INVAL;
     }
     int64_t *vs = NULL;
@@ -959,7 +946,7 @@ cg_status_t cg_ckpt_prune(const char *dir, size_t keep, char *err, size_t errlen
         else if (unlink(path) < 0 && errno != ENOENT)
             e = errno;
         if (e && rc == CG_OK) {
-            s_err(err, errlen,
+            cg_status_msg(err, errlen,
                   "cannot remove old checkpoint %" PRId64
                   " in '%s': %s (hint: check the directory's permissions)",
                   vs[i], dir, strerror(e));

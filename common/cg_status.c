@@ -1,6 +1,8 @@
 /* cg_status: names of status codes and the assertion failure path. */
 #include "cg_status.h"
 
+#include <stdarg.h>
+
 #include "cg_log.h"
 
 const char *cg_status_str(cg_status_t status)
@@ -26,6 +28,16 @@ const char *cg_status_str(cg_status_t status)
     case CG_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown status";
+}
+
+void cg_status_msg(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
 }
 
 void cg_assert_fail(const char *expr, const char *file, int line)

@@ -36,6 +36,12 @@ typedef enum {
 /* Short English name of a status ("invalid argument", ...). Never NULL. */
 const char *cg_status_str(cg_status_t status);
 
+/* Writes a printf-style message into err (errlen bytes, always NUL-terminated; NULL or 0
+ * discards it): the message half of functions that return a status and take
+ * (char *err, size_t errlen). */
+void cg_status_msg(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Logs "file:line: assertion failed: expr" and aborts. Used by CG_ASSERT. */
 void cg_assert_fail(const char *expr, const char *file, int line);
 

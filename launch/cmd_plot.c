@@ -6,7 +6,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,15 +86,6 @@ static void s_usage(FILE *out)
         "runs/r2\n");
 }
 
-/* snprintf for labels and names, where cutting a long one short is acceptable. */
-__attribute__((format(printf, 3, 4))) static void s_fmt(char *dst, size_t n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(dst, n, fmt, ap);
-    va_end(ap);
-}
-
 static int s_has_ctrl(const char *s)
 {
     for (; *s; s++)
@@ -164,8 +154,8 @@ static char *s_read_file(const char *path, size_t *len)
 static int s_run_load(s_run_t *r, const char *dir)
 {
     char path[CG_PATH_LEN + 32];
-    s_fmt(r->dir, sizeof r->dir, "%s", dir);
-    s_fmt(path, sizeof path, "%s/metrics.csv", dir);
+    cg_status_msg(r->dir, sizeof r->dir, "%s", dir);
+    cg_status_msg(path, sizeof path, "%s/metrics.csv", dir);
     size_t len = 0;
     char *buf = s_read_file(path, &len);
     if (!buf) {
@@ -255,12 +245,12 @@ static int s_run_load(s_run_t *r, const char *dir)
     }
     /* label: the directory's last component */
     char tmp[CG_PATH_LEN];
-    s_fmt(tmp, sizeof tmp, "%s", dir);
+    cg_status_msg(tmp, sizeof tmp, "%s", dir);
     size_t l = strlen(tmp);
     while (l > 1 && tmp[l - 1] == '/')
         tmp[--l] = 0;
     const char *base = strrchr(tmp, '/');
-    s_fmt(r->label, sizeof r->label, "%s", base && base[1] ? base + 1 : tmp);
+    cg_status_msg(r->label, sizeof r->label, "%s", base && base[1] ? base + 1 : tmp);
     return 0;
 }
 
@@ -290,7 +280,7 @@ static int s_cost_names(const s_plot_t *p, char names[][96], int max)
             for (int i = 0; i < n; i++)
                 seen |= !strcmp(names[i], name);
             if (!seen && n < max)
-                s_fmt(names[n++], 96, "%s", name);
+                cg_status_msg(names[n++], 96, "%s", name);
         }
     }
     return n;
@@ -447,12 +437,12 @@ static void s_plot_clauses(FILE *f, const s_plot_t *p, const s_series_t *ser, in
                 color = "#000000";
             char title[300];
             if (by_series)
-                s_fmt(title, sizeof title, "%s%s%s", s->label, p->n_groups > 1 ? " - " : "",
+                cg_status_msg(title, sizeof title, "%s%s%s", s->label, p->n_groups > 1 ? " - " : "",
                       p->n_groups > 1 ? p->groups[gi].label : "");
             else if (s->ref)
-                s_fmt(title, sizeof title, "%s", s->label);
+                cg_status_msg(title, sizeof title, "%s", s->label);
             else
-                s_fmt(title, sizeof title, "%s", p->groups[gi].label);
+                cg_status_msg(title, sizeof title, "%s", p->groups[gi].label);
             int give_title = !s->ref || by_series || !ref_titled;
             /* a solid line with a dashed reference of its colour is drawn wide and
              * translucent, so the reference stays visible where the two coincide */
@@ -460,7 +450,7 @@ static void s_plot_clauses(FILE *f, const s_plot_t *p, const s_series_t *ser, in
             for (int j = 0; j < n_ser && by_series && !s->ref; j++)
                 under |= ser[j].ref && ser[j].color == s->color;
             char rgb[16];
-            s_fmt(rgb, sizeof rgb, "%s%s", under ? "#80" : "", under ? color + 1 : color);
+            cg_status_msg(rgb, sizeof rgb, "%s%s", under ? "#80" : "", under ? color + 1 : color);
             for (int i = 0; i < n; i++) {
                 int band = p->band != S_BAND_NONE && !s->ref;
                 if (band) {
@@ -501,7 +491,7 @@ static int s_figure(const s_plot_t *p, const char *name, const char *title, cons
                     double zoom)
 {
     char png[CG_PATH_LEN + 160];
-    s_fmt(png, sizeof png, "%s/%s.png", p->out_dir, name);
+    cg_status_msg(png, sizeof png, "%s/%s.png", p->out_dir, name);
     char *script = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&script, &len);
@@ -549,7 +539,7 @@ static int s_figure(const s_plot_t *p, const char *name, const char *title, cons
     s_gp_str(f, ylabel);
     fprintf(f, "\n");
     char full[512];
-    s_fmt(full, sizeof full, "%s%s%s", p->title ? p->title : "", p->title ? ": " : "", title);
+    cg_status_msg(full, sizeof full, "%s%s%s", p->title ? p->title : "", p->title ? ": " : "", title);
     /* with the key below: fixed margins (both panels match), the key centred under them */
     double bottom = (double)(62 + 18 * key_rows) / height, top = 1.0 - 64.0 / height;
     if (below)
@@ -598,8 +588,8 @@ static void s_series(s_series_t *s, const char *col, const char *label, double s
                      int color)
 {
     memset(s, 0, sizeof *s);
-    s_fmt(s->col, sizeof s->col, "%s", col);
-    s_fmt(s->label, sizeof s->label, "%s", label);
+    cg_status_msg(s->col, sizeof s->col, "%s", col);
+    cg_status_msg(s->label, sizeof s->label, "%s", label);
     s->scale = scale;
     s->ref = ref;
     s->color = color;
@@ -609,7 +599,7 @@ static void s_series(s_series_t *s, const char *col, const char *label, double s
 static double s_threshold(const s_plot_t *p, const char *name)
 {
     char col[128];
-    s_fmt(col, sizeof col, "%s_threshold", name);
+    cg_status_msg(col, sizeof col, "%s_threshold", name);
     for (int ri = 0; ri < p->n_runs; ri++) {
         const s_run_t *r = &p->runs[ri];
         int c = s_col(r, col);
@@ -631,18 +621,18 @@ static int s_default_figures(s_plot_t *p)
                  "-0.02:1.02", 0) < 0)
         return -1; /* gnuplot failing once fails them all: stop */
     for (int k = 0; k < nc; k++) {
-        s_fmt(col, sizeof col, "%s_rate", costs[k]);
+        cg_status_msg(col, sizeof col, "%s_rate", costs[k]);
         s_series(&ser[0], col, col, 1, 0, 0);
         int n = 1;
         double d = s_threshold(p, costs[k]);
         if (!isnan(d)) {
-            s_fmt(col, sizeof col, "%s_threshold", costs[k]);
-            s_fmt(lab, sizeof lab, "threshold d = %g", d);
+            cg_status_msg(col, sizeof col, "%s_threshold", costs[k]);
+            cg_status_msg(lab, sizeof lab, "threshold d = %g", d);
             s_series(&ser[n++], col, lab, 1, 1, 0);
         }
         char name[128], title[200];
-        s_fmt(name, sizeof name, "%s_rate", costs[k]);
-        s_fmt(title, sizeof title, "%s rate (training batches)%s", costs[k],
+        cg_status_msg(name, sizeof name, "%s_rate", costs[k]);
+        cg_status_msg(title, sizeof title, "%s rate (training batches)%s", costs[k],
               isnan(d) ? ", not enforced" : "");
         double zoom = isnan(d) ? 0 : (d > 0 ? fmin(1.0, 4 * d) : 0.05);
         if (s_figure(p, name, title, "violation rate", ser, n, 0, "-0.02:1.02", zoom) < 0)
@@ -652,9 +642,9 @@ static int s_default_figures(s_plot_t *p)
     int n = 0;
     s_series(&ser[n++], "lambda_reward", "lambda_R (reward)", 1, 0, 0);
     for (int k = 0; k < nc && n < S_MAX_SERIES; k++) {
-        s_fmt(col, sizeof col, "%s_lambda", costs[k]);
+        cg_status_msg(col, sizeof col, "%s_lambda", costs[k]);
         if (s_any_has(p, col)) {
-            s_fmt(lab, sizeof lab, "lambda %s", costs[k]);
+            cg_status_msg(lab, sizeof lab, "lambda %s", costs[k]);
             s_series(&ser[n], col, lab, 1, 0, n);
             n++;
         }
@@ -667,14 +657,14 @@ static int s_default_figures(s_plot_t *p)
     s_series(&ser[n++], "reward_eff_weight", "eff. weight reward", 1, 0, 0);
     s_series(&ser[n++], "lambda_reward", "w = lambda_R", 1, 1, 0);
     for (int k = 0; k < nc && n + 1 < S_MAX_SERIES; k++) {
-        s_fmt(col, sizeof col, "%s_eff_weight", costs[k]);
+        cg_status_msg(col, sizeof col, "%s_eff_weight", costs[k]);
         if (!s_any_has(p, col))
             continue;
         int color = n / 2;
-        s_fmt(lab, sizeof lab, "eff. weight %s", costs[k]);
+        cg_status_msg(lab, sizeof lab, "eff. weight %s", costs[k]);
         s_series(&ser[n++], col, lab, 1, 0, color);
-        s_fmt(col, sizeof col, "%s_lambda", costs[k]);
-        s_fmt(lab, sizeof lab, "w = -lambda %s", costs[k]);
+        cg_status_msg(col, sizeof col, "%s_lambda", costs[k]);
+        cg_status_msg(lab, sizeof lab, "w = -lambda %s", costs[k]);
         s_series(&ser[n++], col, lab, -1, 1, color);
     }
     if (p->n_groups == 1) {
@@ -694,8 +684,8 @@ static int s_default_figures(s_plot_t *p)
                                 ? *c
                                 : '_';
             safe[j] = 0;
-            s_fmt(name, sizeof name, "eff_weights-%s", safe);
-            s_fmt(title, sizeof title,
+            cg_status_msg(name, sizeof name, "eff_weights-%s", safe);
+            cg_status_msg(title, sizeof title,
                   "%s: effective weights (wide) vs signed multipliers w (dashed)",
                   p->groups[gi].label);
             if (s_figure(&one, name, title, "weight", ser, n, 1, NULL, 0) < 0)
@@ -812,7 +802,7 @@ int cg_cmd_plot(int argc, char **argv)
                 fprintf(stderr, "cgrpo plot: at most %d groups\n", S_MAX_GROUPS);
                 return 2;
             }
-            s_fmt(labels[n_labels], sizeof labels[0], "%s", optarg);
+            cg_status_msg(labels[n_labels], sizeof labels[0], "%s", optarg);
             cur_group = n_labels++;
             break;
         case 't': p.title = optarg; break;
@@ -861,7 +851,7 @@ int cg_cmd_plot(int argc, char **argv)
     /* groups: each --group in order, then the ungrouped runs */
     for (int gi = 0; gi < n_labels; gi++) {
         s_group_t *g = &p.groups[p.n_groups];
-        s_fmt(g->label, sizeof g->label, "%s", labels[gi]);
+        cg_status_msg(g->label, sizeof g->label, "%s", labels[gi]);
         for (int i = 0; i < n_dirs; i++)
             if (dir_group[i] == gi)
                 g->runs[g->n++] = i;
@@ -880,7 +870,7 @@ int cg_cmd_plot(int argc, char **argv)
             goto done;
         }
         s_group_t *g = &p.groups[p.n_groups++];
-        s_fmt(g->label, sizeof g->label, "mean of %d run%s", loose, loose > 1 ? "s" : "");
+        cg_status_msg(g->label, sizeof g->label, "mean of %d run%s", loose, loose > 1 ? "s" : "");
         for (int i = 0; i < n_dirs; i++)
             if (dir_group[i] < 0)
                 g->runs[g->n++] = i;
@@ -895,7 +885,7 @@ int cg_cmd_plot(int argc, char **argv)
                 goto done;
             }
             s_group_t *g = &p.groups[p.n_groups++];
-            s_fmt(g->label, sizeof g->label, "%s", p.runs[i].label);
+            cg_status_msg(g->label, sizeof g->label, "%s", p.runs[i].label);
             g->runs[g->n++] = i;
         }
     }
@@ -916,7 +906,7 @@ int cg_cmd_plot(int argc, char **argv)
     }
     char def_out[CG_PATH_LEN];
     if (!p.out_dir) {
-        s_fmt(def_out, sizeof def_out, "%s/plots", dirs[0]);
+        cg_status_msg(def_out, sizeof def_out, "%s/plots", dirs[0]);
         p.out_dir = def_out;
     }
     if (mkdir(p.out_dir, 0755) && errno != EEXIST) {

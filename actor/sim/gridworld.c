@@ -3,7 +3,6 @@
  * G within the horizon; indicator costs "lava" (entered a lava cell) and "battery" (charge
  * fell below the reserve). Dynamics, observation layout and why both constraints bind on the
  * default map: docs/simulators.md. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,18 +54,6 @@ typedef struct {
 const char *cg_sim_gridworld_default_map(void)
 {
     return s_default_map;
-}
-
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 static int s_is_cell(char ch)
@@ -128,7 +115,7 @@ static int s_parse_map(s_grid_t *g, const char *text, char *err, size_t errlen)
         if (g->rows == 0)
             g->cols = width;
         else if (width != g->cols) {
-            s_err(err, errlen,
+            cg_status_msg(err, errlen,
                   "[gridworld] map: row %d has %d cells but row 1 has %d (hint: every row must "
                   "have the same width; pad with '#')",
                   row, width, g->cols);
@@ -138,16 +125,16 @@ static int s_parse_map(s_grid_t *g, const char *text, char *err, size_t errlen)
             char ch = b[c];
             if (!s_is_cell(ch)) {
                 if (ch > ' ' && ch < 127)
-                    s_err(err, errlen, "[gridworld] map: row %d, column %d: unknown cell '%c' %s",
+                    cg_status_msg(err, errlen, "[gridworld] map: row %d, column %d: unknown cell '%c' %s",
                           row, c + 1, ch, hint);
                 else
-                    s_err(err, errlen, "[gridworld] map: row %d, column %d: unknown cell 0x%02x %s",
+                    cg_status_msg(err, errlen, "[gridworld] map: row %d, column %d: unknown cell 0x%02x %s",
                           row, c + 1, (unsigned)(unsigned char)ch, hint);
                 return -1;
             }
             if (ch == 'S') {
                 if (n_start++) {
-                    s_err(err, errlen,
+                    cg_status_msg(err, errlen,
                           "[gridworld] map: more than one start cell 'S' (rows %d and %d) "
                           "(hint: exactly one S)",
                           start_row, row);
@@ -162,20 +149,20 @@ static int s_parse_map(s_grid_t *g, const char *text, char *err, size_t errlen)
         g->rows++;
     }
     if (g->rows == 0) {
-        s_err(err, errlen,
+        cg_status_msg(err, errlen,
               "[gridworld] map: no rows (hint: leave map empty for the built-in default)");
         return -1;
     }
     if (n_start == 0) {
-        s_err(err, errlen, "[gridworld] map: no start cell 'S' %s", hint);
+        cg_status_msg(err, errlen, "[gridworld] map: no start cell 'S' %s", hint);
         return -1;
     }
     if (n_goal == 0) {
-        s_err(err, errlen, "[gridworld] map: no goal cell 'G' %s", hint);
+        cg_status_msg(err, errlen, "[gridworld] map: no goal cell 'G' %s", hint);
         return -1;
     }
     if (!s_goal_reachable(g)) {
-        s_err(err, errlen, "[gridworld] map: the goal 'G' cannot be reached from the start 'S' "
+        cg_status_msg(err, errlen, "[gridworld] map: the goal 'G' cannot be reached from the start 'S' "
                            "(hint: walls '#' cut every path; open one)");
         return -1;
     }
@@ -197,18 +184,18 @@ static void *s_create(const cg_config_t *cfg, int32_t n, uint64_t seed, cg_sim_i
 {
     s_grid_t *g = cg_calloc(1, sizeof *g);
     if (cfg->horizon < 0) {
-        s_err(err, errlen, "[sim] horizon: %d is negative (hint: 0 = gridworld's default, %d)",
+        cg_status_msg(err, errlen, "[sim] horizon: %d is negative (hint: 0 = gridworld's default, %d)",
               cfg->horizon, CG_SIM_GRIDWORLD_HORIZON);
         goto fail;
     }
     if (cfg->grid_battery < 0 || cfg->grid_reserve < 0) {
-        s_err(err, errlen, "[gridworld] %s: %d is negative (hint: 0 = the default)",
+        cg_status_msg(err, errlen, "[gridworld] %s: %d is negative (hint: 0 = the default)",
               cfg->grid_battery < 0 ? "battery" : "reserve",
               cfg->grid_battery < 0 ? cfg->grid_battery : cfg->grid_reserve);
         goto fail;
     }
     if (!(cfg->grid_slip >= 0.0f && cfg->grid_slip <= 1.0f)) {
-        s_err(err, errlen, "[gridworld] slip: %g is outside [0, 1] (hint: the probability that "
+        cg_status_msg(err, errlen, "[gridworld] slip: %g is outside [0, 1] (hint: the probability that "
                            "an action is replaced by a random one; 0 = off)",
               (double)cfg->grid_slip);
         goto fail;
@@ -217,14 +204,14 @@ static void *s_create(const cg_config_t *cfg, int32_t n, uint64_t seed, cg_sim_i
     g->battery = cfg->grid_battery > 0 ? cfg->grid_battery : CG_SIM_GRIDWORLD_BATTERY;
     g->reserve = cfg->grid_reserve > 0 ? cfg->grid_reserve : CG_SIM_GRIDWORLD_RESERVE;
     if (g->reserve >= g->battery) {
-        s_err(err, errlen, "[gridworld] reserve: %d%s is not below battery %d (hint: set "
+        cg_status_msg(err, errlen, "[gridworld] reserve: %d%s is not below battery %d (hint: set "
                            "[gridworld] reserve below the battery)",
               g->reserve, cfg->grid_reserve > 0 ? "" : " (the default)", g->battery);
         goto fail;
     }
     g->slip = cfg->grid_slip;
     if (!memchr(cfg->grid_map, '\0', sizeof cfg->grid_map)) {
-        s_err(err, errlen, "[gridworld] map: longer than %d characters (hint: a smaller map)",
+        cg_status_msg(err, errlen, "[gridworld] map: longer than %d characters (hint: a smaller map)",
               (int)sizeof cfg->grid_map - 1);
         goto fail;
     }
