@@ -281,6 +281,7 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
         for (int32_t j = 0; j < G; j++) {
             size_t e = (size_t)g * (size_t)G + (size_t)j;
             out->reward_mean += r[j];
+            out->reward_member[j] += r[j];
             out->goal_rate += r[j] >= 1.0f;
             out->n_steps += self->length[e];
             same &= r[j] == r[0];
@@ -288,6 +289,8 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
                 out->cost_rate[k] += self->cost[e * (size_t)K + (size_t)k];
         }
         zero_r += same;
+        out->frac_all_goal += same && r[0] >= 1.0f;
+        out->frac_all_zero += same && r[0] <= 0.0f;
         for (int32_t k = 0; k < K; k++) {
             int csame = 1;
             float c0 = self->cost[(size_t)g * (size_t)G * (size_t)K + (size_t)k];
@@ -309,6 +312,10 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
             out->frac_zero_std_cost[k] = zero_c[k] / n;
         }
         out->frac_zero_std_reward = zero_r / n;
+        for (int32_t j = 0; j < G; j++)
+            out->reward_member[j] /= n;
+        out->frac_all_goal /= n;
+        out->frac_all_zero /= n;
         out->lag_mean = lag_sum / n;
     }
 }

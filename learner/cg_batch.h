@@ -30,6 +30,9 @@ typedef struct {
     double goal_rate;                    /* fraction of episodes with reward >= 1 */
     double cost_rate[CG_MAX_COSTS];      /* per simulator cost: fraction violated */
     double frac_zero_std_reward;         /* groups whose rewards are all equal */
+    double reward_member[CG_MAX_GROUP];  /* mean reward of group member j (its temperature) */
+    double frac_all_goal;                /* groups whose members all have reward >= 1 */
+    double frac_all_zero;                /* groups whose members all have reward <= 0 */
     double frac_zero_std_cost[CG_MAX_COSTS];
     double lag_mean, lag_max;            /* current version - group policy version */
 } cg_batch_stats_t;

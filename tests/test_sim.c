@@ -32,6 +32,10 @@ static void s_cfg(cg_config_t *cfg, const char *sim)
     cfg->grid_battery = 0;
     cfg->grid_reserve = 0;
     cfg->grid_slip = 0.0f;
+    cfg->instruct_letters = 6;
+    cfg->instruct_min_constraints = 1;
+    cfg->instruct_max_constraints = 6;
+    cfg->instruct_verbosity = 8;
 }
 
 static void s_set_map(cg_config_t *cfg, const char *map)
@@ -486,9 +490,9 @@ static void test_gridworld_slip_tradeoff(void)
 
 static void test_registry_names(void)
 {
-    CU_ASSERT_STRING_EQUAL(cg_sim_names(), "gridworld, null, sleep");
-    const char *names[3] = {"gridworld", "null", "sleep"};
-    for (int k = 0; k < 3; k++) {
+    CU_ASSERT_STRING_EQUAL(cg_sim_names(), "gridworld, instruct, null, sleep");
+    const char *names[4] = {"gridworld", "instruct", "null", "sleep"};
+    for (int k = 0; k < 4; k++) {
         cg_config_t cfg;
         s_cfg(&cfg, names[k]);
         cg_sim_t *sim = s_new(&cfg, 3, 1);
@@ -508,7 +512,7 @@ static void test_registry_unknown(void)
     CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] name"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'chess'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, null, sleep"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, null, sleep"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
     s_cfg(&cfg, "");
     s_expect_error(&cfg, "unknown simulator ''");

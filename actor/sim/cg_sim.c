@@ -12,6 +12,7 @@
  * To add one, put `X(yourname) SEP` on its own line above the last entry. */
 #define S_REGISTRY(X, SEP) \
     X(gridworld) SEP       \
+    X(instruct) SEP        \
     X(null) SEP            \
     X(sleep)
 
