@@ -41,6 +41,9 @@ struct cg_actor {
     int32_t hwm_opt;
     int64_t max_bytes_opt;
     int32_t instances_opt;
+    int curve;                  /* CURVE client on all three sockets */
+    char curve_server[CG_CURVE_KEY_LEN + 1];
+    char curve_public[CG_CURVE_KEY_LEN + 1], curve_secret[CG_CURVE_KEY_LEN + 1];
     char hostname[CG_NAME_LEN];
     int32_t pid;
 
@@ -88,6 +91,8 @@ struct cg_actor {
     double t_hello;             /* last hello sent */
     double t_weights;           /* last weights received (Weights or Welcome) */
     int32_t hello_interval_ms;
+    double t_started;           /* cg_actor_run began */
+    int warned_silent;          /* said once that no Welcome comes */
 
     cg_actor_stats_t stats;
 };
@@ -145,6 +150,19 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
                  "value from the run's config)");
         return NULL;
     }
+    int curve = opts->curve_server_key && opts->curve_server_key[0];
+    char probe[CG_CURVE_KEY_LEN + 1];
+    if (curve && !cg_transport_has_curve()) {
+        snprintf(err, errlen, "actor: this libzmq was built without CURVE, which the learner uses "
+                 "(hint: install a libzmq built with libsodium, such as Debian's libzmq5)");
+        return NULL;
+    }
+    if (curve && (strlen(opts->curve_server_key) != CG_CURVE_KEY_LEN ||
+                  cg_transport_curve_public(opts->curve_server_key, probe) != CG_OK)) {
+        snprintf(err, errlen, "actor: the learner's CURVE public key is not a 40-character Z85 "
+                 "key (hint: give the learner.pub written by `cgrpo keygen`)");
+        return NULL;
+    }
     cg_transport_t *tp = cg_transport_new();
     if (!tp) {
         snprintf(err, errlen, "actor: ZeroMQ failed to start (hint: see the error logged above)");
@@ -159,6 +177,15 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
     self->hwm_opt = opts->hwm;
     self->max_bytes_opt = opts->max_msg_bytes;
     self->instances_opt = opts->instances;
+    if (curve) {
+        self->curve = 1;
+        s_copy_str(self->curve_server, sizeof self->curve_server, opts->curve_server_key);
+        if (cg_transport_curve_keypair(self->curve_public, self->curve_secret) != CG_OK) {
+            snprintf(err, errlen, "actor: cannot make a CURVE key pair (hint: see the error above)");
+            cg_actor_destroy(&self);
+            return NULL;
+        }
+    }
     if (gethostname(self->hostname, sizeof self->hostname) != 0)
         s_copy_str(self->hostname, sizeof self->hostname, "unknown");
     self->hostname[sizeof self->hostname - 1] = '\0';
@@ -231,6 +258,7 @@ void cg_actor_destroy(cg_actor_t **self_p)
     s_teardown_run(self);
     s_close_sockets(self);
     cg_transport_destroy(&self->tp);
+    memset(self->curve_secret, 0, sizeof self->curve_secret);
     free(self);
     *self_p = NULL;
 }
@@ -255,13 +283,25 @@ static void s_msg_init(const cg_actor_t *self, cg_msg_t *msg, cg_msg_type_t type
     memcpy(msg->run_id, self->run_id, sizeof msg->run_id);
 }
 
+/* A socket of kind with the run's limits; a CURVE client of the learner when it uses CURVE. */
+static cg_socket_t *s_socket(cg_actor_t *self, cg_sock_kind_t kind)
+{
+    cg_socket_t *sock = cg_transport_socket(self->tp, kind, &self->sock_opts);
+    if (sock && self->curve &&
+        cg_transport_curve_client(sock, self->curve_server, self->curve_public, self->curve_secret)) {
+        cg_transport_close(&sock);
+        return NULL;
+    }
+    return sock;
+}
+
 /* Says Hello. fresh: on a new DEALER (the old one and anything queued in it are dropped), so
  * that a learner that was away gets one Hello, not a backlog (ZeroMQ guide: Lazy Pirate). */
 static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
 {
     if (fresh || !self->dealer) {
         cg_transport_close(&self->dealer);
-        self->dealer = cg_transport_socket(self->tp, CG_SOCK_DEALER, &self->sock_opts);
+        self->dealer = s_socket(self, CG_SOCK_DEALER);
         if (!self->dealer)
             return CG_ERR_ZMQ;
         CG_TRY(cg_transport_connect(self->dealer, self->host, self->port));
@@ -505,7 +545,7 @@ static cg_status_t s_connect(cg_actor_t *self, cg_socket_t **sock, cg_sock_kind_
         return CG_OK;
     cg_transport_close(sock);
     *connected_port = 0;
-    *sock = cg_transport_socket(self->tp, kind, &self->sock_opts);
+    *sock = s_socket(self, kind);
     if (!*sock)
         return CG_ERR_ZMQ;
     CG_TRY(cg_transport_connect(*sock, self->host, port));
@@ -563,6 +603,13 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
     self->deterministic = w->deterministic != 0;
     self->quota = w->quota > 0 ? w->quota : 0;
 
+    if (self->curve && self->phase != S_RUNNING) {
+        /* A CURVE connection the learner refused (made before it admitted our key, e.g. to a
+         * restarted learner) is not retried by ZeroMQ: connect afresh. */
+        cg_transport_close(&self->push);
+        cg_transport_close(&self->sub);
+        self->data_port = self->weights_port = 0;
+    }
     cg_status_t rc = s_connect(self, &self->push, CG_SOCK_PUSH, &self->data_port, w->data_port);
     if (rc == CG_OK)
         rc = s_connect(self, &self->sub, CG_SOCK_SUB, &self->weights_port, w->weights_port);
@@ -669,6 +716,14 @@ static cg_status_t s_timers(cg_actor_t *self)
 {
     double now = s_now_ms();
     if (self->phase != S_RUNNING) {
+        if (self->phase == S_WAIT_WELCOME && !self->warned_silent && now - self->t_started > 10000) {
+            self->warned_silent = 1;
+            CG_WARN("no welcome from the learner at %s:%d after 10 s (hint: is it running? a "
+                    "learner bound off loopback wants its public key ([learner] "
+                    "curve_public_key) and the run token ([run] token_file) here, %s; its log "
+                    "names refused clients)",
+                    self->host, self->port, self->curve ? "given" : "not given");
+        }
         if (now - self->t_hello < self->hello_interval_ms)
             return CG_OK;
         /* Back off towards the timeout so a slow learner's Welcome is not always orphaned. */
@@ -738,6 +793,7 @@ cg_status_t cg_actor_run(cg_actor_t *self, volatile sig_atomic_t *stop)
     s_limits(self);
     self->phase = S_WAIT_WELCOME;
     self->hello_interval_ms = self->heartbeat_ms;
+    self->t_started = s_now_ms();
     CG_INFO("actor connecting to learner at %s:%d", self->host, self->port);
     cg_status_t rc = s_send_hello(self, 1);
     int busy = 0;

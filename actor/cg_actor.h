@@ -35,6 +35,9 @@ typedef struct {
     int32_t hwm;             /* socket queue bound in messages, 0 = the config's [learner] hwm */
     int64_t max_msg_bytes;   /* largest message, 0 = the config's [learner] max_msg_bytes */
     int32_t instances;       /* simulator instances M, 0 = the config's [actor] instances */
+    const char *curve_server_key; /* the learner's CURVE public key (Z85, `cgrpo keygen`'s
+                                   * learner.pub); NULL or "" = no CURVE (loopback learner).
+                                   * The actor makes its own key pair for each process. */
 } cg_actor_opts_t;
 
 typedef struct {

@@ -70,7 +70,7 @@ typedef struct {
 } s_key_t;
 
 static const char *const s_SECTIONS[] = {
-    "run", "sim", "gridworld", "policy", "train", "constraints",
+    "run", "sim", "gridworld", "instruct", "policy", "train", "constraints",
     "multipliers", "stabilisers", "actor", "learner", NULL,
 };
 static const char *const s_SIMS[] = {"gridworld", "instruct", "null", "sleep", NULL};
@@ -111,6 +111,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("run", "iterations", iterations, 1, INT32_MAX, "policy updates"),
     K_I32("run", "checkpoint_every", checkpoint_every, 0, INT32_MAX, "0 = only at exit"),
     K_BOOL("run", "deterministic", deterministic, NULL),
+    K_STR("run", "token_file", token_file, S_STR_PATH, NULL,
+          "file holding the run token actors must present; empty = none"),
 
     K_STR("sim", "name", sim, S_STR_NONEMPTY, s_SIMS, NULL),
     K_I32("sim", "horizon", horizon, 0, 1000000, "0 = the simulator's default"),
@@ -122,6 +124,14 @@ static const s_key_t s_KEYS[] = {
     K_I32("gridworld", "battery", grid_battery, 0, 1000000, "0 = the default full charge"),
     K_I32("gridworld", "reserve", grid_reserve, 0, 1000000, "0 = the default reserve"),
     K_F32("gridworld", "slip", grid_slip, 0.0, 1.0, 0, "a probability"),
+
+    K_I32("instruct", "letters", instruct_letters, 2, 26, "letters in the vocabulary"),
+    K_I32("instruct", "min_constraints", instruct_min_constraints, 1, 6,
+          "fewest constraints per prompt"),
+    K_I32("instruct", "max_constraints", instruct_max_constraints, 1, 6,
+          "most constraints per prompt, at least min_constraints"),
+    K_I32("instruct", "verbosity", instruct_verbosity, 0, 1000000,
+          "the verbosity cost fires for texts longer than this; 0 = never"),
 
     {.section = "policy", .key = "hidden", .kind = S_I32_LIST, .off = S_OFF(hidden),
      .cap = CG_MAX_LAYERS, .count_off = S_OFF(n_hidden), .ilo = 1, .ihi = S_MAX_WIDTH,
@@ -178,6 +188,12 @@ static const s_key_t s_KEYS[] = {
     K_I32("actor", "heartbeat_ms", heartbeat_ms, 1, 3600000, NULL),
 
     K_STR("learner", "bind", bind_host, S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
+    K_STR("learner", "advertise", advertise, S_STR_HOST, NULL,
+          "host actors connect to; empty = the bind address, or this machine's name"),
+    K_STR("learner", "curve_secret_key", curve_secret_key, S_STR_PATH, NULL,
+          "the learner's CURVE secret key file (cgrpo keygen)"),
+    K_STR("learner", "curve_public_key", curve_public_key, S_STR_PATH, NULL,
+          "the learner's CURVE public key file, which actors need"),
     K_I32("learner", "port", port, 0, 65533,
           "0 = the OS picks, else the first of 3 consecutive ports"),
     K_ENUM("learner", "device", device, s_DEVICES, NULL),
@@ -1218,6 +1234,11 @@ void cg_config_defaults(cg_config_t *cfg)
 
     cfg->grid_slip = 0.1f;
 
+    cfg->instruct_letters = 6;
+    cfg->instruct_min_constraints = 1;
+    cfg->instruct_max_constraints = 6;
+    cfg->instruct_verbosity = 8;
+
     cfg->n_hidden = 2;
     cfg->hidden[0] = 64;
     cfg->hidden[1] = 64;
@@ -1452,6 +1473,18 @@ static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
     if (strcmp(cfg->sim, "null") == 0 && cfg->null_length > cfg->max_steps_per_episode) {
         s_msg(err, errlen, "[sim] null_length: %d is above [learner] max_episode_steps = %d "
               "(hint: raise max_episode_steps)", cfg->null_length, cfg->max_steps_per_episode);
+        return -1;
+    }
+    if (cfg->instruct_min_constraints > cfg->instruct_max_constraints) {
+        s_msg(err, errlen, "[instruct] min_constraints: %d is above [instruct] max_constraints = "
+              "%d (hint: min_constraints <= max_constraints)", cfg->instruct_min_constraints,
+              cfg->instruct_max_constraints);
+        return -1;
+    }
+    if (strcmp(cfg->sim, "instruct") == 0 && cfg->horizon != 0 &&
+        (cfg->horizon < 4 || cfg->horizon > 64)) {
+        s_msg(err, errlen, "[sim] horizon: %d is out of range for instruct (hint: its length cap "
+              "in tokens, 4 to 64; 0 = 12)", cfg->horizon);
         return -1;
     }
     if (cfg->grid_battery > 0 && cfg->grid_reserve >= cfg->grid_battery) {

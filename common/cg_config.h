@@ -64,6 +64,7 @@ typedef struct {
     int32_t iterations;            /* iterations = 150 (policy updates) */
     int32_t checkpoint_every;      /* checkpoint_every = 25 (iterations; 0 = only at exit) */
     bool deterministic;            /* deterministic = false */
+    char token_file[CG_PATH_LEN];  /* token_file = "" (file holding the run token; "" = none) */
 
     /* [sim] */
     char sim[CG_NAME_LEN];         /* name = gridworld (gridworld|instruct|null|sleep) */
@@ -76,6 +77,12 @@ typedef struct {
     int32_t grid_battery;          /* battery = 0 -> default full charge */
     int32_t grid_reserve;          /* reserve = 0 -> default reserve */
     float grid_slip;               /* slip = 0.1 */
+
+    /* [instruct] (the instruct simulator; [sim] horizon is its length cap, 0 -> 12) */
+    int32_t instruct_letters;         /* letters = 6 (vocabulary a.., then '.', ',', EOS) */
+    int32_t instruct_min_constraints; /* min_constraints = 1 (per prompt) */
+    int32_t instruct_max_constraints; /* max_constraints = 6 */
+    int32_t instruct_verbosity;       /* verbosity = 8 (cost fires above this length; 0 = never) */
 
     /* [policy] */
     int32_t n_hidden;              /* hidden = 64,64 */
@@ -142,6 +149,9 @@ typedef struct {
 
     /* [learner] */
     char bind_host[CG_NAME_LEN];   /* bind = 127.0.0.1 */
+    char advertise[CG_NAME_LEN];   /* advertise = "" -> bind address, or hostname if a wildcard */
+    char curve_secret_key[CG_PATH_LEN]; /* curve_secret_key = "" (needed off loopback) */
+    char curve_public_key[CG_PATH_LEN]; /* curve_public_key = "" (actors' server key) */
     int32_t port;                  /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
     cg_device_t device;            /* device = auto */
     int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */

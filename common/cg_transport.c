@@ -1,11 +1,15 @@
 /* cg_transport: ZeroMQ context, sockets with bounded queues, and message send/recv through
- * cg_msg. Every ZeroMQ call goes through CG_ZMQ_CHECK, which logs file:line and zmq_strerror. */
+ * cg_msg; CURVE keys and the ZAP authenticator thread of a secured learner. Every ZeroMQ call
+ * goes through CG_ZMQ_CHECK, which logs file:line and zmq_strerror. */
 #include "cg_transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "cg_alloc.h"
@@ -18,12 +22,19 @@
 
 struct cg_transport {
     void *ctx;
+    void *auth_pipe;        /* PAIR to the authenticator thread (NULL: not started) */
+    pthread_t auth_thread;
 };
 
 struct cg_socket {
     void *zsock;
     cg_sock_kind_t kind;
+    cg_transport_t *owner;
+    int curve_server;                  /* 1: record the peer key of each message */
+    char peer_key[CG_CURVE_KEY_LEN + 1]; /* User-Id of the last message received */
 };
+
+static void s_auth_stop(cg_transport_t *self);
 
 cg_transport_t *cg_transport_new(void)
 {
@@ -42,6 +53,7 @@ void cg_transport_destroy(cg_transport_t **self_p)
     if (!self_p || !*self_p)
         return;
     cg_transport_t *self = *self_p;
+    s_auth_stop(self);
     while (zmq_ctx_term(self->ctx) == -1 && zmq_errno() == EINTR) {
     }
     free(self);
@@ -89,6 +101,7 @@ cg_socket_t *cg_transport_socket(cg_transport_t *self, cg_sock_kind_t kind,
     cg_socket_t *sock = cg_calloc(1, sizeof *sock);
     sock->zsock = z;
     sock->kind = kind;
+    sock->owner = self;
     return sock;
 fail:
     zmq_close(z);
@@ -244,6 +257,10 @@ cg_status_t cg_transport_recv(cg_socket_t *sock, const cg_msg_caps_t *caps, cons
     size_t n = zmq_msg_size(&part);
     if (nbytes)
         *nbytes = n;
+    if (sock->curve_server) {
+        const char *uid = zmq_msg_gets(&part, "User-Id");
+        snprintf(sock->peer_key, sizeof sock->peer_key, "%s", uid ? uid : "");
+    }
     cg_status_t rc;
     if (extra) {
         snprintf(err, errlen, "unexpected multi-frame message");
@@ -281,3 +298,344 @@ cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms)
         return zmq_errno() == EINTR ? CG_ERR_INTERRUPTED : CG_ERR_ZMQ;
     return rc == 0 ? CG_ERR_TIMEOUT : CG_OK;
 }
+
+cg_status_t cg_transport_recv_discard(cg_socket_t *sock, size_t *nbytes)
+{
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    size_t total = 0;
+    int more = 1;
+    while (more) {
+        if (zmq_msg_recv(&part, sock->zsock, total ? 0 : ZMQ_DONTWAIT) == -1) {
+            int e = zmq_errno();
+            zmq_msg_close(&part);
+            if (total == 0 && (e == EAGAIN || e == EINTR))
+                return CG_ERR_TIMEOUT;
+            return CG_ERR_ZMQ;
+        }
+        total += zmq_msg_size(&part);
+        more = zmq_msg_more(&part);
+    }
+    zmq_msg_close(&part);
+    if (nbytes)
+        *nbytes = total;
+    return CG_OK;
+}
+
+/* ---- CURVE ------------------------------------------------------------------------------ */
+
+#define S_ZAP_ENDPOINT "inproc://zeromq.zap.01" /* where libzmq asks (RFC 27) */
+#define S_DOMAIN_OPEN "cgrpo-open"
+#define S_DOMAIN_ADMITTED "cgrpo-admitted"
+#define S_AUTH_MAX_KEYS 65536
+#define S_KEY_BYTES 32
+
+int cg_transport_has_curve(void) { return zmq_has("curve") ? 1 : 0; }
+
+static int s_is_z85_key(const char *key)
+{
+    uint8_t bin[S_KEY_BYTES];
+    return key && strlen(key) == CG_CURVE_KEY_LEN && zmq_z85_decode(bin, key) != NULL;
+}
+
+cg_status_t cg_transport_curve_keypair(char *public_key, char *secret_key)
+{
+    if (!cg_transport_has_curve())
+        return CG_ERR_UNSUPPORTED;
+    return CG_ZMQ_CHECK(zmq_curve_keypair(public_key, secret_key));
+}
+
+cg_status_t cg_transport_curve_public(const char *secret_key, char *public_key)
+{
+    if (!s_is_z85_key(secret_key))
+        return CG_ERR_INVAL;
+    if (!cg_transport_has_curve())
+        return CG_ERR_UNSUPPORTED;
+    return CG_ZMQ_CHECK(zmq_curve_public(public_key, secret_key));
+}
+
+cg_status_t cg_transport_curve_read_key(const char *path, char *key, char *err, size_t errlen)
+{
+    key[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read key file %s: %s (hint: make keys with `cgrpo keygen "
+                 "DIR` and give their paths in the config)", path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    char line[256];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        char *p = line, *end;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\r' || *p == 0)
+            continue;
+        end = p + strlen(p);
+        while (end > p && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t'))
+            *--end = 0;
+        found = 1;
+        if (!s_is_z85_key(p)) {
+            fclose(f);
+            snprintf(err, errlen, "%s does not hold a CURVE key (hint: a key file holds one "
+                     "40-character Z85 line, as written by `cgrpo keygen`)", path);
+            return CG_ERR_INVAL;
+        }
+        snprintf(key, CG_CURVE_KEY_LEN + 1, "%s", p);
+    }
+    fclose(f);
+    if (!found) {
+        snprintf(err, errlen, "%s is empty (hint: make keys with `cgrpo keygen DIR`)", path);
+        return CG_ERR_INVAL;
+    }
+    return CG_OK;
+}
+
+cg_status_t cg_transport_curve_write_key(const char *path, const char *key, int secret,
+                                         const char *comment, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, secret ? 0600 : 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s%s", path, strerror(errno),
+                 errno == EEXIST ? " (hint: keys are never overwritten; choose a new directory)"
+                                 : "");
+        return CG_ERR_IO;
+    }
+    char text[512];
+    int n = snprintf(text, sizeof text, "# %s\n%s\n", comment ? comment : "CURVE key", key);
+    int ok = n > 0 && n < (int)sizeof text && write(fd, text, (size_t)n) == n;
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    return CG_OK;
+}
+
+/* The authenticator thread: answers ZAP requests from the admitted-key table, which only
+ * this thread touches; the owner sends it 'A'+key (admit) and 'Q' (quit) over a PAIR. */
+typedef struct {
+    void *zap;  /* REP bound at S_ZAP_ENDPOINT (moved to this thread) */
+    void *pipe; /* PAIR, this thread's end */
+} s_auth_t;
+
+typedef struct {
+    uint8_t (*keys)[S_KEY_BYTES]; /* ring of admitted keys */
+    int n, next;
+    int64_t refused;
+} s_auth_table_t;
+
+static int s_auth_known(const s_auth_table_t *t, const uint8_t *key)
+{
+    for (int i = 0; i < t->n; i++)
+        if (!memcmp(t->keys[i], key, S_KEY_BYTES))
+            return 1;
+    return 0;
+}
+
+static void s_auth_add(s_auth_table_t *t, const uint8_t *key)
+{
+    if (s_auth_known(t, key))
+        return;
+    memcpy(t->keys[t->next], key, S_KEY_BYTES);
+    t->next = (t->next + 1) % S_AUTH_MAX_KEYS;
+    if (t->n < S_AUTH_MAX_KEYS)
+        t->n++;
+}
+
+/* Handles commands from the owner; 1 when told to quit. */
+static int s_auth_commands(void *pipe, s_auth_table_t *t)
+{
+    for (;;) {
+        uint8_t cmd[1 + S_KEY_BYTES];
+        int n = zmq_recv(pipe, cmd, sizeof cmd, ZMQ_DONTWAIT);
+        if (n < 0)
+            return 0;
+        if (cmd[0] == 'Q')
+            return 1;
+        if (cmd[0] == 'A' && n == (int)sizeof cmd)
+            s_auth_add(t, cmd + 1);
+    }
+}
+
+/* Answers one ZAP request (RFC 27: version, request id, domain, address, identity,
+ * mechanism, credentials; reply: version, request id, status, text, user id, metadata). */
+static void s_auth_reply(void *zap, s_auth_table_t *t)
+{
+    enum { MAX_FRAMES = 8 };
+    zmq_msg_t fr[MAX_FRAMES];
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, zap, 0) == -1) {
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < MAX_FRAMES)
+            fr[n++] = m;
+        else
+            zmq_msg_close(&m);
+    }
+    if (n < 2) {
+        for (int i = 0; i < n; i++)
+            zmq_msg_close(&fr[i]);
+        return;
+    }
+#define S_FRAME_IS(i, str) \
+    (zmq_msg_size(&fr[i]) == strlen(str) && !memcmp(zmq_msg_data(&fr[i]), str, strlen(str)))
+    const char *status = "400", *text = "not admitted";
+    char user[CG_CURVE_KEY_LEN + 1] = "";
+    if (n == 7 && S_FRAME_IS(0, "1.0") && S_FRAME_IS(5, "CURVE") &&
+        zmq_msg_size(&fr[6]) == S_KEY_BYTES) {
+        const uint8_t *key = zmq_msg_data(&fr[6]);
+        zmq_z85_encode(user, key, S_KEY_BYTES);
+        if (S_FRAME_IS(2, S_DOMAIN_OPEN) || (S_FRAME_IS(2, S_DOMAIN_ADMITTED) && s_auth_known(t, key))) {
+            status = "200";
+            text = "OK";
+        }
+    }
+    if (status[0] != '2') {
+        t->refused++;
+        if (t->refused <= 10 || t->refused % 1000 == 0) {
+            char addr[64] = "";
+            if (n > 3) {
+                size_t len = zmq_msg_size(&fr[3]) < sizeof addr - 1 ? zmq_msg_size(&fr[3]) : sizeof addr - 1;
+                memcpy(addr, zmq_msg_data(&fr[3]), len);
+                addr[len] = 0;
+            }
+            CG_WARN("refused connection #%lld from %s (client key %s): %s", (long long)t->refused,
+                    addr[0] ? addr : "?", user[0] ? user : "none", text);
+        }
+    }
+#undef S_FRAME_IS
+    zmq_send(zap, "1.0", 3, ZMQ_SNDMORE);
+    zmq_send(zap, zmq_msg_data(&fr[1]), zmq_msg_size(&fr[1]), ZMQ_SNDMORE);
+    zmq_send(zap, status, 3, ZMQ_SNDMORE);
+    zmq_send(zap, text, strlen(text), ZMQ_SNDMORE);
+    zmq_send(zap, user, strlen(user), ZMQ_SNDMORE);
+    zmq_send(zap, "", 0, 0);
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&fr[i]);
+}
+
+static void *s_auth_main(void *arg)
+{
+    s_auth_t a = *(s_auth_t *)arg;
+    free(arg);
+    s_auth_table_t t = {.keys = cg_calloc(S_AUTH_MAX_KEYS, S_KEY_BYTES)};
+    for (;;) {
+        zmq_pollitem_t items[2] = {{a.pipe, 0, ZMQ_POLLIN, 0}, {a.zap, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(items, 2, -1) == -1) {
+            if (zmq_errno() == EINTR)
+                continue;
+            break;
+        }
+        /* Commands first: a key admitted before its owner's Welcome went out is in the table
+         * by the time that actor's data connection asks. */
+        if (s_auth_commands(a.pipe, &t))
+            break;
+        if (items[1].revents & ZMQ_POLLIN)
+            s_auth_reply(a.zap, &t);
+    }
+    zmq_close(a.zap);
+    zmq_close(a.pipe);
+    free(t.keys);
+    return NULL;
+}
+
+cg_status_t cg_transport_auth_start(cg_transport_t *self)
+{
+    if (self->auth_pipe)
+        return CG_OK;
+    if (!cg_transport_has_curve())
+        return CG_ERR_UNSUPPORTED;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://cg-auth-%p", (void *)self);
+    void *zap = zmq_socket(self->ctx, ZMQ_REP);
+    void *mine = zmq_socket(self->ctx, ZMQ_PAIR);
+    void *theirs = zmq_socket(self->ctx, ZMQ_PAIR);
+    int linger = 0;
+    if (!zap || !mine || !theirs ||
+        CG_ZMQ_CHECK(zmq_setsockopt(zap, ZMQ_LINGER, &linger, sizeof linger)) ||
+        CG_ZMQ_CHECK(zmq_setsockopt(mine, ZMQ_LINGER, &linger, sizeof linger)) ||
+        CG_ZMQ_CHECK(zmq_setsockopt(theirs, ZMQ_LINGER, &linger, sizeof linger)) ||
+        CG_ZMQ_CHECK(zmq_bind(zap, S_ZAP_ENDPOINT)) || CG_ZMQ_CHECK(zmq_bind(mine, endpoint)) ||
+        CG_ZMQ_CHECK(zmq_connect(theirs, endpoint)))
+        goto fail;
+    /* The sockets move to the new thread; thread creation is the memory barrier ZeroMQ asks
+     * for when a socket changes threads. The REP is bound already, so no CURVE handshake can
+     * happen without it (libzmq would let every client in with no ZAP handler). */
+    s_auth_t *arg = cg_calloc(1, sizeof *arg);
+    arg->zap = zap;
+    arg->pipe = theirs;
+    int e = pthread_create(&self->auth_thread, NULL, s_auth_main, arg);
+    if (e != 0) {
+        CG_ERROR("pthread_create: %s", strerror(e));
+        free(arg);
+        goto fail;
+    }
+    self->auth_pipe = mine;
+    return CG_OK;
+fail:
+    if (zap)
+        zmq_close(zap);
+    if (mine)
+        zmq_close(mine);
+    if (theirs)
+        zmq_close(theirs);
+    return CG_ERR_ZMQ;
+}
+
+static void s_auth_stop(cg_transport_t *self)
+{
+    if (!self->auth_pipe)
+        return;
+    zmq_send(self->auth_pipe, "Q", 1, 0);
+    pthread_join(self->auth_thread, NULL);
+    zmq_close(self->auth_pipe);
+    self->auth_pipe = NULL;
+}
+
+cg_status_t cg_transport_auth_admit(cg_transport_t *self, const char *client_key)
+{
+    uint8_t cmd[1 + S_KEY_BYTES];
+    if (!self->auth_pipe || !s_is_z85_key(client_key))
+        return CG_ERR_INVAL;
+    cmd[0] = 'A';
+    zmq_z85_decode(cmd + 1, client_key);
+    return CG_ZMQ_CHECK(zmq_send(self->auth_pipe, cmd, sizeof cmd, 0));
+}
+
+cg_status_t cg_transport_curve_server(cg_socket_t *sock, const char *secret_key,
+                                      cg_auth_domain_t domain)
+{
+    if (!sock->owner->auth_pipe) {
+        CG_ERROR("a CURVE server socket needs the authenticator: call cg_transport_auth_start");
+        return CG_ERR_INVAL;
+    }
+    if (!s_is_z85_key(secret_key))
+        return CG_ERR_INVAL;
+    int one = 1;
+    const char *dom = domain == CG_AUTH_OPEN ? S_DOMAIN_OPEN : S_DOMAIN_ADMITTED;
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SERVER, &one, sizeof one)));
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_ZAP_DOMAIN, dom, strlen(dom))));
+    sock->curve_server = 1;
+    return CG_OK;
+}
+
+cg_status_t cg_transport_curve_client(cg_socket_t *sock, const char *server_key,
+                                      const char *public_key, const char *secret_key)
+{
+    if (!s_is_z85_key(server_key) || !s_is_z85_key(public_key) || !s_is_z85_key(secret_key))
+        return CG_ERR_INVAL;
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SERVERKEY, server_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_PUBLICKEY, public_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
+    return CG_OK;
+}
+
+const char *cg_transport_peer_key(const cg_socket_t *sock) { return sock->peer_key; }

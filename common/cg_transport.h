@@ -3,9 +3,11 @@
  * PUB (weights); an actor connects DEALER, PUSH and SUB. Every socket has a bounded queue
  * (high-water mark), linger 0 and a maximum message size, so a peer can neither grow our
  * memory without bound nor make close() hang.
+ * A secured learner adds CURVE encryption and an authenticator thread (below).
  * Not here: the message format (cg_msg), what the messages mean (learner, actor).
  * Threading: a socket belongs to the thread that created it (ZeroMQ rule); the transport
- * context may be shared. */
+ * context may be shared. The authenticator thread owns its admitted-key table; other threads
+ * reach it only through cg_transport_auth_admit (an inproc message). */
 #ifndef CG_TRANSPORT_H
 #define CG_TRANSPORT_H
 
@@ -74,6 +76,56 @@ cg_status_t cg_transport_recv(cg_socket_t *sock, const cg_msg_caps_t *caps, cons
 cg_status_t cg_transport_poll(cg_socket_t **socks, int n, int timeout_ms, int *ready);
 /* Waits up to timeout_ms until sock can send one message. */
 cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms);
+
+/* Receives one message without blocking and throws it away undecoded (the raw ZeroMQ
+ * baseline of `cgrpo bench`). *nbytes gets its size. CG_ERR_TIMEOUT when none is queued. */
+cg_status_t cg_transport_recv_discard(cg_socket_t *sock, size_t *nbytes);
+
+/* ---- CURVE security (docs/cluster.md) ----------------------------------------------------
+ * A learner bound to a non-loopback interface makes its three sockets CURVE servers: traffic
+ * is encrypted and a client must know the server's public key. An authenticator thread (the
+ * ZeroMQ ZAP handler of this context) then decides per connection: on CG_AUTH_OPEN sockets
+ * (control) any client that completed the CURVE handshake gets in; on CG_AUTH_ADMITTED
+ * sockets (data, weights) only clients whose public key was admitted (the learner admits an
+ * actor's key when its Hello carries the right run token). Keys travel as Z85 text. */
+
+#define CG_CURVE_KEY_LEN 40 /* Z85 characters of a 32-byte CURVE key (buffers: + 1 for NUL) */
+
+typedef enum {
+    CG_AUTH_OPEN = 0,     /* every client with a valid CURVE handshake */
+    CG_AUTH_ADMITTED = 1, /* only admitted client keys */
+} cg_auth_domain_t;
+
+/* 1 if this libzmq was built with CURVE (libsodium), else 0. */
+int cg_transport_has_curve(void);
+/* A new key pair (CG_CURVE_KEY_LEN + 1 bytes each). CG_ERR_UNSUPPORTED without CURVE. */
+cg_status_t cg_transport_curve_keypair(char *public_key, char *secret_key);
+/* The public key of secret_key. CG_ERR_INVAL if secret_key is not a Z85 key. */
+cg_status_t cg_transport_curve_public(const char *secret_key, char *public_key);
+/* Reads a key file: the first line that is not empty or a '#' comment, a 40-character Z85
+ * key (written by cg_transport_curve_write_key / `cgrpo keygen`). err names the path. */
+cg_status_t cg_transport_curve_read_key(const char *path, char *key, char *err, size_t errlen);
+/* Writes key to a new file (never overwrites): mode 0600 if secret, else 0644. */
+cg_status_t cg_transport_curve_write_key(const char *path, const char *key, int secret,
+                                         const char *comment, char *err, size_t errlen);
+
+/* Starts this context's authenticator thread. Call before any curve_server socket binds;
+ * call from the thread that will call admit. Stopped by cg_transport_destroy. */
+cg_status_t cg_transport_auth_start(cg_transport_t *self);
+/* Lets the client with this public key (Z85) into CG_AUTH_ADMITTED sockets from now on
+ * (connections made after this call). The most recent 65536 keys are kept. */
+cg_status_t cg_transport_auth_admit(cg_transport_t *self, const char *client_key);
+/* Makes sock a CURVE server with secret_key in the given domain. Before bind; needs the
+ * socket's transport to run the authenticator (CG_ERR_INVAL otherwise). */
+cg_status_t cg_transport_curve_server(cg_socket_t *sock, const char *secret_key,
+                                      cg_auth_domain_t domain);
+/* Makes sock a CURVE client of the server with server_key, with its own key pair. Before
+ * connect. */
+cg_status_t cg_transport_curve_client(cg_socket_t *sock, const char *server_key,
+                                      const char *public_key, const char *secret_key);
+/* The CURVE public key (Z85) of the sender of the last message received on sock (a
+ * curve_server socket), "" if unknown. Valid until the next receive on sock. */
+const char *cg_transport_peer_key(const cg_socket_t *sock);
 
 #ifdef __cplusplus
 }

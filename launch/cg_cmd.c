@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cg_transport.h"
+
 volatile sig_atomic_t cg_cmd_stop = 0;
 
 static void s_on_signal(int sig)
@@ -68,7 +70,7 @@ int cg_cmd_load_config(const cg_cmd_config_opts_t *opts, const char *base_path, 
 }
 
 pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
-                         const char *log_path)
+                         const char *config_path, const char *log_path)
 {
     char self_exe[4096];
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -102,7 +104,7 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
             }
         }
         setenv("OPENBLAS_NUM_THREADS", "1", 0);
-        char *args[10];
+        char *args[12];
         int a = 0;
         args[a++] = self_exe;
         args[a++] = (char *)"actor";
@@ -113,6 +115,10 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
         if (token && token[0]) {
             args[a++] = (char *)"--token";
             args[a++] = (char *)token;
+        }
+        if (config_path && config_path[0]) {
+            args[a++] = (char *)"--config";
+            args[a++] = (char *)config_path;
         }
         args[a] = NULL;
         execv(self_exe, args);
@@ -148,6 +154,41 @@ void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms)
         }
     }
     free(done);
+}
+
+int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
+                   char *server_key)
+{
+    server_key[0] = 0;
+    snprintf(token, token_len, "%s", cli_token ? cli_token : "");
+    if (!token[0] && cfg->token_file[0]) {
+        FILE *f = fopen(cfg->token_file, "r");
+        char line[512] = "";
+        if (!f || !fgets(line, sizeof line, f)) {
+            fprintf(stderr, "cgrpo: cannot read the run token from [run] token_file %s: %s (hint: "
+                    "`cgrpo keygen DIR` writes DIR/token)\n", cfg->token_file,
+                    f ? "empty file" : strerror(errno));
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        fclose(f);
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || strlen(line) >= token_len) {
+            fprintf(stderr, "cgrpo: [run] token_file %s: the token must be 1 to %zu characters on "
+                    "the first line\n", cfg->token_file, token_len - 1);
+            return 1;
+        }
+        snprintf(token, token_len, "%s", line);
+    }
+    if (cfg->curve_public_key[0]) {
+        char err[1024];
+        if (cg_transport_curve_read_key(cfg->curve_public_key, server_key, err, sizeof err)) {
+            fprintf(stderr, "cgrpo: [learner] curve_public_key: %s\n", err);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 void cg_cmd_blas_threads(void)

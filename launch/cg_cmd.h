@@ -34,9 +34,18 @@ int cg_cmd_add_set(cg_cmd_config_opts_t *opts, const char *assignment);
 int cg_cmd_load_config(const cg_cmd_config_opts_t *opts, const char *base_path, cg_config_t *cfg);
 
 /* Starts `cgrpo actor --connect host:port --actor-id id` as a child process with its output
- * appended to log_path (NULL: inherit). Returns the PID, or -1. */
+ * appended to log_path (NULL: inherit); it gets SIGTERM if this process dies (Linux
+ * PR_SET_PDEATHSIG; call from the main thread). Returns the PID, or -1. */
 pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
-                         const char *log_path);
+                         const char *config_path, const char *log_path);
+/* config_path (may be NULL): passed as `--config`, from which the actor reads only the run
+ * token file and the learner's CURVE public key (docs/cluster.md). */
+
+/* An actor's credentials: token = cli_token if given, else the first line of [run]
+ * token_file, else ""; server_key (CG_CURVE_KEY_LEN + 1 bytes) = the key in [learner]
+ * curve_public_key, else "". Prints the error and returns non-zero if a file is bad. */
+int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
+                   char *server_key);
 /* SIGTERM to each PID, waits up to grace_ms, then SIGKILL; reaps all. */
 void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms);
 
@@ -55,6 +64,11 @@ int cg_cmd_learner(int argc, char **argv);
 int cg_cmd_actor(int argc, char **argv);
 int cg_cmd_eval(int argc, char **argv);
 int cg_cmd_bench(int argc, char **argv);
+/* The actor-scaling study (cmd_scaling.c); cg_cmd_bench hands over on --sim or a list of
+ * actor counts. */
+int cg_cmd_bench_scaling(int argc, char **argv);
+int cg_cmd_mpi(int argc, char **argv);
+int cg_cmd_keygen(int argc, char **argv);
 int cg_cmd_plot(int argc, char **argv);
 
 #endif

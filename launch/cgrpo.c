@@ -11,9 +11,11 @@ static void s_usage(FILE *out)
             "  train     train: learner + local actors (no options: default constrained gridworld)\n"
             "  eval      evaluate a run's latest checkpoint: goal rate and cost rates\n"
             "  bench     throughput: bare simulator loop vs end-to-end training\n"
-            "  learner   run the learner role only (clusters)\n"
             "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
-            "  actor     run one actor: cgrpo actor --connect HOST:PORT\n");
+            "  learner   run the learner role only (clusters)\n"
+            "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
+            "  mpi       under mpirun: rank 0 the learner, the other ranks actors\n"
+            "  keygen    CURVE keys and a run token for a learner bound off loopback\n");
 }
 
 int main(int argc, char **argv)
@@ -36,6 +38,10 @@ int main(int argc, char **argv)
         return cg_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))
         return cg_cmd_plot(argc - 1, argv + 1);
+    if (!strcmp(cmd, "mpi"))
+        return cg_cmd_mpi(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keygen"))
+        return cg_cmd_keygen(argc - 1, argv + 1);
     fprintf(stderr, "cgrpo: unknown command '%s'\n", cmd);
     s_usage(stderr);
     return 2;

@@ -7,6 +7,7 @@
 
 #include "cg_actor.h"
 #include "cg_cmd.h"
+#include "cg_transport.h"
 
 static void s_usage(FILE *out)
 {
@@ -19,6 +20,9 @@ static void s_usage(FILE *out)
             "  --actor-id N         fixed actor id (default: the learner assigns one)\n"
             "  --instances M        simulator instances (default [actor] instances)\n"
             "  --token TOKEN        run token, if the learner requires one\n"
+            "  --config FILE        read the run token file ([run] token_file) and the learner's\n"
+            "                       CURVE public key ([learner] curve_public_key) from FILE\n"
+            "  --set SEC.KEY=VALUE  the same from the command line (repeatable)\n"
             "  -h, --help           this help\n");
 }
 
@@ -36,9 +40,11 @@ int cg_cmd_actor(int argc, char **argv)
 {
     const char *connect = NULL, *token = "";
     long actor_id = -1, instances = 0;
+    cg_cmd_config_opts_t copts = {0};
     static const struct option longopts[] = {
         {"connect", required_argument, NULL, 'c'}, {"actor-id", required_argument, NULL, 'i'},
         {"instances", required_argument, NULL, 'm'}, {"token", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'C'}, {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
@@ -58,6 +64,8 @@ int cg_cmd_actor(int argc, char **argv)
             }
             break;
         case 't': token = optarg; break;
+        case 'C': copts.config_path = optarg; break;
+        case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -78,11 +86,24 @@ int cg_cmd_actor(int argc, char **argv)
     memcpy(host, connect, (size_t)(colon - connect));
     host[colon - connect] = 0;
 
+    /* Only the credentials come from a config here; the run itself comes from the Welcome. */
+    char run_token[CG_NAME_LEN] = "", server_key[CG_CURVE_KEY_LEN + 1] = "";
+    if (copts.config_path || copts.n_sets) {
+        cg_config_t *cfg = calloc(1, sizeof *cfg);
+        int bad = !cfg || cg_cmd_load_config(&copts, NULL, cfg) ||
+                  cg_cmd_secrets(cfg, token, run_token, sizeof run_token, server_key);
+        free(cfg);
+        if (bad)
+            return 1;
+        token = run_token;
+    }
+
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
     char err[1024] = "";
     cg_actor_opts_t opts = {.host = host, .port = (int)port, .actor_id = (int32_t)actor_id,
-                            .token = token, .instances = (int32_t)instances};
+                            .token = token, .instances = (int32_t)instances,
+                            .curve_server_key = server_key};
     cg_actor_t *actor = cg_actor_new(&opts, err, sizeof err);
     if (!actor) {
         fprintf(stderr, "cgrpo actor: %s\n", err);

@@ -28,7 +28,9 @@ static void s_usage(FILE *out)
             "  --iterations I      training iterations of each end-to-end run (default 8)\n"
             "  --config FILE       base config (default: built-in); --set SEC.KEY=VALUE repeatable\n"
             "  --out DIR           results directory (default bench/<time>)\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n\n"
+            "The actor-scaling study instead: cgrpo bench --actors 1,2,4,... --sim SIM\n"
+            "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
 }
 
 static double s_now(void)
@@ -112,6 +114,10 @@ static double s_bare_rate(const cg_config_t *cfg, int n_procs, double seconds)
 
 int cg_cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--sim") ||
+            (!strcmp(argv[i], "--actors") && i + 1 < argc && strchr(argv[i + 1], ',')))
+            return cg_cmd_bench_scaling(argc, argv);
     cg_cmd_config_opts_t copts = {0};
     char sims_buf[256] = "null,gridworld";
     const char *out_dir = NULL;

@@ -12,6 +12,7 @@
 #include "cg_cmd.h"
 #include "cg_learner.h"
 #include "cg_log.h"
+#include "cg_transport.h"
 
 static void s_usage(FILE *out, const char *cmd)
 {
@@ -142,7 +143,16 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
     char err[1024] = "";
-    cg_learner_opts_t lopts = {cfg, dir, resume, token, progress};
+    /* The run token: --token, else [run] token_file; CURVE keys: docs/cluster.md. */
+    char run_token[CG_NAME_LEN], server_key[CG_CURVE_KEY_LEN + 1];
+    if (cg_cmd_secrets(cfg, token, run_token, sizeof run_token, server_key))
+        return 1;
+    if (n_actors > 0 && cfg->curve_secret_key[0] && !server_key[0]) {
+        fprintf(stderr, "cgrpo: local actors need the learner's public key (hint: set [learner] "
+                "curve_public_key to the learner.pub next to curve_secret_key)\n");
+        return 1;
+    }
+    cg_learner_opts_t lopts = {cfg, dir, resume, run_token, progress};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
         fprintf(stderr, "cgrpo: %s\n", err);
@@ -151,14 +161,21 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
     int port = cg_learner_port(learner);
     if (!quiet) {
         printf("cgrpo: run %s in %s, control endpoint %s:%d, %d local actors\n",
-               cg_learner_run_id(learner), dir, cfg->bind_host, port, n_actors);
+               cg_learner_run_id(learner), dir, cg_learner_host(learner), port, n_actors);
         fflush(stdout);
     }
     pid_t *pids = cg_calloc((size_t)n_actors + 1, sizeof *pids);
+    /* Local actors reach a learner bound to every interface on loopback; keys and the token
+     * file reach them through the run's config.ini. */
+    const char *b = cfg->bind_host;
+    int wildcard = !strcmp(b, "*") || !strcmp(b, "0.0.0.0") || !strcmp(b, "::") || !strcmp(b, "[::]");
+    char actor_cfg[CG_PATH_LEN + 32] = "";
+    if (cfg->curve_public_key[0] || cfg->token_file[0])
+        snprintf(actor_cfg, sizeof actor_cfg, "%s/config.ini", dir);
     for (int i = 0; i < n_actors; i++) {
         char log[CG_PATH_LEN + 64];
         snprintf(log, sizeof log, "%s/actor-%d.log", dir, i);
-        pids[i] = cg_cmd_spawn_actor("127.0.0.1", port, i, token, log);
+        pids[i] = cg_cmd_spawn_actor(wildcard ? "127.0.0.1" : b, port, i, token, actor_cfg, log);
         if (pids[i] < 0) {
             fprintf(stderr, "cgrpo: could not start actor %d\n", i);
             cg_cmd_stop_children(pids, i, 2000);

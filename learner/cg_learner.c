@@ -26,6 +26,7 @@
 
 #define S_MAX_ACTORS 4096
 #define S_CKPT_KEEP 3
+#define S_LATENCY_SAMPLES 4096 /* broadcast latencies kept for the percentiles (a ring) */
 
 typedef struct {
     int32_t id;
@@ -75,6 +76,17 @@ struct cg_learner {
     int port, data_port, weights_port;
     s_actor_t *actors;
     int32_t n_actors;
+    int secure;             /* CURVE on all three sockets, actor keys admitted on hello */
+    char curve_secret[CG_CURVE_KEY_LEN + 1];
+    char advertise[256];    /* the host actors connect to (run_dir/endpoint) */
+
+    /* throughput (cg_learner_counters; not checkpointed) */
+    double busy_s;          /* seconds in s_iterate */
+    double lag_sum;         /* sum over updates of the batch's mean policy lag */
+    int64_t lag_n;
+    int64_t data_msgs, data_bytes, data_groups;
+    double *latency;        /* (S_LATENCY_SAMPLES) publish -> apply, from heartbeats */
+    int64_t latency_n;
 
     /* progress */
     uint64_t version;
@@ -267,6 +279,38 @@ done:
 
 /* ---- setup ---------------------------------------------------------------------------- */
 
+uint64_t cg_learner_init_seed(const cg_config_t *cfg)
+{
+    return cg_rng_mix64(cfg->seed ^ 0x6d6f64656cULL);
+}
+
+/* [train] reference: the KL reference's weights from a checkpoint file, or from the latest
+ * checkpoint of a run directory. (A resumed run then restores the same weights from its
+ * own checkpoint.) */
+static cg_status_t s_load_reference(cg_learner_t *self, char *err, size_t errlen)
+{
+    const char *path = self->cfg.reference;
+    float *dst = cg_policy_params(self->ref);
+    struct stat st;
+    cg_status_t rc;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = cg_learner_read_params(path, dst, self->n_params, NULL, err, errlen);
+    } else {
+        cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);
+        if (ck)
+            rc = cg_ckpt_get_f32(ck, "params", dst, self->n_params, err, errlen);
+        cg_ckpt_destroy(&ck);
+    }
+    if (rc != CG_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "[train] reference: %s", why); /* why ends with a hint */
+        return rc;
+    }
+    CG_INFO("KL reference: %s", path);
+    return CG_OK;
+}
+
 static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errlen)
 {
     self->n_enforced = self->cfg.n_constraints;
@@ -291,6 +335,71 @@ static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errle
     return CG_OK;
 }
 
+static int s_is_loopback(const char *host)
+{
+    return !strncmp(host, "127.", 4) || !strcmp(host, "localhost") || !strcmp(host, "::1") ||
+           !strcmp(host, "[::1]");
+}
+
+/* The host actors on other machines connect to: [learner] advertise, else the bind address,
+ * or this machine's name when bound to every interface. */
+static void s_advertise(cg_learner_t *self)
+{
+    const char *b = self->cfg.bind_host;
+    if (self->cfg.advertise[0]) {
+        snprintf(self->advertise, sizeof self->advertise, "%s", self->cfg.advertise);
+    } else if (!strcmp(b, "*") || !strcmp(b, "0.0.0.0") || !strcmp(b, "::") || !strcmp(b, "[::]")) {
+        if (gethostname(self->advertise, sizeof self->advertise - 1) != 0)
+            snprintf(self->advertise, sizeof self->advertise, "localhost");
+    } else {
+        snprintf(self->advertise, sizeof self->advertise, "%s", b);
+    }
+}
+
+/* Off loopback the learner requires CURVE keys and a run token (docs/cluster.md); with keys
+ * configured it uses CURVE on loopback too. Starts the authenticator. */
+static cg_status_t s_security(cg_learner_t *self, char *err, size_t errlen)
+{
+    const cg_config_t *c = &self->cfg;
+    int loopback = s_is_loopback(c->bind_host);
+    if (loopback && !c->curve_secret_key[0])
+        return CG_OK;
+    if (!loopback && (!c->curve_secret_key[0] || !self->token[0])) {
+        snprintf(err, errlen, "[learner] bind = %s is reachable from other machines, so the learner "
+                 "requires CURVE keys and a run token; %s is not set (hint: `cgrpo keygen DIR`, "
+                 "then --set learner.curve_secret_key=DIR/learner.key --set "
+                 "learner.curve_public_key=DIR/learner.pub --set run.token_file=DIR/token; or "
+                 "bind 127.0.0.1 for a run on one machine)", c->bind_host,
+                 !c->curve_secret_key[0] ? "[learner] curve_secret_key" : "the run token");
+        return CG_ERR_AUTH;
+    }
+    if (!cg_transport_has_curve()) {
+        snprintf(err, errlen, "this libzmq was built without CURVE (zmq_has(\"curve\") is false) "
+                 "(hint: install a libzmq built with libsodium, such as Debian's libzmq5, or bind "
+                 "127.0.0.1 and set no keys)");
+        return CG_ERR_UNSUPPORTED;
+    }
+    char pub[CG_CURVE_KEY_LEN + 1], want[CG_CURVE_KEY_LEN + 1];
+    CG_TRY(cg_transport_curve_read_key(c->curve_secret_key, self->curve_secret, err, errlen));
+    CG_TRY(cg_transport_curve_public(self->curve_secret, pub));
+    if (c->curve_public_key[0]) {
+        CG_TRY(cg_transport_curve_read_key(c->curve_public_key, want, err, errlen));
+        if (strcmp(pub, want)) {
+            snprintf(err, errlen, "[learner] curve_public_key %s is not the public key of "
+                     "curve_secret_key %s (hint: give both files of one `cgrpo keygen` directory)",
+                     c->curve_public_key, c->curve_secret_key);
+            return CG_ERR_MISMATCH;
+        }
+    }
+    if (cg_transport_auth_start(self->transport) != CG_OK) {
+        snprintf(err, errlen, "cannot start the CURVE authenticator (hint: see the error above)");
+        return CG_ERR_ZMQ;
+    }
+    self->secure = 1;
+    CG_INFO("CURVE on: server key %s; actors need it and the run token", pub);
+    return CG_OK;
+}
+
 static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
 {
     cg_socket_opts_t opts = {self->cfg.hwm, self->cfg.max_msg_bytes};
@@ -299,6 +408,13 @@ static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
     self->weights = cg_transport_socket(self->transport, CG_SOCK_PUB, &opts);
     if (!self->control || !self->data || !self->weights) {
         snprintf(err, errlen, "cannot create ZeroMQ sockets");
+        return CG_ERR_ZMQ;
+    }
+    if (self->secure &&
+        (cg_transport_curve_server(self->control, self->curve_secret, CG_AUTH_OPEN) ||
+         cg_transport_curve_server(self->data, self->curve_secret, CG_AUTH_ADMITTED) ||
+         cg_transport_curve_server(self->weights, self->curve_secret, CG_AUTH_ADMITTED))) {
+        snprintf(err, errlen, "cannot make the sockets CURVE servers (hint: see the error above)");
         return CG_ERR_ZMQ;
     }
     /* Resume on the port of the earlier run when the config lets the OS pick, so running
@@ -328,7 +444,7 @@ static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
     }
     FILE *f = fopen(path, "w");
     if (f) {
-        fprintf(f, "%s:%d\n", self->cfg.bind_host, self->port);
+        fprintf(f, "%s:%d\n", self->advertise, self->port);
         fclose(f);
     }
     return CG_OK;
@@ -363,7 +479,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
     cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
                              self->cfg.adam_eps, self->cfg.max_grad_norm};
-    uint64_t model_seed = cg_rng_mix64(self->cfg.seed ^ 0x6d6f64656cULL);
+    uint64_t model_seed = cg_learner_init_seed(&self->cfg);
     self->backend = cg_backend_new(self->cfg.device, &shape, &adam, model_seed, err, errlen);
     if (!self->backend)
         goto fail;
@@ -376,6 +492,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     if (self->cfg.kl_coef > 0 || self->cfg.asym_kl) {
         self->ref = cg_policy_new(&shape, model_seed);
         memcpy(cg_policy_params(self->ref), self->params, self->n_params * sizeof(float));
+        if (self->cfg.reference[0] && s_load_reference(self, err, errlen) != CG_OK)
+            goto fail;
     }
     self->mult = cg_mult_new(&self->cfg);
     if (!self->mult) {
@@ -388,6 +506,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     self->batch = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
     cg_msg_caps_from(&self->cfg, &self->caps);
     self->actors = cg_calloc(S_MAX_ACTORS, sizeof *self->actors);
+    self->latency = cg_calloc(S_LATENCY_SAMPLES, sizeof *self->latency);
 
     if (opts->resume && s_checkpoint_restore(self, err, errlen))
         goto fail;
@@ -407,7 +526,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         snprintf(err, errlen, "cannot start ZeroMQ");
         goto fail;
     }
-    if (s_bind(self, err, errlen))
+    s_advertise(self);
+    if (s_security(self, err, errlen) || s_bind(self, err, errlen))
         goto fail;
     CG_INFO("learner %s: run %s, backend %s, %zu parameters, control port %d (data %d, weights %d)",
             self->run_dir, self->cfg.run_id, cg_backend_name(self->backend), self->n_params,
@@ -435,12 +555,15 @@ void cg_learner_destroy(cg_learner_t **self_p)
     free(self->params);
     free(self->ref_logits);
     free(self->actors);
+    free(self->latency);
     free(self->config_text);
+    memset(self->curve_secret, 0, sizeof self->curve_secret);
     free(self);
     *self_p = NULL;
 }
 
 int cg_learner_port(const cg_learner_t *self) { return self->port; }
+const char *cg_learner_host(const cg_learner_t *self) { return self->advertise; }
 const char *cg_learner_run_id(const cg_learner_t *self) { return self->cfg.run_id; }
 
 /* ---- actors and messages ---------------------------------------------------------------- */
@@ -508,6 +631,13 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
         s_count_rejected(self, "control", CG_ERR_SHAPE, err);
         return;
     }
+    /* Token accepted: this connection's CURVE key may now open the data and weights sockets. */
+    if (self->secure && cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control))) {
+        snprintf(err, sizeof err, "hello from actor %d (pid %d) without a CURVE client key",
+                 h->actor_id, h->pid);
+        s_count_rejected(self, "control", CG_ERR_AUTH, err);
+        return;
+    }
     int32_t id = h->actor_id;
     if (id < 0) { /* assign the lowest id not in use */
         id = 0;
@@ -572,6 +702,10 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
         return;
     }
     a->last_seen = s_now();
+    /* One latency sample per newly applied version the heartbeat reports. */
+    if (hb->applied_version != a->applied_version && hb->weights_latency_s >= 0 &&
+        isfinite(hb->weights_latency_s))
+        self->latency[self->latency_n++ % S_LATENCY_SAMPLES] = hb->weights_latency_s;
     a->applied_version = hb->applied_version;
     a->groups_sent = hb->groups_sent;
     a->latency_s = hb->weights_latency_s;
@@ -617,10 +751,13 @@ static void s_drain_data(cg_learner_t *self)
     for (int i = 0; i < 64 && cg_batch_n_groups(self->batch) < self->cfg.groups_per_batch; i++) {
         cg_msg_t msg;
         char err[256] = "";
+        size_t nbytes = 0;
         cg_status_t rc = cg_transport_recv(self->data, &self->caps, self->cfg.run_id, &msg, NULL,
-                                           NULL, NULL, err, sizeof err);
+                                           NULL, &nbytes, err, sizeof err);
         if (rc == CG_ERR_TIMEOUT)
             return;
+        self->data_msgs++;
+        self->data_bytes += (int64_t)nbytes;
         if (rc == CG_OK && msg.type != CG_MSG_GROUPS) {
             snprintf(err, sizeof err, "unexpected %s on the data socket", cg_msg_type_name(msg.type));
             rc = CG_ERR_PROTO;
@@ -640,6 +777,7 @@ static void s_drain_data(cg_learner_t *self)
             continue;
         }
         const cg_msg_groups_t *g = &msg.u.groups;
+        self->data_groups += g->n_groups;
         if (g->policy_version > self->version) {
             s_count_rejected(self, "data", CG_ERR_RANGE, "group batch from a future policy version");
         } else if (self->cfg.deterministic ? g->policy_version != self->version
@@ -755,6 +893,9 @@ static cg_status_t s_iterate(cg_learner_t *self)
 
     self->env_steps += st.n_steps;
     self->episodes += st.n_episodes;
+    self->busy_s += t1 - t0;
+    self->lag_sum += st.lag_mean;
+    self->lag_n++;
     double dt = t1 - self->t_last_iter;
     self->t_last_iter = t1;
     int32_t alive = s_actors_alive(self);
@@ -770,6 +911,32 @@ static cg_status_t s_iterate(cg_learner_t *self)
     cg_metrics_add(m, "update_s", t1 - t0);
     cg_metrics_add(m, "reward_mean", st.reward_mean);
     cg_metrics_add(m, "goal_rate", st.goal_rate);
+    if (!strcmp(c->sim, "instruct")) {
+        /* A reward that is the fraction of the prompt's checks met: HSR = all met (the goal
+         * rate), SSR = the mean fraction met (the mean reward). */
+        cg_metrics_add(m, "hsr", st.goal_rate);
+        cg_metrics_add(m, "ssr", st.reward_mean);
+    }
+    /* Multi-temperature sampling: mean reward per temperature (members sharing one pooled),
+     * in schedule order, e.g. reward_t0.1; the first 16 distinct temperatures (the metrics
+     * files hold at most 128 columns). */
+    for (int32_t j = 0, n_t = 0; j < c->n_temperatures && n_t < 16; j++) {
+        int32_t seen = 0, cnt = 0;
+        double sum = 0;
+        for (int32_t i = 0; i < j; i++)
+            seen |= c->temperatures[i] == c->temperatures[j];
+        if (seen)
+            continue;
+        n_t++;
+        for (int32_t i = j; i < c->group_size; i++)
+            if (c->temperatures[i] == c->temperatures[j]) {
+                sum += st.reward_member[i];
+                cnt++;
+            }
+        char name[64];
+        snprintf(name, sizeof name, "reward_t%g", (double)c->temperatures[j]);
+        cg_metrics_add(m, name, sum / cnt);
+    }
     for (int32_t k = 0; k < self->sim.n_costs; k++) {
         char name[CG_NAME_LEN + 32];
         snprintf(name, sizeof name, "%s_rate", self->sim.cost_names[k]);
@@ -796,6 +963,8 @@ static cg_status_t s_iterate(cg_learner_t *self)
     cg_metrics_add(m, "grad_norm", sum_gn / un);
     cg_metrics_add(m, "adv_neg_frac", adv_neg);
     cg_metrics_add(m, "frac_zero_std_reward", st.frac_zero_std_reward);
+    cg_metrics_add(m, "frac_groups_all_goal", st.frac_all_goal); /* zero-variance kinds */
+    cg_metrics_add(m, "frac_groups_all_zero", st.frac_all_zero);
     for (int32_t k = 0; k < self->sim.n_costs; k++) {
         char name[CG_NAME_LEN + 32];
         snprintf(name, sizeof name, "frac_zero_std_%s", self->sim.cost_names[k]);
@@ -804,6 +973,7 @@ static cg_status_t s_iterate(cg_learner_t *self)
     cg_metrics_add(m, "policy_lag_mean", st.lag_mean);
     cg_metrics_add(m, "policy_lag_max", st.lag_max);
     cg_metrics_add(m, "dropped_stale", (double)self->dropped_stale);
+    cg_metrics_add(m, "groups_ingested", (double)self->groups_ingested);
     cg_metrics_add(m, "rejected_msgs", (double)self->rejected);
     cg_metrics_add(m, "actors_alive", (double)alive);
     cg_status_t rc = cg_metrics_commit(m);
@@ -891,11 +1061,39 @@ cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
     return rc;
 }
 
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
 {
-    *out = (cg_learner_counters_t){self->version, self->iteration, self->env_steps,
-                                   self->episodes, self->rejected, self->dropped_stale,
-                                   self->groups_ingested, s_actors_alive(self)};
+    *out = (cg_learner_counters_t){.version = self->version,
+                                   .iteration = self->iteration,
+                                   .env_steps = self->env_steps,
+                                   .episodes = self->episodes,
+                                   .rejected_msgs = self->rejected,
+                                   .dropped_stale = self->dropped_stale,
+                                   .groups_ingested = self->groups_ingested,
+                                   .actors_alive = s_actors_alive(self)};
+    out->busy_s = self->busy_s;
+    out->run_s = self->t_start > 0 ? s_now() - self->t_start : 0.0;
+    out->lag_mean = self->lag_n ? self->lag_sum / (double)self->lag_n : 0.0;
+    out->data_msgs = self->data_msgs;
+    out->data_bytes = self->data_bytes;
+    out->data_groups = self->data_groups;
+    out->latency_samples = self->latency_n;
+    out->latency_p50_s = out->latency_p99_s = -1.0;
+    int64_t n = self->latency_n < S_LATENCY_SAMPLES ? self->latency_n : S_LATENCY_SAMPLES;
+    if (n > 0) {
+        double *v = cg_calloc((size_t)n, sizeof *v);
+        memcpy(v, self->latency, (size_t)n * sizeof *v);
+        qsort(v, (size_t)n, sizeof *v, s_cmp_double);
+        out->latency_p50_s = v[(n - 1) / 2];
+        out->latency_p99_s = v[(int64_t)((double)(n - 1) * 0.99 + 0.5)];
+        free(v);
+    }
 }
 
 void cg_learner_summary(cg_learner_t *self, FILE *out)

@@ -25,7 +25,9 @@ typedef struct {
     const cg_config_t *cfg;  /* finished config (cg_config_finish); copied */
     const char *run_dir;     /* created if missing */
     int resume;              /* restore from the latest checkpoint in run_dir */
-    const char *token;       /* run token actors must present ("" or NULL: none) */
+    const char *token;       /* run token actors must present ("" or NULL: none); required
+                              * when [learner] bind is not loopback, together with [learner]
+                              * curve_secret_key (the launcher reads [run] token_file) */
     int progress;            /* 1: live progress line on stderr (TTY), 0: log lines */
 } cg_learner_opts_t;
 
@@ -34,8 +36,11 @@ typedef struct {
 cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t errlen);
 void cg_learner_destroy(cg_learner_t **self_p);
 
-/* The control port actors connect to (after new). */
+/* The control port actors connect to (after new), and the host they connect to: [learner]
+ * advertise, else the bind address, or this machine's name when bound to all interfaces.
+ * run_dir/endpoint holds "host:port". */
 int cg_learner_port(const cg_learner_t *self);
+const char *cg_learner_host(const cg_learner_t *self);
 const char *cg_learner_run_id(const cg_learner_t *self);
 
 /* Trains until [run] iterations updates are done or *stop becomes non-zero; checkpoints at
@@ -51,6 +56,10 @@ void cg_learner_summary(cg_learner_t *self, FILE *out);
 cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
                                    uint64_t *version, char *err, size_t errlen);
 
+/* The seed of a run's initial weights (cg_policy_new(shape, seed)); they are the KL
+ * reference unless [train] reference names a checkpoint. `cgrpo eval` rebuilds them. */
+uint64_t cg_learner_init_seed(const cg_config_t *cfg);
+
 /* Counters, for tests and the summary. */
 typedef struct {
     uint64_t version;
@@ -61,6 +70,16 @@ typedef struct {
     int64_t dropped_stale;
     int64_t groups_ingested;
     int32_t actors_alive;
+    /* throughput of this process's run (not carried over by --resume) */
+    double busy_s;           /* seconds spent in policy updates (+ their broadcast) */
+    double run_s;            /* seconds since cg_learner_run started */
+    double lag_mean;         /* mean policy lag of the groups trained on */
+    int64_t data_msgs;       /* group batch messages received (valid or not) */
+    int64_t data_bytes;      /* ... and their bytes */
+    int64_t data_groups;     /* groups in the valid ones (ingested, stale or not) */
+    int64_t latency_samples; /* weight-broadcast latencies reported by heartbeats */
+    double latency_p50_s;    /* publish -> actor applies, median of the last 4096; -1 none */
+    double latency_p99_s;
 } cg_learner_counters_t;
 void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out);
 

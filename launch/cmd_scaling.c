@@ -1,0 +1,574 @@
+/* cmd_scaling: `cgrpo bench --actors 1,2,4,... --sim null|gridworld|sleep:US`, the actor-
+ * scaling study. For each actor count: a training of fixed duration (learner in this
+ * process, N local actor processes) measured over its steady state (from the first update
+ * after the warm-up with every actor alive, to the last): env-steps/s, groups/s ingested,
+ * learner busy fraction (time in updates / wall), weight-broadcast latency p50/p99 (publish
+ * -> an actor applies it, reported in heartbeats), policy lag, stale groups dropped, rejected
+ * messages; then a raw ZeroMQ PUSH/PULL baseline with that run's mean message size, and
+ * ingest as a fraction of it. A table on stdout, scaling.csv, scaling.gp and scaling.png
+ * (gnuplot) in the bench directory. docs/performance.md. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_cmd.h"
+#include "cg_learner.h"
+#include "cg_transport.h"
+
+#define S_MAX_COUNTS 32
+#define S_MAX_PUSHERS 8
+#define S_HEARTBEAT_SET "actor.heartbeat_ms=100" /* more latency samples; a --set overrides */
+
+typedef struct {
+    int actors;
+    int ok;
+    int window;                /* updates in the measured steady state */
+    double steps_per_s, groups_per_s, trained_per_s, busy, lat_p50_ms, lat_p99_ms, lag;
+    int64_t dropped, rejected, latency_samples;
+    double msg_bytes, groups_per_msg;
+    double dropped_per_s, span_s;  /* stale groups dropped per second; the measured window */
+    double raw_msgs_per_s, raw_groups_per_s, ingest_frac;
+} s_row_t;
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cgrpo bench --actors LIST --sim SIM [options]\n"
+            "The actor-scaling study: for each actor count a short training on this machine,\n"
+            "measured from the end of its first update to its last, then a raw ZeroMQ PUSH/PULL\n"
+            "baseline with the same message size. Table on stdout; scaling.csv and scaling.png\n"
+            "(gnuplot) in the bench directory.\n\n"
+            "  --actors LIST       actor counts, e.g. 1,2,4,8,16,32,64\n"
+            "  --sim SIM           null | gridworld | sleep:MICROSECONDS (the sleep simulator\n"
+            "                      stands in for an expensive one: many actors fit on few cores)\n"
+            "  --duration D        seconds of training per actor count (default 40)\n"
+            "  --warmup W          seconds not measured at the start of each (default D/4); the\n"
+            "                      measurement also waits for every actor to be alive\n"
+            "  --seconds S         duration of each raw PUSH/PULL baseline (default 2)\n"
+            "  --config FILE       base config; --set SEC.KEY=VALUE repeatable (applied after\n"
+            "                      actor.heartbeat_ms=100, before the study's own keys)\n"
+            "  --out DIR           results directory (default bench/<time>)\n"
+            "  -h, --help          this help\n");
+}
+
+/* ---- the metrics of one run ----------------------------------------------------------- */
+
+#define S_N_COLS 7
+typedef struct {
+    int n_rows;
+    double *col[S_N_COLS]; /* (n_rows) each, in the order of s_COLS */
+} s_series_t;
+static const char *const s_COLS[S_N_COLS] = {"wall_s",          "env_steps",       "update_s",
+                                             "groups_ingested", "policy_lag_mean", "actors_alive",
+                                             "dropped_stale"};
+enum { S_WALL, S_STEPS, S_UPDATE, S_INGESTED, S_LAG, S_ALIVE, S_DROPPED };
+
+static void s_series_free(s_series_t *s)
+{
+    for (int k = 0; k < S_N_COLS; k++)
+        free(s->col[k]);
+    memset(s, 0, sizeof *s);
+}
+
+/* Reads the columns the study needs from dir/metrics.csv. 0 on success. */
+static int s_series_load(const char *dir, s_series_t *s)
+{
+    char path[CG_PATH_LEN + 128];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t cap = 0;
+    char *line = NULL;
+    int col[S_N_COLS], cap_rows = 0, rc = -1;
+    memset(s, 0, sizeof *s);
+    for (int k = 0; k < S_N_COLS; k++)
+        col[k] = -1;
+    if (getline(&line, &cap, f) > 0) {
+        int j = 0;
+        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), j++)
+            for (int k = 0; k < S_N_COLS; k++)
+                if (!strcmp(t, s_COLS[k]))
+                    col[k] = j;
+    }
+    for (int k = 0; k < S_N_COLS; k++)
+        if (col[k] < 0)
+            goto done;
+    while (getline(&line, &cap, f) > 0) {
+        if (s->n_rows == cap_rows) {
+            cap_rows = cap_rows ? 2 * cap_rows : 64;
+            for (int k = 0; k < S_N_COLS; k++)
+                s->col[k] = cg_realloc(s->col[k], (size_t)cap_rows, sizeof(double));
+        }
+        int j = 0;
+        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), j++)
+            for (int k = 0; k < S_N_COLS; k++)
+                if (j == col[k])
+                    s->col[k][s->n_rows] = strtod(t, NULL);
+        s->n_rows++;
+    }
+    rc = 0;
+done:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ---- one actor count ------------------------------------------------------------------ */
+
+/* The run of one actor count ends after its duration: SIGALRM raises the stop flag the
+ * learner polls; s_timeup tells it from a user's Ctrl-C. */
+static volatile sig_atomic_t s_timeup;
+
+static void s_on_alarm(int sig)
+{
+    (void)sig;
+    s_timeup = 1;
+    cg_cmd_stop = 1;
+}
+
+static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, double duration,
+                     double warmup, s_row_t *row)
+{
+    char err[1024] = "";
+    cg_learner_opts_t lopts = {cfg, dir, 0, "", 0};
+    cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
+    if (!learner) {
+        fprintf(stderr, "cgrpo bench: %s\n", err);
+        return -1;
+    }
+    int port = cg_learner_port(learner);
+    pid_t *pids = cg_calloc((size_t)n_actors, sizeof *pids);
+    int started = 0;
+    for (; started < n_actors; started++) {
+        char log[CG_PATH_LEN + 128];
+        snprintf(log, sizeof log, "%s/actor-%d.log", dir, started);
+        pids[started] = cg_cmd_spawn_actor("127.0.0.1", port, started, "", NULL, log);
+        if (pids[started] < 0)
+            break;
+    }
+    cg_status_t rc = CG_ERR_IO;
+    if (started == n_actors) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = s_on_alarm;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+        struct itimerval it = {{0, 0}, {(time_t)duration, (suseconds_t)(1e6 * (duration - (time_t)duration))}};
+        s_timeup = 0;
+        setitimer(ITIMER_REAL, &it, NULL);
+        rc = cg_learner_run(learner, &cg_cmd_stop);
+        struct itimerval off = {{0, 0}, {0, 0}};
+        setitimer(ITIMER_REAL, &off, NULL);
+        if (s_timeup && rc == CG_ERR_INTERRUPTED) { /* our alarm, not the user */
+            rc = CG_OK;
+            cg_cmd_stop = 0;
+        }
+    }
+    cg_learner_counters_t c;
+    cg_learner_counters(learner, &c);
+    cg_cmd_stop_children(pids, started, 3000);
+    cg_learner_destroy(&learner);
+    free(pids);
+    if (rc != CG_OK) {
+        fprintf(stderr, "cgrpo bench: the run with %d actors stopped: %s\n", n_actors,
+                cg_status_str(rc));
+        return -1;
+    }
+
+    s_series_t s = {0};
+    if (s_series_load(dir, &s) || s.n_rows < 2) {
+        fprintf(stderr, "cgrpo bench: with %d actors, %d policy updates in %.0f s: too few to "
+                        "measure (hint: a longer --duration, or a smaller train.groups)\n",
+                n_actors, s.n_rows, duration);
+        s_series_free(&s);
+        return -1;
+    }
+    /* Steady state: from the first update after the warm-up that finds every actor alive
+     * (starting many actor processes on few cores takes seconds; the first updates drain
+     * what piled up meanwhile) to the last update; at least one interval. */
+    int r1 = s.n_rows - 1, r0 = 0;
+    while (r0 < r1 - 1 && (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup))
+        r0++;
+    if (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup)
+        fprintf(stderr, "cgrpo bench: with %d actors the measurement starts at %.1f s with %.0f "
+                        "actors alive (hint: a longer --duration)\n",
+                n_actors, s.col[S_WALL][r0], s.col[S_ALIVE][r0]);
+    row->window = r1 - r0;
+    double span = s.col[S_WALL][r1] - s.col[S_WALL][r0], busy = 0, lag = 0;
+    for (int r = r0 + 1; r <= r1; r++) {
+        busy += s.col[S_UPDATE][r];
+        lag += s.col[S_LAG][r];
+    }
+    row->steps_per_s = (s.col[S_STEPS][r1] - s.col[S_STEPS][r0]) / span;
+    row->groups_per_s = (s.col[S_INGESTED][r1] - s.col[S_INGESTED][r0]) / span;
+    row->trained_per_s = (double)cfg->groups_per_batch * (r1 - r0) / span;
+    row->busy = busy / span;
+    row->lag = lag / (r1 - r0);
+    row->dropped_per_s = (s.col[S_DROPPED][r1] - s.col[S_DROPPED][r0]) / span;
+    row->span_s = span;
+    s_series_free(&s);
+    row->lat_p50_ms = c.latency_p50_s >= 0 ? 1e3 * c.latency_p50_s : NAN;
+    row->lat_p99_ms = c.latency_p99_s >= 0 ? 1e3 * c.latency_p99_s : NAN;
+    row->latency_samples = c.latency_samples;
+    row->dropped = c.dropped_stale;
+    row->rejected = c.rejected_msgs;
+    row->msg_bytes = c.data_msgs ? (double)c.data_bytes / (double)c.data_msgs : 0;
+    row->groups_per_msg = c.data_msgs ? (double)c.data_groups / (double)c.data_msgs : 1;
+    if (row->groups_per_msg <= 0)
+        row->groups_per_msg = 1;
+    return span > 0 ? 0 : -1;
+}
+
+/* ---- the raw ZeroMQ baseline ---------------------------------------------------------- */
+
+typedef struct {
+    int port;
+    size_t bytes;
+    int32_t hwm;
+    double until;  /* monotonic deadline */
+    pthread_t th;
+    int started;
+} s_pusher_t;
+
+/* One pusher thread: its own context and PUSH socket, the same bytes again and again. */
+static void *s_pusher_main(void *arg)
+{
+    s_pusher_t *p = arg;
+    cg_transport_t *tp = cg_transport_new();
+    cg_socket_opts_t o = {p->hwm, 0};
+    cg_socket_t *push = tp ? cg_transport_socket(tp, CG_SOCK_PUSH, &o) : NULL;
+    uint8_t *buf = cg_calloc(p->bytes ? p->bytes : 1, 1);
+    for (size_t i = 0; i < p->bytes; i++)
+        buf[i] = (uint8_t)(i * 131u + 7u);
+    if (push && cg_transport_connect(push, "127.0.0.1", p->port) == CG_OK) {
+        while (s_now() < p->until) {
+            if (cg_transport_send_raw(push, NULL, 0, buf, p->bytes) == CG_ERR_TIMEOUT)
+                cg_transport_wait_writable(push, 50);
+        }
+    }
+    free(buf);
+    cg_transport_close(&push);
+    cg_transport_destroy(&tp);
+    return NULL;
+}
+
+/* Messages/s one PULL receives (undecoded) from n_pushers threads pushing bytes-sized
+ * messages for `seconds`; -1 on failure. */
+static double s_raw_rate(size_t bytes, int n_pushers, double seconds, int32_t hwm)
+{
+    cg_transport_t *tp = cg_transport_new();
+    cg_socket_opts_t o = {hwm, 0};
+    cg_socket_t *pull = tp ? cg_transport_socket(tp, CG_SOCK_PULL, &o) : NULL;
+    int port = 0;
+    double rate = -1;
+    s_pusher_t pushers[S_MAX_PUSHERS];
+    memset(pushers, 0, sizeof pushers);
+    if (!pull || cg_transport_bind(pull, "127.0.0.1", 0, &port) != CG_OK)
+        goto done;
+    double t_start = s_now(), until = t_start + seconds + 0.5;
+    for (int i = 0; i < n_pushers; i++) {
+        pushers[i] = (s_pusher_t){.port = port, .bytes = bytes, .hwm = hwm, .until = until};
+        pushers[i].started = pthread_create(&pushers[i].th, NULL, s_pusher_main, &pushers[i]) == 0;
+    }
+    /* Count from the first message on (connections take a moment), for `seconds`. */
+    int64_t n = 0;
+    double t0 = 0, t_end = t_start + seconds + 0.5;
+    while (s_now() < t_end) {
+        int ready = 0;
+        if (cg_transport_poll(&pull, 1, 50, &ready) != CG_OK)
+            continue;
+        while (cg_transport_recv_discard(pull, NULL) == CG_OK) {
+            if (n++ == 0) {
+                t0 = s_now();
+                t_end = t0 + seconds < until ? t0 + seconds : until;
+            }
+        }
+    }
+    if (n > 1)
+        rate = (double)(n - 1) / (s_now() - t0);
+done:
+    for (int i = 0; i < n_pushers; i++)
+        if (pushers[i].started)
+            pthread_join(pushers[i].th, NULL);
+    cg_transport_close(&pull);
+    cg_transport_destroy(&tp);
+    return rate;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+static void s_print_header(FILE *out)
+{
+    fprintf(out, "%6s %12s %9s %6s %10s %10s %6s %9s %8s %8s %12s %10s\n", "actors", "env-steps/s",
+            "groups/s", "busy", "lat p50 ms", "lat p99 ms", "lag", "dropped/s", "rejected",
+            "msg KiB", "raw groups/s", "ingest/raw");
+}
+
+static void s_print_row(FILE *out, const s_row_t *r)
+{
+    if (!r->ok) {
+        fprintf(out, "%6d  (failed)\n", r->actors);
+        return;
+    }
+    fprintf(out, "%6d %12.0f %9.1f %6.3f %10.1f %10.1f %6.2f %9.1f %8lld %8.1f %12.0f %10.4f\n",
+            r->actors, r->steps_per_s, r->groups_per_s, r->busy, r->lat_p50_ms, r->lat_p99_ms,
+            r->lag, r->dropped_per_s, (long long)r->rejected, r->msg_bytes / 1024.0,
+            r->raw_groups_per_s, r->ingest_frac);
+}
+
+static void s_csv_row(FILE *f, const char *sim, const s_row_t *r)
+{
+    if (!r->ok)
+        return;
+    fprintf(f, "%s,%d,%.1f,%.3f,%.3f,%.4f,%.3f,%.3f,%lld,%.4f,%.3f,%lld,%.0f,%.3f,%.1f,%.1f,%.5f,"
+               "%d,%.2f,%lld\n",
+            sim, r->actors, r->steps_per_s, r->groups_per_s, r->trained_per_s, r->busy,
+            r->lat_p50_ms, r->lat_p99_ms, (long long)r->latency_samples, r->lag,
+            r->dropped_per_s, (long long)r->rejected, r->msg_bytes, r->groups_per_msg,
+            r->raw_msgs_per_s, r->raw_groups_per_s, r->ingest_frac, r->window, r->span_s,
+            (long long)r->dropped);
+}
+
+/* scaling.gp + scaling.png: throughput, busy/ingest fractions and latency against actors. */
+static int s_plot(const char *dir, const char *sim)
+{
+    char gp[CG_PATH_LEN + 32];
+    snprintf(gp, sizeof gp, "%s/scaling.gp", dir);
+    FILE *f = fopen(gp, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "# cgrpo bench: actor scaling (%s). Re-plot with: cd %s && gnuplot scaling.gp\n"
+            "set terminal pngcairo size 1500,450 font 'sans,10' noenhanced\n"
+            "set output 'scaling.png'\n"
+            "set datafile separator ','\n"
+            "set key bottom right box opaque\n"
+            "set grid lc rgb '#dddddd'\n"
+            "set logscale x 2\nset xlabel 'actors'\n"
+            "set multiplot layout 1,3 title 'actor scaling, sim %s'\n"
+            "set title 'throughput'\nset logscale y\nset ylabel 'per second'\n"
+            "plot 'scaling.csv' using 2:3 with linespoints lw 2 title 'env-steps/s', "
+            "'' using 2:4 with linespoints lw 2 title 'groups/s ingested', "
+            "'' using 2:16 with linespoints dt 2 title 'raw PUSH/PULL groups/s'\n"
+            "unset logscale y\n"
+            "set title 'learner'\nset ylabel 'fraction'\nset logscale y\n"
+            "plot 'scaling.csv' using 2:6 with linespoints lw 2 title 'busy (updates / wall)', "
+            "'' using 2:17 with linespoints lw 2 title 'ingest / raw baseline'\n"
+            "set title 'weight broadcast latency'\nset ylabel 'ms'\nset key top left\n"
+            "plot 'scaling.csv' using 2:7 with linespoints lw 2 title 'p50', "
+            "'' using 2:8 with linespoints lw 2 title 'p99'\n"
+            "unset multiplot\n",
+            sim, dir, sim);
+    if (fclose(f))
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0)
+            _exit(126);
+        execlp("gnuplot", "gnuplot", "scaling.gp", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        fprintf(stderr, "cgrpo bench: gnuplot not found: no scaling.png (hint: apt-get install "
+                        "gnuplot-nox, then cd %s && gnuplot scaling.gp)\n", dir);
+        return -1;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* ---- the command ----------------------------------------------------------------------- */
+
+static int s_parse_counts(const char *s, int *out)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1024 || n == S_MAX_COUNTS || (*end && *end != ','))
+            return -1;
+        out[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+int cg_cmd_bench_scaling(int argc, char **argv)
+{
+    cg_cmd_config_opts_t copts = {0};
+    int counts[S_MAX_COUNTS], n_counts = 0;
+    const char *sim = "null", *out_dir = NULL;
+    double duration = 40, warmup = -1;
+    double seconds = 2;
+    cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        char *end;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            fprintf(stderr, "cgrpo bench: %s needs a value (hint: cgrpo bench --help)\n", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--actors")) {
+            n_counts = s_parse_counts(v, counts);
+            if (n_counts <= 0) {
+                fprintf(stderr, "cgrpo bench: --actors wants counts 1..1024 separated by commas, "
+                                "at most %d, got '%s'\n", S_MAX_COUNTS, v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--sim")) {
+            sim = v;
+        } else if (!strcmp(a, "--duration") || !strcmp(a, "--warmup")) {
+            double d = strtod(v, &end);
+            if (*end || !(d >= 0 && d < 86400) || (a[2] == 'd' && d < 1)) {
+                fprintf(stderr, "cgrpo bench: %s needs seconds (duration >= 1), got '%s'\n", a, v);
+                return 2;
+            }
+            *(a[2] == 'd' ? &duration : &warmup) = d;
+        } else if (!strcmp(a, "--seconds")) {
+            seconds = strtod(v, &end);
+            if (*end || !(seconds > 0 && seconds < 3600)) {
+                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--config")) {
+            copts.config_path = v;
+        } else if (!strcmp(a, "--set")) {
+            if (cg_cmd_add_set(&copts, v))
+                return 2;
+        } else if (!strcmp(a, "--out")) {
+            out_dir = v;
+        } else {
+            fprintf(stderr, "cgrpo bench: unknown option '%s' in the scaling study (hint: cgrpo "
+                            "bench --actors 1,2,4 --sim sleep:1000; cgrpo bench --help)\n", a);
+            return 2;
+        }
+    }
+    if (n_counts == 0)
+        n_counts = s_parse_counts("1,2,4", counts);
+    if (warmup < 0)
+        warmup = duration / 4;
+
+    /* --sim: a simulator name, or sleep:MICROSECONDS. */
+    char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64] = "";
+    const char *colon = strchr(sim, ':');
+    if (colon) {
+        char *end;
+        long us = strtol(colon + 1, &end, 10);
+        if (strncmp(sim, "sleep:", 6) || end == colon + 1 || *end || us < 0 || us > 60000000) {
+            fprintf(stderr, "cgrpo bench: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n", sim);
+            return 2;
+        }
+        snprintf(set_sleep, sizeof set_sleep, "sim.sleep_us=%ld", us);
+    }
+    snprintf(sim_name, sizeof sim_name, "%.*s", colon ? (int)(colon - sim) : (int)strlen(sim), sim);
+    snprintf(set_sim, sizeof set_sim, "sim.name=%s", sim_name);
+
+    char dir[CG_PATH_LEN];
+    if (out_dir) {
+        snprintf(dir, sizeof dir, "%s", out_dir);
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        mkdir("bench", 0755);
+        snprintf(dir, sizeof dir, "bench/%s", stamp);
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "cgrpo bench: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    cg_cmd_install_signals();
+    cg_cmd_blas_threads();
+    char csv_path[CG_PATH_LEN + 32];
+    snprintf(csv_path, sizeof csv_path, "%s/scaling.csv", dir);
+    FILE *csv = fopen(csv_path, "w");
+    if (!csv) {
+        fprintf(stderr, "cgrpo bench: cannot write %s\n", csv_path);
+        return 1;
+    }
+    fprintf(csv, "sim,actors,env_steps_per_s,groups_per_s,trained_groups_per_s,busy_frac,"
+                 "latency_p50_ms,latency_p99_ms,latency_samples,policy_lag,dropped_per_s,rejected,"
+                 "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
+                 "window_s,dropped_total\n");
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int status = 0, header = 0;
+    for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
+        s_row_t row = {.actors = counts[k]};
+        char set_iters[64], set_actors[64], run_dir[CG_PATH_LEN + 96];
+        cg_cmd_config_opts_t o = copts;
+        snprintf(set_iters, sizeof set_iters, "run.iterations=%d", 100000000); /* time-bound */
+        snprintf(set_actors, sizeof set_actors, "actor.actors=%d", counts[k]);
+        cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+        if (cg_cmd_add_set(&o, set_sim) || (set_sleep[0] && cg_cmd_add_set(&o, set_sleep)) ||
+            cg_cmd_add_set(&o, set_iters) || cg_cmd_add_set(&o, set_actors) ||
+            cg_cmd_add_set(&o, "run.checkpoint_every=0") || cg_cmd_add_set(&o, "run.deterministic=false") ||
+            cg_cmd_load_config(&o, NULL, cfg)) {
+            free(cfg);
+            fclose(csv);
+            return 1;
+        }
+        if (!header) {
+            printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
+                   "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
+                   sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
+                   cfg->max_policy_lag, duration, warmup, ncpu);
+            s_print_header(stdout);
+            fflush(stdout);
+            header = 1;
+        }
+        snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", dir, sim_name, counts[k]);
+        row.ok = s_measure(cfg, run_dir, counts[k], duration, warmup, &row) == 0;
+        if (row.ok) {
+            int pushers = counts[k] < ncpu ? counts[k] : (int)ncpu;
+            pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
+            row.raw_msgs_per_s = s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, seconds, cfg->hwm);
+            row.raw_groups_per_s = row.raw_msgs_per_s * row.groups_per_msg;
+            row.ingest_frac = row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
+        } else {
+            status = 1;
+        }
+        s_print_row(stdout, &row);
+        s_csv_row(csv, sim, &row);
+        fflush(stdout);
+        fflush(csv);
+        free(cfg);
+    }
+    fclose(csv);
+    char png[CG_PATH_LEN + 32];
+    snprintf(png, sizeof png, "%s/scaling.png", dir);
+    if (s_plot(dir, sim) == 0)
+        printf("results: %s, %s\n", csv_path, png);
+    else
+        printf("results: %s (no plot)\n", csv_path);
+    return cg_cmd_stop ? 130 : status;
+}

@@ -1,0 +1,572 @@
+/* test_cluster: the cluster launch paths end to end, as real processes on this machine:
+ *   mpi    `mpirun -n 4 cgrpo mpi` on 2 cores (1 learner + 3 actor ranks): the run completes
+ *          with metrics rows and 3 actors seen, and SIGKILL to one actor rank does not stop
+ *          the learner (Open MPI with --enable-recovery, docs/cluster.md);
+ *   curve  a learner bound to 0.0.0.0 with CURVE keys and a run token (`cgrpo keygen`), one
+ *          legitimate actor, and clients without keys, with another server's key and with a
+ *          wrong token: none gets a Welcome, pushes a message or receives weights, while the
+ *          legitimate actor keeps training to the end. All traffic goes to 127.0.0.1;
+ *   scaling `cgrpo bench --actors 1,3 --sim sleep:100`, small: a CSV row per count with sane
+ *          numbers and the plot; and the bare-vs-end-to-end mode of `cgrpo bench`.
+ * `test_cluster NAME` runs one test (each is its own CTest entry). Every child is tracked by
+ * PID (cg_proc) and killed on every path; every wait has a deadline. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cg_alloc.h"
+#include "cg_config.h"
+#include "cg_msg.h"
+#include "cg_proc.h"
+#include "cg_test.h"
+#include "cg_transport.h"
+
+#ifndef CG_CGRPO_BIN
+#error "CG_CGRPO_BIN must name the cgrpo executable (tests/CMakeLists.txt)"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define S_SLOW 2.0
+#else
+#define S_SLOW 1.0
+#endif
+
+#define S_PATH (CG_PATH_LEN + 64)
+
+/* Fails the test (a CUnit failure) and jumps to the test's `done:` cleanup. */
+#define S_REQUIRE(cond)                                                                      \
+    do {                                                                                     \
+        int ok_ = (cond) ? 1 : 0;                                                            \
+        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",     \
+                                CU_FALSE);                                                   \
+        if (!ok_)                                                                            \
+            goto done;                                                                       \
+    } while (0)
+
+static char s_root[512]; /* the mkdtemp directory every file of the tests goes in */
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static char *s_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0, got;
+    char *buf = cg_calloc(cap, 1);
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            buf = cg_realloc(buf, cap * 2, 1);
+            cap *= 2;
+        }
+    }
+    buf[len] = 0;
+    fclose(f);
+    return buf;
+}
+
+static int s_count(const char *path, const char *needle)
+{
+    char *text = s_slurp(path);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(text);
+    return n;
+}
+
+static void s_print_tail(const char *path)
+{
+    char *text = s_slurp(path);
+    size_t len = text ? strlen(text) : 0;
+    printf("\n---- end of %s ----\n%s\n----\n", path, text ? text + (len > 3000 ? len - 3000 : 0) : "(none)");
+    free(text);
+}
+
+/* Waits until the file has a line containing needle; copies that line. 0 on success. */
+static int s_wait_line(const char *path, const char *needle, double timeout_s, pid_t watch,
+                       char *line, size_t len)
+{
+    double deadline = cg_proc_now() + timeout_s * S_SLOW;
+    while (cg_proc_now() < deadline) {
+        char *text = s_slurp(path);
+        const char *hit = text ? strstr(text, needle) : NULL;
+        if (hit) {
+            const char *start = hit, *end = strchr(hit, '\n');
+            while (start > text && start[-1] != '\n')
+                start--;
+            if (end) {
+                size_t n = (size_t)(end - start) < len - 1 ? (size_t)(end - start) : len - 1;
+                memcpy(line, start, n);
+                line[n] = 0;
+                free(text);
+                return 0;
+            }
+        }
+        free(text);
+        if (watch > 0 && !cg_proc_running(watch)) {
+            printf("\nprocess %d exited before \"%s\" appeared in %s\n", (int)watch, needle, path);
+            return -1;
+        }
+        cg_proc_sleep_ms(50);
+    }
+    printf("\nno \"%s\" in %s within %.0f s\n", needle, path, timeout_s * S_SLOW);
+    return -1;
+}
+
+/* metrics.csv: rows (complete lines after the header) and the value of column name in the
+ * last row (NAN if none). */
+static int s_metrics(const char *dir, const char *name, double *last, double *max)
+{
+    char path[S_PATH];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *text = s_slurp(path);
+    *last = NAN;
+    if (max)
+        *max = NAN;
+    if (!text)
+        return 0;
+    int col = -1, rows = 0;
+    char *save = NULL, *line = strtok_r(text, "\n", &save);
+    if (line) {
+        int j = 0;
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), j++)
+            if (!strcmp(tok, name))
+                col = j;
+    }
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        rows++;
+        int j = 0;
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), j++)
+            if (j == col) {
+                *last = strtod(tok, NULL);
+                if (max && (isnan(*max) || *last > *max))
+                    *max = *last;
+            }
+    }
+    free(text);
+    return rows;
+}
+
+/* Waits for at least rows metrics rows whose last has column name == want (NAN: any). */
+static int s_wait_metrics(const char *dir, int rows, const char *name, double want,
+                          double timeout_s, pid_t watch)
+{
+    double deadline = cg_proc_now() + timeout_s * S_SLOW, last = NAN;
+    int n = 0;
+    while (cg_proc_now() < deadline) {
+        n = s_metrics(dir, name, &last, NULL);
+        if (n >= rows && (isnan(want) || last == want))
+            return 0;
+        if (!cg_proc_running(watch)) {
+            printf("\nlearner exited while waiting for %d metrics rows with %s = %g (%d rows)\n",
+                   rows, name, want, n);
+            return -1;
+        }
+        cg_proc_sleep_ms(50);
+    }
+    printf("\ntimed out waiting for %d metrics rows with %s = %g (%d rows, last %g)\n", rows, name,
+           want, n, last);
+    return -1;
+}
+
+static int s_exited_ok(pid_t pid, double timeout_s, const char *what)
+{
+    int status = 0;
+    if (cg_proc_wait(pid, (int)(timeout_s * S_SLOW * 1000), &status) != 0) {
+        printf("\n%s did not exit within %.0f s\n", what, timeout_s * S_SLOW);
+        return 0;
+    }
+    if (cg_proc_exit_code(status) != 0) {
+        printf("\n%s exited with %d\n", what, cg_proc_exit_code(status));
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- mpi --------------------------------------------------------------------------------- */
+
+/* 1 if `mpirun --version` is Open MPI (the flags below are Open MPI's). */
+static int s_open_mpi(void)
+{
+    FILE *p = popen(CG_MPIEXEC " --version 2>&1", "r");
+    char line[256] = "";
+    int yes = 0;
+    while (p && fgets(line, sizeof line, p))
+        yes |= strstr(line, "Open MPI") != NULL || strstr(line, "OpenRTE") != NULL;
+    if (p)
+        pclose(p);
+    return yes;
+}
+
+static void test_mpi(void)
+{
+    if (!s_open_mpi())
+        cg_test_skip(CG_MPIEXEC " is not Open MPI's (the test uses its flags)");
+    char dir[S_PATH], log[S_PATH], line[512], supp[S_PATH];
+    snprintf(dir, sizeof dir, "%s/mpi", s_root);
+    snprintf(log, sizeof log, "%s/mpirun.log", s_root);
+    snprintf(supp, sizeof supp, "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
+             ":print_suppressions=0", CG_TESTS_DIR);
+    /* Open MPI as root, on loopback and shared memory only, 4 ranks on 2 cores. */
+    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                         "OMPI_MCA_btl=self,vader", "OMPI_MCA_oob_tcp_if_include=lo",
+                         "HWLOC_COMPONENTS=-gl", "OPENBLAS_NUM_THREADS=1", supp, NULL};
+    const char *argv[] = {CG_MPIEXEC, "--oversubscribe", "--enable-recovery", "--mca",
+                          "orte_abort_on_non_zero_status", "0", "-x", "LSAN_OPTIONS", "-x",
+                          "OPENBLAS_NUM_THREADS", "-n", "4", CG_CGRPO_BIN, "mpi", "--no-progress",
+                          "--run-dir", dir, "--set", "sim.name=sleep", "--set", "sim.sleep_us=200",
+                          "--set", "run.iterations=30", "--set", "train.groups=8", "--set",
+                          "actor.instances=4", "--set", "actor.heartbeat_ms=200", "--set",
+                          "learner.heartbeat_timeout_ms=1500", "--set", "learner.device=cpu", NULL};
+    pid_t mpirun = cg_proc_spawn(argv, env, log);
+    pid_t victim = -1;
+    double alive_max = NAN, last = NAN;
+    S_REQUIRE(mpirun > 0);
+    /* Three actor ranks join and train together. */
+    S_REQUIRE(s_wait_metrics(dir, 4, "actors_alive", 3, 90, mpirun) == 0);
+    S_REQUIRE(s_wait_line(log, "actor 1 joined (host ", 5, mpirun, line, sizeof line) == 0);
+    const char *p = strstr(line, "pid ");
+    victim = p ? (pid_t)atoi(p + 4) : -1;
+    S_REQUIRE(victim > 1);
+    char cmdline_path[64];
+    snprintf(cmdline_path, sizeof cmdline_path, "/proc/%d/cmdline", (int)victim);
+    char *cmdline = s_slurp(cmdline_path);
+    int is_rank = cmdline && strstr(cmdline, "cgrpo");
+    free(cmdline);
+    S_REQUIRE(is_rank); /* an actor rank of ours, not a reused PID */
+    int rows_at_kill = s_metrics(dir, "iteration", &last, NULL);
+    S_REQUIRE(kill(victim, SIGKILL) == 0);
+    /* The learner notices (2 actors alive) and keeps training to the end. */
+    S_REQUIRE(s_wait_metrics(dir, rows_at_kill + 1, "actors_alive", 2, 60, mpirun) == 0);
+    S_REQUIRE(s_exited_ok(mpirun, 120, "mpirun"));
+    int rows = s_metrics(dir, "actors_alive", &last, &alive_max);
+    CU_ASSERT_EQUAL(rows, 30);
+    CU_ASSERT_EQUAL(alive_max, 3);
+    CU_ASSERT_EQUAL(last, 2);
+    s_metrics(dir, "iteration", &last, NULL);
+    CU_ASSERT_EQUAL(last, 30);
+    char summary[S_PATH + 16];
+    snprintf(summary, sizeof summary, "%s/summary.json", dir);
+    CU_ASSERT_EQUAL(access(summary, R_OK), 0);
+    CU_ASSERT_EQUAL(s_count(log, "mpirun noticed"), 0);
+    for (int id = 0; id < 3; id += 2) { /* the survivors end when told training is over */
+        char alog[S_PATH + 32];
+        snprintf(alog, sizeof alog, "%s/actor-%d.log", dir, id);
+        CU_ASSERT_EQUAL(s_count(alog, "training is over"), 1);
+        CU_ASSERT_EQUAL(s_count(alog, "Sanitizer"), 0);
+    }
+    CU_ASSERT_EQUAL(s_count(log, "Sanitizer"), 0);
+done:
+    if (CU_get_number_of_failures() > 0)
+        s_print_tail(log);
+    if (mpirun > 0 && cg_proc_running(mpirun)) {
+        cg_proc_signal(mpirun, SIGTERM); /* mpirun stops its ranks */
+        cg_proc_wait(mpirun, 5000, NULL);
+    }
+    cg_proc_kill_all();
+}
+
+/* ---- curve ------------------------------------------------------------------------------- */
+
+static cg_socket_opts_t s_opts = {16, 1 << 24};
+
+typedef struct {
+    cg_transport_t *tp;
+    cg_socket_t *dealer, *push, *sub;
+    const char *server_key; /* NULL: no CURVE */
+    int ports[3];
+    char pub[CG_CURVE_KEY_LEN + 1], sec[CG_CURVE_KEY_LEN + 1];
+} s_client_t;
+
+/* (Re)connects the client's socket i (0 control, 1 data, 2 weights) afresh. */
+static int s_client_socket(s_client_t *c, int i)
+{
+    cg_socket_t **socks[3] = {&c->dealer, &c->push, &c->sub};
+    const cg_sock_kind_t kinds[3] = {CG_SOCK_DEALER, CG_SOCK_PUSH, CG_SOCK_SUB};
+    cg_transport_close(socks[i]);
+    *socks[i] = cg_transport_socket(c->tp, kinds[i], &s_opts);
+    return *socks[i] &&
+                   (!c->server_key ||
+                    cg_transport_curve_client(*socks[i], c->server_key, c->pub, c->sec) == CG_OK) &&
+                   cg_transport_connect(*socks[i], "127.0.0.1", c->ports[i]) == CG_OK
+               ? 0
+               : -1;
+}
+
+/* A client of the learner's three ports (CURVE with server_key unless it is NULL, with a key
+ * pair of its own): connects all three, sends a Hello with token and, if junk, a message
+ * that is no group batch on data. */
+static int s_client_start(s_client_t *c, const int ports[3], const char *server_key,
+                          const char *token, int32_t actor_id, int junk)
+{
+    memset(c, 0, sizeof *c);
+    c->tp = cg_transport_new();
+    c->server_key = server_key;
+    memcpy(c->ports, ports, sizeof c->ports);
+    if (!c->tp || cg_transport_curve_keypair(c->pub, c->sec))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (s_client_socket(c, i))
+            return -1;
+    cg_msg_t hello;
+    memset(&hello, 0, sizeof hello);
+    hello.type = CG_MSG_HELLO;
+    hello.u.hello.actor_id = actor_id;
+    hello.u.hello.pid = (int32_t)getpid();
+    snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "test-client");
+    snprintf(hello.u.hello.token, sizeof hello.u.hello.token, "%s", token);
+    if (cg_transport_send(c->dealer, NULL, 0, &hello) != CG_OK)
+        return -1;
+    /* Queued until (if ever) the connection is allowed. */
+    return !junk || cg_transport_send_raw(c->push, NULL, 0, "not a group batch", 17) == CG_OK ? 0 : -1;
+}
+
+static void s_client_stop(s_client_t *c)
+{
+    cg_transport_close(&c->dealer);
+    cg_transport_close(&c->push);
+    cg_transport_close(&c->sub);
+    cg_transport_destroy(&c->tp);
+}
+
+/* Messages readable on sock within ms (drained). */
+static int s_drain(cg_socket_t *sock, int ms)
+{
+    int n = 0;
+    double deadline = cg_proc_now() + ms / 1000.0;
+    while (cg_proc_now() < deadline) {
+        int ready = 0;
+        if (cg_transport_poll(&sock, 1, 50, &ready) == CG_OK)
+            while (cg_transport_recv_discard(sock, NULL) == CG_OK)
+                n++;
+    }
+    return n;
+}
+
+static int s_keygen(const char *dir)
+{
+    char log[S_PATH];
+    snprintf(log, sizeof log, "%s.log", dir);
+    const char *argv[] = {CG_CGRPO_BIN, "keygen", dir, NULL};
+    pid_t pid = cg_proc_spawn(argv, NULL, log);
+    return pid > 0 && s_exited_ok(pid, 10, "cgrpo keygen") ? 0 : -1;
+}
+
+static void test_curve(void)
+{
+    if (!cg_transport_has_curve())
+        cg_test_skip("this libzmq was built without CURVE");
+    char keys[S_PATH], other[S_PATH], dir[S_PATH], llog[S_PATH], alog[S_PATH], line[512];
+    char set_sec[S_PATH + 64], set_pub[S_PATH + 64], set_tok[S_PATH + 64], path[S_PATH + 32];
+    char server_key[CG_CURVE_KEY_LEN + 1], wrong_key[CG_CURVE_KEY_LEN + 1], token[128] = "";
+    char err[1024];
+    snprintf(keys, sizeof keys, "%s/keys", s_root);
+    snprintf(other, sizeof other, "%s/other-keys", s_root);
+    snprintf(dir, sizeof dir, "%s/curve", s_root);
+    snprintf(llog, sizeof llog, "%s/curve-learner.log", s_root);
+    snprintf(alog, sizeof alog, "%s/curve-actor.log", s_root);
+    s_client_t rogue[3], friend_;
+    memset(rogue, 0, sizeof rogue);
+    memset(&friend_, 0, sizeof friend_);
+    pid_t learner = -1, actor = -1;
+
+    /* cgrpo keygen: the files, their modes, and no overwriting. */
+    S_REQUIRE(s_keygen(keys) == 0 && s_keygen(other) == 0);
+    struct stat st;
+    snprintf(path, sizeof path, "%s/learner.key", keys);
+    S_REQUIRE(stat(path, &st) == 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    snprintf(path, sizeof path, "%s/token", keys);
+    S_REQUIRE(stat(path, &st) == 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    printf("\n(the next keygen must refuse:)");
+    CU_ASSERT_NOT_EQUAL(s_keygen(keys), 0);
+    snprintf(path, sizeof path, "%s/learner.pub", keys);
+    S_REQUIRE(cg_transport_curve_read_key(path, server_key, err, sizeof err) == CG_OK);
+    snprintf(path, sizeof path, "%s/learner.pub", other);
+    S_REQUIRE(cg_transport_curve_read_key(path, wrong_key, err, sizeof err) == CG_OK);
+    snprintf(path, sizeof path, "%s/token", keys);
+    char *tok = s_slurp(path);
+    S_REQUIRE(tok != NULL);
+    snprintf(token, sizeof token, "%.*s", (int)strcspn(tok, "\n"), tok);
+    free(tok);
+    S_REQUIRE(strlen(token) == 32);
+
+    snprintf(set_sec, sizeof set_sec, "learner.curve_secret_key=%s/learner.key", keys);
+    snprintf(set_pub, sizeof set_pub, "learner.curve_public_key=%s/learner.pub", keys);
+    snprintf(set_tok, sizeof set_tok, "run.token_file=%s/token", keys);
+    const char *env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+    const char *largv[] = {CG_CGRPO_BIN, "learner", "--no-progress", "--run-dir", dir,
+                           "--set", "learner.bind=0.0.0.0", "--set", set_sec, "--set", set_pub,
+                           "--set", set_tok, "--set", "sim.name=sleep", "--set",
+                           "sim.sleep_us=200", "--set", "run.iterations=15", "--set",
+                           "train.groups=8", "--set", "actor.instances=4", "--set",
+                           "actor.heartbeat_ms=200", "--set", "learner.heartbeat_timeout_ms=1500",
+                           "--set", "learner.device=cpu", NULL};
+    learner = cg_proc_spawn(largv, env, llog);
+    S_REQUIRE(learner > 0);
+    S_REQUIRE(s_wait_line(llog, "control port ", 30, learner, line, sizeof line) == 0);
+    int ports[3] = {0, 0, 0};
+    const char *cp = strstr(line, "control port ");
+    S_REQUIRE(cp && sscanf(cp, "control port %d (data %d, weights %d)", &ports[0], &ports[1],
+                           &ports[2]) == 3);
+
+    /* The legitimate actor: the learner's public key and the token file, from --set. */
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", ports[0]);
+    const char *aargv[] = {CG_CGRPO_BIN, "actor", "--connect", connect, "--set", set_pub,
+                           "--set", set_tok, NULL};
+    actor = cg_proc_spawn(aargv, env, alog);
+    S_REQUIRE(actor > 0);
+    S_REQUIRE(s_wait_metrics(dir, 3, "actors_alive", 1, 60, learner) == 0);
+
+    /* Three intruders: no keys, another learner's key, the right key with a wrong token. */
+    S_REQUIRE(s_client_start(&rogue[0], ports, NULL, token, 50, 1) == 0);
+    S_REQUIRE(s_client_start(&rogue[1], ports, wrong_key, token, 51, 1) == 0);
+    S_REQUIRE(s_client_start(&rogue[2], ports, server_key, "wrong-token", 52, 1) == 0);
+    double v0 = NAN, v1 = NAN;
+    s_metrics(dir, "version", &v0, NULL);
+    int got[3][2];
+    for (int i = 0; i < 3; i++) {
+        got[i][0] = s_drain(rogue[i].dealer, i == 0 ? 2500 : 300); /* Welcome or heartbeat */
+        got[i][1] = s_drain(rogue[i].sub, 300);                   /* Weights */
+    }
+    s_metrics(dir, "version", &v1, NULL);
+    S_REQUIRE(v1 > v0); /* weights were published meanwhile */
+    for (int i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(got[i][0], 0);
+        CU_ASSERT_EQUAL(got[i][1], 0);
+    }
+    /* The same client with the right key and token gets a Welcome and, subscribing after it
+     * (as an actor does), weights: the refusals above are the learner's doing. */
+    S_REQUIRE(s_client_start(&friend_, ports, server_key, token, 60, 0) == 0);
+    CU_ASSERT_TRUE(s_drain(friend_.dealer, 3000) >= 1);
+    S_REQUIRE(s_client_socket(&friend_, 2) == 0);
+    CU_ASSERT_TRUE(s_drain(friend_.sub, 5000) >= 1);
+
+    /* Training is unaffected: the legitimate actor trains to the last iteration. */
+    S_REQUIRE(s_exited_ok(learner, 120, "learner"));
+    S_REQUIRE(s_exited_ok(actor, 20, "actor"));
+    double last = NAN;
+    CU_ASSERT_EQUAL(s_metrics(dir, "iteration", &last, NULL), 15);
+    CU_ASSERT_EQUAL(last, 15);
+    s_metrics(dir, "rejected_msgs", &last, NULL);
+    CU_ASSERT_EQUAL(last, 1);                               /* the wrong-token Hello, only */
+    CU_ASSERT_EQUAL(s_count(llog, "wrong run token"), 1);
+    CU_ASSERT_EQUAL(s_count(llog, "rejected data message"), 0); /* no junk got through */
+    CU_ASSERT_TRUE(s_count(llog, "refused connection") >= 2); /* wrong token: data, weights */
+done:
+    if (CU_get_number_of_failures() > 0) {
+        s_print_tail(llog);
+        s_print_tail(alog);
+    }
+    for (int i = 0; i < 3; i++)
+        s_client_stop(&rogue[i]);
+    s_client_stop(&friend_);
+    cg_proc_kill_all();
+}
+
+/* ---- scaling ---------------------------------------------------------------------------- */
+
+/* Fields of the CSV line of file starting with prefix into v (up to n). Count parsed. */
+static int s_csv_fields(const char *path, const char *prefix, double *v, int n)
+{
+    char *text = s_slurp(path), *save = NULL;
+    int k = 0;
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, prefix, strlen(prefix)))
+            continue;
+        for (char *s2 = NULL, *tok = strtok_r(line + strlen(prefix), ",", &s2); tok && k < n;
+             tok = strtok_r(NULL, ",", &s2))
+            v[k++] = strtod(tok, NULL);
+        break;
+    }
+    free(text);
+    return k;
+}
+
+/* `cgrpo bench` in both modes, small: the scaling study writes a row per actor count with
+ * sane numbers (and a plot when gnuplot is there); the bare-vs-end-to-end mode still works. */
+static void test_scaling(void)
+{
+    char out[S_PATH], log[S_PATH], csv[S_PATH + 32], png[S_PATH + 32], bare[S_PATH];
+    snprintf(out, sizeof out, "%s/scaling", s_root);
+    snprintf(log, sizeof log, "%s/scaling.log", s_root);
+    snprintf(bare, sizeof bare, "%s/bare", s_root);
+    snprintf(csv, sizeof csv, "%s/scaling.csv", out);
+    snprintf(png, sizeof png, "%s/scaling.png", out);
+    const char *env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+    const char *argv[] = {CG_CGRPO_BIN, "bench", "--actors", "1,3", "--sim", "sleep:100",
+                          "--duration", "5", "--warmup", "1", "--seconds", "0.5", "--set", "train.groups=6",
+                          "--set", "actor.instances=4", "--set", "learner.device=cpu", "--out",
+                          out, NULL};
+    pid_t pid = cg_proc_spawn(argv, env, log);
+    S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (scaling)"));
+    for (int n = 1; n <= 3; n += 2) {
+        /* actors, env_steps_per_s, groups_per_s, trained, busy, p50, p99, samples, lag,
+         * dropped/s, rejected, msg_bytes, groups_per_msg, raw msgs, raw groups, ingest frac */
+        double v[17];
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "sleep:100,%d,", n);
+        S_REQUIRE(s_csv_fields(csv, prefix, v + 1, 16) == 16);
+        CU_ASSERT_TRUE(v[1] > 0 && v[2] > 0 && v[3] > 0);  /* steps/s, groups/s */
+        CU_ASSERT_TRUE(v[4] > 0 && v[4] < 1);             /* busy fraction */
+        CU_ASSERT_TRUE(v[5] > 0 && v[6] >= v[5]);         /* latency p50 <= p99 */
+        CU_ASSERT_TRUE(v[7] >= n);                        /* latency samples */
+        CU_ASSERT_EQUAL(v[10], 0);                        /* rejected */
+        CU_ASSERT_TRUE(v[11] > 1000);                     /* message bytes */
+        CU_ASSERT_TRUE(v[13] > 0 && v[15] > 0 && v[15] < 1); /* raw rate, ingest fraction */
+    }
+    if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
+        struct stat st;
+        CU_ASSERT_TRUE(stat(png, &st) == 0 && st.st_size > 1000);
+    }
+    const char *bargv[] = {CG_CGRPO_BIN, "bench", "--sims", "null", "--actors", "1",
+                           "--seconds", "0.5", "--iterations", "2", "--set", "train.groups=4",
+                           "--set", "learner.device=cpu", "--out", bare, NULL};
+    pid = cg_proc_spawn(bargv, env, log);
+    S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
+    snprintf(csv, sizeof csv, "%s/bench.csv", bare);
+    double v[5];
+    CU_ASSERT_EQUAL(s_csv_fields(csv, "null,1,", v, 4), 4);
+done:
+    if (CU_get_number_of_failures() > 0)
+        s_print_tail(log);
+    cg_proc_kill_all();
+}
+
+int main(int argc, char **argv)
+{
+    if (cg_proc_tmpdir("cg-cluster", s_root, sizeof s_root) != 0)
+        return 1;
+    CU_TestInfo all[] = {
+        {"mpi", test_mpi},
+        {"curve", test_curve},
+        {"scaling", test_scaling},
+        CU_TEST_INFO_NULL,
+    };
+    CU_TestInfo one[2] = {CU_TEST_INFO_NULL, CU_TEST_INFO_NULL};
+    CU_TestInfo *tests = all;
+    if (argc > 1) {
+        for (int i = 0; all[i].pName; i++)
+            if (!strcmp(all[i].pName, argv[1]))
+                one[0] = all[i];
+        if (!one[0].pName) {
+            fprintf(stderr, "test_cluster: no test '%s'\n", argv[1]);
+            return 2;
+        }
+        tests = one;
+    }
+    int rc = cg_test_run("cluster", tests, NULL, NULL);
+    if (rc == 0)
+        cg_proc_rmtree(s_root);
+    else
+        printf("kept %s\n", s_root);
+    return rc;
+}
