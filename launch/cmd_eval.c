@@ -42,6 +42,25 @@ typedef struct {
 } s_tally_t;
 
 /* Exact KL(p || q) of two logit rows, p = softmax(a), q = softmax(b). */
+/* Prints the JSON object's opening keys shared by both reports; run_dir is escaped, so any
+ * path gives valid JSON. */
+static void s_json_head(const char *dir, uint64_t version, long episodes, double goal_rate,
+                        double reward_mean)
+{
+    fputs("{\"run_dir\":\"", stdout);
+    for (const unsigned char *c = (const unsigned char *)dir; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if (*c < 0x20)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
+    }
+    printf("\",\"version\":%llu,\"episodes\":%ld,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
+           "\"cost_rates\":{",
+           (unsigned long long)version, episodes, goal_rate, reward_mean);
+}
+
 static double s_kl(const float *a, const float *b, int32_t n, float *la, float *lb)
 {
     cg_policy_log_softmax(a, n, 1.0f, la);
@@ -173,9 +192,7 @@ static void s_report_instruct(const char *dir, uint64_t version, const cg_sim_in
     }
     double kl = t->kl_steps > 0 ? t->kl_sum / (double)t->kl_steps : 0.0;
     if (json) {
-        printf("{\"run_dir\":\"%s\",\"version\":%llu,\"episodes\":%ld,\"goal_rate\":%.6f,"
-               "\"reward_mean\":%.6f,\"cost_rates\":{",
-               dir, (unsigned long long)version, t->episodes, hsr_n / ne, ssr / ne);
+        s_json_head(dir, version, t->episodes, hsr_n / ne, ssr / ne);
         for (int32_t k = 0; k < info->n_costs; k++)
             printf("%s\"%s\":%.6f", k ? "," : "", info->cost_names[k], t->cost[k] / ne);
         printf("},\"prompt_set\":\"heldout\",\"decoding\":\"%s\",\"hsr\":%.6f,\"ssr\":%.6f,"
@@ -332,9 +349,7 @@ int cg_cmd_eval(int argc, char **argv)
     }
     double ne = done_eps > 0 ? (double)done_eps : 1.0;
     if (json) {
-        printf("{\"run_dir\":\"%s\",\"version\":%llu,\"episodes\":%ld,\"goal_rate\":%.6f,"
-               "\"reward_mean\":%.6f,\"cost_rates\":{",
-               dir, (unsigned long long)version, done_eps, goals / ne, reward / ne);
+        s_json_head(dir, version, done_eps, goals / ne, reward / ne);
         for (int32_t k = 0; k < info->n_costs; k++)
             printf("%s\"%s\":%.6f", k ? "," : "", info->cost_names[k], costs[k] / ne);
         printf("}}\n");
