@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,6 +190,17 @@ int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, s
         }
     }
     return 0;
+}
+
+void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suffix)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    mkdir(parent, 0755);
+    snprintf(dir, len, "%s/%s%s%s", parent, stamp, suffix ? "-" : "", suffix ? suffix : "");
 }
 
 void cg_cmd_blas_threads(void)

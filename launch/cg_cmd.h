@@ -49,6 +49,10 @@ int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, s
 /* SIGTERM to each PID, waits up to grace_ms, then SIGKILL; reaps all. */
 void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms);
 
+/* "parent/<YYYYmmdd-HHMMSS>[-suffix]" (local time) into dir, creating parent if missing:
+ * the default run and bench directories. suffix may be NULL. */
+void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suffix);
+
 /* Sets OpenBLAS to one thread unless OPENBLAS_NUM_THREADS is given: several processes
  * share few cores, and one thread keeps results bit-reproducible. */
 void cg_cmd_blas_threads(void);

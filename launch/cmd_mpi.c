@@ -143,13 +143,7 @@ static cg_learner_t *s_learner_new(const s_opts_t *o, int n_actors, cg_config_t 
     } else if (cfg->run_dir[0]) {
         snprintf(dir, dir_len, "%s", cfg->run_dir);
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        mkdir("runs", 0755);
-        snprintf(dir, dir_len, "runs/%s-%s", stamp, cfg->run_id);
+        cg_cmd_stamp_dir(dir, dir_len, "runs", cfg->run_id);
     }
     char token[CG_NAME_LEN], server_key[CG_CURVE_KEY_LEN + 1], err[1024] = "";
     if (cg_cmd_secrets(cfg, o->token, token, sizeof token, server_key))

@@ -118,15 +118,8 @@ static int s_run(int argc, char **argv, int spawn_actors)
         snprintf(dir, sizeof dir, "%s", run_dir);
     else if (cfg->run_dir[0])
         snprintf(dir, sizeof dir, "%s", cfg->run_dir);
-    else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        mkdir("runs", 0755);
-        snprintf(dir, sizeof dir, "runs/%s-%s", stamp, cfg->run_id);
-    }
+    else
+        cg_cmd_stamp_dir(dir, sizeof dir, "runs", cfg->run_id);
 
     int rc = cg_cmd_run_training(cfg, dir, resume != NULL, token, progress,
                                  spawn_actors ? cfg->actors : 0, 0, NULL, NULL);
