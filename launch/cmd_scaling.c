@@ -348,7 +348,7 @@ static void s_csv_row(FILE *f, const char *sim, const s_row_t *r)
 }
 
 /* scaling.gp + scaling.png: throughput, busy/ingest fractions and latency against actors. */
-static int s_plot(const char *dir, const char *sim)
+static int s_plot(const char *dir, const char *title)
 {
     char gp[CG_PATH_LEN + 32];
     snprintf(gp, sizeof gp, "%s/scaling.gp", dir);
@@ -356,27 +356,27 @@ static int s_plot(const char *dir, const char *sim)
     if (!f)
         return -1;
     fprintf(f,
-            "# cgrpo bench: actor scaling (%s). Re-plot with: cd %s && gnuplot scaling.gp\n"
+            "# cgrpo bench: actor scaling, %s. Re-plot with: cd %s && gnuplot scaling.gp\n"
             "set terminal pngcairo size 1500,450 font 'sans,10' noenhanced\n"
             "set output 'scaling.png'\n"
             "set datafile separator ','\n"
             "set key bottom right box opaque\n"
             "set grid lc rgb '#dddddd'\n"
             "set logscale x 2\nset xlabel 'actors'\n"
-            "set multiplot layout 1,3 title 'actor scaling, sim %s'\n"
+            "set multiplot layout 1,3 title 'actor scaling: %s'\n"
             "set title 'throughput'\nset logscale y\nset ylabel 'per second'\n"
             "plot 'scaling.csv' using 2:3 with linespoints lw 2 title 'env-steps/s', "
             "'' using 2:4 with linespoints lw 2 title 'groups/s ingested', "
             "'' using 2:16 with linespoints dt 2 title 'raw PUSH/PULL groups/s'\n"
             "unset logscale y\n"
-            "set title 'learner'\nset ylabel 'fraction'\nset logscale y\n"
+            "set title 'learner'\nset ylabel 'fraction'\nset logscale y\nset format y '%%g'\n"
             "plot 'scaling.csv' using 2:6 with linespoints lw 2 title 'busy (updates / wall)', "
             "'' using 2:17 with linespoints lw 2 title 'ingest / raw baseline'\n"
             "set title 'weight broadcast latency'\nset ylabel 'ms'\nset key top left\n"
             "plot 'scaling.csv' using 2:7 with linespoints lw 2 title 'p50', "
             "'' using 2:8 with linespoints lw 2 title 'p99'\n"
             "unset multiplot\n",
-            sim, dir, sim);
+            title, dir, title);
     if (fclose(f))
         return -1;
     fflush(NULL);
@@ -522,6 +522,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int status = 0, header = 0;
+    char title[256] = "";
     for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
         s_row_t row = {.actors = counts[k]};
         char set_iters[64], set_actors[64], run_dir[CG_PATH_LEN + 96];
@@ -538,6 +539,9 @@ int cg_cmd_bench_scaling(int argc, char **argv)
             return 1;
         }
         if (!header) {
+            snprintf(title, sizeof title, "sim %s, %d instances per actor, B = %d groups of G = %d, "
+                     "max policy lag %d, %ld CPUs", sim, cfg->instances, cfg->groups_per_batch,
+                     cfg->group_size, cfg->max_policy_lag, ncpu);
             printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
                    "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
                    sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
@@ -566,7 +570,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
     fclose(csv);
     char png[CG_PATH_LEN + 32];
     snprintf(png, sizeof png, "%s/scaling.png", dir);
-    if (s_plot(dir, sim) == 0)
+    if (s_plot(dir, title) == 0)
         printf("results: %s, %s\n", csv_path, png);
     else
         printf("results: %s (no plot)\n", csv_path);
