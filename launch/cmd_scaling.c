@@ -494,13 +494,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
     if (out_dir) {
         snprintf(dir, sizeof dir, "%s", out_dir);
     } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        mkdir("bench", 0755);
-        snprintf(dir, sizeof dir, "bench/%s", stamp);
+        cg_cmd_stamp_dir(dir, sizeof dir, "bench", NULL);
     }
     if (mkdir(dir, 0755) && errno != EEXIST) {
         fprintf(stderr, "cgrpo bench: cannot create %s: %s\n", dir, strerror(errno));
