@@ -12,7 +12,7 @@
  * cg_backend_new. Only cg_backend_cuda_transfer is defined in cgrpo itself (cg_backend.c,
  * every build); the module exports the three functions below its typedefs, found by dlsym.
  * Not here: backend selection and loading (cg_backend.c), double-buffering of batches (the
- * learner).
+ * learner's cg_updater).
  * Threading: one owner thread per backend, like every backend. */
 #ifndef CG_BACKEND_CUDA_H
 #define CG_BACKEND_CUDA_H

@@ -79,11 +79,13 @@ static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards",
 static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed", NULL};
 static const char *const s_ACTIVATIONS[] = {"tanh", "relu", NULL};
 static const char *const s_DEVICES[] = {"auto", "cpu", "cuda", NULL};
+static const char *const s_OVERLAPS[] = {"auto", "on", "off", NULL};
 
 _Static_assert(sizeof(cg_adv_estimator_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_mult_kind_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_activation_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_device_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_overlap_t) == sizeof(int), "enum stored as int");
 
 #define S_OFF(field) offsetof(cg_config_t, field)
 #define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
@@ -199,6 +201,7 @@ static const s_key_t s_KEYS[] = {
     K_ENUM("learner", "device", device, s_DEVICES, NULL),
     K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, 1, 86400000, NULL),
     K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
+    K_ENUM("learner", "overlap", overlap, s_OVERLAPS, NULL),
     K_I64("learner", "max_msg_bytes", max_msg_bytes, 4096, INT64_MAX, NULL),
     K_I32("learner", "max_episode_steps", max_steps_per_episode, 1, 1000000, NULL),
 };
@@ -1296,6 +1299,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->device = CG_DEVICE_AUTO;
     cfg->heartbeat_timeout_ms = 3000;
     cfg->hwm = 8;
+    cfg->overlap = CG_OVERLAP_AUTO;
     cfg->max_msg_bytes = 64 * 1024 * 1024;
     cfg->max_steps_per_episode = 1024;
 }

@@ -49,6 +49,13 @@ typedef enum {
     CG_DEVICE_CUDA = 2,
 } cg_device_t;
 
+/* [learner] overlap: updates on their own thread (double-buffered batches), or inline. */
+typedef enum {
+    CG_OVERLAP_AUTO = 0, /* on when the update runs on a GPU, off on the CPU */
+    CG_OVERLAP_ON = 1,
+    CG_OVERLAP_OFF = 2,
+} cg_overlap_t;
+
 /* One enforced constraint: the simulator cost it refers to and its threshold d_k. */
 typedef struct {
     char name[CG_NAME_LEN];
@@ -156,6 +163,8 @@ typedef struct {
     cg_device_t device;            /* device = auto */
     int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
     int32_t hwm;                   /* hwm = 8 (messages queued per socket) */
+    cg_overlap_t overlap;          /* overlap = auto (updates on their own thread while the
+                                    * next batch is ingested: double-buffered batches) */
     int64_t max_msg_bytes;         /* max_msg_bytes = 67108864 */
     int32_t max_steps_per_episode; /* max_episode_steps = 1024 (cap checked on ingest) */
 } cg_config_t;

@@ -69,6 +69,7 @@ static int s_zmq_type(cg_sock_kind_t kind)
     case CG_SOCK_PUSH: return ZMQ_PUSH;
     case CG_SOCK_PUB: return ZMQ_PUB;
     case CG_SOCK_SUB: return ZMQ_SUB;
+    case CG_SOCK_PAIR: return ZMQ_PAIR;
     }
     return -1;
 }
@@ -297,6 +298,61 @@ cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms)
     if (rc == -1)
         return zmq_errno() == EINTR ? CG_ERR_INTERRUPTED : CG_ERR_ZMQ;
     return rc == 0 ? CG_ERR_TIMEOUT : CG_OK;
+}
+
+/* For calls that are retried or classified before failing: logs as CG_ZMQ_CHECK does. */
+static cg_status_t s_zmq_fail(const char *call)
+{
+    CG_ERROR("%s: %s", call, zmq_strerror(zmq_errno()));
+    return CG_ERR_ZMQ;
+}
+
+cg_status_t cg_transport_pipe(cg_transport_t *self, cg_socket_t **mine, cg_socket_t **theirs)
+{
+    /* The endpoint is unique per context and pipe: the two sockets' addresses. */
+    const cg_socket_opts_t opts = {.hwm = 16, .max_msg_bytes = 0};
+    *mine = cg_transport_socket(self, CG_SOCK_PAIR, &opts);
+    *theirs = cg_transport_socket(self, CG_SOCK_PAIR, &opts);
+    char endpoint[96];
+    if (*mine && *theirs) {
+        snprintf(endpoint, sizeof endpoint, "inproc://cg-pipe-%p-%p", (void *)*mine,
+                 (void *)*theirs);
+        if (CG_ZMQ_CHECK(zmq_bind((*mine)->zsock, endpoint)) == CG_OK &&
+            CG_ZMQ_CHECK(zmq_connect((*theirs)->zsock, endpoint)) == CG_OK)
+            return CG_OK;
+    }
+    cg_transport_close(mine);
+    cg_transport_close(theirs);
+    return CG_ERR_ZMQ;
+}
+
+cg_status_t cg_transport_send_ptr(cg_socket_t *pipe, void *ptr)
+{
+    CG_ASSERT(pipe->kind == CG_SOCK_PAIR);
+    while (zmq_send(pipe->zsock, &ptr, sizeof ptr, 0) == -1) {
+        if (zmq_errno() != EINTR)
+            return s_zmq_fail("zmq_send");
+    }
+    return CG_OK;
+}
+
+cg_status_t cg_transport_recv_ptr(cg_socket_t *pipe, int timeout_ms, void **ptr)
+{
+    CG_ASSERT(pipe->kind == CG_SOCK_PAIR);
+    zmq_pollitem_t item = {pipe->zsock, 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll(&item, 1, timeout_ms);
+    if (rc == -1)
+        return zmq_errno() == EINTR ? CG_ERR_INTERRUPTED : s_zmq_fail("zmq_poll");
+    if (rc == 0)
+        return CG_ERR_TIMEOUT;
+    void *p = NULL;
+    int n = zmq_recv(pipe->zsock, &p, sizeof p, ZMQ_DONTWAIT);
+    if (n == -1)
+        return zmq_errno() == EAGAIN ? CG_ERR_TIMEOUT : s_zmq_fail("zmq_recv");
+    if (n != (int)sizeof p)
+        return CG_ERR_PROTO;
+    *ptr = p;
+    return CG_OK;
 }
 
 cg_status_t cg_transport_recv_discard(cg_socket_t *sock, size_t *nbytes)

@@ -28,6 +28,7 @@ typedef enum {
     CG_SOCK_PUSH = 3,
     CG_SOCK_PUB = 4,
     CG_SOCK_SUB = 5,
+    CG_SOCK_PAIR = 6, /* in-process pipes between threads (cg_transport_pipe) */
 } cg_sock_kind_t;
 
 #define CG_IDENTITY_MAX 256 /* bytes of a ROUTER peer identity */
@@ -76,6 +77,21 @@ cg_status_t cg_transport_recv(cg_socket_t *sock, const cg_msg_caps_t *caps, cons
 cg_status_t cg_transport_poll(cg_socket_t **socks, int n, int timeout_ms, int *ready);
 /* Waits up to timeout_ms until sock can send one message. */
 cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms);
+
+/* ---- in-process pipes ---------------------------------------------------------------------
+ * Threads share no mutable state: a worker thread and its owner talk over a pipe, two PAIR
+ * sockets joined over inproc:// (czmq's actor pattern). What travels is a pointer, and with
+ * it the ownership of what it points to, until the other side sends it back. */
+
+/* Two connected PAIR sockets: *mine for the calling thread, *theirs for the thread it starts
+ * next (pthread_create is the memory barrier ZeroMQ asks for when a socket changes thread).
+ * NULL-safe to close either. */
+cg_status_t cg_transport_pipe(cg_transport_t *self, cg_socket_t **mine, cg_socket_t **theirs);
+/* Sends one pointer (NULL allowed) over a pipe, waiting while the peer's queue is full. */
+cg_status_t cg_transport_send_ptr(cg_socket_t *pipe, void *ptr);
+/* Receives one pointer, waiting up to timeout_ms (-1 forever): CG_ERR_TIMEOUT when none
+ * came, CG_ERR_INTERRUPTED on a signal, CG_ERR_PROTO for a frame that is not a pointer. */
+cg_status_t cg_transport_recv_ptr(cg_socket_t *pipe, int timeout_ms, void **ptr);
 
 /* Receives one message without blocking and throws it away undecoded (the raw ZeroMQ
  * baseline of `cgrpo bench`). *nbytes gets its size. CG_ERR_TIMEOUT when none is queued. */

@@ -156,69 +156,82 @@ cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
     return CG_OK;
 }
 
-/* Rebuilds the batch keeping groups in the order given by keep (n_keep indices). The step
- * arena is compacted in place: kept groups move only towards the front in order. */
+/* Appends group g of src (its record, episodes and steps) to dst; same G, K, D. */
+static void s_append_group(cg_batch_t *dst, const cg_batch_t *src, int32_t g)
+{
+    const int32_t G = src->G;
+    int64_t steps = 0;
+    for (int32_t j = 0; j < G; j++)
+        steps += src->length[(size_t)g * (size_t)G + (size_t)j];
+    s_reserve_groups(dst, dst->n_groups + 1);
+    s_reserve_steps(dst, dst->n_steps + steps);
+    const int32_t gi = dst->n_groups++;
+    dst->groups[gi] = src->groups[g];
+    for (int32_t j = 0; j < G; j++) {
+        const size_t eo = (size_t)g * (size_t)G + (size_t)j,
+                     en = (size_t)gi * (size_t)G + (size_t)j;
+        dst->reward[en] = src->reward[eo];
+        memcpy(dst->cost + en * (size_t)src->K, src->cost + eo * (size_t)src->K,
+               (size_t)src->K * sizeof(float));
+        dst->length[en] = src->length[eo];
+        dst->temperature[en] = src->temperature[eo];
+        dst->step0[en] = dst->n_steps;
+        const int64_t len = src->length[eo], from = src->step0[eo];
+        memcpy(dst->obs + dst->n_steps * src->D, src->obs + from * src->D,
+               (size_t)len * (size_t)src->D * sizeof(float));
+        memcpy(dst->action + dst->n_steps, src->action + from, (size_t)len * sizeof(int32_t));
+        memcpy(dst->logp + dst->n_steps, src->logp + from, (size_t)len * sizeof(float));
+        dst->n_steps += len;
+    }
+}
+
+/* Exchanges the group and step arenas of a and b (not the minibatch buffers). */
+static void s_swap_arenas(cg_batch_t *a, cg_batch_t *b)
+{
+#define S_SWAP(field)                                                                              \
+    do {                                                                                           \
+        __typeof__(a->field) t_ = a->field;                                                        \
+        a->field = b->field;                                                                       \
+        b->field = t_;                                                                             \
+    } while (0)
+    S_SWAP(n_groups);
+    S_SWAP(cap_groups);
+    S_SWAP(groups);
+    S_SWAP(reward);
+    S_SWAP(cost);
+    S_SWAP(length);
+    S_SWAP(temperature);
+    S_SWAP(step0);
+    S_SWAP(adv);
+    S_SWAP(kl_coef);
+    S_SWAP(perm);
+    S_SWAP(n_steps);
+    S_SWAP(cap_steps);
+    S_SWAP(obs);
+    S_SWAP(action);
+    S_SWAP(logp);
+    S_SWAP(logp_ref);
+#undef S_SWAP
+}
+
+/* Rebuilds the batch keeping groups in the order given by keep (n_keep indices), through
+ * fresh arenas: simple, and small next to the update. */
 static void s_rebuild(cg_batch_t *b, const int32_t *keep, int32_t n_keep)
 {
-    int32_t G = b->G;
-    /* New arenas for the reorder case; for the in-order case this still works because we
-     * copy through temporaries only where order changes. Simplicity over speed here: the
-     * batch is small next to the update. */
-    size_t e_new = (size_t)n_keep * (size_t)G;
-    s_group_t *groups = cg_calloc((size_t)n_keep ? (size_t)n_keep : 1, sizeof *groups);
-    float *reward = cg_calloc(e_new ? e_new : 1, sizeof *reward);
-    float *cost = cg_calloc(e_new * (size_t)(b->K ? b->K : 1) + 1, sizeof *cost);
-    int32_t *length = cg_calloc(e_new ? e_new : 1, sizeof *length);
-    float *temperature = cg_calloc(e_new ? e_new : 1, sizeof *temperature);
-    int64_t *step0 = cg_calloc(e_new ? e_new : 1, sizeof *step0);
-    int64_t steps = 0;
+    cg_batch_t *fresh = cg_batch_new(b->G, b->K, b->D);
     for (int32_t i = 0; i < n_keep; i++)
-        for (int32_t j = 0; j < G; j++)
-            steps += b->length[(size_t)keep[i] * (size_t)G + (size_t)j];
-    float *obs = cg_calloc((size_t)(steps ? steps : 1) * (size_t)b->D, sizeof *obs);
-    int32_t *action = cg_calloc((size_t)(steps ? steps : 1), sizeof *action);
-    float *logp = cg_calloc((size_t)(steps ? steps : 1), sizeof *logp);
-    int64_t s = 0;
-    for (int32_t i = 0; i < n_keep; i++) {
-        groups[i] = b->groups[keep[i]];
-        for (int32_t j = 0; j < G; j++) {
-            size_t eo = (size_t)keep[i] * (size_t)G + (size_t)j, en = (size_t)i * (size_t)G + (size_t)j;
-            reward[en] = b->reward[eo];
-            memcpy(cost + en * (size_t)b->K, b->cost + eo * (size_t)b->K, (size_t)b->K * sizeof(float));
-            length[en] = b->length[eo];
-            temperature[en] = b->temperature[eo];
-            step0[en] = s;
-            int64_t len = b->length[eo], from = b->step0[eo];
-            memcpy(obs + s * b->D, b->obs + from * b->D, (size_t)len * (size_t)b->D * sizeof(float));
-            memcpy(action + s, b->action + from, (size_t)len * sizeof(int32_t));
-            memcpy(logp + s, b->logp + from, (size_t)len * sizeof(float));
-            s += len;
-        }
-    }
-    b->n_groups = 0;
-    b->n_steps = 0;
-    s_reserve_groups(b, n_keep);
-    s_reserve_steps(b, steps);
-    memcpy(b->groups, groups, (size_t)n_keep * sizeof *groups);
-    memcpy(b->reward, reward, e_new * sizeof *reward);
-    memcpy(b->cost, cost, e_new * (size_t)b->K * sizeof *cost);
-    memcpy(b->length, length, e_new * sizeof *length);
-    memcpy(b->temperature, temperature, e_new * sizeof *temperature);
-    memcpy(b->step0, step0, e_new * sizeof *step0);
-    memcpy(b->obs, obs, (size_t)steps * (size_t)b->D * sizeof *obs);
-    memcpy(b->action, action, (size_t)steps * sizeof *action);
-    memcpy(b->logp, logp, (size_t)steps * sizeof *logp);
-    b->n_groups = n_keep;
-    b->n_steps = steps;
-    free(groups);
-    free(reward);
-    free(cost);
-    free(length);
-    free(temperature);
-    free(step0);
-    free(obs);
-    free(action);
-    free(logp);
+        s_append_group(fresh, b, keep[i]);
+    s_swap_arenas(b, fresh);
+    cg_batch_destroy(&fresh);
+}
+
+void cg_batch_take(cg_batch_t *dst, cg_batch_t *src)
+{
+    CG_ASSERT(dst != src && dst->G == src->G && dst->K == src->K && dst->D == src->D);
+    for (int32_t g = 0; g < src->n_groups; g++)
+        s_append_group(dst, src, g);
+    src->n_groups = 0;
+    src->n_steps = 0;
 }
 
 int32_t cg_batch_drop_stale(cg_batch_t *self, uint64_t version, int32_t max_lag)

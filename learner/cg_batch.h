@@ -3,7 +3,8 @@
  * Layout: groups in arrival order; episode e = group g member j at e = g*G + j; the steps of
  * all episodes packed in one arena (obs (S, D), action (S), logp (S)).
  * Not here: validation (cg_msg did it), the update (cg_backend).
- * Threading: one owner (the learner thread). */
+ * Threading: one owner at a time (the learner's thread, or the updater's while it trains on
+ * the batch). */
 #ifndef CG_BATCH_H
 #define CG_BATCH_H
 
@@ -51,6 +52,9 @@ int32_t cg_batch_drop_stale(cg_batch_t *self, uint64_t version, int32_t max_lag)
 void cg_batch_sort(cg_batch_t *self);
 /* Removes the first n groups (after an update), keeping the rest for the next batch. */
 void cg_batch_consume(cg_batch_t *self, int32_t n);
+/* Moves every group of src to the end of dst, in order, and leaves src empty (the learner's
+ * two batches: what was left over after an update goes first). Same G, K and D. */
+void cg_batch_take(cg_batch_t *dst, cg_batch_t *src);
 
 /* Statistics over the first n groups at learner version `version`. */
 void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batch_stats_t *out);

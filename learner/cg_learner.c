@@ -1,5 +1,6 @@
 /* cg_learner: the learner's event loop (ingest -> batch -> multipliers -> advantages ->
- * update -> broadcast), its actor table, metrics rows and checkpoints. */
+ * update (cg_updater, maybe overlapped with the next ingest) -> broadcast), its actor table,
+ * metrics rows and checkpoints. */
 #include "cg_learner.h"
 
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include "cg_rng.h"
 #include "cg_sim.h"
 #include "cg_transport.h"
+#include "cg_updater.h"
 
 #define S_MAX_ACTORS 4096
 #define S_CKPT_KEEP 3
@@ -64,11 +66,21 @@ struct cg_learner {
     cg_loss_config_t loss;
     cg_rng_t rng;           /* minibatch shuffles */
 
-    /* data */
-    cg_batch_t *batch;
+    /* data: two batches. Groups arrive into `filling`; an update takes its first B groups
+     * after swapping it with the empty `training`, so ingest goes on while it runs. */
+    cg_batch_t *filling, *training;
     cg_msg_caps_t caps;
-    float *ref_logits;      /* reference forward workspace */
-    int64_t ref_cap;
+
+    /* the update in flight (the updater owns backend, ref, rng, params and training while
+     * cg_updater_busy), with what its metrics row needs from its start */
+    cg_updater_t *updater;
+    cg_update_job_t job;
+    cg_batch_stats_t job_stats;
+    float job_eff[CG_MAX_COSTS + 1];
+    double job_adv_neg;
+    double job_t0;          /* when the learner started preparing it */
+    double job_wait_s;      /* seconds the updater sat idle before it */
+    double t_idle;          /* when the updater last became idle */
 
     /* network */
     cg_transport_t *transport;
@@ -81,7 +93,7 @@ struct cg_learner {
     char advertise[256];    /* the host actors connect to (run_dir/endpoint) */
 
     /* throughput (cg_learner_counters; not checkpointed) */
-    double busy_s;          /* seconds in s_iterate */
+    double busy_s;          /* seconds from an update's preparation to its broadcast */
     double lag_sum;         /* sum over updates of the batch's mean policy lag */
     int64_t lag_n;
     int64_t data_msgs, data_bytes, data_groups;
@@ -503,7 +515,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     cg_adv_config_from(&self->cfg, &self->adv);
     self->loss = (cg_loss_config_t){self->cfg.clip, self->cfg.kl_coef, self->cfg.ent_coef};
     cg_rng_seed(&self->rng, self->cfg.seed, 0x6c6561726e6572ULL);
-    self->batch = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
+    self->filling = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
+    self->training = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
     cg_msg_caps_from(&self->cfg, &self->caps);
     self->actors = cg_calloc(S_MAX_ACTORS, sizeof *self->actors);
     self->latency = cg_calloc(S_LATENCY_SAMPLES, sizeof *self->latency);
@@ -526,11 +539,21 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         snprintf(err, errlen, "cannot start ZeroMQ");
         goto fail;
     }
+    /* Overlap pays where the update leaves the host's cores free (docs/performance.md). */
+    const int overlap = self->cfg.overlap == CG_OVERLAP_ON ||
+                        (self->cfg.overlap == CG_OVERLAP_AUTO &&
+                         strcmp(cg_backend_name(self->backend), "cpu") != 0);
+    self->updater = cg_updater_new(self->transport, self->backend, self->ref, &self->rng,
+                                   self->params, overlap, err, errlen);
+    if (!self->updater)
+        goto fail;
     s_advertise(self);
     if (s_security(self, err, errlen) || s_bind(self, err, errlen))
         goto fail;
-    CG_INFO("learner %s: run %s, backend %s, %zu parameters, control port %d (data %d, weights %d)",
-            self->run_dir, self->cfg.run_id, cg_backend_name(self->backend), self->n_params,
+    CG_INFO("learner %s: run %s, backend %s%s, %zu parameters, control port %d (data %d, "
+            "weights %d)",
+            self->run_dir, self->cfg.run_id, cg_backend_name(self->backend),
+            cg_updater_socket(self->updater) ? " (overlapped updates)" : "", self->n_params,
             self->port, self->data_port, self->weights_port);
     return self;
 fail:
@@ -543,17 +566,18 @@ void cg_learner_destroy(cg_learner_t **self_p)
     if (!self_p || !*self_p)
         return;
     cg_learner_t *self = *self_p;
+    cg_updater_destroy(&self->updater); /* first: it may still be using what follows */
     cg_transport_close(&self->control);
     cg_transport_close(&self->data);
     cg_transport_close(&self->weights);
     cg_transport_destroy(&self->transport);
     cg_metrics_close(&self->metrics);
-    cg_batch_destroy(&self->batch);
+    cg_batch_destroy(&self->filling);
+    cg_batch_destroy(&self->training);
     cg_mult_destroy(&self->mult);
     cg_policy_destroy(&self->ref);
     cg_backend_destroy(&self->backend);
     free(self->params);
-    free(self->ref_logits);
     free(self->actors);
     free(self->latency);
     free(self->config_text);
@@ -748,7 +772,9 @@ static void s_drain_control(cg_learner_t *self)
 static void s_drain_data(cg_learner_t *self)
 {
     /* Bounded work per call so control messages are never starved. */
-    for (int i = 0; i < 64 && cg_batch_n_groups(self->batch) < self->cfg.groups_per_batch; i++) {
+    /* Groups arriving while an update runs will be trained on from the version it makes. */
+    const uint64_t version = self->version + (cg_updater_busy(self->updater) ? 1 : 0);
+    for (int i = 0; i < 64 && cg_batch_n_groups(self->filling) < self->cfg.groups_per_batch; i++) {
         cg_msg_t msg;
         char err[256] = "";
         size_t nbytes = 0;
@@ -780,10 +806,10 @@ static void s_drain_data(cg_learner_t *self)
         self->data_groups += g->n_groups;
         if (g->policy_version > self->version) {
             s_count_rejected(self, "data", CG_ERR_RANGE, "group batch from a future policy version");
-        } else if (self->cfg.deterministic ? g->policy_version != self->version
-                                           : g->policy_version + (uint64_t)self->cfg.max_policy_lag < self->version) {
+        } else if (self->cfg.deterministic ? g->policy_version != version
+                                           : g->policy_version + (uint64_t)self->cfg.max_policy_lag < version) {
             self->dropped_stale += g->n_groups;
-        } else if (cg_batch_add(self->batch, g) == CG_OK) {
+        } else if (cg_batch_add(self->filling, g) == CG_OK) {
             self->groups_ingested += g->n_groups;
         }
         s_actor_t *a = s_actor_find(self, g->actor_id);
@@ -816,76 +842,52 @@ static void s_publish(cg_learner_t *self, int done)
         CG_WARN("weights v%llu not published: %s", (unsigned long long)self->version, cg_status_str(rc));
 }
 
-/* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch. */
-static void s_reference_logp(cg_learner_t *self)
-{
-    int64_t n = cg_batch_n_steps(self->batch);
-    int32_t A = self->sim.n_actions, D = self->sim.obs_dim;
-    const float *obs = cg_batch_obs(self->batch);
-    const int32_t *act = cg_batch_actions(self->batch);
-    float *out = cg_batch_logp_ref(self->batch);
-    const int32_t chunk = 8192;
-    if (self->ref_cap < chunk) {
-        self->ref_logits = cg_realloc(self->ref_logits, (size_t)chunk * (size_t)A + (size_t)A, sizeof(float));
-        self->ref_cap = chunk;
-    }
-    float *lp = self->ref_logits + (size_t)chunk * (size_t)A;
-    for (int64_t s0 = 0; s0 < n; s0 += chunk) {
-        int32_t m = (int32_t)(n - s0 < chunk ? n - s0 : chunk);
-        cg_policy_forward(self->ref, obs + s0 * D, m, self->ref_logits);
-        for (int32_t i = 0; i < m; i++) {
-            cg_policy_log_softmax(self->ref_logits + (size_t)i * (size_t)A, A, 1.0f, lp);
-            out[s0 + i] = lp[act[s0 + i]];
-        }
-    }
-}
-
-static cg_status_t s_iterate(cg_learner_t *self)
+/* Starts the update of the first B groups of `filling`: swaps the batches (`training` is
+ * empty), then statistics, multipliers (once per policy update, before advantages),
+ * advantages, and the job to the updater (which runs it now when overlap is off). */
+static cg_status_t s_update_start(cg_learner_t *self)
 {
     const cg_config_t *c = &self->cfg;
-    int32_t B = c->groups_per_batch;
-    double t0 = s_now();
+    const int32_t B = c->groups_per_batch;
+    self->job_t0 = s_now();
+    self->job_wait_s = self->job_t0 - self->t_idle;
+    cg_batch_t *batch = self->filling;
+    self->filling = self->training;
+    self->training = batch;
     if (c->deterministic)
-        cg_batch_sort(self->batch);
-    cg_batch_stats_t st;
-    cg_batch_stats(self->batch, B, self->version, &st);
+        cg_batch_sort(batch);
+    cg_batch_stats(batch, B, self->version, &self->job_stats);
 
-    /* Multipliers first (once per policy update, before advantages). */
     float rate[CG_MAX_COSTS];
     for (int32_t k = 0; k < self->n_enforced; k++)
-        rate[k] = (float)st.cost_rate[self->cost_index[k]];
+        rate[k] = (float)self->job_stats.cost_rate[self->cost_index[k]];
     CG_TRY(cg_mult_update(self->mult, rate));
     cg_mult_lambda(self->mult, self->lambda);
+    self->job_adv_neg = 0;
+    CG_TRY(cg_batch_advantages(batch, B, &self->adv, self->n_enforced, self->cost_index,
+                               self->lambda, c->asym_kl, c->kl_neg, c->kl_pos, self->job_eff,
+                               &self->job_adv_neg));
+    self->job = (cg_update_job_t){.batch = batch,
+                                  .n_groups = B,
+                                  .epochs = c->epochs,
+                                  .minibatches = c->minibatches,
+                                  .asym_kl = c->asym_kl,
+                                  .loss = self->loss};
+    return cg_updater_submit(self->updater, &self->job);
+}
 
-    float eff[CG_MAX_COSTS + 1];
-    double adv_neg = 0;
-    CG_TRY(cg_batch_advantages(self->batch, B, &self->adv, self->n_enforced, self->cost_index,
-                               self->lambda, c->asym_kl, c->kl_neg, c->kl_pos, eff, &adv_neg));
-    int with_ref = self->ref != NULL;
-    if (with_ref)
-        s_reference_logp(self);
-
-    double sum_kl = 0, sum_approx = 0, sum_clip = 0, sum_ent = 0, sum_loss = 0, sum_gn = 0;
-    int n_upd = 0;
-    for (int32_t ep = 0; ep < c->epochs; ep++) {
-        cg_batch_shuffle(self->batch, B, c->minibatches, &self->rng);
-        for (int32_t i = 0; i < c->minibatches; i++) {
-            cg_minibatch_t mb;
-            cg_batch_minibatch(self->batch, i, with_ref, c->asym_kl, &mb);
-            if (mb.n == 0)
-                continue;
-            cg_update_stats_t us;
-            CG_TRY(cg_backend_update(self->backend, &mb, &self->loss, &us));
-            sum_kl += us.loss.kl;
-            sum_approx += us.loss.approx_kl;
-            sum_clip += us.loss.clip_frac;
-            sum_ent += us.loss.entropy;
-            sum_loss += us.loss.loss;
-            sum_gn += us.grad_norm;
-            n_upd++;
-        }
-    }
-    CG_TRY(cg_backend_get_params(self->backend, self->params));
+/* Ends the update the updater has handed back: new version, broadcast, metrics row, the
+ * batches made ready for the next one, checkpoint. */
+static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *job)
+{
+    const cg_config_t *c = &self->cfg;
+    const int32_t B = c->groups_per_batch;
+    self->t_idle = s_now();
+    if (job->status != CG_OK)
+        return job->status;
+    const cg_batch_stats_t st = self->job_stats;
+    const float *eff = self->job_eff;
+    const double adv_neg = self->job_adv_neg;
     self->version++;
     self->iteration++;
     s_publish(self, 0);
@@ -893,13 +895,13 @@ static cg_status_t s_iterate(cg_learner_t *self)
 
     self->env_steps += st.n_steps;
     self->episodes += st.n_episodes;
-    self->busy_s += t1 - t0;
+    self->busy_s += t1 - self->job_t0;
     self->lag_sum += st.lag_mean;
     self->lag_n++;
     double dt = t1 - self->t_last_iter;
     self->t_last_iter = t1;
     int32_t alive = s_actors_alive(self);
-    double un = n_upd ? (double)n_upd : 1.0;
+    const double un = job->n_updates ? (double)job->n_updates : 1.0;
 
     cg_metrics_t *m = self->metrics;
     cg_metrics_add(m, "iteration", (double)self->iteration);
@@ -908,7 +910,8 @@ static cg_status_t s_iterate(cg_learner_t *self)
     cg_metrics_add(m, "episodes", (double)self->episodes);
     cg_metrics_add(m, "wall_s", self->wall_offset + (t1 - self->t_start));
     cg_metrics_add(m, "steps_per_s", dt > 0 ? (double)st.n_steps / dt : 0.0);
-    cg_metrics_add(m, "update_s", t1 - t0);
+    cg_metrics_add(m, "update_s", t1 - self->job_t0);
+    cg_metrics_add(m, "update_wait_s", self->job_wait_s);
     cg_metrics_add(m, "reward_mean", st.reward_mean);
     cg_metrics_add(m, "goal_rate", st.goal_rate);
     if (!strcmp(c->sim, "instruct")) {
@@ -955,12 +958,12 @@ static cg_status_t s_iterate(cg_learner_t *self)
     }
     cg_metrics_add(m, "lambda_reward", self->lambda[0]);
     cg_metrics_add(m, "reward_eff_weight", eff[0]);
-    cg_metrics_add(m, "kl", sum_kl / un);
-    cg_metrics_add(m, "approx_kl", sum_approx / un);
-    cg_metrics_add(m, "clip_frac", sum_clip / un);
-    cg_metrics_add(m, "entropy", sum_ent / un);
-    cg_metrics_add(m, "loss", sum_loss / un);
-    cg_metrics_add(m, "grad_norm", sum_gn / un);
+    cg_metrics_add(m, "kl", job->loss_sum.kl / un);
+    cg_metrics_add(m, "approx_kl", job->loss_sum.approx_kl / un);
+    cg_metrics_add(m, "clip_frac", job->loss_sum.clip_frac / un);
+    cg_metrics_add(m, "entropy", job->loss_sum.entropy / un);
+    cg_metrics_add(m, "loss", job->loss_sum.loss / un);
+    cg_metrics_add(m, "grad_norm", job->grad_norm_sum / un);
     cg_metrics_add(m, "adv_neg_frac", adv_neg);
     cg_metrics_add(m, "frac_zero_std_reward", st.frac_zero_std_reward);
     cg_metrics_add(m, "frac_groups_all_goal", st.frac_all_goal); /* zero-variance kinds */
@@ -980,7 +983,7 @@ static cg_status_t s_iterate(cg_learner_t *self)
     if (rc != CG_OK)
         return rc;
     self->last_stats = st;
-    memcpy(self->last_eff, eff, sizeof eff);
+    memcpy(self->last_eff, eff, sizeof self->last_eff);
 
     if (self->progress) {
         fprintf(stderr, "\r\033[Kit %lld/%d v%llu  goal %.2f", (long long)self->iteration,
@@ -1005,41 +1008,88 @@ static cg_status_t s_iterate(cg_learner_t *self)
         CG_INFO("%s", line);
     }
 
-    cg_batch_consume(self->batch, B);
-    self->dropped_stale += cg_batch_drop_stale(self->batch, self->version,
-                                               c->deterministic ? 0 : c->max_policy_lag);
+    /* What the update left over goes first, then what arrived meanwhile; `training` ends
+     * empty. Both are judged against the new version. */
+    const int32_t max_lag = c->deterministic ? 0 : c->max_policy_lag;
+    cg_batch_consume(self->training, B);
+    self->dropped_stale += cg_batch_drop_stale(self->training, self->version, max_lag);
+    self->dropped_stale += cg_batch_drop_stale(self->filling, self->version, max_lag);
+    if (cg_batch_n_groups(self->training) > 0) {
+        cg_batch_take(self->training, self->filling);
+        cg_batch_t *t = self->filling;
+        self->filling = self->training;
+        self->training = t;
+    }
     if (c->checkpoint_every > 0 && self->iteration % c->checkpoint_every == 0)
         s_checkpoint_save(self);
     return CG_OK;
 }
 
+/* Collects the update in flight, waiting up to timeout_ms, and finishes it. CG_ERR_TIMEOUT
+ * while it runs. */
+static cg_status_t s_update_collect(cg_learner_t *self, int timeout_ms)
+{
+    cg_update_job_t *job = NULL;
+    CG_TRY(cg_updater_collect(self->updater, timeout_ms, &job));
+    return s_update_finish(self, job);
+}
+
 cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
 {
-    cg_socket_t *socks[2] = {self->control, self->data};
-    self->t_start = self->t_last_iter = s_now();
+    cg_socket_t *pipe = cg_updater_socket(self->updater); /* NULL: overlap off */
+    self->t_start = self->t_last_iter = self->t_idle = s_now();
     cg_status_t rc = CG_OK;
     double last_report = s_now();
+    const int32_t B = self->cfg.groups_per_batch;
     while (!*stop && self->iteration < self->cfg.iterations) {
-        int ready[2];
-        cg_status_t prc = cg_transport_poll(socks, 2, 100, ready);
+        /* The data socket only while the batch has room: a full one waits for the update,
+         * and polling data it will not take would spin. */
+        cg_socket_t *socks[3] = {self->control, pipe, NULL};
+        int n_socks = pipe ? 2 : 1;
+        if (cg_batch_n_groups(self->filling) < B)
+            socks[n_socks++] = self->data;
+        int ready[3];
+        cg_status_t prc = cg_transport_poll(socks, n_socks, 100, ready);
         if (prc == CG_ERR_ZMQ) {
             rc = prc;
             break;
         }
         s_drain_control(self);
         s_drain_data(self);
-        if (cg_batch_n_groups(self->batch) >= self->cfg.groups_per_batch) {
-            rc = s_iterate(self);
+        if (cg_updater_busy(self->updater)) {
+            rc = s_update_collect(self, 0);
+            if (rc == CG_ERR_TIMEOUT) {
+                rc = CG_OK;
+                continue;
+            }
+            if (rc != CG_OK) {
+                CG_ERROR("update failed: %s", cg_status_str(rc));
+                break;
+            }
+        }
+        if (cg_batch_n_groups(self->filling) >= B && self->iteration < self->cfg.iterations) {
+            rc = s_update_start(self);
+            if (rc == CG_OK && !pipe) /* no overlap: the job is done already */
+                rc = s_update_collect(self, 0);
             if (rc != CG_OK) {
                 CG_ERROR("update failed: %s", cg_status_str(rc));
                 break;
             }
         }
         if (!self->progress && s_now() - last_report > 30.0) {
-            CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->batch),
-                    self->cfg.groups_per_batch, s_actors_alive(self));
+            CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->filling),
+                    B, s_actors_alive(self));
             last_report = s_now();
         }
+    }
+    /* An update in flight is finished and counted (its version published) before the
+     * checkpoint: a stop never loses or half-applies one. */
+    if (cg_updater_busy(self->updater)) {
+        cg_status_t urc = s_update_collect(self, -1);
+        if (urc != CG_OK)
+            CG_ERROR("update failed: %s", cg_status_str(urc));
+        if (rc == CG_OK)
+            rc = urc;
     }
     if (self->progress)
         fputc('\n', stderr);

@@ -2,8 +2,9 @@
  * (PUB) sockets, ingests and validates group batches, drops stale groups, assembles batches
  * of B groups, updates the multipliers, computes advantages, runs E epochs of minibatch
  * updates through the backend, broadcasts each new version, writes metrics and checkpoints.
- * Not here: process management (launch/), the math (common/). Threading: single-threaded
- * event loop; everything it owns is touched only by the thread that calls run. */
+ * Not here: process management (launch/), the math (common/), running the updates
+ * (cg_updater). Threading: one event-loop thread, the one that calls run; with [learner]
+ * overlap the updates run on the updater's thread, which borrows what they need (cg_updater.h). */
 #ifndef CG_LEARNER_H
 #define CG_LEARNER_H
 

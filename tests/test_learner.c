@@ -1,6 +1,8 @@
-/* test_learner: the learner's batch (stats, staleness, ordering, minibatch weights,
- * advantages), its metrics files, and checkpoint refusal on resume (corrupt, other shape,
- * other run). In-process; sockets bind 127.0.0.1 on OS-picked ports. */
+/* test_learner: the learner's batch (stats, staleness, ordering, moving groups between the
+ * two batches, minibatch weights, advantages), the updater (its thread gives the same
+ * weights as inline, bit for bit; the pipe it talks over), its metrics files, and checkpoint
+ * refusal on resume (corrupt, other shape, other run). In-process; sockets bind 127.0.0.1 on
+ * OS-picked ports. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 #include "cg_learner.h"
 #include "cg_metrics.h"
 #include "cg_test.h"
+#include "cg_transport.h"
+#include "cg_updater.h"
 
 enum { G = 4, K = 2, D = 3 };
 
@@ -137,6 +141,166 @@ static void test_batch_sort_consume(void)
     for (int i = 0; i < 3; i++)
         s_free_groups(&m[i]);
     cg_batch_destroy(&b);
+}
+
+/* take moves every group, in order, behind dst's own; src ends empty and usable. */
+static void test_batch_take(void)
+{
+    cg_batch_t *dst = cg_batch_new(G, K, D), *src = cg_batch_new(G, K, D);
+    cg_msg_groups_t m[3];
+    s_make_groups(&m[0], 2, 4, 1, 0); /* dst: groups 1000, 1001 */
+    s_make_groups(&m[1], 3, 5, 2, 0); /* src: groups 2000, 2001, 2002 */
+    s_make_groups(&m[2], 1, 5, 3, 0);
+    CU_ASSERT_EQUAL(cg_batch_add(dst, &m[0]), CG_OK);
+    CU_ASSERT_EQUAL(cg_batch_add(src, &m[1]), CG_OK);
+    const int64_t steps = cg_batch_n_steps(dst) + cg_batch_n_steps(src);
+    cg_batch_take(dst, src);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(dst), 5);
+    CU_ASSERT_EQUAL(cg_batch_n_steps(dst), steps);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(src), 0);
+    CU_ASSERT_EQUAL(cg_batch_n_steps(src), 0);
+    /* the first step of each group, in order: its id; every step of a group carries it */
+    const float expect[5] = {1000, 1001, 2000, 2001, 2002};
+    const float *obs = cg_batch_obs(dst);
+    int64_t s = 0;
+    for (int g = 0; g < 5; g++) {
+        const int index = g < 2 ? g : g - 2; /* position in its message: sets lengths */
+        for (int j = 0; j < G; j++)
+            for (int t = 0; t < 1 + (index + j) % 3; t++, s++)
+                CG_ASSERT_NEAR(obs[s * D], expect[g], 0);
+    }
+    CU_ASSERT_EQUAL(s, steps);
+    cg_batch_stats_t st;
+    cg_batch_stats(dst, 5, 5, &st);
+    CG_ASSERT_NEAR(st.lag_max, 1.0, 0);
+    CG_ASSERT_NEAR(st.lag_mean, 2.0 / 5.0, 1e-12);
+    /* src takes new groups as before */
+    CU_ASSERT_EQUAL(cg_batch_add(src, &m[2]), CG_OK);
+    CU_ASSERT_EQUAL(cg_batch_n_groups(src), 1);
+    CG_ASSERT_NEAR(cg_batch_obs(src)[0], 3000, 0);
+    for (int i = 0; i < 3; i++)
+        s_free_groups(&m[i]);
+    cg_batch_destroy(&dst);
+    cg_batch_destroy(&src);
+}
+
+/* A pipe carries pointers (NULL too) both ways and times out when empty. */
+static void test_updater_pipe(void)
+{
+    cg_transport_t *t = cg_transport_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    cg_socket_t *a = NULL, *b = NULL;
+    CU_ASSERT_EQUAL_FATAL(cg_transport_pipe(t, &a, &b), CG_OK);
+    int x = 0;
+    void *got = NULL;
+    CU_ASSERT_EQUAL(cg_transport_recv_ptr(b, 10, &got), CG_ERR_TIMEOUT);
+    CU_ASSERT_EQUAL(cg_transport_send_ptr(a, &x), CG_OK);
+    CU_ASSERT_EQUAL(cg_transport_send_ptr(a, NULL), CG_OK);
+    CU_ASSERT_EQUAL(cg_transport_recv_ptr(b, 1000, &got), CG_OK);
+    CU_ASSERT_PTR_EQUAL(got, &x);
+    got = &x;
+    CU_ASSERT_EQUAL(cg_transport_recv_ptr(b, 1000, &got), CG_OK);
+    CU_ASSERT_PTR_NULL(got);
+    CU_ASSERT_EQUAL(cg_transport_send_ptr(b, &x), CG_OK);
+    CU_ASSERT_EQUAL(cg_transport_recv_ptr(a, 1000, &got), CG_OK);
+    CU_ASSERT_PTR_EQUAL(got, &x);
+    cg_transport_close(&a);
+    cg_transport_close(&b);
+    cg_transport_destroy(&t);
+}
+
+/* One batch of 6 groups (random observations and actions), advantages computed. */
+static cg_batch_t *s_update_batch(cg_rng_t *rng)
+{
+    cg_batch_t *b = cg_batch_new(G, K, D);
+    cg_msg_groups_t m;
+    s_make_groups(&m, 6, 0, 0, 0);
+    for (int32_t g = 0; g < m.n_groups; g++)
+        for (int32_t j = 0; j < G; j++) {
+            cg_msg_episode_t *ep = &m.groups[g].episodes[j];
+            for (int32_t i = 0; i < ep->length * D; i++)
+                ep->obs[i] = (float)(cg_rng_uniform(rng) * 2.0 - 1.0);
+            for (int32_t i = 0; i < ep->length; i++)
+                ep->action[i] = (int32_t)cg_rng_below(rng, 2);
+        }
+    CU_ASSERT_EQUAL(cg_batch_add(b, &m), CG_OK);
+    s_free_groups(&m);
+    cg_adv_config_t acfg = {.estimator = CG_ADV_SCALARIZED_ADVANTAGES, .eps = 1e-8f};
+    int32_t cost_index[K] = {0, 1};
+    float lambda[K + 1] = {0.6f, 0.3f, 0.1f}, eff[K + 1];
+    double neg = 0;
+    CU_ASSERT_EQUAL(cg_batch_advantages(b, 6, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f,
+                                        eff, &neg),
+                    CG_OK);
+    return b;
+}
+
+/* The updater's thread and the inline path give bit-identical weights and statistics for
+ * the same jobs (with a KL reference, asymmetric coefficients, 2 epochs x 3 minibatches);
+ * collect without a job is refused; destroying with a job in flight waits for it. */
+static void test_updater_threaded_matches_inline(void)
+{
+    const cg_policy_shape_t shape = {.obs_dim = D, .n_actions = 2, .n_hidden = 1,
+                                     .hidden = {16}, .activation = CG_ACT_TANH};
+    const cg_adam_config_t adam = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.5f};
+    cg_transport_t *t = cg_transport_new();
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    float *params[2];
+    cg_update_job_t last[2];
+    char err[256] = "";
+    for (int threaded = 0; threaded < 2; threaded++) {
+        cg_backend_t *be = cg_backend_new(CG_DEVICE_CPU, &shape, &adam, 11, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+        const size_t n = cg_backend_n_params(be);
+        params[threaded] = cg_calloc(n, sizeof(float));
+        cg_policy_t *ref = cg_policy_new(&shape, 12);
+        cg_rng_t shuffle, data;
+        cg_rng_seed(&shuffle, 5, 5);
+        cg_rng_seed(&data, 6, 6);
+        cg_updater_t *u = cg_updater_new(t, be, ref, &shuffle, params[threaded], threaded, err,
+                                         sizeof err);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+        CU_ASSERT_EQUAL(cg_updater_socket(u) != NULL, threaded);
+        cg_update_job_t *got = NULL;
+        CU_ASSERT_EQUAL(cg_updater_collect(u, 0, &got), CG_ERR_INVAL);
+        for (int round = 0; round < 3; round++) {
+            cg_batch_t *b = s_update_batch(&data);
+            cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 2, .minibatches = 3,
+                                   .asym_kl = 1, .loss = {0.2f, 0.0f, 0.01f}};
+            CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
+            CU_ASSERT_TRUE(cg_updater_busy(u));
+            CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
+            CU_ASSERT_PTR_EQUAL(got, &job);
+            CU_ASSERT_FALSE(cg_updater_busy(u));
+            CU_ASSERT_EQUAL(job.status, CG_OK);
+            CU_ASSERT_EQUAL(job.n_updates, 6);
+            CU_ASSERT(job.loss_sum.kl > 0 && job.grad_norm_sum > 0);
+            last[threaded] = job;
+            cg_batch_destroy(&b);
+        }
+        /* in flight at destroy: waited for, nothing leaks (the sanitizer build checks) */
+        cg_batch_t *b = s_update_batch(&data);
+        cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 1,
+                               .loss = {0.2f, 0.0f, 0.0f}};
+        CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
+        cg_updater_destroy(&u);
+        CU_ASSERT_PTR_NULL(u);
+        cg_batch_destroy(&b);
+        cg_policy_destroy(&ref);
+        /* the weights handed back are the backend's after the last collected job */
+        cg_policy_t *init = cg_policy_new(&shape, 11);
+        CU_ASSERT(memcmp(cg_policy_params(init), params[threaded], n * sizeof(float)) != 0);
+        cg_policy_destroy(&init);
+        if (threaded) {
+            CU_ASSERT_EQUAL(memcmp(params[0], params[1], n * sizeof(float)), 0);
+            CU_ASSERT_EQUAL(memcmp(&last[0].loss_sum, &last[1].loss_sum, sizeof last[0].loss_sum), 0);
+            CU_ASSERT_EQUAL(last[0].grad_norm_sum, last[1].grad_norm_sum);
+        }
+        cg_backend_destroy(&be);
+    }
+    free(params[0]);
+    free(params[1]);
+    cg_transport_destroy(&t);
 }
 
 /* Every episode lands in exactly one minibatch per epoch; per-step weights make each
@@ -341,6 +505,9 @@ int main(void)
     CU_TestInfo tests[] = {
         {"batch_stats_and_staleness", test_batch_stats_and_staleness},
         {"batch_sort_consume", test_batch_sort_consume},
+        {"batch_take", test_batch_take},
+        {"updater_pipe", test_updater_pipe},
+        {"updater_threaded_matches_inline", test_updater_threaded_matches_inline},
         {"batch_minibatches", test_batch_minibatches},
         {"metrics_files", test_metrics_files},
         {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},

@@ -1,0 +1,219 @@
+/* cg_updater: one job = reference log-probs, E x M minibatch updates, weights download; run
+ * by a worker thread that waits on its end of a pipe, or inline. */
+#include "cg_updater.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cg_alloc.h"
+#include "cg_log.h"
+
+#define S_REF_CHUNK 8192 /* steps per reference forward pass */
+
+struct cg_updater {
+    cg_backend_t *backend;
+    cg_policy_t *ref;
+    cg_rng_t *rng;
+    float *params;
+    float *ref_logits; /* (S_REF_CHUNK, A) then (A): reference forward workspace */
+    int32_t n_actions, obs_dim;
+
+    int threaded;
+    cg_socket_t *mine;   /* the owner's end of the pipe */
+    cg_socket_t *theirs; /* the thread's end */
+    pthread_t thread;
+    int thread_started;
+    cg_update_job_t *in_flight; /* owner's view: submitted, not collected */
+};
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch. */
+static void s_reference_logp(cg_updater_t *self, cg_batch_t *batch)
+{
+    const int64_t n = cg_batch_n_steps(batch);
+    const int32_t A = self->n_actions, D = self->obs_dim;
+    const float *obs = cg_batch_obs(batch);
+    const int32_t *act = cg_batch_actions(batch);
+    float *out = cg_batch_logp_ref(batch);
+    float *lp = self->ref_logits + (size_t)S_REF_CHUNK * (size_t)A;
+    for (int64_t s0 = 0; s0 < n; s0 += S_REF_CHUNK) {
+        const int32_t m = (int32_t)(n - s0 < S_REF_CHUNK ? n - s0 : S_REF_CHUNK);
+        cg_policy_forward(self->ref, obs + s0 * D, m, self->ref_logits);
+        for (int32_t i = 0; i < m; i++) {
+            cg_policy_log_softmax(self->ref_logits + (size_t)i * (size_t)A, A, 1.0f, lp);
+            out[s0 + i] = lp[act[s0 + i]];
+        }
+    }
+}
+
+static void s_run(cg_updater_t *self, cg_update_job_t *job)
+{
+    const double t0 = s_now();
+    job->status = CG_OK;
+    job->n_updates = 0;
+    memset(&job->loss_sum, 0, sizeof job->loss_sum);
+    job->grad_norm_sum = 0;
+    const int with_ref = self->ref != NULL;
+    if (with_ref)
+        s_reference_logp(self, job->batch);
+    for (int32_t ep = 0; ep < job->epochs && job->status == CG_OK; ep++) {
+        cg_batch_shuffle(job->batch, job->n_groups, job->minibatches, self->rng);
+        for (int32_t i = 0; i < job->minibatches; i++) {
+            cg_minibatch_t mb;
+            cg_batch_minibatch(job->batch, i, with_ref, job->asym_kl, &mb);
+            if (mb.n == 0)
+                continue;
+            cg_update_stats_t us;
+            job->status = cg_backend_update(self->backend, &mb, &job->loss, &us);
+            if (job->status != CG_OK)
+                break;
+            cg_loss_stats_t *sum = &job->loss_sum;
+            sum->loss += us.loss.loss;
+            sum->pg_loss += us.loss.pg_loss;
+            sum->kl += us.loss.kl;
+            sum->entropy += us.loss.entropy;
+            sum->clip_frac += us.loss.clip_frac;
+            sum->approx_kl += us.loss.approx_kl;
+            job->grad_norm_sum += us.grad_norm;
+            job->n_updates++;
+        }
+    }
+    if (job->status == CG_OK)
+        job->status = cg_backend_get_params(self->backend, self->params);
+    job->run_s = s_now() - t0;
+}
+
+/* The worker: a job pointer in, the same pointer back when done; NULL means stop. */
+static void *s_main(void *arg)
+{
+    cg_updater_t *self = arg;
+    for (;;) {
+        void *job = NULL;
+        cg_status_t rc = cg_transport_recv_ptr(self->theirs, -1, &job);
+        if (rc == CG_ERR_INTERRUPTED || rc == CG_ERR_TIMEOUT)
+            continue;
+        if (rc != CG_OK || !job)
+            break;
+        s_run(self, job);
+        if (cg_transport_send_ptr(self->theirs, job) != CG_OK)
+            break;
+    }
+    return NULL;
+}
+
+cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, cg_policy_t *ref,
+                             cg_rng_t *rng, float *params, int threaded, char *err, size_t errlen)
+{
+    CG_ASSERT(backend && rng && params && (transport || !threaded));
+    cg_updater_t *self = cg_calloc(1, sizeof *self);
+    const cg_policy_shape_t *shape = cg_backend_shape(backend);
+    self->backend = backend;
+    self->ref = ref;
+    self->rng = rng;
+    self->params = params;
+    self->n_actions = shape->n_actions;
+    self->obs_dim = shape->obs_dim;
+    if (ref)
+        self->ref_logits =
+            cg_calloc((size_t)(S_REF_CHUNK + 1) * (size_t)self->n_actions, sizeof(float));
+    self->threaded = threaded;
+    if (!threaded)
+        return self;
+    if (cg_transport_pipe(transport, &self->mine, &self->theirs) != CG_OK) {
+        snprintf(err, errlen,
+                 "updater: cannot open its inproc pipe (the log names the ZeroMQ "
+                 "error) (hint: set [learner] overlap = false)");
+        goto fail;
+    }
+    /* Signals go to the owner's thread (its stop flag), never to the worker. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int e = pthread_create(&self->thread, NULL, s_main, self);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (e != 0) {
+        snprintf(err, errlen,
+                 "updater: cannot start its thread: %s (hint: set [learner] "
+                 "overlap = false)",
+                 strerror(e));
+        goto fail;
+    }
+    self->thread_started = 1;
+    return self;
+fail:
+    cg_updater_destroy(&self);
+    return NULL;
+}
+
+void cg_updater_destroy(cg_updater_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cg_updater_t *self = *self_p;
+    if (self->thread_started) {
+        cg_update_job_t *job = NULL;
+        if (self->in_flight)
+            cg_updater_collect(self, -1, &job);
+        if (cg_transport_send_ptr(self->mine, NULL) == CG_OK)
+            pthread_join(self->thread, NULL);
+        else
+            pthread_detach(self->thread); /* cannot reach it: it must not outlive us long */
+    }
+    cg_transport_close(&self->theirs);
+    cg_transport_close(&self->mine);
+    free(self->ref_logits);
+    free(self);
+    *self_p = NULL;
+}
+
+cg_status_t cg_updater_submit(cg_updater_t *self, cg_update_job_t *job)
+{
+    CG_ASSERT(job && job->batch && !self->in_flight);
+    if (!self->threaded) {
+        s_run(self, job);
+        self->in_flight = job;
+        return CG_OK;
+    }
+    CG_TRY(cg_transport_send_ptr(self->mine, job));
+    self->in_flight = job;
+    return CG_OK;
+}
+
+int cg_updater_busy(const cg_updater_t *self)
+{
+    return self->in_flight != NULL;
+}
+
+cg_socket_t *cg_updater_socket(cg_updater_t *self)
+{
+    return self->mine;
+}
+
+cg_status_t cg_updater_collect(cg_updater_t *self, int timeout_ms, cg_update_job_t **job)
+{
+    if (!self->in_flight)
+        return CG_ERR_INVAL;
+    if (self->threaded) {
+        void *back = NULL;
+        cg_status_t rc;
+        do
+            rc = cg_transport_recv_ptr(self->mine, timeout_ms, &back);
+        while (rc == CG_ERR_INTERRUPTED && timeout_ms < 0);
+        if (rc != CG_OK)
+            return rc;
+        CG_ASSERT(back == self->in_flight);
+    }
+    *job = self->in_flight;
+    self->in_flight = NULL;
+    return CG_OK;
+}
