@@ -1,4 +1,5 @@
-/* cg_cmd: shared pieces of the subcommands: config loading, signals, child actors. */
+/* cg_cmd: shared pieces of the subcommands: config loading, signals, child actors (started,
+ * watched through SIGCHLD, stopped by PID). */
 #include "cg_cmd.h"
 
 #include <cblas.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cg_alloc.h"
+#include "cg_log.h"
 #include "cg_transport.h"
 
 volatile sig_atomic_t cg_cmd_stop = 0;
@@ -20,7 +23,7 @@ volatile sig_atomic_t cg_cmd_stop = 0;
 static void s_on_signal(int sig)
 {
     (void)sig;
-    cg_cmd_stop = 1;
+    cg_cmd_stop = CG_CMD_STOP_SIGNAL;
 }
 
 void cg_cmd_install_signals(void)
@@ -96,6 +99,11 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(1);
+        /* A watch (below) has SIGCHLD blocked in the launcher; the mask survives exec. */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         if (log_path) {
             int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
             if (fd >= 0) {
@@ -157,10 +165,244 @@ void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms)
     free(done);
 }
 
+/* ---- watching local actors ----------------------------------------------------------
+ * The handler may only use async-signal-safe calls: waitpid, write, and text built by hand.
+ * The tables are allocated before the handler is installed and freed after it is removed. */
+
+#define S_STR2(x) #x
+#define S_STR(x) S_STR2(x)
+
+static struct {
+    int cap, n;
+    int armed;
+    int warn;                      /* CG_LOG_LEVEL lets warnings through */
+    int progress;                  /* a progress line may be on stderr: clear it first */
+    pid_t *pid;                    /* (cap) */
+    int *id;                       /* (cap) actor ids */
+    char **log;                    /* (cap) log paths, owned; NULL: none */
+    volatile sig_atomic_t *ended;  /* (cap) 1 + the order in which it was reaped; 0: running */
+    volatile sig_atomic_t *status; /* (cap) wait status once ended */
+    volatile sig_atomic_t n_ended;
+    sigset_t old_mask;         /* this thread's mask before begin */
+    struct sigaction old_chld; /* SIGCHLD's action before arm */
+} s_watch;
+
+/* Appends s to buf (NUL-terminated, len bytes) from *at on. Async-signal-safe. */
+static void s_put(char *buf, size_t len, size_t *at, const char *s)
+{
+    while (s && *s && *at + 1 < len)
+        buf[(*at)++] = *s++;
+    buf[*at] = 0;
+}
+
+static void s_put_int(char *buf, size_t len, size_t *at, long v)
+{
+    char digits[24];
+    int k = 0;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    do {
+        digits[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[k++] = '-';
+    while (k > 0 && *at + 1 < len)
+        buf[(*at)++] = digits[--k];
+    buf[*at] = 0;
+}
+
+static void s_put_wait(char *buf, size_t len, size_t *at, int status)
+{
+    if (WIFEXITED(status)) {
+        s_put(buf, len, at, "exit status ");
+        s_put_int(buf, len, at, WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        s_put(buf, len, at, "killed by signal ");
+        s_put_int(buf, len, at, WTERMSIG(status));
+        if (WCOREDUMP(status))
+            s_put(buf, len, at, " (core dumped)");
+    } else {
+        s_put(buf, len, at, "wait status ");
+        s_put_int(buf, len, at, status);
+    }
+}
+
+void cg_cmd_wait_str(int status, char *out, size_t len)
+{
+    size_t at = 0;
+    if (len)
+        s_put_wait(out, len, &at, status);
+}
+
+/* The warning for actor slot i, in cg_log's "LEVEL file:line: message" shape. */
+static void s_watch_warn(int i, int left)
+{
+    char line[CG_PATH_LEN + 512];
+    size_t at = 0, len = sizeof line - 1; /* room for the '\n' */
+    if (s_watch.progress)
+        s_put(line, len, &at, "\r\033[K");
+    s_put(line, len, &at, "WARN  cg_cmd.c:" S_STR(__LINE__) ": local actor ");
+    s_put_int(line, len, &at, s_watch.id[i]);
+    s_put(line, len, &at, " (pid ");
+    s_put_int(line, len, &at, (long)s_watch.pid[i]);
+    s_put(line, len, &at, ") ended: ");
+    s_put_wait(line, len, &at, (int)s_watch.status[i]);
+    s_put(line, len, &at, "; ");
+    s_put_int(line, len, &at, left);
+    s_put(line, len, &at, " of ");
+    s_put_int(line, len, &at, s_watch.n);
+    s_put(line, len, &at, " local actors left");
+    if (s_watch.log[i]) {
+        s_put(line, len, &at, " (its log: ");
+        s_put(line, len, &at, s_watch.log[i]);
+        s_put(line, len, &at, ")");
+    }
+    line[at++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, at);
+    (void)w; /* nothing to do about a lost warning */
+}
+
+static void s_on_child(int sig)
+{
+    (void)sig;
+    int saved_errno = errno;
+    for (int i = 0; i < s_watch.n; i++) {
+        int st = 0;
+        if (s_watch.ended[i] || waitpid(s_watch.pid[i], &st, WNOHANG) != s_watch.pid[i])
+            continue;
+        s_watch.status[i] = st;
+        s_watch.ended[i] = ++s_watch.n_ended;
+        if (s_watch.warn && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            s_watch_warn(i, s_watch.n - s_watch.n_ended);
+    }
+    /* SIGINT/SIGTERM are blocked while this runs: a user's stop is never overwritten. */
+    if (s_watch.n > 0 && s_watch.n_ended == s_watch.n && !cg_cmd_stop)
+        cg_cmd_stop = CG_CMD_STOP_ACTORS;
+    errno = saved_errno;
+}
+
+void cg_cmd_watch_begin(int n, int progress)
+{
+    CG_ASSERT(s_watch.cap == 0); /* one watch at a time */
+    if (n <= 0)
+        return;
+    memset(&s_watch, 0, sizeof s_watch);
+    s_watch.cap = n;
+    s_watch.progress = progress;
+    s_watch.warn = cg_log_enabled(CG_LOG_WARN); /* reads the environment: not in the handler */
+    s_watch.pid = cg_calloc((size_t)n, sizeof *s_watch.pid);
+    s_watch.id = cg_calloc((size_t)n, sizeof *s_watch.id);
+    s_watch.log = cg_calloc((size_t)n, sizeof *s_watch.log);
+    s_watch.ended = cg_calloc((size_t)n, sizeof *s_watch.ended);
+    s_watch.status = cg_calloc((size_t)n, sizeof *s_watch.status);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &s_watch.old_mask);
+}
+
+void cg_cmd_watch_add(pid_t pid, int actor_id, const char *log_path)
+{
+    if (s_watch.cap == 0)
+        return;
+    CG_ASSERT(!s_watch.armed && s_watch.n < s_watch.cap && pid > 0);
+    s_watch.pid[s_watch.n] = pid;
+    s_watch.id[s_watch.n] = actor_id;
+    s_watch.log[s_watch.n] = log_path ? cg_strdup(log_path) : NULL;
+    s_watch.n++;
+}
+
+void cg_cmd_watch_arm(void)
+{
+    if (s_watch.cap == 0 || s_watch.armed)
+        return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_child;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    /* Restart what can be restarted (file writes, waits); poll and sleep calls still return
+     * early, which the learner's loop takes as a timeout. */
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, &s_watch.old_chld);
+    s_watch.armed = 1;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &chld, NULL);
+    /* An actor that died before the handler was there raised its SIGCHLD already (pending,
+     * delivered just now) or, if the signal was ignored then, left a zombie: look once more. */
+    raise(SIGCHLD);
+}
+
+void cg_cmd_watch_end(pid_t *pids, cg_cmd_watch_report_t *report)
+{
+    if (report) {
+        memset(report, 0, sizeof *report);
+        report->named_id = -1;
+    }
+    if (s_watch.cap == 0)
+        return;
+    sigset_t quiet;
+    sigemptyset(&quiet);
+    sigaddset(&quiet, SIGCHLD);
+    sigaddset(&quiet, SIGINT);
+    sigaddset(&quiet, SIGTERM);
+    sigprocmask(SIG_BLOCK, &quiet, NULL);
+    if (s_watch.armed)
+        sigaction(SIGCHLD, &s_watch.old_chld, NULL);
+    /* With SIGINT/SIGTERM blocked a user's stop cannot slip in between the test and the
+     * clearing; one pending is delivered when the mask is restored below. */
+    int stopped = cg_cmd_stop == CG_CMD_STOP_ACTORS;
+    if (stopped)
+        cg_cmd_stop = 0;
+    int named = -1;
+    for (int i = 0; i < s_watch.n; i++) {
+        if (!s_watch.ended[i])
+            continue;
+        if (pids)
+            pids[i] = 0;
+        int st = (int)s_watch.status[i];
+        int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        int named_clean = named >= 0 && WIFEXITED((int)s_watch.status[named]) &&
+                          WEXITSTATUS((int)s_watch.status[named]) == 0;
+        if (named < 0 || (named_clean && !clean) ||
+            (named_clean == clean && s_watch.ended[i] < s_watch.ended[named]))
+            named = i;
+    }
+    if (report) {
+        report->n = s_watch.n;
+        report->stopped = stopped;
+        if (named >= 0) {
+            report->named_id = s_watch.id[named];
+            report->named_status = (int)s_watch.status[named];
+            snprintf(report->named_log, sizeof report->named_log, "%s",
+                     s_watch.log[named] ? s_watch.log[named] : "");
+        }
+    }
+    for (int i = 0; i < s_watch.n; i++)
+        free(s_watch.log[i]);
+    free(s_watch.pid);
+    free(s_watch.id);
+    free(s_watch.log);
+    free((void *)s_watch.ended);
+    free((void *)s_watch.status);
+    sigset_t old = s_watch.old_mask;
+    memset(&s_watch, 0, sizeof s_watch);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
                    char *server_key)
 {
     server_key[0] = 0;
+    if (cli_token && strlen(cli_token) >= token_len) {
+        fprintf(stderr, "cgrpo: --token is %zu characters long; at most %zu are allowed (hint: "
+                "`cgrpo keygen DIR` writes a token of the right size to DIR/token)\n",
+                strlen(cli_token), token_len - 1);
+        return 1;
+    }
     snprintf(token, token_len, "%s", cli_token ? cli_token : "");
     if (!token[0] && cfg->token_file[0]) {
         FILE *f = fopen(cfg->token_file, "r");

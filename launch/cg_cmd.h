@@ -1,6 +1,6 @@
 /* cg_cmd: the `cgrpo` subcommands and what they share: loading the run config from
- * --config/--set/--resume, the stop flag set by SIGINT/SIGTERM, and starting/stopping
- * local actor processes by PID. Each command returns the process exit status.
+ * --config/--set/--resume, the stop flag set by SIGINT/SIGTERM, and starting, watching and
+ * stopping local actor processes by PID. Each command returns the process exit status.
  * Threading: main thread only. */
 #ifndef CG_CMD_H
 #define CG_CMD_H
@@ -14,8 +14,11 @@
 
 #define CG_CMD_MAX_SETS 128
 
-/* Set to 1 by SIGINT/SIGTERM once cg_cmd_install_signals has run. */
+/* Non-zero stops the learner or actor polling it. Why: CG_CMD_STOP_SIGNAL from SIGINT/SIGTERM
+ * once cg_cmd_install_signals has run (a user's stop wins over any other reason), or
+ * CG_CMD_STOP_ACTORS from an armed watch (below) whose actors have all exited. */
 extern volatile sig_atomic_t cg_cmd_stop;
+enum { CG_CMD_STOP_SIGNAL = 1, CG_CMD_STOP_ACTORS = 2 };
 void cg_cmd_install_signals(void);
 
 /* Options that choose a configuration. */
@@ -46,8 +49,41 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
  * curve_public_key, else "". Prints the error and returns non-zero if a file is bad. */
 int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
                    char *server_key);
-/* SIGTERM to each PID, waits up to grace_ms, then SIGKILL; reaps all. */
+/* SIGTERM to each PID, waits up to grace_ms, then SIGKILL; reaps all. PIDs <= 0 are skipped. */
 void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms);
+
+/* Watching local actors while the learner runs, so that a launcher whose actors have all
+ * died stops instead of waiting forever. A SIGCHLD handler reaps the watched PIDs as they exit
+ * (only those: other children keep their own waitpid), writes a warning line to stderr for
+ * each that did not end cleanly (exit status 0 is what an actor returns when the learner says
+ * training is over, or on SIGTERM/SIGINT), and once none is left sets cg_cmd_stop to
+ * CG_CMD_STOP_ACTORS unless it is set already. One watch at a time, main thread:
+ *   begin -> start the learner (its threads inherit SIGCHLD blocked, so the signal and its
+ *   EINTRs land on this thread) -> spawn + add each actor -> arm -> cg_learner_run -> end
+ *   -> cg_cmd_stop_children. */
+typedef struct {
+    int n;            /* actors watched */
+    int stopped;      /* 1: the watch's CG_CMD_STOP_ACTORS was in cg_cmd_stop (end clears it) */
+    int named_id;     /* the actor a message should name: the first to end other than cleanly, */
+    int named_status; /* else the first to end (-1: none ended); its wait status */
+    char named_log[CG_PATH_LEN + 64]; /* its log file ("" if none) */
+} cg_cmd_watch_report_t;
+
+/* Blocks SIGCHLD in this thread and makes room for n actors (n <= 0: every watch call is a
+ * no-op). progress: a live progress line may be on stderr; warnings clear it first. */
+void cg_cmd_watch_begin(int n, int progress);
+/* Watches pid, actor actor_id with its output in log_path (may be NULL). At most n calls. */
+void cg_cmd_watch_add(pid_t pid, int actor_id, const char *log_path);
+/* Installs the SIGCHLD handler and unblocks the signal: actors that have exited already are
+ * reaped (and counted) at once. */
+void cg_cmd_watch_arm(void);
+/* Ends the watch (armed or not): restores the SIGCHLD action and the signal mask of begin,
+ * clears a CG_CMD_STOP_ACTORS stop, sets to 0 the reaped PIDs in pids (n entries in the order
+ * added; may be NULL) so cg_cmd_stop_children leaves them alone, fills *report (may be NULL)
+ * and frees the watch. */
+void cg_cmd_watch_end(pid_t *pids, cg_cmd_watch_report_t *report);
+/* "exit status N" or "killed by signal S" (+ " (core dumped)") for a wait status. */
+void cg_cmd_wait_str(int status, char *out, size_t len);
 
 /* "parent/<YYYYmmdd-HHMMSS>[-suffix]" (local time) into dir, creating parent if missing:
  * the default run and bench directories. suffix may be NULL. */
@@ -58,8 +94,10 @@ void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suf
 void cg_cmd_blas_threads(void);
 
 /* Runs a training: the learner in this process, n_actors local actor processes (logs in
- * dir/actor-<i>.log), stopped by PID at the end. Prints the summary unless quiet. Fills
- * *wall_s (learner run time) and *env_steps when non-NULL. Returns the exit status. */
+ * dir/actor-<i>.log), watched while it runs and stopped by PID at the end. Prints the summary
+ * unless quiet. Fills *wall_s (learner run time) and *env_steps when non-NULL. Returns the
+ * exit status: 0 done, 130 stopped by SIGINT/SIGTERM, 1 on errors, among them every local
+ * actor having exited before the last iteration (the learner then stops and checkpoints). */
 int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
                         int progress, int n_actors, int quiet, double *wall_s, int64_t *env_steps);
 

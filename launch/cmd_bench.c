@@ -211,6 +211,9 @@ int cg_cmd_bench(int argc, char **argv)
         double wall = 0;
         int64_t steps = 0;
         int rc = cg_cmd_run_training(cfg, run_dir, 0, "", 0, (int)actors, 1, &wall, &steps);
+        if (rc != 0 && rc != 130)
+            fprintf(stderr, "cgrpo bench: the end-to-end run of %s failed (run directory %s)\n",
+                    sim, run_dir);
         double e2e = rc == 0 && wall > 0 ? (double)steps / wall : -1;
         if (bare <= 0 || e2e <= 0)
             status = 1;

@@ -146,8 +146,11 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         return 1;
     }
     cg_learner_opts_t lopts = {cfg, dir, resume, run_token, progress};
+    /* Before the learner: its threads inherit SIGCHLD blocked, so only this one sees it. */
+    cg_cmd_watch_begin(n_actors, progress);
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
+        cg_cmd_watch_end(NULL, NULL);
         fprintf(stderr, "cgrpo: %s\n", err);
         return 1;
     }
@@ -171,16 +174,23 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         pids[i] = cg_cmd_spawn_actor(wildcard ? "127.0.0.1" : b, port, i, token, actor_cfg, log);
         if (pids[i] < 0) {
             fprintf(stderr, "cgrpo: could not start actor %d\n", i);
+            cg_cmd_watch_end(NULL, NULL);
             cg_cmd_stop_children(pids, i, 2000);
             cg_learner_destroy(&learner);
             free(pids);
             return 1;
         }
+        cg_cmd_watch_add(pids[i], i, log);
     }
+    /* From here on, local actors that all exit (a setting only they check, a crash, the OOM
+     * killer) stop the learner instead of leaving it waiting for groups forever. */
+    cg_cmd_watch_arm();
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     cg_status_t rc = cg_learner_run(learner, &cg_cmd_stop);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    cg_cmd_watch_report_t watch;
+    cg_cmd_watch_end(pids, &watch); /* the reaped ones become 0: not signalled again */
     cg_cmd_stop_children(pids, n_actors, 3000);
     if (!quiet)
         cg_learner_summary(learner, stdout);
@@ -192,6 +202,27 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         *env_steps = c.env_steps;
     cg_learner_destroy(&learner);
     free(pids);
+    if (watch.stopped && rc == CG_ERR_INTERRUPTED) {
+        /* Actors leave by themselves once the learner says training is over: that is no
+         * failure. Before that, it is. */
+        if (c.iteration >= cfg->iterations)
+            return 0;
+        char how[96], resume_hint[CG_PATH_LEN + 96] = "";
+        cg_cmd_wait_str(watch.named_status, how, sizeof how);
+        if (!quiet)
+            snprintf(resume_hint, sizeof resume_hint,
+                     "; once fixed, `cgrpo train --resume %s` continues from the checkpoint "
+                     "just written",
+                     dir);
+        fflush(stdout);
+        fprintf(stderr,
+                "cgrpo: all %d local actors exited before training finished (iteration %lld of "
+                "%d; actor %d: %s, see %s) (hint: read the actor logs; usual causes are a setting "
+                "only the actors check, a crash, or the OOM killer (signal 9, see dmesg)%s)\n",
+                watch.n, (long long)c.iteration, cfg->iterations, watch.named_id, how,
+                watch.named_log[0] ? watch.named_log : "its log", resume_hint);
+        return 1;
+    }
     if (rc == CG_ERR_INTERRUPTED)
         return 130;
     if (rc != CG_OK) {

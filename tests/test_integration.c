@@ -1,8 +1,10 @@
 /* test_integration: the cgrpo command end to end as real processes on 127.0.0.1 (OS-picked
  * ports): learning, actor or learner killed (and resumed), a malformed-message flood,
- * bit-identical deterministic runs, bounded learner memory, no orphans of a killed train.
+ * bit-identical deterministic runs, bounded learner memory, no orphans of a killed train,
+ * a train whose local actors die (all: it stops; one: it finishes) or is interrupted.
  * Children are tracked by PID and killed in every path (cg_proc); every wait has a deadline;
  * run dirs live in one mkdtemp dir. `test_integration NAME` runs one test (one CTest each). */
+#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -938,8 +940,8 @@ done:
 
 /* Runs `cgrpo train --deterministic --actors 2` with seed into root/name and reads the final
  * checkpoint's weights into *params (n floats, malloc'd). 0 on success. */
-static int s_det_run(const char *name, const char *seed_set, float **params, size_t *n,
-                     uint64_t *version)
+static int s_det_run(const char *name, const char *seed_set, const char *extra_set,
+                     float **params, size_t *n, uint64_t *version)
 {
     static const char *const sets[] = {"run.iterations=4", "train.groups=8", "train.group_size=4",
                                        "actor.instances=4", NULL};
@@ -962,6 +964,10 @@ static int s_det_run(const char *name, const char *seed_set, float **params, siz
     s_arg(&a, dir);
     s_arg(&a, "--set");
     s_arg(&a, seed_set);
+    if (extra_set) {
+        s_arg(&a, "--set");
+        s_arg(&a, extra_set);
+    }
     s_sets(&a, sets);
     pid_t train = s_spawn(&a, log, NULL);
     if (train < 0 || s_exit_code(train, 30 * S_SLOW) != 0)
@@ -996,25 +1002,30 @@ static int s_det_run(const char *name, const char *seed_set, float **params, siz
     return rc;
 }
 
-/* Same seed twice: bit-identical final weights; another seed: different weights. */
+/* Same seed twice: bit-identical final weights; the same again with the updates on the
+ * updater's thread (learner.overlap=on; the CPU default is off): bit-identical too; another
+ * seed: different weights. */
 static void test_integration_deterministic(void)
 {
     char dir[S_PATH];
-    float *p[3] = {NULL, NULL, NULL};
-    size_t n[3] = {0, 0, 0};
-    uint64_t v[3] = {0, 0, 0};
+    float *p[4] = {NULL, NULL, NULL, NULL};
+    size_t n[4] = {0, 0, 0, 0};
+    uint64_t v[4] = {0, 0, 0, 0};
     s_begin("deterministic", dir);
-    S_REQUIRE(s_det_run("deterministic-a", "run.seed=7", &p[0], &n[0], &v[0]) == 0);
-    S_REQUIRE(s_det_run("deterministic-b", "run.seed=7", &p[1], &n[1], &v[1]) == 0);
-    S_REQUIRE(s_det_run("deterministic-c", "run.seed=8", &p[2], &n[2], &v[2]) == 0);
-    printf("\n  %zu parameters, versions %llu %llu %llu\n", n[0], (unsigned long long)v[0],
-           (unsigned long long)v[1], (unsigned long long)v[2]);
-    S_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2]);
-    CU_ASSERT(v[0] == 4 && v[1] == 4 && v[2] == 4);
+    S_REQUIRE(s_det_run("deterministic-a", "run.seed=7", NULL, &p[0], &n[0], &v[0]) == 0);
+    S_REQUIRE(s_det_run("deterministic-b", "run.seed=7", NULL, &p[1], &n[1], &v[1]) == 0);
+    S_REQUIRE(s_det_run("deterministic-c", "run.seed=8", NULL, &p[2], &n[2], &v[2]) == 0);
+    S_REQUIRE(s_det_run("deterministic-d", "run.seed=7", "learner.overlap=on", &p[3], &n[3],
+                        &v[3]) == 0);
+    printf("\n  %zu parameters, versions %llu %llu %llu %llu\n", n[0], (unsigned long long)v[0],
+           (unsigned long long)v[1], (unsigned long long)v[2], (unsigned long long)v[3]);
+    S_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2] && n[2] == n[3]);
+    CU_ASSERT(v[0] == 4 && v[1] == 4 && v[2] == 4 && v[3] == 4);
     CU_ASSERT(memcmp(p[0], p[1], n[0] * sizeof(float)) == 0);
     CU_ASSERT(memcmp(p[0], p[2], n[0] * sizeof(float)) != 0);
+    CU_ASSERT(memcmp(p[0], p[3], n[0] * sizeof(float)) == 0);
 done:
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         free(p[i]);
     s_end();
 }
@@ -1149,6 +1160,242 @@ done:
     s_end();
 }
 
+/* ---- 8. local actors of a train exit ---------------------------------------------------- */
+
+/* Live processes (zombies excluded) whose parent is ppid, or with ppid 0 whose process group
+ * is pgid, from /proc: up to max PIDs into out (may be NULL). Returns how many there are. */
+static int s_procs(pid_t ppid, pid_t pgid, pid_t *out, int max)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end, path[64], buf[512];
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        const char *paren = strrchr(buf, ')'); /* the command name may hold anything */
+        char state = 0;
+        int parent = 0, group = 0;
+        if (!paren || sscanf(paren + 1, " %c %d %d", &state, &parent, &group) != 3 ||
+            state == 'Z' || (ppid > 0 ? parent != (int)ppid : group != (int)pgid))
+            continue;
+        if (out && n < max)
+            out[n] = (pid_t)pid;
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* 1 once pid runs `cgrpo actor` (has exec'd), from /proc/PID/cmdline. */
+static int s_runs_actor(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = 0;
+    size_t argv0 = strlen(buf);
+    return argv0 + 1 < len && !strcmp(buf + argv0 + 1, "actor");
+}
+
+/* `cgrpo train --no-progress --actors 2` on dir with sets; stdout in dir/train.log, stderr
+ * (what the user is told) in dir/train.err, whose path goes to err_log. */
+static pid_t s_start_train(const char *dir, const char *const *sets, char *err_log)
+{
+    char out_log[S_PATH];
+    s_path(out_log, dir, "train.log");
+    s_path(err_log, dir, "train.err");
+    s_add_log(err_log);
+    for (int i = 0; i < 2; i++) {
+        char name[32], log[S_PATH];
+        snprintf(name, sizeof name, "actor-%d.log", i);
+        s_path(log, dir, name);
+        s_add_log(log);
+    }
+    /* sh execs cgrpo in its place: the PID (and process group) is the train's. */
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, "/bin/sh");
+    s_arg(&a, "-c");
+    s_arg(&a, "e=$1; shift; exec \"$@\" 2>>\"$e\"");
+    s_arg(&a, "sh");
+    s_arg(&a, err_log);
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "train");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, "--actors");
+    s_arg(&a, "2");
+    s_arg(&a, "--run-dir");
+    s_arg(&a, dir);
+    s_sets(&a, sets);
+    return s_spawn(&a, out_log, NULL);
+}
+
+/* Both local actors of a `cgrpo train` die as soon as they exist (SIGKILL, as from a crash or
+ * the OOM killer; no setting makes the actors fail at start-up that the learner accepts). The
+ * launcher must warn about each (id, pid, how it ended, its log, how many are left), stop the
+ * learner (which checkpoints) and exit 1 within seconds with a message ending in a hint on
+ * stderr, leaving no process behind. Before, it waited for groups forever. */
+static void test_integration_train_actors_die(void)
+{
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
+    char dir[S_PATH], err_log[S_PATH], out_log[S_PATH], line[2048], needle[128], path[S_PATH],
+        ckpt_dir[S_PATH], err[512];
+    pid_t act[2] = {0, 0};
+    s_begin("train_actors_die", dir);
+    pid_t train = s_start_train(dir, sets, err_log);
+    S_REQUIRE(train > 0);
+    double deadline = cg_proc_now() + 10 * S_SLOW;
+    /* Its two children, once both run `cgrpo actor` (still starting up). */
+    while ((s_procs(train, 0, act, 2) < 2 || !s_runs_actor(act[0]) || !s_runs_actor(act[1])) &&
+           cg_proc_running(train) && cg_proc_now() < deadline)
+        cg_proc_sleep_ms(2);
+    S_REQUIRE(s_procs(train, 0, act, 2) == 2 && s_runs_actor(act[0]) && s_runs_actor(act[1]));
+    S_REQUIRE(kill(act[0], SIGKILL) == 0 && kill(act[1], SIGKILL) == 0);
+    double t_kill = cg_proc_now();
+    int code = s_exit_code(train, 30 * S_SLOW);
+    double took = cg_proc_now() - t_kill;
+    printf("\n  train exited with %d, %.2f s after both actors were killed\n", code, took);
+    S_REQUIRE(code >= 0); /* not hanging */
+    CU_ASSERT(code == 1);
+    CU_ASSERT(took < 30.0);
+
+    S_REQUIRE(s_log_line(err_log, "all 2 local actors exited before training finished", line,
+                         sizeof line));
+    printf("  stderr: %s\n", line);
+    CU_ASSERT(strstr(line, ": killed by signal 9, see ") != NULL);
+    CU_ASSERT(strstr(line, "/actor-") != NULL);
+    CU_ASSERT(strstr(line, "(hint: ") != NULL);
+    for (int i = 0; i < 2; i++) {
+        snprintf(needle, sizeof needle, "(pid %d) ended: killed by signal 9; ", (int)act[i]);
+        CU_ASSERT(s_log_line(err_log, needle, line, sizeof line));
+        CU_ASSERT(strstr(line, "WARN ") == line && strstr(line, "local actor ") != NULL);
+        CU_ASSERT(strstr(line, " of 2 local actors left (its log: ") != NULL);
+    }
+    CU_ASSERT(s_log_line(err_log, "; 0 of 2 local actors left", NULL, 0));
+    s_path(out_log, dir, "train.log");
+    CU_ASSERT(!s_log_line(out_log, "local actors exited", NULL, 0)); /* stderr only */
+    /* The learner stopped cleanly: it wrote its checkpoint. */
+    s_path(ckpt_dir, dir, "checkpoints");
+    int64_t v_ckpt = -1;
+    CU_ASSERT(cg_ckpt_latest(ckpt_dir, path, sizeof path, &v_ckpt, err, sizeof err) == CG_OK);
+    CU_ASSERT(v_ckpt >= 0);
+    /* Nothing left: neither actor, nor anything else of train's process group. */
+    CU_ASSERT(!cg_proc_exists(act[0]) && !cg_proc_exists(act[1]));
+    CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
+done:
+    s_end();
+}
+
+/* One of two local actors dies mid-run: a warning names it and "1 of 2" left, and training
+ * finishes with the other (exit 0, every iteration written). The survivor's own exit after the
+ * learner's "training is over" is neither warned about nor taken for a failure. */
+static void test_integration_train_actor_dies(void)
+{
+    enum { ITERS = 24 };
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=24", NULL};
+    char dir[S_PATH], err_log[S_PATH], line[2048], needle[128];
+    s_csv_t csv = {0};
+    s_begin("train_actor_dies", dir);
+    pid_t train = s_start_train(dir, sets, err_log);
+    S_REQUIRE(train > 0);
+    S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
+    /* The learner logs "actor 0 joined (host H, pid P) at version V". */
+    S_REQUIRE(s_wait_log(err_log, "actor 0 joined (host ", 5 * S_SLOW, train, line, sizeof line) ==
+              0);
+    const char *p = strstr(line, ", pid ");
+    int a0 = 0;
+    S_REQUIRE(p && sscanf(p, ", pid %d)", &a0) == 1 && a0 > 0);
+    S_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows < ITERS);
+    S_REQUIRE(kill((pid_t)a0, SIGKILL) == 0);
+    int code = s_exit_code(train, 60 * S_SLOW);
+    printf("\n  train exited with %d after actor 0 (pid %d) was killed at iteration %d\n", code, a0,
+           csv.n_rows);
+    CU_ASSERT(code == 0);
+    snprintf(needle, sizeof needle, "local actor 0 (pid %d) ended: killed by signal 9; ", a0);
+    CU_ASSERT(s_log_line(err_log, needle, line, sizeof line));
+    CU_ASSERT(strstr(line, "; 1 of 2 local actors left (its log: ") != NULL);
+    CU_ASSERT(!s_log_line(err_log, "0 of 2 local actors left", NULL, 0));
+    CU_ASSERT(!s_log_line(err_log, "local actors exited", NULL, 0));
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CU_ASSERT(csv.n_rows == ITERS);
+    CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* Ctrl-C in a terminal: SIGINT to train and its actors at once (one process group). The
+ * actors then exit too, but this is the user's stop: exit 130 and the resume line, no
+ * warnings and no "actors exited" failure. */
+static void test_integration_train_interrupted(void)
+{
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
+    char dir[S_PATH], err_log[S_PATH];
+    s_csv_t csv = {0};
+    s_begin("train_interrupted", dir);
+    pid_t train = s_start_train(dir, sets, err_log);
+    S_REQUIRE(train > 0);
+    S_REQUIRE(s_wait_metrics(dir, 2, 0, 2, 15 * S_SLOW, train, &csv, NULL) == 0);
+    S_REQUIRE(cg_proc_running(train) && kill(-train, SIGINT) == 0); /* cg_proc: own group */
+    int code = s_exit_code(train, 30 * S_SLOW);
+    printf("\n  train exited with %d after SIGINT to its process group\n", code);
+    CU_ASSERT(code == 130);
+    CU_ASSERT(s_log_line(err_log, "cgrpo train: interrupted; checkpoint written", NULL, 0));
+    CU_ASSERT(!s_log_line(err_log, "local actors exited", NULL, 0));
+    CU_ASSERT(!s_log_line(err_log, "local actors left", NULL, 0));
+    CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
+done:
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* A --token longer than the protocol carries is refused up front with a hint (it used to be
+ * cut for the learner and passed whole to the actors, which then refused it). */
+static void test_integration_train_long_token(void)
+{
+    char dir[S_PATH], err_log[S_PATH], out_log[S_PATH], token[80];
+    memset(token, 'x', sizeof token - 1);
+    token[sizeof token - 1] = 0;
+    s_begin("train_long_token", dir);
+    s_path(err_log, dir, "train.err");
+    s_path(out_log, dir, "train.log");
+    s_add_log(err_log);
+    s_argv_t a = {{0}, 0};
+    s_arg(&a, "/bin/sh");
+    s_arg(&a, "-c");
+    s_arg(&a, "e=$1; shift; exec \"$@\" 2>>\"$e\"");
+    s_arg(&a, "sh");
+    s_arg(&a, err_log);
+    s_arg(&a, CG_CGRPO_BIN);
+    s_arg(&a, "train");
+    s_arg(&a, "--no-progress");
+    s_arg(&a, "--token");
+    s_arg(&a, token);
+    s_arg(&a, "--run-dir");
+    s_arg(&a, dir);
+    pid_t train = s_spawn(&a, out_log, NULL);
+    S_REQUIRE(train > 0);
+    CU_ASSERT(s_exit_code(train, 10 * S_SLOW) == 1);
+    CU_ASSERT(s_log_line(err_log, "--token is 79 characters long; at most 63", NULL, 0));
+    CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
+done:
+    s_end();
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -1161,6 +1408,10 @@ int main(int argc, char **argv)
         {"deterministic", test_integration_deterministic},
         {"bounded_memory", test_integration_bounded_memory},
         {"train_killed", test_integration_train_killed},
+        {"train_actors_die", test_integration_train_actors_die},
+        {"train_actor_dies", test_integration_train_actor_dies},
+        {"train_interrupted", test_integration_train_interrupted},
+        {"train_long_token", test_integration_train_long_token},
         CU_TEST_INFO_NULL,
     };
     CU_TestInfo chosen[sizeof all / sizeof all[0]];
