@@ -1,7 +1,8 @@
 /* cmd_bench: `cgrpo bench`: for each simulator, env-steps/s of the bare rollout loop
  * (simulator + batched policy inference, no network, no learner) against end-to-end
  * training with the same simulator, actor count and machine, printed side by side with
- * their ratio, and written as CSV + Markdown to the bench directory. */
+ * their ratio, and written as CSV to the bench directory; with --overlap, end-to-end training
+ * again with the learner's updates overlapped with ingest ([learner] overlap on vs off). */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,25 @@ static void s_usage(FILE *out)
             "  --actors N          actor processes in both measurements (default 1)\n"
             "  --seconds S         duration of each bare-loop measurement (default 5)\n"
             "  --iterations I      training iterations of each end-to-end run (default 8)\n"
+            "  --overlap           end-to-end twice: [learner] overlap = off, then on (the\n"
+            "                      learner's updates on their own thread, double-buffered)\n"
             "  --config FILE       base config (default: built-in); --set SEC.KEY=VALUE repeatable\n"
             "  --out DIR           results directory (default bench/<time>)\n"
             "  -h, --help          this help\n\n"
             "The actor-scaling study instead: cgrpo bench --actors 1,2,4,... --sim SIM\n"
             "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
+}
+
+/* One end-to-end training run in run_dir: env-steps/s of the learner's run, -1 on failure. */
+static double s_e2e_rate(const cg_config_t *cfg, const char *sim, const char *run_dir, long actors)
+{
+    double wall = 0;
+    int64_t steps = 0;
+    int rc = cg_cmd_run_training(cfg, run_dir, 0, "", 0, (int)actors, 1, &wall, &steps);
+    if (rc != 0 && rc != 130)
+        fprintf(stderr, "cgrpo bench: the end-to-end run of %s failed (run directory %s)\n", sim,
+                run_dir);
+    return rc == 0 && wall > 0 ? (double)steps / wall : -1;
 }
 
 static double s_now(void)
@@ -123,11 +138,13 @@ int cg_cmd_bench(int argc, char **argv)
     const char *out_dir = NULL;
     long actors = 1, iterations = 8;
     double seconds = 5;
+    int overlap = 0;
     static const struct option longopts[] = {
         {"sims", required_argument, NULL, 'S'}, {"actors", required_argument, NULL, 'a'},
         {"seconds", required_argument, NULL, 'T'}, {"iterations", required_argument, NULL, 'i'},
         {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"out", required_argument, NULL, 'o'}, {"overlap", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -158,6 +175,7 @@ int cg_cmd_bench(int argc, char **argv)
         case 'c': copts.config_path = optarg; break;
         case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
         case 'o': out_dir = optarg; break;
+        case 'O': overlap = 1; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -184,9 +202,13 @@ int cg_cmd_bench(int argc, char **argv)
         fprintf(stderr, "cgrpo bench: cannot write %s\n", csv_path);
         return 1;
     }
-    fprintf(csv, "sim,actors,instances,bare_steps_per_s,e2e_steps_per_s,ratio\n");
-    printf("%-10s %6s %9s %16s %16s %7s\n", "sim", "actors", "instances", "bare steps/s",
-           "e2e steps/s", "ratio");
+    fprintf(csv, "sim,actors,instances,bare_steps_per_s,e2e_steps_per_s,ratio%s\n",
+            overlap ? ",e2e_overlap_steps_per_s,overlap_on_off" : "");
+    printf("%-10s %6s %9s %16s %16s %7s", "sim", "actors", "instances", "bare steps/s",
+           overlap ? "e2e (off)" : "e2e steps/s", "ratio");
+    if (overlap)
+        printf(" %16s %7s", "e2e (overlap)", "on/off");
+    printf("\n");
     int status = 0;
     for (char *save = NULL, *sim = strtok_r(sims_buf, ",", &save); sim;
          sim = strtok_r(NULL, ",", &save)) {
@@ -208,18 +230,26 @@ int cg_cmd_bench(int argc, char **argv)
         double bare = s_bare_rate(cfg, (int)actors, seconds);
         char run_dir[CG_PATH_LEN + 64];
         snprintf(run_dir, sizeof run_dir, "%s/run-%s", dir, sim);
-        double wall = 0;
-        int64_t steps = 0;
-        int rc = cg_cmd_run_training(cfg, run_dir, 0, "", 0, (int)actors, 1, &wall, &steps);
-        if (rc != 0 && rc != 130)
-            fprintf(stderr, "cgrpo bench: the end-to-end run of %s failed (run directory %s)\n",
-                    sim, run_dir);
-        double e2e = rc == 0 && wall > 0 ? (double)steps / wall : -1;
+        if (overlap)
+            cfg->overlap = CG_OVERLAP_OFF;
+        double e2e = s_e2e_rate(cfg, sim, run_dir, actors);
         if (bare <= 0 || e2e <= 0)
             status = 1;
         double ratio = bare > 0 && e2e > 0 ? e2e / bare : 0;
-        printf("%-10s %6ld %9d %16.0f %16.0f %7.3f\n", sim, actors, cfg->instances, bare, e2e, ratio);
-        fprintf(csv, "%s,%ld,%d,%.1f,%.1f,%.4f\n", sim, actors, cfg->instances, bare, e2e, ratio);
+        printf("%-10s %6ld %9d %16.0f %16.0f %7.3f", sim, actors, cfg->instances, bare, e2e, ratio);
+        fprintf(csv, "%s,%ld,%d,%.1f,%.1f,%.4f", sim, actors, cfg->instances, bare, e2e, ratio);
+        if (overlap && !cg_cmd_stop) {
+            snprintf(run_dir, sizeof run_dir, "%s/run-%s-overlap", dir, sim);
+            cfg->overlap = CG_OVERLAP_ON;
+            double e2e_on = s_e2e_rate(cfg, sim, run_dir, actors);
+            if (e2e_on <= 0)
+                status = 1;
+            double on_off = e2e > 0 && e2e_on > 0 ? e2e_on / e2e : 0;
+            printf(" %16.0f %7.3f", e2e_on, on_off);
+            fprintf(csv, ",%.1f,%.4f", e2e_on, on_off);
+        }
+        printf("\n");
+        fprintf(csv, "\n");
         fflush(stdout);
         free(cfg);
         if (cg_cmd_stop)
