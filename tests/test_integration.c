@@ -440,8 +440,9 @@ static void s_atexit_clean(void)
 /* ---- 1. learns ------------------------------------------------------------------------ */
 
 /* A short training on an open 3 x 7 room (no lava, goal in the far corner) must raise the
- * goal rate far above where the random initial policy starts. */
-static void test_integration_learns(void)
+ * goal rate far above where the random initial policy starts: with the updates inline and
+ * with them overlapped with ingest on the updater's thread (learner.overlap). */
+static void s_learns(const char *name, const char *overlap_set, const char *log_needle)
 {
     static const char *const sets[] = {
         "run.seed=3",
@@ -455,7 +456,7 @@ static void test_integration_learns(void)
         NULL};
     char dir[S_PATH], log[S_PATH];
     s_csv_t csv = {0};
-    s_begin("learns", dir);
+    s_begin(name, dir);
     s_path(log, dir, "actor-0.log");
     s_add_log(log);
     s_path(log, dir, "actor-1.log");
@@ -469,24 +470,37 @@ static void test_integration_learns(void)
     s_arg(&a, "2");
     s_arg(&a, "--run-dir");
     s_arg(&a, dir);
+    s_arg(&a, "--set");
+    s_arg(&a, overlap_set);
     s_sets(&a, sets);
     pid_t train = s_spawn(&a, log, NULL);
     S_REQUIRE(train > 0);
     S_REQUIRE(s_exit_code(train, 60 * S_SLOW) == 0);
+    CU_ASSERT(s_log_line(log, log_needle, NULL, 0));
     S_REQUIRE(s_csv_load(dir, &csv) == 0);
     S_REQUIRE(csv.n_rows == 30);
-    double first = 0, last = 0;
+    double first = 0, last = 0, wait = 0;
     for (int r = 0; r < 3; r++) {
         first += s_csv_get(&csv, r, "goal_rate") / 3;
         last += s_csv_get(&csv, csv.n_rows - 3 + r, "goal_rate") / 3;
     }
-    printf("\n  goal_rate: first 3 rows %.3f, last 3 rows %.3f\n", first, last);
+    for (int r = 0; r < csv.n_rows; r++)
+        wait += s_csv_get(&csv, r, "update_wait_s");
+    printf("\n  %s: goal_rate first 3 rows %.3f, last 3 rows %.3f; updater idle %.2f s\n",
+           overlap_set, first, last, wait);
     CU_ASSERT(first < 0.5);
     CU_ASSERT(last >= first + 0.4);
     CU_ASSERT(last >= 0.8);
+    CU_ASSERT(wait >= 0);
 done:
     s_csv_free(&csv);
     s_end();
+}
+
+static void test_integration_learns(void)
+{
+    s_learns("learns", "learner.overlap=off", "backend cpu, ");
+    s_learns("learns-overlap", "learner.overlap=on", "backend cpu (overlapped updates)");
 }
 
 /* ---- 2. actor killed ------------------------------------------------------------------- */
