@@ -2,7 +2,9 @@
  * context (ggml style); the CPU backend (cg_policy + cg_loss + cg_adam) is always built and
  * is the reference; a CUDA backend is added only when built with CG_WITH_CUDA, and that
  * define appears in backend selection (cg_backend.c) only.
- * Threading: one owner thread per backend. */
+ * Threading: one thread at a time per backend. Ownership may pass to another thread through
+ * a synchronising hand-off (the learner lends it to cg_updater's thread over a ZeroMQ pipe);
+ * the CUDA backend makes its device current at every call, so the thread may change. */
 #ifndef CG_BACKEND_H
 #define CG_BACKEND_H
 

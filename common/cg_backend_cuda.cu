@@ -33,6 +33,9 @@ static cg_status_t s_cuda_fail(cudaError_t e, const char *call, const char *file
 {
     cg_log_write(CG_LOG_ERROR, file, line, "CUDA: %s: %s (%s)", call, cudaGetErrorString(e),
                  cudaGetErrorName(e));
+    /* A failed call is also the thread's last error: clear it, or the next launch check
+     * (cudaGetLastError) reports a non-sticky one (cudaMalloc's out of memory) again. */
+    cudaGetLastError();
     if (e == cudaErrorMemoryAllocation)
         return CG_ERR_NOMEM;
     if (e == cudaErrorNoKernelImageForDevice || e == cudaErrorUnsupportedPtxVersion)
@@ -317,9 +320,14 @@ static __global__ void s_k_adam(float *params, const float *grad, float *m, floa
 
 /* ---- host side ---- */
 
+/* Makes the backend's device current and waits for its stream. Every call ends
+ * synchronised, so the wait is a no-op, except after a call that failed half-way: work it
+ * queued may still read the pinned staging buffers or the row buffers, which this call is
+ * about to rewrite or free (s_pack, s_reserve). */
 static cg_status_t s_enter(s_cuda_t *self)
 {
     CG_CUDA_CHECK(cudaSetDevice(self->device));
+    CG_CUDA_CHECK(cudaStreamSynchronize(self->stream));
     return CG_OK;
 }
 
@@ -345,7 +353,7 @@ static void s_free_rows(s_cuda_t *self)
 }
 
 /* Makes the row buffers hold n rows; grows geometrically, never shrinks. Callers have
- * synchronised the stream, so nothing in flight uses the old buffers. */
+ * synchronised the stream (s_enter), so nothing in flight uses the old buffers. */
 static cg_status_t s_reserve(s_cuda_t *self, int32_t n)
 {
     if (n <= self->cap)
@@ -494,6 +502,7 @@ static cg_status_t s_get_params(void *ctx, float *params)
 static cg_status_t s_forward(void *ctx, const float *obs, int32_t n, float *logits)
 {
     s_cuda_t *self = (s_cuda_t *)ctx;
+    CG_ASSERT(n > 0); /* cg_backend_forward passes n >= 1 only */
     CG_TRY(s_enter(self));
     CG_TRY(s_reserve(self, n));
     const size_t n_obs = (size_t)n * (size_t)self->shape.obs_dim;
@@ -517,6 +526,9 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
 {
     s_cuda_t *self = (s_cuda_t *)ctx;
     const int32_t n = mb->n;
+    /* cg_backend_update passes n >= 1 only; n = 0 would launch the loss kernel on an empty
+     * grid (an error) and divide by n for clip_frac. */
+    CG_ASSERT(n > 0);
     memset(stats, 0, sizeof(*stats));
     CG_TRY(s_enter(self));
     CG_TRY(s_reserve(self, n));

@@ -13,7 +13,7 @@
  * every build); the module exports the three functions below its typedefs, found by dlsym.
  * Not here: backend selection and loading (cg_backend.c), double-buffering of batches (the
  * learner's cg_updater).
- * Threading: one owner thread per backend, like every backend. */
+ * Threading: one thread at a time, like every backend (cg_backend.h). */
 #ifndef CG_BACKEND_CUDA_H
 #define CG_BACKEND_CUDA_H
 

@@ -1,7 +1,8 @@
 /* test_backend_cuda: the CUDA backend against the CPU reference (cg_backend_cpu), on fresh
  * random minibatches over several shapes (0-3 hidden layers, widths 8-512, 2-31 actions,
  * 40-4096 steps), tanh and relu, with and without the KL and entropy terms, with the
- * config's beta and with per-step KL coefficients; and its state round trips.
+ * config's beta and with per-step KL coefficients; minibatch sizes that grow and shrink
+ * on one backend; and its state round trips.
  * Tolerances (float32), calibrated by running this suite with the CPU backend against
  * itself on inputs perturbed by 2-16 ulp, with a margin of 10x and more:
  *   logits                          |d| <= 1e-4 |cpu| + 1e-5 max(1, max|cpu|)
@@ -347,6 +348,55 @@ static void test_cuda_update(void)
     printf("\n");
 }
 
+/* One pair of backends through minibatches whose sizes grow past the CUDA backend's row
+ * capacity and fall below it (1 to 3000 rows, either side of the 256-step loss blocks), so
+ * its row buffers, loss partials and norm partials are regrown between updates: statistics
+ * every update, and the parameter change so far (tanh tolerance of test_cuda_update). */
+static void test_cuda_rows(void)
+{
+    const case_t *c = &s_cases[0];
+    cg_policy_shape_t shape = s_shape(c);
+    cg_adam_config_t adam = s_adam;
+    adam.max_grad_norm = 0.05f;
+    cg_backend_t *cpu = s_new(CG_DEVICE_CPU, &shape, &adam, 77);
+    cg_backend_t *gpu = s_new(CG_DEVICE_CUDA, &shape, &adam, 77);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(cpu);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(gpu);
+    size_t np = cg_backend_n_params(cpu);
+    float *p0 = cg_calloc(np, sizeof(float));
+    float *pc = cg_calloc(np, sizeof(float)), *pg = cg_calloc(np, sizeof(float));
+    CU_ASSERT_EQUAL(cg_backend_get_params(cpu, p0), CG_OK);
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 31, 0);
+    batch_t b = {0};
+    const int32_t rows[] = {40, 1000, 7, 3000, 1, 257, 256};
+    for (int r = 0; r < (int)(sizeof(rows) / sizeof(rows[0])); r++) {
+        cg_loss_config_t lc;
+        s_batch_fill(&b, &rng, rows[r], shape.obs_dim, shape.n_actions);
+        s_loss_variant(r % 4, &b, &lc);
+        cg_update_stats_t sc, sg;
+        CU_ASSERT_EQUAL_FATAL(cg_backend_update(cpu, &b.mb, &lc, &sc), CG_OK);
+        CU_ASSERT_EQUAL_FATAL(cg_backend_update(gpu, &b.mb, &lc, &sg), CG_OK);
+        CU_ASSERT(s_stats_close(&sg, &sc, rows[r]));
+        CU_ASSERT_EQUAL(cg_backend_get_params(cpu, pc), CG_OK);
+        CU_ASSERT_EQUAL(cg_backend_get_params(gpu, pg), CG_OK);
+        for (size_t i = 0; i < np; i++) {
+            pc[i] -= p0[i];
+            pg[i] -= p0[i];
+        }
+        double ep = s_rel_l2(pg, pc, np);
+        if (!(ep <= 1e-3))
+            printf("\n    %d rows: relative error of the parameter change %.2g", (int)rows[r], ep);
+        CU_ASSERT(ep <= 1e-3);
+    }
+    s_batch_free(&b);
+    free(pg);
+    free(pc);
+    free(p0);
+    cg_backend_destroy(&gpu);
+    cg_backend_destroy(&cpu);
+}
+
 /* set/get of parameters and Adam state are exact; a CPU backend's state moved into the
  * CUDA backend continues as the CPU one does; a NaN advantage changes nothing and returns
  * CG_ERR_NONFINITE as on the CPU; the transfer counters count. */
@@ -397,8 +447,13 @@ static void test_cuda_state(void)
     CU_ASSERT_EQUAL(cg_backend_get_params(cpu, p), CG_OK);
     CU_ASSERT_EQUAL(cg_backend_get_params(gpu, q), CG_OK);
     CU_ASSERT(s_close("params after transplant", q, p, np, 1e-4, 1e-5, s_budget(np)));
+    CU_ASSERT_EQUAL(cg_backend_get_optim(cpu, m, v, &steps), CG_OK);
     CU_ASSERT_EQUAL(cg_backend_get_optim(gpu, m2, v2, &steps), CG_OK);
     CU_ASSERT_EQUAL(steps, 4);
+    CU_ASSERT(
+        s_close("adam m after transplant", m2, m, np, 1e-4, 1e-5 * s_absmax(m, np), s_budget(np)));
+    CU_ASSERT(
+        s_close("adam v after transplant", v2, v, np, 1e-4, 1e-5 * s_absmax(v, np), s_budget(np)));
 
     /* NaN advantage: CG_ERR_NONFINITE, nothing changes, grad_norm 0 as on the CPU. */
     b.adv[3] = NAN;
@@ -582,6 +637,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"forward", test_cuda_forward},
         {"update", test_cuda_update},
+        {"rows", test_cuda_rows},
         {"state", test_cuda_state},
         {"bandit", test_cuda_bandit},
         CU_TEST_INFO_NULL,
