@@ -71,7 +71,7 @@ struct cg_learner {
     cg_batch_t *filling, *training;
     cg_msg_caps_t caps;
 
-    /* the update in flight (the updater owns backend, ref, rng, params and training while
+    /* the update in flight (the updater owns backend, ref, rng and training while
      * cg_updater_busy), with what its metrics row needs from its start */
     cg_updater_t *updater;
     cg_update_job_t job;
@@ -543,8 +543,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     const int overlap = self->cfg.overlap == CG_OVERLAP_ON ||
                         (self->cfg.overlap == CG_OVERLAP_AUTO &&
                          strcmp(cg_backend_name(self->backend), "cpu") != 0);
-    self->updater = cg_updater_new(self->transport, self->backend, self->ref, &self->rng,
-                                   self->params, overlap, err, errlen);
+    self->updater =
+        cg_updater_new(self->transport, self->backend, self->ref, &self->rng, overlap, err, errlen);
     if (!self->updater)
         goto fail;
     s_advertise(self);
@@ -888,6 +888,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     const cg_batch_stats_t st = self->job_stats;
     const float *eff = self->job_eff;
     const double adv_neg = self->job_adv_neg;
+    memcpy(self->params, job->params, self->n_params * sizeof(float));
     self->version++;
     self->iteration++;
     s_publish(self, 0);

@@ -18,7 +18,7 @@ struct cg_updater {
     cg_backend_t *backend;
     cg_policy_t *ref;
     cg_rng_t *rng;
-    float *params;
+    float *params; /* (n_params) weights after the last job */
     float *ref_logits; /* (S_REF_CHUNK, A) then (A): reference forward workspace */
     int32_t n_actions, obs_dim;
 
@@ -90,6 +90,7 @@ static void s_run(cg_updater_t *self, cg_update_job_t *job)
     }
     if (job->status == CG_OK)
         job->status = cg_backend_get_params(self->backend, self->params);
+    job->params = self->params;
     job->run_s = s_now() - t0;
 }
 
@@ -112,15 +113,15 @@ static void *s_main(void *arg)
 }
 
 cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, cg_policy_t *ref,
-                             cg_rng_t *rng, float *params, int threaded, char *err, size_t errlen)
+                             cg_rng_t *rng, int threaded, char *err, size_t errlen)
 {
-    CG_ASSERT(backend && rng && params && (transport || !threaded));
+    CG_ASSERT(backend && rng && (transport || !threaded));
     cg_updater_t *self = cg_calloc(1, sizeof *self);
     const cg_policy_shape_t *shape = cg_backend_shape(backend);
     self->backend = backend;
     self->ref = ref;
     self->rng = rng;
-    self->params = params;
+    self->params = cg_calloc(cg_backend_n_params(backend), sizeof(float));
     self->n_actions = shape->n_actions;
     self->obs_dim = shape->obs_dim;
     if (ref)
@@ -172,6 +173,7 @@ void cg_updater_destroy(cg_updater_t **self_p)
     cg_transport_close(&self->theirs);
     cg_transport_close(&self->mine);
     free(self->ref_logits);
+    free(self->params);
     free(self);
     *self_p = NULL;
 }

@@ -6,8 +6,10 @@
  * Not here: advantages and multipliers (the learner does them before submitting, they are
  * cheap and their order matters), publishing, metrics.
  * Threading: threads share no mutable state. Submitting a job lends the updater the job, its
- * batch, the backend, the reference policy, the shuffle RNG and the params buffer given to
- * cg_updater_new; the owner touches none of them until cg_updater_collect returns the job.
+ * batch, the backend, the reference policy and the shuffle RNG given to cg_updater_new; the
+ * owner touches none of them until cg_updater_collect returns the job. The new weights come
+ * back in the updater's own buffer, so the owner's copy (which it goes on sending to actors
+ * that say hello) is never written under it.
  * Job and result travel over an inproc pipe (cg_transport_pipe). */
 #ifndef CG_UPDATER_H
 #define CG_UPDATER_H
@@ -40,14 +42,16 @@ typedef struct {
     cg_loss_stats_t loss_sum; /* each statistic summed over the updates */
     double grad_norm_sum;
     double run_s; /* seconds from the job's start to its weights being back */
+    const float *params; /* (n_params) the weights after the job, in the updater's buffer:
+                          * valid until the next submit */
 } cg_update_job_t;
 
 /* An updater running jobs on backend. ref (may be NULL: no KL term) is the frozen reference
- * policy, rng shuffles the minibatches, params (n_params floats) receives the weights after
- * each job. None is owned; all must outlive the updater. threaded != 0 starts the updater's
- * thread, with a pipe from transport. NULL with a message in err on failure. */
+ * policy, rng shuffles the minibatches. None is owned; all must outlive the updater.
+ * threaded != 0 starts the updater's thread, with a pipe from transport. NULL with a message
+ * in err on failure. */
 cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, cg_policy_t *ref,
-                             cg_rng_t *rng, float *params, int threaded, char *err, size_t errlen);
+                             cg_rng_t *rng, int threaded, char *err, size_t errlen);
 /* Waits for a job in flight (its result is dropped), stops the thread. NULL-safe. */
 void cg_updater_destroy(cg_updater_t **self_p);
 

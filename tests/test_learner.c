@@ -257,8 +257,7 @@ static void test_updater_threaded_matches_inline(void)
         cg_rng_t shuffle, data;
         cg_rng_seed(&shuffle, 5, 5);
         cg_rng_seed(&data, 6, 6);
-        cg_updater_t *u = cg_updater_new(t, be, ref, &shuffle, params[threaded], threaded, err,
-                                         sizeof err);
+        cg_updater_t *u = cg_updater_new(t, be, ref, &shuffle, threaded, err, sizeof err);
         CU_ASSERT_PTR_NOT_NULL_FATAL(u);
         CU_ASSERT_EQUAL(cg_updater_socket(u) != NULL, threaded);
         cg_update_job_t *got = NULL;
@@ -275,9 +274,16 @@ static void test_updater_threaded_matches_inline(void)
             CU_ASSERT_EQUAL(job.status, CG_OK);
             CU_ASSERT_EQUAL(job.n_updates, 6);
             CU_ASSERT(job.loss_sum.kl > 0 && job.grad_norm_sum > 0);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(job.params);
+            memcpy(params[threaded], job.params, n * sizeof(float));
             last[threaded] = job;
             cg_batch_destroy(&b);
         }
+        /* the weights handed back are the backend's after the job */
+        float *now = cg_calloc(n, sizeof(float));
+        CU_ASSERT_EQUAL(cg_backend_get_params(be, now), CG_OK);
+        CU_ASSERT_EQUAL(memcmp(now, params[threaded], n * sizeof(float)), 0);
+        free(now);
         /* in flight at destroy: waited for, nothing leaks (the sanitizer build checks) */
         cg_batch_t *b = s_update_batch(&data);
         cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 1,
@@ -287,7 +293,6 @@ static void test_updater_threaded_matches_inline(void)
         CU_ASSERT_PTR_NULL(u);
         cg_batch_destroy(&b);
         cg_policy_destroy(&ref);
-        /* the weights handed back are the backend's after the last collected job */
         cg_policy_t *init = cg_policy_new(&shape, 11);
         CU_ASSERT(memcmp(cg_policy_params(init), params[threaded], n * sizeof(float)) != 0);
         cg_policy_destroy(&init);
