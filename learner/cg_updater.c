@@ -18,7 +18,7 @@ struct cg_updater {
     cg_backend_t *backend;
     cg_policy_t *ref;
     cg_rng_t *rng;
-    float *params; /* (n_params) weights after the last job */
+    float *params;     /* (n_params) weights after the last job */
     float *ref_logits; /* (S_REF_CHUNK, A) then (A): reference forward workspace */
     int32_t n_actions, obs_dim;
 
