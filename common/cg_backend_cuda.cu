@@ -22,7 +22,9 @@
 
 #define S_LAYERS (CG_MAX_LAYERS + 1) /* hidden layers + the output layer */
 #define S_THREADS 256                /* threads per block in every kernel */
+#ifndef S_NORM_BLOCKS                /* (the host emulation, tests/cuda_emu, sets fewer) */
 #define S_NORM_BLOCKS 256            /* blocks of the gradient sum-of-squares pass */
+#endif
 #define S_MAX_BLOCKS 8192            /* grid cap of the elementwise kernels (grid-stride) */
 #define S_LOSS_NV 6                  /* loss, pg_loss, kl, entropy, approx_kl, n_clipped */
 #define S_HINT "(hint: set [learner] device = cpu or auto)"

@@ -2,7 +2,7 @@
  * random minibatches over several shapes (0-3 hidden layers, widths 8-512, 2-31 actions,
  * 40-4096 steps), tanh and relu, with and without the KL and entropy terms, with the
  * config's beta and with per-step KL coefficients; minibatch sizes that grow and shrink
- * on one backend; and its state round trips.
+ * on one backend; and its state round trips. CG_TEST_CUDA_CASES=N runs the first N shapes.
  * Tolerances (float32), calibrated by running this suite with the CPU backend against
  * itself on inputs perturbed by 2-16 ulp, with a margin of 10x and more:
  *   logits                          |d| <= 1e-4 |cpu| + 1e-5 max(1, max|cpu|)
@@ -170,7 +170,17 @@ static const case_t s_cases[] = {
     { 8,  5, 2, {512, 512},      CG_ACT_RELU, 4096},
 };
 /* clang-format on */
-#define N_CASES ((int)(sizeof(s_cases) / sizeof(s_cases[0])))
+#define N_ALL_CASES ((int)(sizeof(s_cases) / sizeof(s_cases[0])))
+
+/* The shape cases to run: all, or the first CG_TEST_CUDA_CASES (1..all) — the host
+ * emulation's quick CI entry skips the largest, which takes it minutes. */
+static int s_n_cases(void)
+{
+    const char *v = getenv("CG_TEST_CUDA_CASES");
+    int n = v ? atoi(v) : N_ALL_CASES;
+    return n >= 1 && n <= N_ALL_CASES ? n : N_ALL_CASES;
+}
+#define N_CASES s_n_cases()
 
 static cg_policy_shape_t s_shape(const case_t *c)
 {
