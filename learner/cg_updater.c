@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cg_alloc.h"
 #include "cg_log.h"
@@ -26,16 +25,9 @@ struct cg_updater {
     cg_socket_t *mine;   /* the owner's end of the pipe */
     cg_socket_t *theirs; /* the thread's end */
     pthread_t thread;
-    int thread_started;
+    int thread_started;         /* 1 from pthread_create until joined */
     cg_update_job_t *in_flight; /* owner's view: submitted, not collected */
 };
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch. */
 static void s_reference_logp(cg_updater_t *self, cg_batch_t *batch)
@@ -58,7 +50,6 @@ static void s_reference_logp(cg_updater_t *self, cg_batch_t *batch)
 
 static void s_run(cg_updater_t *self, cg_update_job_t *job)
 {
-    const double t0 = s_now();
     job->status = CG_OK;
     job->n_updates = 0;
     memset(&job->loss_sum, 0, sizeof job->loss_sum);
@@ -91,10 +82,10 @@ static void s_run(cg_updater_t *self, cg_update_job_t *job)
     if (job->status == CG_OK)
         job->status = cg_backend_get_params(self->backend, self->params);
     job->params = self->params;
-    job->run_s = s_now() - t0;
 }
 
-/* The worker: a job pointer in, the same pointer back when done; NULL means stop. */
+/* The worker: a job pointer in, the same pointer back when done; NULL means stop. A broken
+ * pipe ends it too; the owner notices the thread has ended (s_thread_ended). */
 static void *s_main(void *arg)
 {
     cg_updater_t *self = arg;
@@ -109,7 +100,18 @@ static void *s_main(void *arg)
         if (cg_transport_send_ptr(self->theirs, job) != CG_OK)
             break;
     }
+    /* Its end of the pipe is the thread's to close, so that a context being terminated
+     * (which wakes a blocked receive) is not kept waiting by it. */
+    cg_transport_close(&self->theirs);
     return NULL;
+}
+
+/* 1 (and joined) if the worker has ended: it then never answers. */
+static int s_thread_ended(cg_updater_t *self)
+{
+    if (self->thread_started && pthread_tryjoin_np(self->thread, NULL) == 0)
+        self->thread_started = 0;
+    return !self->thread_started;
 }
 
 cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, cg_policy_t *ref,
@@ -133,7 +135,7 @@ cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, c
     if (cg_transport_pipe(transport, &self->mine, &self->theirs) != CG_OK) {
         snprintf(err, errlen,
                  "updater: cannot open its inproc pipe (the log names the ZeroMQ "
-                 "error) (hint: set [learner] overlap = false)");
+                 "error) (hint: set [learner] overlap = off)");
         goto fail;
     }
     /* Signals go to the owner's thread (its stop flag), never to the worker. */
@@ -145,7 +147,7 @@ cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, c
     if (e != 0) {
         snprintf(err, errlen,
                  "updater: cannot start its thread: %s (hint: set [learner] "
-                 "overlap = false)",
+                 "overlap = off)",
                  strerror(e));
         goto fail;
     }
@@ -165,12 +167,16 @@ void cg_updater_destroy(cg_updater_t **self_p)
         cg_update_job_t *job = NULL;
         if (self->in_flight)
             cg_updater_collect(self, -1, &job);
-        if (cg_transport_send_ptr(self->mine, NULL) == CG_OK)
+        /* A worker that cannot be told to stop is left blocked, with what it uses. */
+        if (!s_thread_ended(self) && cg_transport_send_ptr(self->mine, NULL) != CG_OK) {
+            CG_ERROR("updater: cannot stop its thread; leaving it");
+            pthread_detach(self->thread);
+            return;
+        }
+        if (self->thread_started)
             pthread_join(self->thread, NULL);
-        else
-            pthread_detach(self->thread); /* cannot reach it: it must not outlive us long */
     }
-    cg_transport_close(&self->theirs);
+    cg_transport_close(&self->theirs); /* NULL once a thread has run: it closed it */
     cg_transport_close(&self->mine);
     free(self->ref_logits);
     free(self->params);
@@ -206,13 +212,23 @@ cg_status_t cg_updater_collect(cg_updater_t *self, int timeout_ms, cg_update_job
     if (!self->in_flight)
         return CG_ERR_INVAL;
     if (self->threaded) {
+        /* Waits in slices, so that a worker that has ended is an error, not a hang. */
         void *back = NULL;
         cg_status_t rc;
-        do
-            rc = cg_transport_recv_ptr(self->mine, timeout_ms, &back);
-        while (rc == CG_ERR_INTERRUPTED && timeout_ms < 0);
+        for (int left = timeout_ms;;) {
+            const int slice = left < 0 || left > 100 ? 100 : left;
+            rc = cg_transport_recv_ptr(self->mine, slice, &back);
+            if (rc == CG_OK || (rc != CG_ERR_TIMEOUT && rc != CG_ERR_INTERRUPTED))
+                break;
+            if (s_thread_ended(self)) {
+                CG_ERROR("updater: its thread ended with a job in flight");
+                return CG_ERR_IO;
+            }
+            if (left >= 0 && (left -= slice) <= 0)
+                break;
+        }
         if (rc != CG_OK)
-            return rc;
+            return rc == CG_ERR_INTERRUPTED ? CG_ERR_TIMEOUT : rc;
         CG_ASSERT(back == self->in_flight);
     }
     *job = self->in_flight;

@@ -41,7 +41,6 @@ typedef struct {
     int32_t n_updates;        /* minibatch updates run */
     cg_loss_stats_t loss_sum; /* each statistic summed over the updates */
     double grad_norm_sum;
-    double run_s;        /* seconds from the job's start to its weights being back */
     const float *params; /* (n_params) the weights after the job, in the updater's buffer:
                           * valid until the next submit */
 } cg_update_job_t;
