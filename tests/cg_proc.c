@@ -197,19 +197,31 @@ int cg_proc_exit_code(int status)
     return -1;
 }
 
-int cg_proc_exists(pid_t pid)
+int cg_proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
-        return 0;
+        return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = 0;
-    /* "pid (comm) S ...": the state follows the last ')' (comm may contain one). */
+    /* "pid (comm) S ppid pgrp ...": the state follows the last ')' (comm may contain one). */
     const char *paren = strrchr(buf, ')');
-    return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    int parent = 0, group = 0;
+    if (!paren || sscanf(paren + 1, " %c %d %d", state, &parent, &group) != 3)
+        return -1;
+    *ppid = (pid_t)parent;
+    *pgid = (pid_t)group;
+    return 0;
+}
+
+int cg_proc_exists(pid_t pid)
+{
+    char state = 0;
+    pid_t ppid, pgid;
+    return cg_proc_stat(pid, &state, &ppid, &pgid) == 0 && state != 'Z' && state != 'X';
 }
 
 long cg_proc_rss_kb(pid_t pid)

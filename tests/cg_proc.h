@@ -40,6 +40,9 @@ int cg_proc_exit_code(int status);
 
 /* 1 if any process pid (ours or not) exists and is not a zombie, from /proc. */
 int cg_proc_exists(pid_t pid);
+/* State letter ('R', 'S', 'Z', ...), parent and process group of any process pid, from
+ * /proc/PID/stat. 0 on success, -1 if it is gone or unreadable. */
+int cg_proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid);
 /* VmRSS of pid in KiB from /proc, or -1. */
 long cg_proc_rss_kb(pid_t pid);
 /* Monotonic seconds. */

@@ -1186,22 +1186,12 @@ static int s_procs(pid_t ppid, pid_t pgid, pid_t *out, int max)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        char *end, path[64], buf[512];
+        char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t len = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[len] = 0;
-        const char *paren = strrchr(buf, ')'); /* the command name may hold anything */
         char state = 0;
-        int parent = 0, group = 0;
-        if (!paren || sscanf(paren + 1, " %c %d %d", &state, &parent, &group) != 3 ||
-            state == 'Z' || (ppid > 0 ? parent != (int)ppid : group != (int)pgid))
+        pid_t parent = 0, group = 0;
+        if (*end || pid <= 0 || cg_proc_stat((pid_t)pid, &state, &parent, &group) ||
+            state == 'Z' || (ppid > 0 ? parent != ppid : group != pgid))
             continue;
         if (out && n < max)
             out[n] = (pid_t)pid;
@@ -1226,9 +1216,11 @@ static int s_runs_actor(pid_t pid)
     return argv0 + 1 < len && !strcmp(buf + argv0 + 1, "actor");
 }
 
-/* `cgrpo train --no-progress --actors 2` on dir with sets; stdout in dir/train.log, stderr
- * (what the user is told) in dir/train.err, whose path goes to err_log. */
-static pid_t s_start_train(const char *dir, const char *const *sets, char *err_log)
+/* `cgrpo train --no-progress --actors 2` on dir with args (more options, NULL-terminated; may
+ * be NULL) and sets; stdout in dir/train.log, stderr (what the user is told) in
+ * dir/train.err, whose path goes to err_log. */
+static pid_t s_start_train(const char *dir, const char *const *args, const char *const *sets,
+                           char *err_log)
 {
     char out_log[S_PATH];
     s_path(out_log, dir, "train.log");
@@ -1254,6 +1246,8 @@ static pid_t s_start_train(const char *dir, const char *const *sets, char *err_l
     s_arg(&a, "2");
     s_arg(&a, "--run-dir");
     s_arg(&a, dir);
+    for (int i = 0; args && args[i]; i++)
+        s_arg(&a, args[i]);
     s_sets(&a, sets);
     return s_spawn(&a, out_log, NULL);
 }
@@ -1270,7 +1264,7 @@ static void test_integration_train_actors_die(void)
         ckpt_dir[S_PATH], err[512];
     pid_t act[2] = {0, 0};
     s_begin("train_actors_die", dir);
-    pid_t train = s_start_train(dir, sets, err_log);
+    pid_t train = s_start_train(dir, NULL, sets, err_log);
     S_REQUIRE(train > 0);
     double deadline = cg_proc_now() + 10 * S_SLOW;
     /* Its two children, once both run `cgrpo actor` (still starting up). */
@@ -1324,7 +1318,7 @@ static void test_integration_train_actor_dies(void)
     char dir[S_PATH], err_log[S_PATH], line[2048], needle[128];
     s_csv_t csv = {0};
     s_begin("train_actor_dies", dir);
-    pid_t train = s_start_train(dir, sets, err_log);
+    pid_t train = s_start_train(dir, NULL, sets, err_log);
     S_REQUIRE(train > 0);
     S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
     /* The learner logs "actor 0 joined (host H, pid P) at version V". */
@@ -1361,7 +1355,7 @@ static void test_integration_train_interrupted(void)
     char dir[S_PATH], err_log[S_PATH];
     s_csv_t csv = {0};
     s_begin("train_interrupted", dir);
-    pid_t train = s_start_train(dir, sets, err_log);
+    pid_t train = s_start_train(dir, NULL, sets, err_log);
     S_REQUIRE(train > 0);
     S_REQUIRE(s_wait_metrics(dir, 2, 0, 2, 15 * S_SLOW, train, &csv, NULL) == 0);
     S_REQUIRE(cg_proc_running(train) && kill(-train, SIGINT) == 0); /* cg_proc: own group */
@@ -1381,27 +1375,12 @@ done:
  * cut for the learner and passed whole to the actors, which then refused it). */
 static void test_integration_train_long_token(void)
 {
-    char dir[S_PATH], err_log[S_PATH], out_log[S_PATH], token[80];
+    char dir[S_PATH], err_log[S_PATH], token[80];
     memset(token, 'x', sizeof token - 1);
     token[sizeof token - 1] = 0;
     s_begin("train_long_token", dir);
-    s_path(err_log, dir, "train.err");
-    s_path(out_log, dir, "train.log");
-    s_add_log(err_log);
-    s_argv_t a = {{0}, 0};
-    s_arg(&a, "/bin/sh");
-    s_arg(&a, "-c");
-    s_arg(&a, "e=$1; shift; exec \"$@\" 2>>\"$e\"");
-    s_arg(&a, "sh");
-    s_arg(&a, err_log);
-    s_arg(&a, CG_CGRPO_BIN);
-    s_arg(&a, "train");
-    s_arg(&a, "--no-progress");
-    s_arg(&a, "--token");
-    s_arg(&a, token);
-    s_arg(&a, "--run-dir");
-    s_arg(&a, dir);
-    pid_t train = s_spawn(&a, out_log, NULL);
+    const char *const args[] = {"--token", token, NULL};
+    pid_t train = s_start_train(dir, args, NULL, err_log);
     S_REQUIRE(train > 0);
     CU_ASSERT(s_exit_code(train, 10 * S_SLOW) == 1);
     CU_ASSERT(s_log_line(err_log, "--token is 79 characters long; at most 63", NULL, 0));
