@@ -492,7 +492,8 @@ static int s_csv_fields(const char *path, const char *prefix, double *v, int n)
 }
 
 /* `cgrpo bench` in both modes, small: the scaling study writes a row per actor count with
- * sane numbers (and a plot when gnuplot is there); the bare-vs-end-to-end mode still works. */
+ * sane numbers (and a plot when gnuplot is there); the bare-vs-end-to-end mode still works,
+ * with --overlap's second end-to-end run. */
 static void test_scaling(void)
 {
     char out[S_PATH], log[S_PATH], csv[S_PATH + 32], png[S_PATH + 32], bare[S_PATH];
@@ -529,12 +530,14 @@ static void test_scaling(void)
     }
     const char *bargv[] = {CG_CGRPO_BIN, "bench", "--sims", "null", "--actors", "1",
                            "--seconds", "0.5", "--iterations", "2", "--set", "train.groups=4",
-                           "--set", "learner.device=cpu", "--out", bare, NULL};
+                           "--set", "learner.device=cpu", "--overlap", "--out", bare, NULL};
     pid = cg_proc_spawn(bargv, env, log);
     S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
     snprintf(csv, sizeof csv, "%s/bench.csv", bare);
-    double v[5];
-    CU_ASSERT_EQUAL(s_csv_fields(csv, "null,1,", v, 4), 4);
+    /* instances, bare, e2e (overlap off), ratio, e2e (overlap on), on/off */
+    double v[6];
+    CU_ASSERT_EQUAL(s_csv_fields(csv, "null,1,", v, 6), 6);
+    CU_ASSERT(v[1] > 0 && v[2] > 0 && v[4] > 0 && v[5] > 0);
 done:
     if (CU_get_number_of_failures() > 0)
         s_print_tail(log);
