@@ -458,6 +458,11 @@ static cg_status_t s_build(cg_actor_t *self, const cg_msg_welcome_t *w)
                  err);
         return rc;
     }
+    /* The simulator: built in, or the plugin the config names (at the same path here). */
+    if ((rc = cg_sim_configure(&self->cfg, err, sizeof err)) != CG_OK) {
+        CG_ERROR("cannot set up the run's simulator on this host: %s", err);
+        return rc;
+    }
     s_limits(self);
     int32_t m = self->instances_opt > 0 ? self->instances_opt : self->cfg.instances;
 
@@ -775,7 +780,12 @@ static cg_status_t s_work(cg_actor_t *self, int *busy)
     }
     if (s_may_step(self)) {
         *busy = 1;
-        if (cg_rollout_step(self->rollout) > 0)
+        int32_t finished = cg_rollout_step(self->rollout);
+        if (finished < 0) {
+            CG_ERROR("%s", cg_sim_error(self->sim));
+            return (cg_status_t)finished;
+        }
+        if (finished > 0)
             return s_send_ready(self);
         return CG_OK;
     }

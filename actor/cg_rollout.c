@@ -49,6 +49,8 @@ struct cg_rollout {
     int32_t *inst_member;     /* (M) member index j within that group */
     float *inst_obs;          /* (M, obs_dim) current observation of each instance */
     int32_t *run_idx;         /* (M) running instances of this step */
+    int32_t *actions;         /* (M) their actions, in run_idx order */
+    uint8_t *done;            /* (M) their end flags, in run_idx order */
     float *batch_obs;         /* (M, obs_dim) gathered observations */
     float *logits;            /* (M, n_actions) */
 
@@ -141,6 +143,8 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
         self->inst_group[i] = -1;
     self->inst_obs = cg_calloc((size_t)m * d, sizeof(float));
     self->run_idx = cg_calloc((size_t)m, sizeof *self->run_idx);
+    self->actions = cg_calloc((size_t)m, sizeof *self->actions);
+    self->done = cg_calloc((size_t)m, sizeof *self->done);
     self->batch_obs = cg_calloc((size_t)m * d, sizeof(float));
     self->logits = cg_calloc((size_t)m * (size_t)self->n_actions, sizeof(float));
     self->open = -1;
@@ -174,6 +178,8 @@ void cg_rollout_destroy(cg_rollout_t **self_p)
     free(self->logits);
     free(self->batch_obs);
     free(self->run_idx);
+    free(self->actions);
+    free(self->done);
     free(self->inst_obs);
     free(self->inst_member);
     free(self->inst_group);
@@ -259,7 +265,8 @@ static void s_reserve(cg_rollout_t *self, s_group_t *grp, int32_t j, int32_t ste
 }
 
 /* Starts the next waiting member on idle instance i. 0 when there is none to start (no open
- * group and the budget is spent). */
+ * group and the budget is spent), 1 when started, a negative status when the simulator
+ * broke a rule. */
 static int s_assign(cg_rollout_t *self, int32_t i)
 {
     if (self->open < 0) {
@@ -287,21 +294,24 @@ static int s_assign(cg_rollout_t *self, int32_t i)
     ep->temperature = self->temps[j];
     self->inst_group[i] = self->open;
     self->inst_member[i] = j;
-    cg_sim_reset(self->sim, i, grp->init_seed, self->inst_obs + (size_t)i * (size_t)self->obs_dim);
     if (grp->n_started == self->g)
         self->open = -1;
-    return 1;
+    cg_status_t rc =
+        cg_sim_reset(self->sim, i, grp->init_seed, self->inst_obs + (size_t)i * (size_t)self->obs_dim);
+    return rc == CG_OK ? 1 : rc;
 }
 
-/* Records the end of the episode on instance i; returns 1 if that finished its group. */
+/* Records the end of the episode on instance i; returns 1 if that finished its group, a
+ * negative status when the simulator broke a rule. */
 static int s_finish(cg_rollout_t *self, int32_t i)
 {
     int32_t s = self->inst_group[i];
     s_group_t *grp = self->slots[s];
     cg_msg_episode_t *ep = &grp->ep[self->inst_member[i]];
     cg_sim_result_t res;
-    memset(&res, 0, sizeof res);
-    cg_sim_result(self->sim, i, &res);
+    cg_status_t rc = cg_sim_result(self->sim, i, &res);
+    if (rc != CG_OK)
+        return rc;
     ep->reward = res.reward;
     for (int32_t k = 0; k < self->n_costs; k++)
         ep->cost[k] = res.cost[k];
@@ -320,9 +330,15 @@ static int s_finish(cg_rollout_t *self, int32_t i)
 int32_t cg_rollout_step(cg_rollout_t *self)
 {
     const size_t d = (size_t)self->obs_dim, a = (size_t)self->n_actions;
-    for (int32_t i = 0; i < self->m; i++)
-        if (self->inst_group[i] < 0 && !s_assign(self, i))
+    for (int32_t i = 0; i < self->m; i++) {
+        if (self->inst_group[i] >= 0)
+            continue;
+        int rc = s_assign(self, i);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
             break;
+    }
 
     int32_t n = 0;
     for (int32_t i = 0; i < self->m; i++) {
@@ -336,7 +352,6 @@ int32_t cg_rollout_step(cg_rollout_t *self)
     cg_policy_forward(self->policy, self->batch_obs, n, self->logits);
     self->stats.forwards++;
 
-    int32_t finished = 0;
     for (int32_t k = 0; k < n; k++) {
         int32_t i = self->run_idx[k];
         s_group_t *grp = self->slots[self->inst_group[i]];
@@ -351,11 +366,23 @@ int32_t cg_rollout_step(cg_rollout_t *self)
         ep->action[t] = action;
         ep->logp[t] = logp1;
         ep->length = t + 1;
+        self->actions[k] = action;
         if (self->version < grp->version)
             grp->version = self->version;
         self->stats.steps++;
-        if (cg_sim_step(self->sim, i, action, self->inst_obs + (size_t)i * d))
-            finished += s_finish(self, i);
+    }
+    cg_status_t rc =
+        cg_sim_step_batch(self->sim, n, self->run_idx, self->actions, self->inst_obs, self->done);
+    if (rc != CG_OK)
+        return rc;
+    int32_t finished = 0;
+    for (int32_t k = 0; k < n; k++) {
+        if (!self->done[k])
+            continue;
+        int r = s_finish(self, self->run_idx[k]);
+        if (r < 0)
+            return r;
+        finished += r;
     }
     return finished;
 }

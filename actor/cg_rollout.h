@@ -57,8 +57,10 @@ void cg_rollout_set_budget(cg_rollout_t *self, int64_t groups);
 int64_t cg_rollout_budget(const cg_rollout_t *self);
 
 /* One batched step: starts episodes on free instances (new groups while the budget allows),
- * one policy forward over all running instances, samples and steps each. Returns the number
- * of groups that finished in this step (0 also when there was nothing to run). */
+ * one policy forward over all running instances, samples, and one batched simulator step of
+ * them all. Returns the number of groups that finished in this step (0 also when there was
+ * nothing to run), or a negative cg_status_t when the simulator broke a rule (its message:
+ * cg_sim_error; nothing it produced after that is handed out). */
 int32_t cg_rollout_step(cg_rollout_t *self);
 
 /* Groups started and not yet finished. */

@@ -43,7 +43,6 @@ typedef enum {
     S_STR,
     S_I32_LIST,
     S_F32_LIST,
-    S_MAP,
 } s_kind_t;
 
 enum {
@@ -70,10 +69,9 @@ typedef struct {
 } s_key_t;
 
 static const char *const s_SECTIONS[] = {
-    "run", "sim", "gridworld", "instruct", "policy", "train", "constraints",
+    "run", "sim", "policy", "train", "constraints",
     "multipliers", "stabilisers", "actor", "learner", NULL,
 };
-static const char *const s_SIMS[] = {"gridworld", "instruct", "null", "sleep", NULL};
 static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards",
                                            "scalarized_advantages", NULL};
 static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed", NULL};
@@ -116,24 +114,11 @@ static const s_key_t s_KEYS[] = {
     K_STR("run", "token_file", token_file, S_STR_PATH, NULL,
           "file holding the run token actors must present; empty = none"),
 
-    K_STR("sim", "name", sim, S_STR_NONEMPTY, s_SIMS, NULL),
-    K_I32("sim", "horizon", horizon, 0, 1000000, "0 = the simulator's default"),
-    K_I32("sim", "sleep_us", sim_sleep_us, 0, 60000000, "microseconds per step, sleep simulator"),
-    K_I32("sim", "null_length", null_length, 1, 1000000, "steps per null episode"),
-
-    {.section = "gridworld", .key = "map", .kind = S_MAP, .off = S_OFF(grid_map),
-     .cap = S_SIZE(grid_map), .note = "empty = the built-in map"},
-    K_I32("gridworld", "battery", grid_battery, 0, 1000000, "0 = the default full charge"),
-    K_I32("gridworld", "reserve", grid_reserve, 0, 1000000, "0 = the default reserve"),
-    K_F32("gridworld", "slip", grid_slip, 0.0, 1.0, 0, "a probability"),
-
-    K_I32("instruct", "letters", instruct_letters, 2, 26, "letters in the vocabulary"),
-    K_I32("instruct", "min_constraints", instruct_min_constraints, 1, 6,
-          "fewest constraints per prompt"),
-    K_I32("instruct", "max_constraints", instruct_max_constraints, 1, 6,
-          "most constraints per prompt, at least min_constraints"),
-    K_I32("instruct", "verbosity", instruct_verbosity, 0, 1000000,
-          "the verbosity cost fires for texts longer than this; 0 = never"),
+    K_STR("sim", "name", sim, S_STR_ID, NULL,
+          "a built-in simulator (cgrpo sims lists them) or the plugin's; empty = the default"),
+    K_STR("sim", "plugin", sim_plugin, S_STR_PATH, NULL,
+          "a simulator plugin .so built against cgrpo/sim.h; empty = none"),
+    K_I32("sim", "horizon", horizon, 0, 1000000, "episode cap; 0 = the simulator's default"),
 
     {.section = "policy", .key = "hidden", .kind = S_I32_LIST, .off = S_OFF(hidden),
      .cap = CG_MAX_LAYERS, .count_off = S_OFF(n_hidden), .ilo = 1, .ihi = S_MAX_WIDTH,
@@ -269,6 +254,18 @@ static bool s_section_known(const char *s)
     return false;
 }
 
+/* A simulator section's name: what a simulator name may be (cgrpo/sim.h). */
+static bool s_sim_section_name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= CG_NAME_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return !s_section_known(s);
+}
+
 static void s_sections_hint(char *buf, size_t n)
 {
     size_t o = 0;
@@ -356,11 +353,6 @@ static void s_hint(const s_key_t *k, char *buf, size_t n)
         s_range_text(k, names, sizeof names);
         snprintf(what, sizeof what, "a comma-separated list of up to %zu values, each %s",
                  k->cap, names);
-        break;
-    case S_MAP:
-        snprintf(what, sizeof what,
-                 "rows of S start, G goal, L lava, C charger, # wall, . floor, all of one "
-                 "length, one S and at least one G, on indented lines or separated by '/'");
         break;
     default:
         s_range_text(k, what, sizeof what);
@@ -520,81 +512,6 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
     return 0;
 }
 
-/* Reads a map value (rows separated by '\n' or '/'; '\n' also separates INI lines, counted
- * in *piece for the message) into out as rows joined by '\n'. */
-static int s_map_parse(const char *value, char *out, size_t cap, int *piece, char *msg,
-                       size_t n)
-{
-    static const char cells[] = "SGLC#.";
-    const char *hint = "hint: rows of S start, G goal, L lava, C charger, # wall, . floor";
-    size_t o = 0, width = 0;
-    int line = 0, row = 0, n_start = 0, n_goal = 0;
-    const char *p = value;
-    for (;;) {
-        const char *e = p + strcspn(p, "\n/");
-        while (p < e && s_is_space(*p))
-            p++;
-        const char *q = e;
-        while (q > p && s_is_space(q[-1]))
-            q--;
-        size_t len = (size_t)(q - p);
-        if (len > 0) {
-            row++;
-            for (size_t i = 0; i < len; i++) {
-                unsigned char c = (unsigned char)p[i];
-                if (c == '\0' || !strchr(cells, (int)c)) {
-                    *piece = line;
-                    if (isprint(c))
-                        s_msg(msg, n, "row %d, column %zu: '%c' is not a map cell (%s)", row,
-                              i + 1, c, hint);
-                    else
-                        s_msg(msg, n, "row %d, column %zu: byte 0x%02x is not a map cell (%s)",
-                              row, i + 1, c, hint);
-                    return -1;
-                }
-                n_start += c == 'S';
-                n_goal += c == 'G';
-            }
-            if (width == 0) {
-                width = len;
-            } else if (len != width) {
-                *piece = line;
-                s_msg(msg, n, "row %d has %zu cells but row 1 has %zu (hint: all rows must "
-                              "have the same length)", row, len, width);
-                return -1;
-            }
-            if (o + len + 2 > cap) {
-                *piece = line;
-                s_msg(msg, n, "map is longer than %zu characters (hint: use a smaller map)",
-                      cap - 1);
-                return -1;
-            }
-            if (o > 0)
-                out[o++] = '\n';
-            memcpy(out + o, p, len);
-            o += len;
-        }
-        if (*e == '\0')
-            break;
-        if (*e == '\n')
-            line++;
-        p = e + 1;
-    }
-    out[o] = '\0';
-    *piece = 0;
-    if (row == 0)
-        return 0; /* empty: the simulator's built-in map */
-    if (n_start != 1) {
-        s_msg(msg, n, "map has %d start cells 'S' (hint: exactly one S)", n_start);
-        return -1;
-    }
-    if (n_goal == 0) {
-        s_msg(msg, n, "map has no goal cell 'G' (hint: at least one G)");
-        return -1;
-    }
-    return 0;
-}
-
 /* A list value: elements separated by ',' (and by line breaks, where a trailing ',' is
  * optional). Fills vals (int32_t or float) and *count. */
 static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t *count,
@@ -665,7 +582,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
 {
     char *base = (char *)cfg + k->off;
     *piece = 0;
-    bool multi = k->kind == S_MAP || k->kind == S_I32_LIST || k->kind == S_F32_LIST ||
+    bool multi = k->kind == S_I32_LIST || k->kind == S_F32_LIST ||
                  (k->kind == S_STR && (k->flags & S_STR_PATH));
     const char *nl = strchr(value, '\n');
     if (nl && !multi) {
@@ -674,7 +591,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
             line += *c == '\n';
         *piece = line;
         s_msg(msg, n, "this key takes a single line, but an indented line continues it (hint: "
-                      "only map, hidden, temperatures, run_dir and reference continue on "
+                      "only lists and paths, and a simulator's text keys, continue on "
                       "indented lines; un-indent the next key)");
         return -1;
     }
@@ -768,16 +685,6 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         memcpy((char *)cfg + k->count_off, &count, sizeof count);
         return 0;
     }
-    case S_MAP: {
-        char *map = cg_calloc(k->cap, 1);
-        int rc = s_map_parse(value, map, k->cap, piece, msg, n);
-        if (rc == 0) {
-            memset(base, 0, k->cap);
-            memcpy(base, map, strlen(map));
-        }
-        free(map);
-        return rc;
-    }
     }
     return -1;
 }
@@ -865,9 +772,10 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
     return 0;
 }
 
-/* Applies section.key = value to cfg (any section, any key). */
+/* Applies section.key = value to cfg (any section, any key); origin and line say where it
+ * came from (kept for a simulator section's keys, whose checks come later). */
 static int s_apply(cg_config_t *cfg, const char *section, const char *key, const char *value,
-                   int *piece, char *msg, size_t n)
+                   const char *origin, int line, int *piece, char *msg, size_t n)
 {
     char hint[512];
     *piece = 0;
@@ -876,9 +784,20 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
         s_msg(msg, n, "key outside any section (hint: put it under one of %s)", hint);
         return -1;
     }
+    if (s_sim_section_name_ok(section)) {
+        if (key[0] == '\0' || strlen(key) >= CG_NAME_LEN) {
+            s_msg(msg, n, "invalid key name (hint: 1 to %d characters)", CG_NAME_LEN - 1);
+            return -1;
+        }
+        /* "key =" then indented rows: the rows, without the empty first piece's '\n' (so
+         * a written value reads back the same) */
+        const char *rows = value + (value[0] == '\n');
+        return cg_config_sim_put(cfg, section, key, rows, origin, line, msg, n) == CG_OK ? 0 : -1;
+    }
     if (!s_section_known(section)) {
         s_sections_hint(hint, sizeof hint);
-        s_msg(msg, n, "unknown section (hint: the sections are %s)", hint);
+        s_msg(msg, n, "unknown section (hint: the sections are %s, or a simulator's own, "
+              "named in lower case like [gridworld])", hint);
         return -1;
     }
     if (strcmp(section, "constraints") == 0)
@@ -895,6 +814,111 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
         return -1;
     }
     return s_set_key(cfg, k, value, piece, msg, n);
+}
+
+/* ---- simulator sections: stored as text ---------------------------------------------- */
+
+const cg_config_entry_t *cg_config_sim_find(const cg_config_t *cfg, const char *section,
+                                            const char *key)
+{
+    CG_ASSERT(cfg && section && key);
+    for (int32_t i = 0; i < cfg->n_sim_entries; i++)
+        if (strcmp(cfg->sim_entries[i].section, section) == 0 &&
+            strcmp(cfg->sim_entries[i].key, key) == 0)
+            return &cfg->sim_entries[i];
+    return NULL;
+}
+
+/* Appends s to the text pool; its offset, or UINT32_MAX when it does not fit. */
+static uint32_t s_pool_add(cg_config_t *cfg, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    if (cfg->sim_text_len > sizeof cfg->sim_text || len > sizeof cfg->sim_text - cfg->sim_text_len)
+        return UINT32_MAX;
+    uint32_t at = cfg->sim_text_len;
+    memcpy(cfg->sim_text + at, s, len);
+    cfg->sim_text_len += (uint32_t)len;
+    return at;
+}
+
+/* Rewrites the pool with only the strings the entries use (replaced values leave garbage). */
+static void s_pool_compact(cg_config_t *cfg)
+{
+    char *old = cg_calloc(1, sizeof cfg->sim_text);
+    memcpy(old, cfg->sim_text, sizeof cfg->sim_text);
+    cfg->sim_text_len = 0;
+    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
+        cg_config_entry_t *e = &cfg->sim_entries[i];
+        e->origin = s_pool_add(cfg, old + e->origin);
+        e->value = s_pool_add(cfg, old + e->value);
+    }
+    free(old);
+}
+
+cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char *key,
+                              const char *value, const char *origin, int32_t line, char *err,
+                              size_t errlen)
+{
+    CG_ASSERT(cfg && section && key && value && origin);
+    if (strlen(section) >= CG_NAME_LEN || strlen(key) >= CG_NAME_LEN) {
+        s_msg(err, errlen, "[%.40s] %.40s: name too long (hint: at most %d characters)", section,
+              key, CG_NAME_LEN - 1);
+        return CG_ERR_INVAL;
+    }
+    cg_config_entry_t *e = (cg_config_entry_t *)cg_config_sim_find(cfg, section, key);
+    if (!e && cfg->n_sim_entries >= CG_SIM_ENTRIES) {
+        s_msg(err, errlen, "more than %d simulator settings (hint: a simulator section "
+              "holds a few keys; remove unused ones)", CG_SIM_ENTRIES);
+        return CG_ERR_TOOBIG;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t used = cfg->sim_text_len;
+        uint32_t o = s_pool_add(cfg, origin), v = o == UINT32_MAX ? o : s_pool_add(cfg, value);
+        if (v != UINT32_MAX) {
+            if (!e) {
+                e = &cfg->sim_entries[cfg->n_sim_entries++];
+                memset(e, 0, sizeof *e);
+                snprintf(e->section, sizeof e->section, "%s", section);
+                snprintf(e->key, sizeof e->key, "%s", key);
+            }
+            e->line = line;
+            e->origin = o;
+            e->value = v;
+            return CG_OK;
+        }
+        cfg->sim_text_len = used;
+        if (pass == 0)
+            s_pool_compact(cfg);
+    }
+    s_msg(err, errlen, "the simulator settings exceed %d bytes (hint: shorten the long values)",
+          CG_SIM_TEXT_LEN);
+    return CG_ERR_TOOBIG;
+}
+
+/* Finish-time sanity of the store (it may have been filled in code). */
+static int s_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
+{
+    if (cfg->n_sim_entries < 0 || cfg->n_sim_entries > CG_SIM_ENTRIES ||
+        cfg->sim_text_len > sizeof cfg->sim_text ||
+        (cfg->sim_text_len > 0 && cfg->sim_text[cfg->sim_text_len - 1] != '\0')) {
+        s_msg(err, errlen, "simulator sections: the store is corrupt (hint: a bug in cgrpo)");
+        return -1;
+    }
+    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
+        const cg_config_entry_t *e = &cfg->sim_entries[i];
+        if (e->origin >= cfg->sim_text_len || e->value >= cfg->sim_text_len ||
+            !memchr(e->section, '\0', sizeof e->section) || !memchr(e->key, '\0', sizeof e->key) ||
+            !s_sim_section_name_ok(e->section)) {
+            s_msg(err, errlen, "simulator section entry %d is invalid (hint: a bug in cgrpo)", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void cg_config_sections(char *buf, size_t n)
+{
+    s_sections_hint(buf, n);
 }
 
 /* ---- reading INI text ------------------------------------------------------------------- */
@@ -979,7 +1003,8 @@ static bool s_flush(s_parse_t *p)
                "names; see docs/config.md)", p->origin, line, p->pend_section, p->pend_key);
         return false;
     }
-    if (s_apply(p->cfg, p->pend_section, p->pend_key, p->val, &piece, msg, sizeof msg) != 0) {
+    if (s_apply(p->cfg, p->pend_section, p->pend_key, p->val, p->origin, line, &piece, msg,
+                sizeof msg) != 0) {
         if (piece >= 0 && piece < p->n_pieces)
             line = p->piece_line[piece];
         if (p->pend_section[0])
@@ -1053,10 +1078,11 @@ static char *s_reader(char *str, int num, void *stream)
     if (blen == 0)
         return str;
     if (p->pending && lead > 0) {
-        /* Continuation (as inih would see it). Map rows start with '#' (walls), so inside
-         * [gridworld] map only ';' starts a comment. */
-        bool is_map = strcmp(p->pend_section, "gridworld") == 0 && strcmp(p->pend_key, "map") == 0;
-        if (body[0] == ';' || (body[0] == '#' && !is_map))
+        /* Continuation (as inih would see it). A simulator's text may have rows starting
+         * with '#' (gridworld's walls), so in a simulator section only ';' starts a comment
+         * (the simulator layer drops '#' rows from keys that are not text). */
+        bool sim_text = s_sim_section_name_ok(p->pend_section);
+        if (body[0] == ';' || (body[0] == '#' && !sim_text))
             return str;
         return s_append(p, body, s_cut_comment(body, blen), true) ? str : NULL;
     }
@@ -1071,12 +1097,21 @@ static char *s_reader(char *str, int num, void *stream)
             char name[S_KEY_LEN];
             snprintf(name, sizeof name, "%.*s", (int)(sl < sizeof name ? sl : sizeof name - 1),
                      body + 1);
-            if (!s_section_known(name) || sl >= sizeof name) {
+            if ((!s_section_known(name) && !s_sim_section_name_ok(name)) || sl >= sizeof name) {
                 char hint[256];
                 s_sections_hint(hint, sizeof hint);
-                s_fail(p, p->lineno, "%s:%d: [%s]: unknown section (hint: the sections are %s)",
+                s_fail(p, p->lineno, "%s:%d: [%s]: unknown section (hint: the sections are %s, "
+                       "or a simulator's own, named in lower case like [gridworld])",
                        p->origin, p->lineno, name, hint);
                 return NULL;
+            }
+            if (s_sim_section_name_ok(name)) { /* recorded, so its name is checked later */
+                char msg[S_MSG_LEN];
+                if (cg_config_sim_put(p->cfg, name, "", "", p->origin, p->lineno, msg,
+                                      sizeof msg) != CG_OK) {
+                    s_fail(p, p->lineno, "%s:%d: [%s]: %s", p->origin, p->lineno, name, msg);
+                    return NULL;
+                }
             }
             snprintf(p->section, sizeof p->section, "%s", name);
             p->sec_line = cg_realloc(p->sec_line, (size_t)p->n_sec + 1, sizeof *p->sec_line);
@@ -1208,7 +1243,7 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
         s_msg(err, errlen, "--set %s.%s: empty section or key (hint: --set section.key=value)",
               s, k);
         st = CG_ERR_INVAL;
-    } else if (s_apply(work, s, k, v, &piece, msg, sizeof msg) != 0) {
+    } else if (s_apply(work, s, k, v, "--set", 0, &piece, msg, sizeof msg) != 0) {
         s_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
         st = CG_ERR_INVAL;
     } else {
@@ -1230,17 +1265,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->checkpoint_every = 25;
     cfg->deterministic = false;
 
-    snprintf(cfg->sim, sizeof cfg->sim, "gridworld");
-    cfg->horizon = 0;
-    cfg->sim_sleep_us = 0;
-    cfg->null_length = 32;
-
-    cfg->grid_slip = 0.1f;
-
-    cfg->instruct_letters = 6;
-    cfg->instruct_min_constraints = 1;
-    cfg->instruct_max_constraints = 6;
-    cfg->instruct_verbosity = 8;
+    cfg->horizon = 0; /* sim name, plugin and simulator sections: empty */
 
     cfg->n_hidden = 2;
     cfg->hidden[0] = 64;
@@ -1380,28 +1405,8 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
         }
         return 0;
     }
-    case S_MAP: {
-        if (strnlen(base, k->cap) >= k->cap) {
-            s_msg(msg, n, "map is not terminated (hint: %s)", hint);
-            return -1;
-        }
-        char *tmp = cg_calloc(k->cap, 1);
-        int piece = 0;
-        int rc = s_map_parse(base, tmp, k->cap, &piece, msg, n);
-        free(tmp);
-        return rc;
-    }
     }
     return -1;
-}
-
-static void s_add_default_constraint(cg_config_t *cfg, const char *name, float threshold)
-{
-    cg_constraint_t *c = &cfg->constraints[cfg->n_constraints++];
-    memset(c, 0, sizeof *c);
-    snprintf(c->name, sizeof c->name, "%s", name);
-    c->threshold = threshold;
-    c->fixed_lambda = 0.1f;
 }
 
 static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
@@ -1474,30 +1479,7 @@ static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
               cfg->max_steps_per_episode);
         return -1;
     }
-    if (strcmp(cfg->sim, "null") == 0 && cfg->null_length > cfg->max_steps_per_episode) {
-        s_msg(err, errlen, "[sim] null_length: %d is above [learner] max_episode_steps = %d "
-              "(hint: raise max_episode_steps)", cfg->null_length, cfg->max_steps_per_episode);
-        return -1;
-    }
-    if (cfg->instruct_min_constraints > cfg->instruct_max_constraints) {
-        s_msg(err, errlen, "[instruct] min_constraints: %d is above [instruct] max_constraints = "
-              "%d (hint: min_constraints <= max_constraints)", cfg->instruct_min_constraints,
-              cfg->instruct_max_constraints);
-        return -1;
-    }
-    if (strcmp(cfg->sim, "instruct") == 0 && cfg->horizon != 0 &&
-        (cfg->horizon < 4 || cfg->horizon > 64)) {
-        s_msg(err, errlen, "[sim] horizon: %d is out of range for instruct (hint: its length cap "
-              "in tokens, 4 to 64; 0 = 12)", cfg->horizon);
-        return -1;
-    }
-    if (cfg->grid_battery > 0 && cfg->grid_reserve >= cfg->grid_battery) {
-        s_msg(err, errlen, "[gridworld] reserve: %d is not below [gridworld] battery = %d (hint: "
-              "the reserve must be less than a full charge)", cfg->grid_reserve,
-              cfg->grid_battery);
-        return -1;
-    }
-    return 0;
+    return s_check_sim_store(cfg, err, errlen);
 }
 
 cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
@@ -1513,11 +1495,6 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
     cg_config_t *work = cg_calloc(1, sizeof *work);
     *work = *cfg;
     cg_status_t st = CG_OK;
-    if (!work->constraints_explicit && strcmp(work->sim, "gridworld") == 0 &&
-        work->n_constraints == 0) {
-        s_add_default_constraint(work, "lava", 0.01f);
-        s_add_default_constraint(work, "battery", 0.10f);
-    }
     /* Settled from here on: a written copy lists these constraints explicitly. */
     if (work->n_constraints > 0)
         work->constraints_explicit = true;
@@ -1641,17 +1618,42 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
         fprintf(f, "\n");
         return 0;
     }
-    case S_MAP: {
-        fprintf(f, "%s =\n", k->key);
-        for (const char *r = base; *r;) {
-            size_t len = strcspn(r, "\n");
-            fprintf(f, "    %.*s\n", (int)len, r);
-            r += len + (r[len] == '\n');
-        }
-        return 0;
-    }
     }
     return -1;
+}
+
+/* Each simulator section with keys, in the order first seen; a value of several rows goes
+ * on indented lines (read back as the same rows). */
+static void s_write_sim_sections(FILE *f, const cg_config_t *cfg)
+{
+    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
+        const char *sec = cfg->sim_entries[i].section;
+        int first = 1;
+        for (int32_t j = 0; j < i && first; j++)
+            first = strcmp(cfg->sim_entries[j].section, sec) != 0;
+        if (!first)
+            continue;
+        for (int32_t j = i; j < cfg->n_sim_entries; j++) {
+            const cg_config_entry_t *e = &cfg->sim_entries[j];
+            if (strcmp(e->section, sec) != 0 || !e->key[0])
+                continue;
+            if (first)
+                fprintf(f, "\n[%s]\n", sec);
+            first = 0;
+            const char *v = cg_config_sim_value(cfg, e);
+            if (!strchr(v, '\n')) {
+                fprintf(f, "%s =%s%s\n", e->key, v[0] ? " " : "", v);
+                continue;
+            }
+            fprintf(f, "%s =\n", e->key);
+            for (const char *r = v; *r;) {
+                size_t len = strcspn(r, "\n");
+                if (len > 0)
+                    fprintf(f, "    %.*s\n", (int)len, r);
+                r += len + (r[len] == '\n');
+            }
+        }
+    }
 }
 
 cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
@@ -1694,6 +1696,7 @@ cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
             }
         }
     }
+    s_write_sim_sections(f, cfg);
     if (ferror(f)) {
         CG_ERROR("cannot write config %s: %s", path, strerror(errno));
         st = CG_ERR_IO;

@@ -2,8 +2,11 @@
  * overrides. Every key has a default, so an empty file is a valid run (the default
  * constrained gridworld). Unknown sections/keys, bad types and out-of-range values are
  * errors naming the key and file:line (or "--set" for an override).
- * Not here: meaning of a simulator's own keys beyond storing them; checking that a
- * constraint name exists in the chosen simulator (the learner does that once it knows it).
+ * A section that is not one of the fixed ones is a simulator's ([gridworld], [mysim]): its
+ * keys are stored as text with their file:line, and checked by the simulator layer
+ * (cg_sim_configure), which knows the simulator's key table.
+ * Not here: any simulator's name or keys; checking that a constraint name exists in the
+ * chosen simulator (the learner does that once it knows the simulator's costs).
  * Threading: a cg_config_t is plain data; fill it on one thread, then share read-only. */
 #ifndef CG_CONFIG_H
 #define CG_CONFIG_H
@@ -23,7 +26,8 @@ extern "C" {
 #define CG_MAX_GROUP 256       /* largest group size G */
 #define CG_NAME_LEN 64
 #define CG_PATH_LEN 1024
-#define CG_MAP_LEN 4096
+#define CG_SIM_ENTRIES 96       /* simulator section keys (and headers) a config holds */
+#define CG_SIM_TEXT_LEN 32768   /* bytes of their values and origins */
 
 typedef enum {
     CG_ADV_GRPO = 0,
@@ -56,6 +60,16 @@ typedef enum {
     CG_OVERLAP_OFF = 2,
 } cg_overlap_t;
 
+/* One line of a simulator's section: "[section]" (key "") or "key = value", with where it
+ * came from, so the simulator layer's messages can name file:line. */
+typedef struct {
+    char section[CG_NAME_LEN];
+    char key[CG_NAME_LEN];         /* "" = the section header itself */
+    int32_t line;                  /* line in origin; 0 = not from a file */
+    uint32_t origin;               /* offset in sim_text: a path, "--set", "welcome config" ... */
+    uint32_t value;                /* offset in sim_text: the value, rows joined by '\n' */
+} cg_config_entry_t;
+
 /* One enforced constraint: the simulator cost it refers to and its threshold d_k. */
 typedef struct {
     char name[CG_NAME_LEN];
@@ -74,22 +88,17 @@ typedef struct {
     char token_file[CG_PATH_LEN];  /* token_file = "" (file holding the run token; "" = none) */
 
     /* [sim] */
-    char sim[CG_NAME_LEN];         /* name = gridworld (gridworld|instruct|null|sleep) */
-    int32_t horizon;               /* horizon = 0 -> the simulator's default */
-    int32_t sim_sleep_us;          /* sleep_us = 0 (sleep simulator) */
-    int32_t null_length;           /* null_length = 32 (steps per null episode) */
+    char sim[CG_NAME_LEN];         /* name = "" -> the default built-in simulator, or the plugin's */
+    char sim_plugin[CG_PATH_LEN];  /* plugin = "" (path of a simulator plugin .so; docs/simulators.md) */
+    int32_t horizon;               /* horizon = 0 -> the simulator's default episode cap */
 
-    /* [gridworld] */
-    char grid_map[CG_MAP_LEN];     /* map = rows separated by '\n' ("" -> built-in default) */
-    int32_t grid_battery;          /* battery = 0 -> default full charge */
-    int32_t grid_reserve;          /* reserve = 0 -> default reserve */
-    float grid_slip;               /* slip = 0.1 */
-
-    /* [instruct] (the instruct simulator; [sim] horizon is its length cap, 0 -> 12) */
-    int32_t instruct_letters;         /* letters = 6 (vocabulary a.., then '.', ',', EOS) */
-    int32_t instruct_min_constraints; /* min_constraints = 1 (per prompt) */
-    int32_t instruct_max_constraints; /* max_constraints = 6 */
-    int32_t instruct_verbosity;       /* verbosity = 8 (cost fires above this length; 0 = never) */
+    /* The simulator's own section(s), [<simulator name>], kept as text: the simulator layer
+     * (actor/sim/cg_sim.c) checks them against the simulator's key table; this module only
+     * stores, replaces and writes them. */
+    int32_t n_sim_entries;
+    cg_config_entry_t sim_entries[CG_SIM_ENTRIES];
+    uint32_t sim_text_len;         /* bytes of sim_text in use */
+    char sim_text[CG_SIM_TEXT_LEN];
 
     /* [policy] */
     int32_t n_hidden;              /* hidden = 64,64 */
@@ -116,8 +125,8 @@ typedef struct {
 
     /* [constraints]  one key per enforced constraint: <cost name> = <threshold>, and
      * optionally <cost name>_lambda = <value> for its fixed_lambda (default 0.1).
-     * If the section is never given and sim = gridworld, cg_config_finish enforces the
-     * gridworld defaults lava = 0.01 and battery = 0.10. Giving any key replaces them; an
+     * If the section is never given, the simulator's default constraints apply (the
+     * simulator layer adds them, cg_sim_configure). Giving any key replaces them; an
      * empty [constraints] section means none. */
     bool constraints_explicit;     /* the list is settled: set by the [constraints] header, any
                                     * key in it, --set constraints.*, or finish adding defaults */
@@ -184,15 +193,35 @@ cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char
 /* Applies one "section.key=value" override; messages name "--set section.key". */
 cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, size_t errlen);
 
-/* Call once after all loads and overrides: fills defaults that depend on other keys
- * (gridworld constraints when none were given, generated run_id) and runs cross-field
- * checks (temperatures length == group_size, minibatches <= groups, ...); the message
- * names the keys involved. */
+/* Call once after all loads and overrides (and cg_sim_configure): fills defaults that depend
+ * on other keys (generated run_id) and runs cross-field checks (temperatures length ==
+ * group_size, minibatches <= groups, ...); the message names the keys involved. */
 cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen);
 
 /* Writes the full effective configuration as INI (every key), so it can be loaded back
  * and reproduces cfg exactly. */
 cg_status_t cg_config_write(const cg_config_t *cfg, const char *path);
+
+/* ---- simulator sections (for the simulator layer) ---- */
+
+/* The entry of [section] key (key "" = the header), or NULL. */
+const cg_config_entry_t *cg_config_sim_find(const cg_config_t *cfg, const char *section,
+                                            const char *key);
+static inline const char *cg_config_sim_value(const cg_config_t *cfg, const cg_config_entry_t *e)
+{
+    return cfg->sim_text + e->value;
+}
+static inline const char *cg_config_sim_origin(const cg_config_t *cfg, const cg_config_entry_t *e)
+{
+    return cfg->sim_text + e->origin;
+}
+/* Adds or replaces [section] key = value (key "" records the header). CG_ERR_TOOBIG with a
+ * message ("problem (hint: ...)", the caller names the key) when the store is full. */
+cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char *key,
+                              const char *value, const char *origin, int32_t line, char *err,
+                              size_t errlen);
+/* "[run] [sim] ... [learner]": the fixed sections, for hints. */
+void cg_config_sections(char *buf, size_t n);
 
 /* Parses names used in the INI file; return CG_ERR_INVAL on unknown names. */
 cg_status_t cg_config_parse_estimator(const char *s, cg_adv_estimator_t *out);

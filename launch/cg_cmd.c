@@ -17,6 +17,7 @@
 #include "cg_alloc.h"
 #include "cg_log.h"
 #include "cg_transport.h"
+#include "cg_sim.h"
 
 volatile sig_atomic_t cg_cmd_stop = 0;
 
@@ -66,10 +67,55 @@ int cg_cmd_load_config(const cg_cmd_config_opts_t *opts, const char *base_path, 
             return 1;
         }
     }
-    if (cg_config_finish(cfg, err, sizeof err) != CG_OK) {
+    if (cg_sim_configure(cfg, err, sizeof err) != CG_OK ||
+        cg_config_finish(cfg, err, sizeof err) != CG_OK) {
         fprintf(stderr, "cgrpo: %s\n", err);
         return 1;
     }
+    return 0;
+}
+
+/* The check of cg_cmd_env, in a child: a simulator that crashes takes only the child down. */
+static int s_probe_sim(const cg_config_t *cfg)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        return 0; /* no child: the learner's own describe is the check */
+    if (pid == 0) {
+        char err[2048];
+        cg_sim_t *probe = cg_sim_new(cfg, 1, cfg->seed, err, sizeof err);
+        int ok = probe != NULL;
+        if (!ok)
+            fprintf(stderr, "cgrpo: %s\n", err);
+        cg_sim_destroy(&probe);
+        fflush(stderr);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status)) {
+        fprintf(stderr, "cgrpo: simulator %s (%s) crashed (signal %d) while being set up "
+                "(hint: fix the simulator; the message above says where)\n", cfg->sim,
+                cfg->sim_plugin[0] ? cfg->sim_plugin : "built in", WTERMSIG(status));
+        return 1;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env)
+{
+    if (s_probe_sim(cfg))
+        return 1;
+    char err[2048];
+    cg_sim_kind_t *kind = cg_sim_kind_new(cfg, err, sizeof err);
+    if (!kind) {
+        fprintf(stderr, "cgrpo: %s\n", err);
+        return 1;
+    }
+    cg_sim_kind_env(kind, env);
+    cg_sim_kind_destroy(&kind);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "cg_config.h"
+#include "cg_env.h"
 #include "cg_status.h"
 
 #define CG_CMD_MAX_SETS 128
@@ -32,9 +33,14 @@ typedef struct {
 int cg_cmd_add_set(cg_cmd_config_opts_t *opts, const char *assignment);
 
 /* defaults <- base file (if base_path, e.g. a run directory's config.ini) <- --config <-
- * --set, then cg_config_finish. Prints the error (with its hint) and returns non-zero on
- * failure. */
+ * --set, then cg_sim_configure (the simulator's section and defaults) and cg_config_finish.
+ * Prints the error (with its hint) and returns non-zero on failure. */
 int cg_cmd_load_config(const cg_cmd_config_opts_t *opts, const char *base_path, cg_config_t *cfg);
+
+/* What a learner needs of cfg's simulator (built in or plugin): its sizes and cost names,
+ * after creating one instance as a check in a child process (a simulator that crashes there
+ * is reported, and this process goes on). Prints the error and returns non-zero on failure. */
+int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env);
 
 /* Starts `cgrpo actor --connect host:port --actor-id id` as a child process with its output
  * appended to log_path (NULL: inherit); it gets SIGTERM if this process dies (Linux
@@ -111,6 +117,7 @@ int cg_cmd_bench(int argc, char **argv);
 int cg_cmd_bench_scaling(int argc, char **argv);
 int cg_cmd_mpi(int argc, char **argv);
 int cg_cmd_keygen(int argc, char **argv);
+int cg_cmd_sims(int argc, char **argv);
 int cg_cmd_plot(int argc, char **argv);
 
 #endif

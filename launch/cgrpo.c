@@ -15,7 +15,8 @@ static void s_usage(FILE *out)
             "  learner   run the learner role only (clusters)\n"
             "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
             "  mpi       under mpirun: rank 0 the learner, the other ranks actors\n"
-            "  keygen    CURVE keys and a run token for a learner bound off loopback\n");
+            "  keygen    CURVE keys and a run token for a learner bound off loopback\n"
+            "  sims      the simulators (built in and plugin) and their config keys\n");
 }
 
 int main(int argc, char **argv)
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return cg_cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "mpi"))
         return cg_cmd_mpi(argc - 1, argv + 1);
+    if (!strcmp(cmd, "sims"))
+        return cg_cmd_sims(argc - 1, argv + 1);
     if (!strcmp(cmd, "keygen"))
         return cg_cmd_keygen(argc - 1, argv + 1);
     fprintf(stderr, "cgrpo: unknown command '%s'\n", cmd);

@@ -23,7 +23,8 @@ static void s_usage(FILE *out)
             "usage: cgrpo bench [options]\n"
             "Measures env-steps/s of the bare rollout loop (simulator + policy inference) and of\n"
             "end-to-end training with the same simulator and actor count, and their ratio.\n\n"
-            "  --sims LIST         simulators, comma separated (default null,gridworld)\n"
+            "  --sims LIST         simulators, comma separated (default: null and the default\n"
+            "                      simulator; a plugin's with --set sim.plugin=PATH)\n"
             "  --actors N          actor processes in both measurements (default 1)\n"
             "  --seconds S         duration of each bare-loop measurement (default 5)\n"
             "  --iterations I      training iterations of each end-to-end run (default 8)\n"
@@ -77,14 +78,19 @@ static double s_bare_loop(const cg_config_t *cfg, uint64_t seed, double seconds)
         double t0 = s_now();
         while (s_now() - t0 < seconds) {
             for (int i = 0; i < 64; i++)
-                cg_rollout_step(rollout);
+                if (cg_rollout_step(rollout) < 0) {
+                    fprintf(stderr, "cgrpo bench: %s\n", cg_sim_error(sim));
+                    seconds = 0; /* stop, and report the failure below */
+                    steps = -2;
+                    break;
+                }
             cg_msg_groups_t out;
             if (cg_rollout_take(rollout, 1 << 20, 0, &out))
                 cg_rollout_release(rollout);
         }
         cg_rollout_stats_t st;
         cg_rollout_stats(rollout, &st);
-        steps = (double)st.steps;
+        steps = steps == -2 ? -1 : (double)st.steps;
     } else {
         fprintf(stderr, "cgrpo bench: %s\n", err);
     }
@@ -134,7 +140,8 @@ int cg_cmd_bench(int argc, char **argv)
             (!strcmp(argv[i], "--actors") && i + 1 < argc && strchr(argv[i + 1], ',')))
             return cg_cmd_bench_scaling(argc, argv);
     cg_cmd_config_opts_t copts = {0};
-    char sims_buf[256] = "null,gridworld";
+    char sims_buf[256];
+    snprintf(sims_buf, sizeof sims_buf, "null,%s", cg_sim_builtin(0)->name);
     const char *out_dir = NULL;
     long actors = 1, iterations = 8;
     double seconds = 5;

@@ -148,7 +148,10 @@ static cg_learner_t *s_learner_new(const s_opts_t *o, int n_actors, cg_config_t 
     char token[CG_NAME_LEN], server_key[CG_CURVE_KEY_LEN + 1], err[1024] = "";
     if (cg_cmd_secrets(cfg, o->token, token, sizeof token, server_key))
         return NULL;
-    cg_learner_opts_t lopts = {cfg, dir, o->resume != NULL, token, o->progress};
+    cg_env_spec_t env;
+    if (cg_cmd_env(cfg, &env))
+        return NULL;
+    cg_learner_opts_t lopts = {cfg, &env, dir, o->resume != NULL, token, o->progress};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner)
         fprintf(stderr, "cgrpo mpi: %s\n", err);

@@ -148,7 +148,10 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
                      double warmup, s_row_t *row)
 {
     char err[1024] = "";
-    cg_learner_opts_t lopts = {cfg, dir, 0, "", 0};
+    cg_env_spec_t env;
+    if (cg_cmd_env(cfg, &env))
+        return -1;
+    cg_learner_opts_t lopts = {cfg, &env, dir, 0, "", 0};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
         fprintf(stderr, "cgrpo bench: %s\n", err);
@@ -485,7 +488,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
             fprintf(stderr, "cgrpo bench: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n", sim);
             return 2;
         }
-        snprintf(set_sleep, sizeof set_sleep, "sim.sleep_us=%ld", us);
+        snprintf(set_sleep, sizeof set_sleep, "sleep.step_us=%ld", us);
     }
     snprintf(sim_name, sizeof sim_name, "%.*s", colon ? (int)(colon - sim) : (int)strlen(sim), sim);
     snprintf(set_sim, sizeof set_sim, "sim.name=%s", sim_name);

@@ -145,7 +145,10 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
                 "curve_public_key to the learner.pub next to curve_secret_key)\n");
         return 1;
     }
-    cg_learner_opts_t lopts = {cfg, dir, resume, run_token, progress};
+    cg_env_spec_t env;
+    if (cg_cmd_env(cfg, &env))
+        return 1;
+    cg_learner_opts_t lopts = {cfg, &env, dir, resume, run_token, progress};
     /* Before the learner: its threads inherit SIGCHLD blocked, so only this one sees it. */
     cg_cmd_watch_begin(n_actors, progress);
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);

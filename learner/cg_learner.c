@@ -22,7 +22,7 @@
 #include "cg_mult.h"
 #include "cg_policy.h"
 #include "cg_rng.h"
-#include "cg_sim.h"
+#include "cg_env.h"
 #include "cg_transport.h"
 #include "cg_updater.h"
 
@@ -51,7 +51,7 @@ struct cg_learner {
     int progress;
 
     /* simulator facts and the enforced-constraint map */
-    cg_sim_info_t sim;
+    cg_env_spec_t env;      /* sizes, costs, cap, extra metrics: from the launcher */
     int32_t n_enforced;
     int32_t cost_index[CG_MAX_COSTS]; /* enforced k -> simulator cost */
 
@@ -328,18 +328,18 @@ static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errle
     self->n_enforced = self->cfg.n_constraints;
     for (int32_t k = 0; k < self->cfg.n_constraints; k++) {
         int found = -1;
-        for (int32_t c = 0; c < self->sim.n_costs; c++)
-            if (!strcmp(self->cfg.constraints[k].name, self->sim.cost_names[c]))
+        for (int32_t c = 0; c < self->env.n_costs; c++)
+            if (!strcmp(self->cfg.constraints[k].name, self->env.cost_names[c]))
                 found = c;
         if (found < 0) {
             char names[CG_MAX_COSTS * (CG_NAME_LEN + 2)] = "";
-            for (int32_t c = 0; c < self->sim.n_costs; c++) {
+            for (int32_t c = 0; c < self->env.n_costs; c++) {
                 strcat(names, c ? ", " : "");
-                strcat(names, self->sim.cost_names[c]);
+                strcat(names, self->env.cost_names[c]);
             }
             snprintf(err, errlen, "[constraints] %s: simulator '%s' has no such cost (hint: its "
-                     "costs are: %s)", self->cfg.constraints[k].name, self->cfg.sim,
-                     self->sim.n_costs ? names : "none");
+                     "costs are: %s)", self->cfg.constraints[k].name, self->env.sim,
+                     self->env.n_costs ? names : "none");
             return CG_ERR_INVAL;
         }
         self->cost_index[k] = found;
@@ -477,16 +477,27 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         goto fail;
     }
 
-    /* The simulator's shape and cost names, from one throwaway instance. */
-    cg_sim_t *sim = cg_sim_new(&self->cfg, 1, self->cfg.seed, err, errlen);
-    if (!sim)
+    /* The environment's sizes and cost names, as the launcher found them (no simulator here). */
+    CG_ASSERT(opts->env);
+    self->env = *opts->env;
+    if (self->env.obs_dim < 1 || self->env.n_actions < 1 || self->env.n_costs < 0 ||
+        self->env.n_costs > CG_MAX_COSTS || self->env.n_metrics < 0 ||
+        self->env.n_metrics > CG_ENV_MAX_METRICS) {
+        snprintf(err, errlen, "environment spec of '%s' is invalid (obs_dim %d, %d actions, %d "
+                 "costs) (hint: a bug in the launcher)", self->env.sim, self->env.obs_dim,
+                 self->env.n_actions, self->env.n_costs);
         goto fail;
-    self->sim = *cg_sim_info(sim);
-    cg_sim_destroy(&sim);
+    }
+    if (self->env.max_steps > self->cfg.max_steps_per_episode) {
+        snprintf(err, errlen, "simulator %s runs episodes of up to %d steps, above [learner] "
+                 "max_episode_steps = %d (hint: raise max_episode_steps)", self->env.sim,
+                 self->env.max_steps, self->cfg.max_steps_per_episode);
+        goto fail;
+    }
     if (s_map_constraints(self, err, errlen))
         goto fail;
 
-    cg_policy_shape_t shape = {.obs_dim = self->sim.obs_dim, .n_actions = self->sim.n_actions,
+    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim, .n_actions = self->env.n_actions,
                                .n_hidden = self->cfg.n_hidden, .activation = self->cfg.activation};
     memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
     cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
@@ -515,8 +526,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     cg_adv_config_from(&self->cfg, &self->adv);
     self->loss = (cg_loss_config_t){self->cfg.clip, self->cfg.kl_coef, self->cfg.ent_coef};
     cg_rng_seed(&self->rng, self->cfg.seed, 0x6c6561726e6572ULL);
-    self->filling = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
-    self->training = cg_batch_new(self->cfg.group_size, self->sim.n_costs, self->sim.obs_dim);
+    self->filling = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
+    self->training = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
     cg_msg_caps_from(&self->cfg, &self->caps);
     self->actors = cg_calloc(S_MAX_ACTORS, sizeof *self->actors);
     self->latency = cg_calloc(S_LATENCY_SAMPLES, sizeof *self->latency);
@@ -646,10 +657,10 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
         s_count_rejected(self, "control", CG_ERR_AUTH, err);
         return;
     }
-    if ((h->obs_dim && h->obs_dim != self->sim.obs_dim) ||
-        (h->n_actions && h->n_actions != self->sim.n_actions) ||
+    if ((h->obs_dim && h->obs_dim != self->env.obs_dim) ||
+        (h->n_actions && h->n_actions != self->env.n_actions) ||
         (h->group_size && h->group_size != self->cfg.group_size) ||
-        (h->sim[0] && strcmp(h->sim, self->cfg.sim))) {
+        (h->sim[0] && strcmp(h->sim, self->env.sim))) {
         snprintf(err, sizeof err, "hello from actor %d: simulator %s obs %d actions %d G %d does "
                  "not match this run", h->actor_id, h->sim, h->obs_dim, h->n_actions, h->group_size);
         s_count_rejected(self, "control", CG_ERR_SHAPE, err);
@@ -788,9 +799,9 @@ static void s_drain_data(cg_learner_t *self)
             snprintf(err, sizeof err, "unexpected %s on the data socket", cg_msg_type_name(msg.type));
             rc = CG_ERR_PROTO;
         }
-        if (rc == CG_OK && (msg.u.groups.obs_dim != self->sim.obs_dim ||
-                            msg.u.groups.n_actions != self->sim.n_actions ||
-                            msg.u.groups.n_costs != self->sim.n_costs ||
+        if (rc == CG_OK && (msg.u.groups.obs_dim != self->env.obs_dim ||
+                            msg.u.groups.n_actions != self->env.n_actions ||
+                            msg.u.groups.n_costs != self->env.n_costs ||
                             msg.u.groups.group_size != self->cfg.group_size)) {
             snprintf(err, sizeof err, "group batch of shape obs %d actions %d costs %d G %d "
                      "does not match this run", msg.u.groups.obs_dim, msg.u.groups.n_actions,
@@ -915,12 +926,10 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     cg_metrics_add(m, "update_wait_s", self->job_wait_s);
     cg_metrics_add(m, "reward_mean", st.reward_mean);
     cg_metrics_add(m, "goal_rate", st.goal_rate);
-    if (!strcmp(c->sim, "instruct")) {
-        /* A reward that is the fraction of the prompt's checks met: HSR = all met (the goal
-         * rate), SSR = the mean fraction met (the mean reward). */
-        cg_metrics_add(m, "hsr", st.goal_rate);
-        cg_metrics_add(m, "ssr", st.reward_mean);
-    }
+    for (int32_t k = 0; k < self->env.n_metrics; k++) /* the simulator's names for these */
+        cg_metrics_add(m, self->env.metrics[k].name,
+                       self->env.metrics[k].stat == CG_ENV_STAT_GOAL_RATE ? st.goal_rate
+                                                                          : st.reward_mean);
     /* Multi-temperature sampling: mean reward per temperature (members sharing one pooled),
      * in schedule order, e.g. reward_t0.1; the first 16 distinct temperatures (the metrics
      * files hold at most 128 columns). */
@@ -941,9 +950,9 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
         snprintf(name, sizeof name, "reward_t%g", (double)c->temperatures[j]);
         cg_metrics_add(m, name, sum / cnt);
     }
-    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+    for (int32_t k = 0; k < self->env.n_costs; k++) {
         char name[CG_NAME_LEN + 32];
-        snprintf(name, sizeof name, "%s_rate", self->sim.cost_names[k]);
+        snprintf(name, sizeof name, "%s_rate", self->env.cost_names[k]);
         cg_metrics_add(m, name, st.cost_rate[k]);
     }
     const float *d = cg_mult_thresholds(self->mult);
@@ -969,9 +978,9 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     cg_metrics_add(m, "frac_zero_std_reward", st.frac_zero_std_reward);
     cg_metrics_add(m, "frac_groups_all_goal", st.frac_all_goal); /* zero-variance kinds */
     cg_metrics_add(m, "frac_groups_all_zero", st.frac_all_zero);
-    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+    for (int32_t k = 0; k < self->env.n_costs; k++) {
         char name[CG_NAME_LEN + 32];
-        snprintf(name, sizeof name, "frac_zero_std_%s", self->sim.cost_names[k]);
+        snprintf(name, sizeof name, "frac_zero_std_%s", self->env.cost_names[k]);
         cg_metrics_add(m, name, st.frac_zero_std_cost[k]);
     }
     cg_metrics_add(m, "policy_lag_mean", st.lag_mean);
@@ -1158,16 +1167,16 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
             (long long)self->env_steps, (long long)self->episodes, wall,
             wall > 0 ? self->env_steps / wall : 0.0);
     fprintf(out, "  last batch: goal rate %.3f, reward %.3f\n", st->goal_rate, st->reward_mean);
-    for (int32_t k = 0; k < self->sim.n_costs; k++) {
+    for (int32_t k = 0; k < self->env.n_costs; k++) {
         int32_t enforced = -1;
         for (int32_t j = 0; j < self->n_enforced; j++)
             if (self->cost_index[j] == k)
                 enforced = j;
         if (enforced >= 0)
-            fprintf(out, "  %-10s rate %.3f  threshold %.3f  lambda %.3f\n", self->sim.cost_names[k],
+            fprintf(out, "  %-10s rate %.3f  threshold %.3f  lambda %.3f\n", self->env.cost_names[k],
                     st->cost_rate[k], d[enforced], self->lambda[enforced + 1]);
         else
-            fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->sim.cost_names[k], st->cost_rate[k]);
+            fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->env.cost_names[k], st->cost_rate[k]);
     }
     fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld\n",
             self->lambda[0], (long long)self->rejected, (long long)self->dropped_stale);
@@ -1184,8 +1193,8 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
             (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
             st->reward_mean, self->lambda[0], (long long)self->rejected,
             (long long)self->dropped_stale);
-    for (int32_t k = 0; k < self->sim.n_costs; k++)
-        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->sim.cost_names[k], st->cost_rate[k]);
+    for (int32_t k = 0; k < self->env.n_costs; k++)
+        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->env.cost_names[k], st->cost_rate[k]);
     fprintf(f, "},\"lambdas\":{");
     for (int32_t k = 0; k < self->n_enforced; k++)
         fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->cfg.constraints[k].name, self->lambda[k + 1]);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "cg_config.h"
+#include "cg_env.h"
 #include "cg_status.h"
 
 #ifdef __cplusplus
@@ -23,7 +24,8 @@ extern "C" {
 typedef struct cg_learner cg_learner_t;
 
 typedef struct {
-    const cg_config_t *cfg;  /* finished config (cg_config_finish); copied */
+    const cg_config_t *cfg;  /* finished config (cg_sim_configure, cg_config_finish); copied */
+    const cg_env_spec_t *env; /* the simulator's sizes and cost names (cg_sim_kind_env); copied */
     const char *run_dir;     /* created if missing */
     int resume;              /* restore from the latest checkpoint in run_dir */
     const char *token;       /* run token actors must present ("" or NULL: none); required

@@ -89,7 +89,7 @@ check_run() { # check_run RUN_DIR ITERATIONS MIN_RESTARTS JOB_OUT
     check "the time-limit warning reached the learner" grep -q 'USR1: time limit near' "$out"
 }
 
-SETS=(--set sim.name=sleep --set sim.sleep_us=300 --set train.groups=8 --set actor.instances=4
+SETS=(--set sim.name=sleep --set sleep.step_us=300 --set train.groups=8 --set actor.instances=4
       --set run.checkpoint_every=5 --set learner.device=cpu --set actor.heartbeat_ms=200
       --set learner.heartbeat_timeout_ms=1500)
 

@@ -92,9 +92,10 @@ static char *s_config_text(cg_config_t *cfg, const char *sim)
     char err[512] = "";
     cg_config_defaults(cfg);
     snprintf(cfg->sim, sizeof cfg->sim, "%s", sim);
-    cfg->sim_sleep_us = 100;
+    if (!strcmp(sim, "sleep"))
+        CU_ASSERT_EQUAL_FATAL(cg_config_set(cfg, "sleep.step_us=100", err, sizeof err), CG_OK);
     snprintf(cfg->run_id, sizeof cfg->run_id, S_RUN_ID);
-    cfg->null_length = S_NULL_LEN;
+    cfg->horizon = S_NULL_LEN; /* null and sleep episodes: S_NULL_LEN steps */
     cfg->group_size = S_G;
     cfg->groups_per_batch = 8;
     cfg->minibatches = 2;

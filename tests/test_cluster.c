@@ -220,7 +220,7 @@ static void test_mpi(void)
     const char *argv[] = {CG_MPIEXEC, "--oversubscribe", "--enable-recovery", "--mca",
                           "orte_abort_on_non_zero_status", "0", "-x", "LSAN_OPTIONS", "-x",
                           "OPENBLAS_NUM_THREADS", "-n", "4", CG_CGRPO_BIN, "mpi", "--no-progress",
-                          "--run-dir", dir, "--set", "sim.name=sleep", "--set", "sim.sleep_us=200",
+                          "--run-dir", dir, "--set", "sim.name=sleep", "--set", "sleep.step_us=200",
                           "--set", "run.iterations=30", "--set", "train.groups=8", "--set",
                           "actor.instances=4", "--set", "actor.heartbeat_ms=200", "--set",
                           "learner.heartbeat_timeout_ms=1500", "--set", "learner.device=cpu", NULL};
@@ -405,7 +405,7 @@ static void test_curve(void)
     const char *largv[] = {CG_CGRPO_BIN, "learner", "--no-progress", "--run-dir", dir,
                            "--set", "learner.bind=0.0.0.0", "--set", set_sec, "--set", set_pub,
                            "--set", set_tok, "--set", "sim.name=sleep", "--set",
-                           "sim.sleep_us=200", "--set", "run.iterations=15", "--set",
+                           "sleep.step_us=200", "--set", "run.iterations=15", "--set",
                            "train.groups=8", "--set", "actor.instances=4", "--set",
                            "actor.heartbeat_ms=200", "--set", "learner.heartbeat_timeout_ms=1500",
                            "--set", "learner.device=cpu", NULL};

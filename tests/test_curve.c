@@ -240,7 +240,10 @@ static cg_learner_t *s_learner(const char *run, const char *const *sets, const c
     CU_ASSERT_EQUAL(cg_config_finish(&cfg, e, sizeof e), CG_OK);
     char dir[512];
     s_path(dir, sizeof dir, run);
-    cg_learner_opts_t o = {&cfg, dir, 0, token, 0};
+    /* the null simulator as the launcher describes it (cg_cmd_env) */
+    static const cg_env_spec_t env = {
+        .sim = "null", .obs_dim = 4, .n_actions = 2, .n_costs = 0, .max_steps = 32};
+    cg_learner_opts_t o = {&cfg, &env, dir, 0, token, 0};
     err[0] = 0;
     return cg_learner_new(&o, err, errlen);
 }

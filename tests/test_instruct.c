@@ -1,8 +1,9 @@
 /* test_instruct: the instruct simulator and task — each constraint type's verifier on
  * passing and failing texts, reward levels (C + 1), satisfiability by construction (the
  * witness, and an exhaustive search independent of it), determinism by seed, the pinned
- * held-out set, the observation, config errors, the temperature of each group member
- * through cg_rollout, and the MDP-GRPO worked advantages through the learner's batch. */
+ * held-out set, the observation, config errors, the `cgrpo eval` hooks (held-out tallies,
+ * report, strict re-check), the temperature of each group member through cg_rollout, and the
+ * MDP-GRPO worked advantages through the learner's batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,16 +32,50 @@ enum { A_ = 0, B_ = 1, C_ = 2, D_ = 3, E_ = 4, F_ = 5, DOT = 6, COM = 7, EOS = 8
 static const cg_instruct_spec_t S_SPEC = {
     .letters = 6, .max_len = 12, .min_constraints = 1, .max_constraints = 6};
 
+/* The instruct simulator with its own defaults ([instruct] empty: letters 6, 1 to 6
+ * constraints, verbosity 8; [sim] horizon 0: length cap 12). */
 static void s_cfg(cg_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->sim, sizeof cfg->sim, "instruct");
     cfg->seed = 1;
     cfg->horizon = 0;
-    cfg->instruct_letters = 6;
-    cfg->instruct_min_constraints = 1;
-    cfg->instruct_max_constraints = 6;
-    cfg->instruct_verbosity = 8;
+}
+
+/* Loads INI text (origin "test.ini") on top of cfg. */
+static void s_load(cg_config_t *cfg, const char *ini)
+{
+    char err[512] = "";
+    cg_status_t rc = cg_config_load_string(cfg, ini, "test.ini", err, sizeof err);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_config_load_string: %s\n", err);
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
+}
+
+/* The checked calls, which must succeed here. */
+static void s_reset(cg_sim_t *sim, int32_t i, uint64_t init_seed, float *obs)
+{
+    cg_status_t rc = cg_sim_reset(sim, i, init_seed, obs);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_sim_reset: %s\n", cg_sim_error(sim));
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
+}
+
+static int s_step(cg_sim_t *sim, int32_t i, int32_t action, float *obs)
+{
+    int rc = cg_sim_step(sim, i, action, obs);
+    if (rc < 0)
+        fprintf(stderr, "cg_sim_step: %s\n", cg_sim_error(sim));
+    CU_ASSERT_FATAL(rc == 0 || rc == 1);
+    return rc;
+}
+
+static void s_result(cg_sim_t *sim, int32_t i, cg_sim_result_t *out)
+{
+    cg_status_t rc = cg_sim_result(sim, i, out);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_sim_result: %s\n", cg_sim_error(sim));
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
 }
 
 /* Text from a string of a-f . , */
@@ -75,14 +110,14 @@ static void s_play(cg_sim_t *sim, int32_t i, uint64_t init_seed, const int32_t *
                    float *obs, cg_sim_result_t *res)
 {
     const cg_sim_info_t *info = cg_sim_info(sim);
-    cg_sim_reset(sim, i, init_seed, obs);
+    s_reset(sim, i, init_seed, obs);
     int done = 0;
     for (int32_t t = 0; t < n && !done; t++)
-        done = cg_sim_step(sim, i, text[t], obs);
+        done = s_step(sim, i, text[t], obs);
     if (!done)
-        done = cg_sim_step(sim, i, info->n_actions - 1, obs);
+        done = s_step(sim, i, info->n_actions - 1, obs);
     CU_ASSERT_FATAL(done);
-    cg_sim_result(sim, i, res);
+    s_result(sim, i, res);
 }
 
 /* ---- verifiers ---------------------------------------------------------------------------- */
@@ -270,6 +305,19 @@ static void test_prompt_determinism_and_heldout(void)
 
 /* ---- the simulator ---------------------------------------------------------------------- */
 
+/* cg_sim_new must fail with a message containing want (and a hint). */
+static void s_expect_error(const cg_config_t *cfg, const char *want)
+{
+    char err[1024] = "";
+    cg_sim_t *sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
+    CU_ASSERT_PTR_NULL(sim);
+    cg_sim_destroy(&sim);
+    if (!strstr(err, want) || !strstr(err, "(hint: "))
+        fprintf(stderr, "\n  error message \"%s\" lacks \"%s\" or a hint\n", err, want);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "(hint: "));
+}
+
 static void test_sim_info_and_errors(void)
 {
     cg_config_t cfg;
@@ -282,40 +330,106 @@ static void test_sim_info_and_errors(void)
     CU_ASSERT_EQUAL(info->max_steps, 12);
     CU_ASSERT_EQUAL(info->n_costs, 1);
     CU_ASSERT_STRING_EQUAL(info->cost_names[0], "verbosity");
+    CU_ASSERT_TRUE(info->default_threshold[0] < 0.0f); /* not enforced by default */
+    /* the metrics columns under the task's names */
+    cg_env_spec_t env;
+    cg_sim_kind_env(cg_sim_kind(sim), &env);
+    CU_ASSERT_EQUAL_FATAL(env.n_metrics, 2);
+    CU_ASSERT_STRING_EQUAL(env.metrics[0].name, "hsr");
+    CU_ASSERT_EQUAL(env.metrics[0].stat, CG_ENV_STAT_GOAL_RATE);
+    CU_ASSERT_STRING_EQUAL(env.metrics[1].name, "ssr");
+    CU_ASSERT_EQUAL(env.metrics[1].stat, CG_ENV_STAT_REWARD_MEAN);
     cg_sim_destroy(&sim);
 
-    char err[512];
-    cfg.instruct_letters = 1;
-    CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[instruct] letters"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
+    /* other keys change the sizes describe reports */
+    s_load(&cfg, "[instruct]\nletters = 26\n[sim]\nhorizon = 64\n");
+    sim = s_new_sim(&cfg, 1, 1);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->n_actions, 26 + 3);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 64);
+    cg_sim_destroy(&sim);
+
     s_cfg(&cfg);
-    cfg.instruct_min_constraints = 4;
-    cfg.instruct_max_constraints = 3;
-    CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "min_constraints"));
+    s_load(&cfg, "[instruct]\nletters = 1\n");
+    s_expect_error(&cfg, "test.ini:2: [instruct] letters: 1 is out of range (hint: an integer "
+                         "from 2 to 26");
+    s_cfg(&cfg);
+    s_load(&cfg, "[instruct]\nmin_constraints = 4\nmax_constraints = 3\n");
+    s_expect_error(&cfg, "[instruct] min_constraints: 4 is above [instruct] max_constraints = 3");
+    s_cfg(&cfg);
+    s_load(&cfg, "[instruct]\nmax_constraints = 7\n");
+    s_expect_error(&cfg, "test.ini:2: [instruct] max_constraints: 7 is out of range");
+    s_cfg(&cfg);
+    s_load(&cfg, "[instruct]\nverbosity = -1\n");
+    s_expect_error(&cfg, "test.ini:2: [instruct] verbosity: -1 is out of range");
     s_cfg(&cfg);
     cfg.horizon = 3;
-    CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] horizon"));
-    s_cfg(&cfg);
+    s_expect_error(&cfg, "[sim] horizon: 3 is out of range for instruct (hint: the length cap in "
+                         "tokens, 4 to 64; 0 = 12)");
     cfg.horizon = 65;
-    CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
+    s_expect_error(&cfg, "[sim] horizon: 65 is out of range for instruct");
 
-    /* the config's own checks say the same before any simulator starts */
+    /* the launcher's check (cg_sim_configure) says the same before any simulator starts */
     cg_config_t full;
+    char err[1024] = "";
     cg_config_defaults(&full);
     CU_ASSERT_EQUAL(cg_config_set(&full, "sim.name=instruct", err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_set(&full, "instruct.min_constraints=5", err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_set(&full, "instruct.max_constraints=2", err, sizeof err), CG_OK);
-    CU_ASSERT_EQUAL(cg_config_finish(&full, err, sizeof err), CG_ERR_INVAL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[instruct] min_constraints"));
+    CU_ASSERT_EQUAL(cg_sim_configure(&full, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set instruct.min_constraints: 5 is above"));
     cg_config_defaults(&full);
-    CU_ASSERT_EQUAL(cg_config_set(&full, "instruct.letters=27", err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_EQUAL(cg_config_set(&full, "sim.name=instruct", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_config_set(&full, "instruct.letters=27", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_sim_configure(&full, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set instruct.letters: 27 is out of range"));
+    cg_config_defaults(&full);
     CU_ASSERT_EQUAL(cg_config_set(&full, "sim.name=instruct", err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_set(&full, "sim.horizon=100", err, sizeof err), CG_OK);
-    CU_ASSERT_EQUAL(cg_config_finish(&full, err, sizeof err), CG_ERR_INVAL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] horizon"));
+    CU_ASSERT_EQUAL(cg_sim_configure(&full, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] horizon: 100"));
+}
+
+/* cg_instruct_spec_from on hand-made parameters (the table's key order: letters,
+ * min_constraints, max_constraints, verbosity): the spec, and every rule checked even where
+ * the simulator layer's ranges would have caught it first. */
+static void test_spec_from_params(void)
+{
+    cg_sim_value_t v[4] = {{.i = 6}, {.i = 1}, {.i = 6}, {.i = 8}};
+    cg_sim_params_t p = {.values = v, .horizon = 0};
+    cg_instruct_spec_t spec;
+    char err[512] = "";
+    CU_ASSERT_EQUAL_FATAL(cg_instruct_spec_from(&p, &spec, err, sizeof err), 0);
+    CU_ASSERT(memcmp(&spec, &S_SPEC, sizeof spec) == 0);
+    p.horizon = 20;
+    v[0].i = 3;
+    v[1].i = 2;
+    v[2].i = 4;
+    CU_ASSERT_EQUAL_FATAL(cg_instruct_spec_from(&p, &spec, err, sizeof err), 0);
+    CU_ASSERT(spec.letters == 3 && spec.max_len == 20 && spec.min_constraints == 2 &&
+              spec.max_constraints == 4);
+    const struct {
+        int64_t letters, lo, hi, verbosity;
+        int32_t horizon;
+        const char *want;
+    } bad[] = {
+        {6, 1, 6, 8, -1, "[sim] horizon: -1 is out of range for instruct"},
+        {27, 1, 6, 8, 0, "[instruct] letters: 27 is out of range"},
+        {6, 0, 6, 8, 0, "[instruct] min_constraints: 0 is out of range"},
+        {6, 1, 7, 8, 0, "[instruct] max_constraints: 7 is out of range"},
+        {6, 3, 2, 8, 0, "[instruct] min_constraints: 3 is above [instruct] max_constraints = 2"},
+        {6, 1, 6, -5, 0, "[instruct] verbosity: -5 is out of range"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        cg_sim_value_t w[4] = {
+            {.i = bad[k].letters}, {.i = bad[k].lo}, {.i = bad[k].hi}, {.i = bad[k].verbosity}};
+        cg_sim_params_t q = {.values = w, .horizon = bad[k].horizon};
+        err[0] = '\0';
+        CU_ASSERT_EQUAL(cg_instruct_spec_from(&q, &spec, err, sizeof err), -1);
+        if (!strstr(err, bad[k].want))
+            fprintf(stderr, "\n  \"%s\" lacks \"%s\"\n", err, bad[k].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[k].want));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "(hint: "));
+    }
 }
 
 /* Reward = met / C with C + 1 levels, n_checks = C, success = all met, the witness earns 1,
@@ -386,8 +500,8 @@ static void test_sim_episodes_and_obs(void)
         uint64_t seed = cg_rng_mix64((uint64_t)s * 31 + 1);
         cg_instruct_prompt_t p;
         cg_instruct_prompt(&S_SPEC, seed, &p);
-        cg_sim_reset(a, 2, seed, oa);
-        cg_sim_reset(b, 0, seed, ob);
+        s_reset(a, 2, seed, oa);
+        s_reset(b, 0, seed, ob);
         CU_ASSERT_FATAL(memcmp(oa, ob, (size_t)D * sizeof *oa) == 0);
         int32_t text[CG_INSTRUCT_MAX_LEN], n = 0;
         int done = 0;
@@ -408,7 +522,7 @@ static void test_sim_episodes_and_obs(void)
             CG_ASSERT_NEAR(oa[0], (double)n / 12.0, 1e-6);
             int32_t act =
                 (int32_t)cg_rng_below(&rng, 10) == 0 ? EOS : (int32_t)cg_rng_below(&rng, 8);
-            int da = cg_sim_step(a, 2, act, oa), db = cg_sim_step(b, 0, act, ob);
+            int da = s_step(a, 2, act, oa), db = s_step(b, 0, act, ob);
             CU_ASSERT_FATAL(da == db);
             CU_ASSERT_FATAL(memcmp(oa, ob, (size_t)D * sizeof *oa) == 0);
             if (act != EOS)
@@ -417,14 +531,183 @@ static void test_sim_episodes_and_obs(void)
             CU_ASSERT_FATAL(done == (act == EOS || n == 12));
         }
         cg_sim_result_t ra, rb;
-        cg_sim_result(a, 2, &ra);
-        cg_sim_result(b, 0, &rb);
+        s_result(a, 2, &ra);
+        s_result(b, 0, &rb);
         CU_ASSERT_FATAL(memcmp(&ra, &rb, sizeof ra) == 0);
     }
     free(oa);
     free(ob);
     cg_sim_destroy(&a);
     cg_sim_destroy(&b);
+}
+
+/* ---- `cgrpo eval`: the hooks ------------------------------------------------------------- */
+
+/* The expected tallies, kept here independently of instruct.c. */
+typedef struct {
+    long n[CG_INSTRUCT_MAX_C + 1], all[CG_INSTRUCT_MAX_C + 1];
+    double frac[CG_INSTRUCT_MAX_C + 1];
+    long type_n[CG_INSTRUCT_N_TYPES], type_met[CG_INSTRUCT_N_TYPES];
+    double len_sum;
+    long episodes;
+} s_want_t;
+
+/* Plays held-out prompt e on instance i (the witness every third time, else a random text)
+ * and adds what the verifiers say of it to want. */
+static void s_eval_play(cg_sim_t *sim, int32_t i, uint64_t seed, int64_t e, cg_rng_t *rng,
+                        float *obs, cg_sim_result_t *res, s_want_t *want)
+{
+    cg_instruct_prompt_t p;
+    cg_instruct_prompt(&S_SPEC, seed, &p);
+    int32_t text[CG_INSTRUCT_MAX_LEN], n;
+    if (e % 3 == 0) {
+        n = p.witness_len;
+        memcpy(text, p.witness, sizeof text);
+    } else {
+        n = (int32_t)cg_rng_below(rng, 13);
+        for (int32_t t = 0; t < n; t++)
+            text[t] = (int32_t)cg_rng_below(rng, 8);
+    }
+    s_play(sim, i, seed, text, n, obs, res);
+    uint8_t met[CG_INSTRUCT_MAX_C];
+    int32_t ok = cg_instruct_score(&S_SPEC, &p, text, n, met);
+    want->episodes++;
+    want->n[p.n]++;
+    want->all[p.n] += ok == p.n;
+    want->frac[p.n] += (double)ok / (double)p.n;
+    want->len_sum += n;
+    for (int32_t c = 0; c < p.n; c++) {
+        want->type_n[p.c[c].type]++;
+        want->type_met[p.c[c].type] += met[c];
+    }
+}
+
+/* The report as `cgrpo eval --json` must print it: members after the generic ones. */
+static void s_want_json(const s_want_t *w, char *buf, size_t cap)
+{
+    long hsr_n = 0;
+    double ssr = 0, ne = (double)w->episodes;
+    for (int c = 1; c <= CG_INSTRUCT_MAX_C; c++) {
+        hsr_n += w->all[c];
+        ssr += w->frac[c];
+    }
+    size_t o = (size_t)snprintf(buf, cap,
+                                ",\"prompt_set\":\"heldout\",\"hsr\":%.6f,\"ssr\":%.6f,"
+                                "\"length_mean\":%.4f,\"by_n_constraints\":{",
+                                (double)hsr_n / ne, ssr / ne, w->len_sum / ne);
+    const char *sep = "";
+    for (int c = 1; c <= CG_INSTRUCT_MAX_C; c++)
+        if (w->n[c]) {
+            o += (size_t)snprintf(buf + o, cap - o,
+                                  "%s\"%d\":{\"episodes\":%ld,\"hsr\":%.6f,"
+                                  "\"ssr\":%.6f}",
+                                  sep, c, w->n[c], (double)w->all[c] / (double)w->n[c],
+                                  w->frac[c] / (double)w->n[c]);
+            sep = ",";
+        }
+    o += (size_t)snprintf(buf + o, cap - o, "},\"by_type\":{");
+    sep = "";
+    for (int y = 0; y < CG_INSTRUCT_N_TYPES; y++)
+        if (w->type_n[y]) {
+            o += (size_t)snprintf(buf + o, cap - o, "%s\"%s\":{\"n\":%ld,\"met\":%.6f}", sep,
+                                  cg_instruct_type_name(y), w->type_n[y],
+                                  (double)w->type_met[y] / (double)w->type_n[y]);
+            sep = ",";
+        }
+    snprintf(buf + o, cap - o, "}");
+}
+
+/* The report of the hooks, json or text, as a string (malloc'd). */
+static char *s_report(const cg_sim_table_t *t, void *tally, int json)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    t->eval_report(tally, json, f);
+    fclose(f);
+    return text;
+}
+
+/* The held-out seeds; the tallies, by number of constraints and by type, against the
+ * verifiers (an instance keeps its episode's prompt and text until its next reset, also
+ * while other instances play); the JSON members and the text table; and the strict check:
+ * a reward or check count that disagrees with the verifiers stops the evaluation. */
+static void test_eval_hooks(void)
+{
+    enum { M = 3, EPISODES = 240 };
+    cg_config_t cfg;
+    s_cfg(&cfg);
+    cg_sim_t *sim = s_new_sim(&cfg, M, 1);
+    const cg_sim_table_t *t = cg_sim_kind_table(cg_sim_kind(sim));
+    const cg_sim_params_t *p = cg_sim_kind_params(cg_sim_kind(sim));
+    CU_ASSERT_FATAL(t->eval_seed && t->eval_begin && t->eval_episode && t->eval_report &&
+                    t->eval_end);
+    void *tally = t->eval_begin(p);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tally);
+    float *obs = cg_calloc((size_t)cg_sim_info(sim)->obs_dim, sizeof *obs);
+    s_want_t want;
+    memset(&want, 0, sizeof want);
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 3, 4);
+    char err[512] = "";
+    for (int64_t e = 0; e < EPISODES; e += M) { /* M episodes at a time, then their tallies */
+        cg_sim_result_t res[M];
+        for (int32_t i = 0; i < M; i++) {
+            uint64_t seed = t->eval_seed(p, e + i);
+            CU_ASSERT_EQUAL_FATAL(seed, cg_instruct_heldout_seed(e + i));
+            s_eval_play(sim, i, seed, e + i, &rng, obs, &res[i], &want);
+        }
+        for (int32_t i = 0; i < M; i++) {
+            int rc = t->eval_episode(tally, cg_sim_context(sim), i, &res[i], err, sizeof err);
+            if (rc)
+                fprintf(stderr, "eval_episode: %s\n", err);
+            CU_ASSERT_EQUAL_FATAL(rc, 0);
+        }
+    }
+    for (int c = 1; c <= CG_INSTRUCT_MAX_C; c++)
+        CU_ASSERT(want.n[c] > 0 && want.all[c] > 0 && want.all[c] < want.n[c]);
+
+    char *json = s_report(t, tally, 1), expect[8192];
+    s_want_json(&want, expect, sizeof expect);
+    if (strcmp(json, expect))
+        printf("\n  got  %s\n  want %s\n", json, expect);
+    CU_ASSERT_STRING_EQUAL(json, expect);
+    free(json);
+    char *text = s_report(t, tally, 0);
+    char line[128];
+    snprintf(line, sizeof line, "  constraints  prompts    HSR     SSR\n  %11d  %7ld  %.4f  %.4f\n",
+             1, want.n[1], (double)want.all[1] / (double)want.n[1],
+             want.frac[1] / (double)want.n[1]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "  held-out prompts: HSR "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, line));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, "  by type (fraction met): len_eq "));
+    CU_ASSERT(strlen(text) > 0 && text[strlen(text) - 1] == '\n');
+    free(text);
+
+    /* the strict check: a reward or a check count the verifiers do not give */
+    cg_sim_result_t res;
+    s_want_t spare;
+    memset(&spare, 0, sizeof spare);
+    s_eval_play(sim, 0, t->eval_seed(p, 0), 0, &rng, obs, &res, &spare);
+    CU_ASSERT_EQUAL(res.reward, 1.0f); /* prompt 0 with its witness */
+    cg_sim_result_t bad = res;
+    bad.reward = 0.5f;
+    CU_ASSERT_EQUAL(t->eval_episode(tally, cg_sim_context(sim), 0, &bad, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "disagrees with the verifiers"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "(hint: "));
+    bad = res;
+    bad.n_checks++;
+    err[0] = '\0';
+    CU_ASSERT_EQUAL(t->eval_episode(tally, cg_sim_context(sim), 0, &bad, err, sizeof err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "disagrees with the verifiers"));
+    bad = res;
+    bad.success = 0;
+    CU_ASSERT_EQUAL(t->eval_episode(tally, cg_sim_context(sim), 0, &bad, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(t->eval_episode(tally, cg_sim_context(sim), 0, &res, err, sizeof err), 0);
+    t->eval_end(tally);
+    free(obs);
+    cg_sim_destroy(&sim);
 }
 
 /* ---- the actor and learner paths ------------------------------------------------------------ */
@@ -573,8 +856,10 @@ int main(void)
         {"prompts: exhaustive search finds a solution", test_prompts_exhaustive},
         {"prompts: determinism, pinned held-out set", test_prompt_determinism_and_heldout},
         {"sim: info and config errors", test_sim_info_and_errors},
+        {"sim: spec from parameters", test_spec_from_params},
         {"sim: reward levels", test_reward_levels},
         {"sim: episodes and observation", test_sim_episodes_and_obs},
+        {"eval hooks: held-out tallies, report, strict check", test_eval_hooks},
         {"rollout: temperature per group member", test_rollout_member_temperatures},
         {"batch: worked MDP-GRPO advantages, asymmetric KL", test_worked_advantages_through_batch},
         CU_TEST_INFO_NULL,

@@ -507,7 +507,7 @@ static void test_integration_learns(void)
 
 /* Sleep simulator (1 ms per step per instance): ~7 iterations/s with two actors. */
 #define S_PACED_SETS                                                                               \
-    "sim.name=sleep", "sim.sleep_us=1000", "sim.null_length=16", "train.groups=4",                 \
+    "sim.name=sleep", "sleep.step_us=1000", "sim.horizon=16", "train.groups=4",                    \
         "train.group_size=4", "train.minibatches=1", "actor.instances=4",                          \
         "actor.heartbeat_ms=100", "learner.heartbeat_timeout_ms=800"
 
@@ -730,7 +730,7 @@ static void test_integration_malformed_flood(void)
     s_blobs_t bad = {{0}, {0}, 0};
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     cg_msg_t welcome = {0}, tmpl = {0}, m = {0};
-    cg_sim_t *sim = NULL;
+    cg_sim_kind_t *kind = NULL;
     cg_transport_t *tp = NULL;
     cg_socket_t *dealer = NULL, *push = NULL;
     char *summary = NULL;
@@ -804,14 +804,16 @@ static void test_integration_malformed_flood(void)
     S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
     bad_ctrl += 2;
 
-    /* The run's shape, from the config the Welcome carries. */
+    /* The run's shape, from the config the Welcome carries, as an actor reads it. */
     cg_config_defaults(cfg);
     S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
     S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
-    sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
-    S_REQUIRE(sim != NULL);
-    const cg_sim_info_t *info = cg_sim_info(sim);
+    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    S_REQUIRE(kind != NULL);
+    const cg_sim_info_t *info = cg_sim_kind_info(kind);
     S_REQUIRE(info->n_costs >= 1);
+    S_REQUIRE(info->obs_dim == w->obs_dim && info->n_actions == w->n_actions);
     int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions, K = info->n_costs;
 
     /* The template is valid: it decodes cleanly, so each fault below is the only one. */
@@ -944,7 +946,7 @@ done:
     free(valid);
     cg_msg_free(&tmpl); /* s_batch_fill made every array its own block, as decode does */
     cg_msg_free(&welcome);
-    cg_sim_destroy(&sim);
+    cg_sim_kind_destroy(&kind);
     free(cfg);
     s_csv_free(&csv);
     s_end();
@@ -994,11 +996,12 @@ static int s_det_run(const char *name, const char *seed_set, const char *extra_s
     cg_config_defaults(cfg);
     int rc = -1;
     if (cg_config_load(cfg, path, err, sizeof err) == CG_OK &&
+        cg_sim_configure(cfg, err, sizeof err) == CG_OK &&
         cg_config_finish(cfg, err, sizeof err) == CG_OK) {
-        cg_sim_t *sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
-        if (sim) {
-            cg_policy_shape_t shape = {.obs_dim = cg_sim_info(sim)->obs_dim,
-                                       .n_actions = cg_sim_info(sim)->n_actions,
+        cg_sim_kind_t *kind = cg_sim_kind_new(cfg, err, sizeof err);
+        if (kind) {
+            cg_policy_shape_t shape = {.obs_dim = cg_sim_kind_info(kind)->obs_dim,
+                                       .n_actions = cg_sim_kind_info(kind)->n_actions,
                                        .n_hidden = cfg->n_hidden,
                                        .activation = cfg->activation};
             memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
@@ -1007,7 +1010,7 @@ static int s_det_run(const char *name, const char *seed_set, const char *extra_s
             if (*n > 0 &&
                 cg_learner_read_params(dir, *params, *n, version, err, sizeof err) == CG_OK)
                 rc = 0;
-            cg_sim_destroy(&sim);
+            cg_sim_kind_destroy(&kind);
         }
     }
     if (rc)
@@ -1109,7 +1112,7 @@ done:
  * backlog. */
 static void test_integration_bounded_memory(void)
 {
-    static const char *const sets[] = {"sim.name=null",      "sim.null_length=32",
+    static const char *const sets[] = {"sim.name=null",      "sim.horizon=32",
                                        "train.groups=16",    "train.group_size=8",
                                        "train.epochs=100",   "policy.hidden=16",
                                        "actor.instances=64", "run.iterations=100000",

@@ -1,8 +1,8 @@
 /* test_learner: the learner's batch (stats, staleness, ordering, moving groups between the
  * two batches, minibatch weights, advantages), the updater (its thread gives the same
- * weights as inline, bit for bit; the pipe it talks over), its metrics files, and checkpoint
- * refusal on resume (corrupt, other shape, other run). In-process; sockets bind 127.0.0.1 on
- * OS-picked ports. */
+ * weights as inline, bit for bit; the pipe it talks over), its metrics files, checkpoint
+ * refusal on resume (corrupt, other shape, other run), and the environment spec it is given
+ * (it links no simulator). In-process; sockets bind 127.0.0.1 on OS-picked ports. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -426,6 +426,11 @@ static void test_metrics_files(void)
     cg_metrics_close(&m);
 }
 
+/* The null simulator as the launcher describes it (cg_cmd_env): the learner links no
+ * simulator, so its tests give it the spec by hand. */
+static const cg_env_spec_t s_null_env = {
+    .sim = "null", .obs_dim = 4, .n_actions = 2, .n_costs = 0, .max_steps = 32};
+
 static void s_small_config(cg_config_t *cfg)
 {
     char err[512];
@@ -443,7 +448,7 @@ static void test_learner_checkpoint_refusals(void)
     snprintf(dir, sizeof dir, "%s/run", s_tmp);
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     s_small_config(cfg);
-    cg_learner_opts_t opts = {cfg, dir, 0, "", 0};
+    cg_learner_opts_t opts = {cfg, &s_null_env, dir, 0, "", 0};
     cg_learner_t *l = cg_learner_new(&opts, err, sizeof err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(l);
     CU_ASSERT(cg_learner_port(l) > 0);
@@ -505,6 +510,85 @@ static void test_learner_checkpoint_refusals(void)
     free(cfg);
 }
 
+/* The environment spec is checked like any input: sizes in range, the episode cap within
+ * [learner] max_episode_steps, every constraint naming one of its costs; a valid one with
+ * costs and extra metrics columns starts a learner. */
+static void test_learner_env_spec(void)
+{
+    char dir[300], err[2048] = "";
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    s_small_config(cfg);
+    cg_env_spec_t env = s_null_env;
+    cg_learner_opts_t opts = {cfg, &env, dir, 0, "", 0};
+
+    snprintf(dir, sizeof dir, "%s/env-bad", s_tmp);
+    const struct {
+        int32_t obs_dim, n_actions, n_costs, n_metrics;
+    } bad[] = {{0, 2, 0, 0},
+               {4, 0, 0, 0},
+               {4, 2, -1, 0},
+               {4, 2, CG_MAX_COSTS + 1, 0},
+               {4, 2, 0, CG_ENV_MAX_METRICS + 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        env = s_null_env;
+        env.obs_dim = bad[i].obs_dim;
+        env.n_actions = bad[i].n_actions;
+        env.n_costs = bad[i].n_costs;
+        env.n_metrics = bad[i].n_metrics;
+        err[0] = '\0';
+        cg_learner_t *l = cg_learner_new(&opts, err, sizeof err);
+        CU_ASSERT_PTR_NULL(l);
+        cg_learner_destroy(&l);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "environment spec of 'null' is invalid"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
+    }
+
+    /* episodes longer than the learner accepts */
+    env = s_null_env;
+    env.max_steps = cfg->max_steps_per_episode + 1;
+    cg_learner_t *l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "max_episode_steps"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
+
+    /* a constraint on a cost the simulator does not have: its costs listed */
+    cg_config_t *with = cg_calloc(1, sizeof *with);
+    cg_config_defaults(with);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(with, "policy.hidden=8", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(with, "constraints.lava=0.05", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_finish(with, err, sizeof err), CG_OK);
+    opts.cfg = with;
+    env = (cg_env_spec_t){.sim = "mysim",
+                          .obs_dim = 6,
+                          .n_actions = 3,
+                          .n_costs = 2,
+                          .max_steps = 50,
+                          .n_metrics = 1};
+    snprintf(env.cost_names[0], CG_NAME_LEN, "crash");
+    snprintf(env.cost_names[1], CG_NAME_LEN, "speeding");
+    snprintf(env.metrics[0].name, CG_NAME_LEN, "hsr");
+    env.metrics[0].stat = CG_ENV_STAT_GOAL_RATE;
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[constraints] lava"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "'mysim'"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "crash, speeding"));
+
+    /* the same spec with a constraint it has: a learner, which knows no simulator by name */
+    cg_config_defaults(with);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(with, "policy.hidden=8", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(with, "constraints.speeding=0.05", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_finish(with, err, sizeof err), CG_OK);
+    snprintf(dir, sizeof dir, "%s/env-good", s_tmp);
+    l = cg_learner_new(&opts, err, sizeof err);
+    if (!l)
+        printf("\n%s\n", err);
+    CU_ASSERT_PTR_NOT_NULL(l);
+    cg_learner_destroy(&l);
+    free(with);
+    free(cfg);
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -516,6 +600,7 @@ int main(void)
         {"batch_minibatches", test_batch_minibatches},
         {"metrics_files", test_metrics_files},
         {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},
+        {"learner_env_spec", test_learner_env_spec},
         CU_TEST_INFO_NULL,
     };
     return cg_test_run("learner", tests, s_setup, s_teardown);

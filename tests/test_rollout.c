@@ -29,7 +29,8 @@ static void s_setup(s_env_t *e, const char *sim, int32_t m, int32_t g, const flo
     memset(e, 0, sizeof *e);
     cg_config_defaults(&e->cfg);
     snprintf(e->cfg.sim, sizeof e->cfg.sim, "%s", sim);
-    e->cfg.null_length = 7;
+    if (!strcmp(sim, "null"))
+        e->cfg.horizon = 7; /* null episodes: 7 steps */
     e->cfg.instances = m;
     cg_status_t rc = cg_config_finish(&e->cfg, err, sizeof err);
     if (rc != CG_OK)
@@ -151,7 +152,7 @@ static void s_sizes(const char *sim)
         if (!strcmp(sim, "null"))
             for (int32_t k = 0; k < b.n_groups; k++)
                 for (int32_t j = 0; j < g; j++)
-                    CU_ASSERT_EQUAL(b.groups[k].episodes[j].length, e.cfg.null_length);
+                    CU_ASSERT_EQUAL(b.groups[k].episodes[j].length, e.cfg.horizon);
         cg_rollout_stats_t st;
         cg_rollout_stats(e.ro, &st);
         CU_ASSERT_EQUAL(st.groups, 5);

@@ -1,6 +1,7 @@
-/* test_sim: the simulator registry, gridworld mechanics and map parsing, the proof that both
- * constraints bind on the default gridworld map (exact search on an independent reference
- * model, replayed through the real simulator), and the null and sleep simulators. */
+/* test_sim: the simulator registry, gridworld mechanics and map parsing, its keys and
+ * default constraints, the proof that both constraints bind on the default gridworld map
+ * (exact search on an independent reference model, replayed through the real simulator),
+ * the batched step against one instance at a time, and the null and sleep simulators. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,33 +15,43 @@
 #include "cg_rng.h"
 #include "cg_sim.h"
 #include "cg_test.h"
+#include "gridworld.h"
 
 enum { UP = 0, DOWN = 1, LEFT = 2, RIGHT = 3 };
-enum { DEFAULT_OBS = 7 * 9 + 4 }; /* the default map's obs_dim */
+enum { DEFAULT_OBS = 7 * 9 + 4 };   /* the default map's obs_dim */
+enum { MAP_CAP = CG_SIM_MAX_TEXT }; /* the most cells a map can have */
 
-/* A config with every field the simulators read set explicitly (the parser's defaults are
- * not relied on here). */
+/* A config with only the simulator's name and the settings each test gives: the simulator
+ * sections start empty, so their keys take the simulator's own defaults, except gridworld's
+ * slip, set to 0 here (the tests below are deterministic unless they set a slip). */
 static void s_cfg(cg_config_t *cfg, const char *sim)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->sim, sizeof cfg->sim, "%s", sim);
     cfg->seed = 1;
     cfg->horizon = 0;
-    cfg->sim_sleep_us = 0;
-    cfg->null_length = 32;
-    cfg->grid_map[0] = '\0';
-    cfg->grid_battery = 0;
-    cfg->grid_reserve = 0;
-    cfg->grid_slip = 0.0f;
-    cfg->instruct_letters = 6;
-    cfg->instruct_min_constraints = 1;
-    cfg->instruct_max_constraints = 6;
-    cfg->instruct_verbosity = 8;
+    if (!strcmp(sim, "gridworld")) {
+        char err[512] = "";
+        CU_ASSERT_EQUAL_FATAL(cg_config_set(cfg, "gridworld.slip=0", err, sizeof err), CG_OK);
+    }
 }
 
+/* Applies "section.key=value" as --set does. */
+static void s_set(cg_config_t *cfg, const char *assignment)
+{
+    char err[512] = "";
+    cg_status_t rc = cg_config_set(cfg, assignment, err, sizeof err);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_config_set(%s): %s\n", assignment, err);
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
+}
+
+/* Stores a map as the config keeps a [gridworld] map value (rows joined by '\n'). */
 static void s_set_map(cg_config_t *cfg, const char *map)
 {
-    snprintf(cfg->grid_map, sizeof cfg->grid_map, "%s", map);
+    char err[512] = "";
+    CU_ASSERT_EQUAL_FATAL(
+        cg_config_sim_put(cfg, "gridworld", "map", map, "test", 0, err, sizeof err), CG_OK);
 }
 
 static cg_sim_t *s_new(const cg_config_t *cfg, int32_t n, uint64_t seed)
@@ -56,13 +67,39 @@ static cg_sim_t *s_new(const cg_config_t *cfg, int32_t n, uint64_t seed)
 /* cg_sim_new must fail and its message contain `want`. */
 static void s_expect_error(const cg_config_t *cfg, const char *want)
 {
-    char err[512] = "";
+    char err[1024] = "";
     cg_sim_t *sim = cg_sim_new(cfg, 1, 1, err, sizeof err);
     CU_ASSERT_PTR_NULL(sim);
     cg_sim_destroy(&sim);
     if (!strstr(err, want))
         fprintf(stderr, "\n  error message \"%s\" lacks \"%s\"\n", err, want);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+}
+
+/* The checked calls, which must succeed here. */
+static void s_reset(cg_sim_t *sim, int32_t i, uint64_t init_seed, float *obs)
+{
+    cg_status_t rc = cg_sim_reset(sim, i, init_seed, obs);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_sim_reset: %s\n", cg_sim_error(sim));
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
+}
+
+static int s_step(cg_sim_t *sim, int32_t i, int32_t action, float *obs)
+{
+    int rc = cg_sim_step(sim, i, action, obs);
+    if (rc < 0)
+        fprintf(stderr, "cg_sim_step: %s\n", cg_sim_error(sim));
+    CU_ASSERT_FATAL(rc == 0 || rc == 1);
+    return rc;
+}
+
+static void s_result(cg_sim_t *sim, int32_t i, cg_sim_result_t *out)
+{
+    cg_status_t rc = cg_sim_result(sim, i, out);
+    if (rc != CG_OK)
+        fprintf(stderr, "cg_sim_result: %s\n", cg_sim_error(sim));
+    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -72,7 +109,7 @@ static void s_expect_error(const cg_config_t *cfg, const char *want)
 typedef struct {
     int32_t rows, cols, start;
     int32_t horizon, battery, reserve;
-    char cells[CG_MAP_LEN];
+    char cells[MAP_CAP];
 } ref_t;
 
 typedef struct {
@@ -212,16 +249,16 @@ static void s_replay(const int32_t *actions, int32_t len, int lava, int low)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     cg_sim_t *sim = s_new(&cfg, 1, 7);
-    float obs[CG_MAP_LEN + 4];
-    cg_sim_reset(sim, 0, 0, obs);
+    float obs[MAP_CAP + 4];
+    s_reset(sim, 0, 0, obs);
     int done = 0;
     for (int32_t t = 0; t < len; t++) {
         CU_ASSERT_FALSE_FATAL(done);
-        done = cg_sim_step(sim, 0, actions[t], obs);
+        done = s_step(sim, 0, actions[t], obs);
     }
     CU_ASSERT_TRUE(done);
     cg_sim_result_t res;
-    cg_sim_result(sim, 0, &res);
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     CU_ASSERT_EQUAL(res.cost[0], (float)lava);
@@ -279,8 +316,8 @@ static void test_gridworld_binding_proof(void)
     CU_ASSERT_EQUAL(w_safe[2], 1);
     CU_ASSERT_TRUE(safe > no_lava && safe <= m.horizon);
     s_print_path("safe (lava-free, charger)", b->path[0][0][w_safe[2]], safe);
-    printf("\n    slack to the horizon: lava path %d, lava-free %d, safe %d steps",
-           m.horizon - any, m.horizon - no_lava, m.horizon - safe);
+    printf("\n    slack to the horizon: lava path %d, lava-free %d, safe %d steps", m.horizon - any,
+           m.horizon - no_lava, m.horizon - safe);
     /* Battery alone: the short lava path already keeps the reserve (lava binds first). */
     CU_ASSERT_EQUAL(battery_only, any);
     printf("\n    battery-only optimum: %d steps (the lava path keeps the reserve)\n",
@@ -298,8 +335,8 @@ static void test_gridworld_binding_proof(void)
 typedef struct {
     const ref_t *m;
     double slip;
-    int32_t n_states;  /* cells * (battery + 1) * 4 */
-    int8_t *policy;    /* (horizon, n_states) */
+    int32_t n_states; /* cells * (battery + 1) * 4 */
+    int8_t *policy;   /* (horizon, n_states) */
     double p_goal, p_lava, p_low;
 } ref_dp_t;
 
@@ -409,13 +446,15 @@ static void s_check_dp_in_sim(const ref_dp_t *dp, int32_t episodes)
     const ref_t *m = dp->m;
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
-    cfg.grid_slip = (float)dp->slip;
+    char slip[64];
+    snprintf(slip, sizeof slip, "gridworld.slip=%.17g", dp->slip);
+    s_set(&cfg, slip);
     cg_sim_t *sim = s_new(&cfg, 1, 2024);
     int32_t nc = m->rows * m->cols;
     float *obs = cg_calloc((size_t)nc + 4, sizeof *obs);
     double goal = 0, lava = 0, low = 0;
     for (int32_t e = 0; e < episodes; e++) {
-        cg_sim_reset(sim, 0, (uint64_t)e, obs);
+        s_reset(sim, 0, (uint64_t)e, obs);
         for (int done = 0; !done;) {
             ref_state_t s = {0, 0, 0, 0, 0};
             for (int32_t k = 0; k < nc; k++)
@@ -426,10 +465,10 @@ static void s_check_dp_in_sim(const ref_dp_t *dp, int32_t episodes)
             s.low = obs[nc + 2] > 0.5f;
             int32_t t = (int32_t)lroundf(obs[nc + 3] * (float)m->horizon);
             int32_t a = dp->policy[(size_t)t * (size_t)dp->n_states + (size_t)ref_dp_id(m, &s)];
-            done = cg_sim_step(sim, 0, a, obs);
+            done = s_step(sim, 0, a, obs);
         }
         cg_sim_result_t res;
-        cg_sim_result(sim, 0, &res);
+        s_result(sim, 0, &res);
         goal += res.reward;
         lava += res.cost[0];
         low += res.cost[1];
@@ -514,8 +553,10 @@ static void test_registry_unknown(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'chess'"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, null, sleep"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
-    s_cfg(&cfg, "");
-    s_expect_error(&cfg, "unknown simulator ''");
+    s_cfg(&cfg, ""); /* no name: the first built-in, the default */
+    cg_sim_t *sim = s_new(&cfg, 1, 1);
+    CU_ASSERT_STRING_EQUAL(cg_sim_name(sim), "gridworld");
+    cg_sim_destroy(&sim);
     s_cfg(&cfg, "null");
     err[0] = '\0';
     CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 0, 1, err, sizeof err));
@@ -546,7 +587,7 @@ static void s_bad_index(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     cg_sim_t *sim = cg_sim_new(&cfg, 2, 1, NULL, 0);
-    float obs[CG_MAP_LEN + 4];
+    float obs[MAP_CAP + 4];
     cg_sim_reset(sim, 2, 0, obs);
 }
 
@@ -555,7 +596,7 @@ static void s_bad_action(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     cg_sim_t *sim = cg_sim_new(&cfg, 1, 1, NULL, 0);
-    float obs[CG_MAP_LEN + 4];
+    float obs[MAP_CAP + 4];
     cg_sim_reset(sim, 0, 0, obs);
     cg_sim_step(sim, 0, 4, obs);
 }
@@ -574,7 +615,7 @@ static void s_result_too_early(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     cg_sim_t *sim = cg_sim_new(&cfg, 1, 1, NULL, 0);
-    float obs[CG_MAP_LEN + 4];
+    float obs[MAP_CAP + 4];
     cg_sim_result_t res;
     cg_sim_reset(sim, 0, 0, obs);
     cg_sim_result(sim, 0, &res);
@@ -606,7 +647,7 @@ static void test_gridworld_info_and_obs(void)
 
     float obs[DEFAULT_OBS], again[DEFAULT_OBS];
     int32_t nc = 63, start = 3 * 9 + 1;
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     float hot = 0;
     for (int32_t k = 0; k < nc; k++)
         hot += obs[k];
@@ -617,16 +658,16 @@ static void test_gridworld_info_and_obs(void)
     CU_ASSERT_EQUAL(obs[nc + 2], 0.0f); /* below reserve so far */
     CU_ASSERT_EQUAL(obs[nc + 3], 0.0f); /* t / horizon */
     /* init_seed is ignored: the start is fixed. */
-    cg_sim_reset(sim, 1, 0xdeadbeef, again);
+    s_reset(sim, 1, 0xdeadbeef, again);
     CU_ASSERT_EQUAL(memcmp(obs, again, sizeof obs), 0);
 
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[start], 0.0f);
     CU_ASSERT_EQUAL(obs[start + 1], 1.0f);
     CG_ASSERT_NEAR(obs[nc + 0], 23.0 / 24.0, 1e-6);
     CG_ASSERT_NEAR(obs[nc + 3], 1.0 / 24.0, 1e-6);
     /* Instances are independent: instance 1 is still at the start. */
-    CU_ASSERT_FALSE(cg_sim_step(sim, 1, UP, again));
+    CU_ASSERT_FALSE(s_step(sim, 1, UP, again));
     CU_ASSERT_EQUAL(again[start - 9], 1.0f);
     cg_sim_destroy(&sim);
 }
@@ -640,42 +681,42 @@ static void test_gridworld_walls_charger_goal(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     s_set_map(&cfg, "S.L\n#CG");
-    cfg.grid_battery = 10;
-    cfg.grid_reserve = 2;
+    s_set(&cfg, "gridworld.battery=10");
+    s_set(&cfg, "gridworld.reserve=2");
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 6 + 4);
     float obs[10];
-    cg_sim_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, UP, obs));   /* off the map */
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, LEFT, obs)); /* off the map */
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, DOWN, obs)); /* wall */
+    s_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(s_step(sim, 0, UP, obs));   /* off the map */
+    CU_ASSERT_FALSE(s_step(sim, 0, LEFT, obs)); /* off the map */
+    CU_ASSERT_FALSE(s_step(sim, 0, DOWN, obs)); /* wall */
     CU_ASSERT_EQUAL(obs[0], 1.0f);
     CG_ASSERT_NEAR(obs[6], 7.0 / 10.0, 1e-6);
     CG_ASSERT_NEAR(obs[9], 3.0 / 24.0, 1e-6);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[1], 1.0f);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, DOWN, obs)); /* charger */
+    CU_ASSERT_FALSE(s_step(sim, 0, DOWN, obs)); /* charger */
     CU_ASSERT_EQUAL(obs[4], 1.0f);
     CU_ASSERT_EQUAL(obs[6], 1.0f);
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, RIGHT, obs)); /* goal */
+    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs)); /* goal */
     CU_ASSERT_EQUAL(obs[5], 1.0f);
     cg_sim_result_t res;
-    cg_sim_result(sim, 0, &res);
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     CU_ASSERT_EQUAL(res.cost[0], 0.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
     CU_ASSERT_EQUAL(res.n_checks, 0);
     /* Lava sets the flag and does not end the episode. */
-    cg_sim_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    s_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[2], 1.0f);
     CU_ASSERT_EQUAL(obs[7], 1.0f);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, UP, obs)); /* still running, flag stays */
+    CU_ASSERT_FALSE(s_step(sim, 0, UP, obs)); /* still running, flag stays */
     CU_ASSERT_EQUAL(obs[7], 1.0f);
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, DOWN, obs));
-    cg_sim_result(sim, 0, &res);
+    CU_ASSERT_TRUE(s_step(sim, 0, DOWN, obs));
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[0], 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
@@ -687,24 +728,24 @@ static void test_gridworld_battery(void)
 {
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
-    cfg.grid_battery = 4;
-    cfg.grid_reserve = 2;
+    s_set(&cfg, "gridworld.battery=4");
+    s_set(&cfg, "gridworld.reserve=2");
     float obs[6 + 4];
     cg_sim_result_t res;
 
     /* Falls below the reserve at step 3, flat at step 4 short of the goal: ends, reward 0. */
     s_set_map(&cfg, "S....G");
     cg_sim_t *sim = s_new(&cfg, 1, 1);
-    cg_sim_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    s_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[8], 0.0f); /* charge 2 = reserve: not below */
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[8], 1.0f);
     CG_ASSERT_NEAR(obs[6], 0.25, 1e-6);
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 0.0f);
-    cg_sim_result(sim, 0, &res);
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 0.0f);
     CU_ASSERT_EQUAL(res.success, 0);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
@@ -713,13 +754,13 @@ static void test_gridworld_battery(void)
     /* A charger refills; reaching the goal on the last unit of charge still counts. */
     s_set_map(&cfg, "SC...G");
     sim = s_new(&cfg, 1, 1);
-    cg_sim_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+    s_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 1.0f);
     for (int k = 0; k < 3; k++)
-        CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, RIGHT, obs));
-    cg_sim_result(sim, 0, &res);
+        CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
     cg_sim_destroy(&sim);
@@ -727,14 +768,14 @@ static void test_gridworld_battery(void)
     /* Reaching a charger below the reserve counts, although the charger refills. */
     s_set_map(&cfg, "S..C.G");
     sim = s_new(&cfg, 1, 1);
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     for (int k = 0; k < 3; k++)
-        CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
+        CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 1.0f);
     CU_ASSERT_EQUAL(obs[8], 1.0f);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, RIGHT, obs));
-    cg_sim_result(sim, 0, &res);
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
     cg_sim_destroy(&sim);
@@ -749,18 +790,18 @@ static void test_gridworld_horizon(void)
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 5);
     float obs[DEFAULT_OBS];
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     for (int k = 0; k < 4; k++)
-        CU_ASSERT_FALSE(cg_sim_step(sim, 0, LEFT, obs)); /* into the wall */
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, LEFT, obs));
+        CU_ASSERT_FALSE(s_step(sim, 0, LEFT, obs)); /* into the wall */
+    CU_ASSERT_TRUE(s_step(sim, 0, LEFT, obs));
     CU_ASSERT_EQUAL(obs[63 + 3], 1.0f);
     cg_sim_result_t res;
-    cg_sim_result(sim, 0, &res);
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 0.0f);
     CU_ASSERT_EQUAL(res.success, 0);
     CU_ASSERT_EQUAL(res.cost[0], 0.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     CU_ASSERT_EQUAL(obs[63 + 3], 0.0f);
     CU_ASSERT_EQUAL(obs[63], 1.0f);
     cg_sim_destroy(&sim);
@@ -777,7 +818,7 @@ static size_t s_play(cg_sim_t *sim, cg_rng_t *actions, int32_t episodes, float *
     for (int32_t e = 0; e < episodes; e++) {
         int32_t *done = cg_calloc((size_t)n, sizeof *done);
         for (int32_t i = 0; i < n; i++) {
-            cg_sim_reset(sim, i, (uint64_t)e, out + w);
+            s_reset(sim, i, (uint64_t)e, out + w);
             w += (size_t)d;
         }
         for (int32_t left = n; left > 0;) {
@@ -785,11 +826,11 @@ static size_t s_play(cg_sim_t *sim, cg_rng_t *actions, int32_t episodes, float *
                 if (done[i])
                     continue;
                 int32_t a = (int32_t)cg_rng_below(actions, (uint32_t)info->n_actions);
-                done[i] = cg_sim_step(sim, i, a, out + w);
+                done[i] = s_step(sim, i, a, out + w);
                 w += (size_t)d;
                 if (done[i]) {
                     cg_sim_result_t res;
-                    cg_sim_result(sim, i, &res);
+                    s_result(sim, i, &res);
                     out[w++] = res.reward;
                     out[w++] = res.cost[0];
                     out[w++] = res.cost[1];
@@ -808,7 +849,7 @@ static void test_gridworld_determinism(void)
 {
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
-    cfg.grid_slip = 0.3f;
+    s_set(&cfg, "gridworld.slip=0.3");
     size_t cap = (size_t)4 * 30 * (CG_SIM_GRIDWORLD_HORIZON + 1) * DEFAULT_OBS + 4 * 30 * 3;
     float *a = cg_calloc(cap, sizeof *a), *b = cg_calloc(cap, sizeof *b);
     float *c = cg_calloc(cap, sizeof *c);
@@ -835,22 +876,22 @@ static void test_gridworld_instance_streams(void)
 {
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
-    cfg.grid_slip = 0.5f;
+    s_set(&cfg, "gridworld.slip=0.5");
     cg_sim_t *both = s_new(&cfg, 2, 7), *alone = s_new(&cfg, 2, 7);
     float o0[DEFAULT_OBS], o1[DEFAULT_OBS], o2[DEFAULT_OBS];
-    cg_sim_reset(both, 0, 0, o0);
-    cg_sim_reset(both, 1, 0, o1);
-    cg_sim_reset(alone, 1, 0, o2);
+    s_reset(both, 0, 0, o0);
+    s_reset(both, 1, 0, o1);
+    s_reset(alone, 1, 0, o2);
     int d1 = 0, d2 = 0, same = 1;
     for (int t = 0; t < 200 && same; t++) {
         if (d1) {
-            cg_sim_reset(both, 1, 0, o1);
-            cg_sim_reset(alone, 1, 0, o2);
+            s_reset(both, 1, 0, o1);
+            s_reset(alone, 1, 0, o2);
         }
-        if (cg_sim_step(both, 0, t % 4, o0))
-            cg_sim_reset(both, 0, 0, o0);
-        d1 = cg_sim_step(both, 1, RIGHT, o1);
-        d2 = cg_sim_step(alone, 1, RIGHT, o2);
+        if (s_step(both, 0, t % 4, o0))
+            s_reset(both, 0, 0, o0);
+        d1 = s_step(both, 1, RIGHT, o1);
+        d2 = s_step(alone, 1, RIGHT, o2);
         same = d1 == d2 && memcmp(o1, o2, sizeof o1) == 0;
     }
     CU_ASSERT_TRUE(same);
@@ -865,14 +906,14 @@ static void test_gridworld_slip_frequency(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     s_set_map(&cfg, ".../.S./.../G..");
-    cfg.grid_slip = 0.2f;
+    s_set(&cfg, "gridworld.slip=0.2");
     cg_sim_t *sim = s_new(&cfg, 1, 3);
     const int32_t n = 40000;
     int32_t counts[12] = {0};
     float obs[12 + 4];
     for (int32_t k = 0; k < n; k++) {
-        cg_sim_reset(sim, 0, 0, obs);
-        CU_ASSERT_FALSE_FATAL(cg_sim_step(sim, 0, RIGHT, obs));
+        s_reset(sim, 0, 0, obs);
+        CU_ASSERT_FALSE_FATAL(s_step(sim, 0, RIGHT, obs));
         for (int32_t c = 0; c < 12; c++)
             counts[c] += obs[c] == 1.0f;
     }
@@ -896,10 +937,10 @@ static void test_gridworld_custom_maps(void)
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 15 + 4);
     float obs[19];
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     CU_ASSERT_EQUAL(obs[6], 1.0f);
-    CU_ASSERT_FALSE(cg_sim_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
     cg_sim_destroy(&sim);
     /* '/' separates rows too (for one-line values such as --set gridworld.map=...). */
     s_set_map(&cfg, "S.G/LC#");
@@ -943,24 +984,65 @@ static void test_gridworld_bad_maps(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     s_set_map(&cfg, "....\n...G");
-    s_expect_error(&cfg, "[gridworld] map: no start cell 'S'");
+    s_expect_error(&cfg, "[gridworld] map: no start cell 'S' (hint:");
     s_set_map(&cfg, "S...\n....");
-    s_expect_error(&cfg, "[gridworld] map: no goal cell 'G'");
+    s_expect_error(&cfg, "[gridworld] map: no goal cell 'G' (hint:");
     s_set_map(&cfg, "S..\n..G.\n...");
-    s_expect_error(&cfg, "[gridworld] map: row 2 has 4 cells but row 1 has 3");
+    s_expect_error(&cfg, "[gridworld] map: row 2 has 4 cells but row 1 has 3 (hint:");
     s_set_map(&cfg, "S.x\n..G");
-    s_expect_error(&cfg, "[gridworld] map: row 1, column 3: unknown cell 'x'");
+    s_expect_error(&cfg, "[gridworld] map: row 1, column 3: unknown cell 'x' (hint:");
     s_set_map(&cfg, "S.G\n.S.");
-    s_expect_error(&cfg, "[gridworld] map: more than one start cell 'S' (rows 1 and 2)");
+    s_expect_error(&cfg, "[gridworld] map: row 2, column 2: more than one start cell 'S' (the "
+                         "other is at row 1, column 1) (hint: exactly one S)");
     s_set_map(&cfg, "S#G\n.#.");
     s_expect_error(&cfg, "[gridworld] map: the goal 'G' cannot be reached");
-    s_set_map(&cfg, " \n\t\n");
-    s_expect_error(&cfg, "[gridworld] map: no rows");
+    s_set_map(&cfg, "/ /"); /* '/' separates rows of any text value: no rows = the built-in map */
+    {
+        char err[1024];
+        cg_sim_t *sim = cg_sim_new(&cfg, 1, 1, err, sizeof err);
+        CU_ASSERT_PTR_NOT_NULL(sim);
+        if (sim)
+            CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 7 * 9 + 4);
+        cg_sim_destroy(&sim);
+    }
+    s_set_map(&cfg, "S.\xc3\xa9G");
+    s_expect_error(&cfg, "[gridworld] map: row 1, column 3: unknown cell 0xc3 (hint:");
+    /* Control characters and length are the simulator layer's checks of any text value. */
     s_set_map(&cfg, "S.\tG");
-    s_expect_error(&cfg, "unknown cell 0x09");
-    s_expect_error(&cfg, "hint:");
-    memset(cfg.grid_map, '.', sizeof cfg.grid_map); /* no terminator */
-    s_expect_error(&cfg, "[gridworld] map: longer than 4095 characters");
+    s_expect_error(&cfg, "[gridworld] map: control character 0x09 (hint:");
+    char *big = cg_calloc(CG_SIM_MAX_TEXT + 2, 1);
+    memset(big, '.', CG_SIM_MAX_TEXT + 1);
+    s_set_map(&cfg, big);
+    s_expect_error(&cfg, "[gridworld] map: value is longer than 4095 characters");
+    free(big);
+    /* Blank rows only: the value is empty, so the built-in map. */
+    s_set_map(&cfg, " \n\t\n");
+    cg_sim_t *sim = s_new(&cfg, 1, 1);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, DEFAULT_OBS);
+    cg_sim_destroy(&sim);
+}
+
+/* An error in a map from a file names the file and the line of its `map =` key, the row and
+ * column within the map; from --set, the override. */
+static void test_gridworld_bad_map_where(void)
+{
+    cg_config_t cfg;
+    char err[1024] = "";
+    s_cfg(&cfg, "gridworld");
+    const char *ini = "[sim]\n"
+                      "horizon = 30\n"
+                      "[gridworld]\n"
+                      "slip = 0\n"
+                      "map =\n"
+                      "    #####\n"
+                      "    #S.G#\n"
+                      "    #.x.#\n"
+                      "    #####\n";
+    CU_ASSERT_EQUAL_FATAL(cg_config_load_string(&cfg, ini, "world.ini", err, sizeof err), CG_OK);
+    s_expect_error(&cfg, "world.ini:5: [gridworld] map: row 3, column 3: unknown cell 'x' "
+                         "(hint: use S start, G goal, L lava, C charger, # wall, . floor)");
+    s_set(&cfg, "gridworld.map=S.G/.S.");
+    s_expect_error(&cfg, "--set gridworld.map: row 2, column 2: more than one start cell 'S'");
 }
 
 static void test_gridworld_bad_config(void)
@@ -968,27 +1050,170 @@ static void test_gridworld_bad_config(void)
     cg_config_t cfg;
     s_cfg(&cfg, "gridworld");
     cfg.horizon = -1;
-    s_expect_error(&cfg, "[sim] horizon: -1");
+    s_expect_error(&cfg, "[sim] horizon: -1 is out of range for gridworld (hint:");
     s_cfg(&cfg, "gridworld");
-    cfg.grid_battery = -3;
-    s_expect_error(&cfg, "[gridworld] battery: -3");
+    s_set(&cfg, "gridworld.battery=-3");
+    s_expect_error(&cfg, "--set gridworld.battery: -3 is out of range (hint:");
     s_cfg(&cfg, "gridworld");
-    cfg.grid_reserve = -1;
-    s_expect_error(&cfg, "[gridworld] reserve: -1");
+    s_set(&cfg, "gridworld.reserve=-1");
+    s_expect_error(&cfg, "--set gridworld.reserve: -1 is out of range (hint:");
     s_cfg(&cfg, "gridworld");
-    cfg.grid_reserve = 25;
-    s_expect_error(&cfg, "[gridworld] reserve: 25 is not below battery 24");
+    s_set(&cfg, "gridworld.reserve=25");
+    s_expect_error(&cfg, "reserve: 25 is not below battery 24 (the default) (hint:");
     s_cfg(&cfg, "gridworld");
-    cfg.grid_battery = 10;
-    s_expect_error(&cfg, "[gridworld] reserve: 17 (the default) is not below battery 10");
-    cfg.grid_battery = 30; /* with the default reserve 17 */
+    s_set(&cfg, "gridworld.battery=10");
+    s_expect_error(&cfg, "[gridworld] reserve: 17 (the default) is not below battery 10 (hint:");
+    s_set(&cfg, "gridworld.battery=30"); /* with the default reserve 17 */
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     cg_sim_destroy(&sim);
     s_cfg(&cfg, "gridworld");
-    cfg.grid_slip = 1.5f;
-    s_expect_error(&cfg, "[gridworld] slip: 1.5");
-    cfg.grid_slip = NAN;
-    s_expect_error(&cfg, "[gridworld] slip");
+    s_set(&cfg, "gridworld.slip=1.5");
+    s_expect_error(&cfg, "--set gridworld.slip: 1.5 is out of range (hint:");
+    s_set(&cfg, "gridworld.slip=nan");
+    s_expect_error(&cfg, "--set gridworld.slip: 'nan' is not a finite number");
+}
+
+/* A key the simulator does not have is refused, naming where it was given and the keys
+ * there are. */
+static void test_gridworld_unknown_key(void)
+{
+    cg_config_t cfg;
+    char err[1024] = "";
+    s_cfg(&cfg, "gridworld");
+    const char *ini = "[gridworld]\n"
+                      "battery = 30\n"
+                      "\n"
+                      "lava = 0.5\n";
+    CU_ASSERT_EQUAL_FATAL(cg_config_load_string(&cfg, ini, "world.ini", err, sizeof err), CG_OK);
+    s_expect_error(&cfg, "world.ini:4: [gridworld] lava: unknown key (hint: [gridworld] has map, "
+                         "battery, reserve, slip)");
+    s_cfg(&cfg, "gridworld");
+    s_set(&cfg, "gridworld.slipp=0.2");
+    s_expect_error(&cfg, "--set gridworld.slipp: unknown key");
+    /* The same through cg_sim_configure, which the launcher runs before anything starts. */
+    cg_config_defaults(&cfg);
+    CU_ASSERT_EQUAL_FATAL(cg_config_load_string(&cfg, ini, "world.ini", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_sim_configure(&cfg, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "world.ini:4: [gridworld] lava: unknown key"));
+}
+
+/* The constraints a config without [constraints] enforces come from describe: gridworld's
+ * lava 0.01 and battery 0.10; instruct's verbosity cost is not enforced by default; a
+ * [constraints] section replaces them. */
+static void test_default_constraints(void)
+{
+    cg_config_t cfg;
+    char err[1024] = "";
+    cg_config_defaults(&cfg);
+    CU_ASSERT_EQUAL(cfg.n_constraints, 0);
+    cg_sim_kind_t *kind = cg_sim_kind_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kind);
+    const cg_sim_info_t *info = cg_sim_kind_info(kind);
+    CU_ASSERT_EQUAL(info->n_costs, 2);
+    CU_ASSERT_EQUAL(info->default_threshold[0], 0.01f);
+    CU_ASSERT_EQUAL(info->default_threshold[1], 0.10f);
+    cg_sim_kind_destroy(&kind);
+    CU_ASSERT_EQUAL_FATAL(cg_sim_configure(&cfg, err, sizeof err), CG_OK);
+    CU_ASSERT_STRING_EQUAL(cfg.sim, "gridworld");
+    CU_ASSERT_EQUAL_FATAL(cfg.n_constraints, 2);
+    CU_ASSERT_STRING_EQUAL(cfg.constraints[0].name, "lava");
+    CU_ASSERT_EQUAL(cfg.constraints[0].threshold, 0.01f);
+    CU_ASSERT_STRING_EQUAL(cfg.constraints[1].name, "battery");
+    CU_ASSERT_EQUAL(cfg.constraints[1].threshold, 0.10f);
+
+    cg_config_defaults(&cfg);
+    s_set(&cfg, "sim.name=instruct");
+    kind = cg_sim_kind_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kind);
+    CU_ASSERT_EQUAL(cg_sim_kind_info(kind)->n_costs, 1);
+    CU_ASSERT_TRUE(cg_sim_kind_info(kind)->default_threshold[0] < 0.0f);
+    cg_sim_kind_destroy(&kind);
+    CU_ASSERT_EQUAL_FATAL(cg_sim_configure(&cfg, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cfg.n_constraints, 0);
+
+    cg_config_defaults(&cfg);
+    CU_ASSERT_EQUAL_FATAL(
+        cg_config_load_string(&cfg, "[constraints]\nbattery = 0.2\n", "c.ini", err, sizeof err),
+        CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_sim_configure(&cfg, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cfg.n_constraints, 1);
+    CU_ASSERT_STRING_EQUAL(cfg.constraints[0].name, "battery");
+    CU_ASSERT_EQUAL(cfg.constraints[0].threshold, 0.2f);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The batched step */
+
+/* One batched step over a subset of the running instances equals stepping each alone, in
+ * any order, for every built-in simulator: same observations, end flags and results, and
+ * the rows of instances outside the subset are left alone. Both runs take the same actions
+ * from the same stream; gridworld slips, so its per-instance streams are exercised too. */
+static void s_check_batch(const char *name)
+{
+    enum { N = 5, ROUNDS = 400 };
+    cg_config_t cfg;
+    s_cfg(&cfg, name);
+    if (!strcmp(name, "gridworld"))
+        s_set(&cfg, "gridworld.slip=0.3");
+    cg_sim_t *batch = s_new(&cfg, N, 77), *one = s_new(&cfg, N, 77);
+    const cg_sim_info_t *info = cg_sim_info(batch);
+    size_t D = (size_t)info->obs_dim;
+    float *ob = cg_calloc(N * D, sizeof *ob), *o1 = cg_calloc(N * D, sizeof *o1);
+    float *row = cg_calloc(D, sizeof *row);
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 5, 6);
+    int32_t running[N] = {0}, idx[N], act[N], episodes = 0;
+    uint8_t done[N];
+    for (int32_t r = 0; r < ROUNDS; r++) {
+        int32_t n = 0;
+        for (int32_t i = 0; i < N; i++) {
+            if (!running[i]) { /* a new episode, the same on both */
+                uint64_t seed = cg_rng_u64(&rng);
+                s_reset(batch, i, seed, ob + (size_t)i * D);
+                s_reset(one, i, seed, o1 + (size_t)i * D);
+                running[i] = 1;
+            }
+            if (cg_rng_below(&rng, 3) != 0) /* about 2/3 of them, in a shuffled order */
+                idx[n++] = i;
+        }
+        for (int32_t k = n - 1; k > 0; k--) {
+            int32_t j = (int32_t)cg_rng_below(&rng, (uint32_t)k + 1), t = idx[k];
+            idx[k] = idx[j];
+            idx[j] = t;
+        }
+        for (int32_t k = 0; k < n; k++)
+            act[k] = (int32_t)cg_rng_below(&rng, (uint32_t)info->n_actions);
+        CU_ASSERT_EQUAL_FATAL(cg_sim_step_batch(batch, n, idx, act, ob, done), CG_OK);
+        for (int32_t k = 0; k < n; k++) {
+            int32_t i = idx[k];
+            int d = s_step(one, i, act[k], row);
+            CU_ASSERT_EQUAL_FATAL(done[k], d);
+            CU_ASSERT_FATAL(memcmp(ob + (size_t)i * D, row, D * sizeof *row) == 0);
+            memcpy(o1 + (size_t)i * D, row, D * sizeof *row);
+            if (d) {
+                cg_sim_result_t rb, r1;
+                s_result(batch, i, &rb);
+                s_result(one, i, &r1);
+                CU_ASSERT_FATAL(memcmp(&rb, &r1, sizeof rb) == 0);
+                running[i] = 0;
+                episodes++;
+            }
+        }
+        CU_ASSERT_FATAL(memcmp(ob, o1, N * D * sizeof *ob) == 0); /* others untouched */
+    }
+    CU_ASSERT(episodes >= 20);
+    free(row);
+    free(o1);
+    free(ob);
+    cg_sim_destroy(&one);
+    cg_sim_destroy(&batch);
+}
+
+static void test_batch_equals_one_by_one(void)
+{
+    const char *names[4] = {"gridworld", "instruct", "null", "sleep"};
+    for (int k = 0; k < 4; k++)
+        s_check_batch(names[k]);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -998,7 +1223,7 @@ static void test_null(void)
 {
     cg_config_t cfg;
     s_cfg(&cfg, "null");
-    cfg.null_length = 7;
+    cfg.horizon = 7;
     cg_sim_t *sim = s_new(&cfg, 2, 1);
     const cg_sim_info_t *info = cg_sim_info(sim);
     CU_ASSERT_EQUAL(info->obs_dim, 4);
@@ -1008,21 +1233,25 @@ static void test_null(void)
     float obs[4];
     const int32_t actions[7] = {1, 1, 0, 1, 1, 1, 1};
     for (int rep = 0; rep < 2; rep++) {
-        cg_sim_reset(sim, 1, (uint64_t)rep, obs);
+        s_reset(sim, 1, (uint64_t)rep, obs);
         CU_ASSERT_EQUAL(obs[0], 0.0f);
         CU_ASSERT_EQUAL(obs[3], 1.0f);
         for (int t = 0; t < 6; t++)
-            CU_ASSERT_FALSE(cg_sim_step(sim, 1, actions[t], obs));
-        CU_ASSERT_TRUE(cg_sim_step(sim, 1, actions[6], obs));
+            CU_ASSERT_FALSE(s_step(sim, 1, actions[t], obs));
+        CU_ASSERT_TRUE(s_step(sim, 1, actions[6], obs));
         CU_ASSERT_EQUAL(obs[0], 1.0f);
         cg_sim_result_t res;
-        cg_sim_result(sim, 1, &res);
+        s_result(sim, 1, &res);
         CG_ASSERT_NEAR(res.reward, 6.0 / 7.0, 1e-6);
         CU_ASSERT_EQUAL(res.success, 0);
     }
     cg_sim_destroy(&sim);
-    cfg.null_length = 0;
-    s_expect_error(&cfg, "[sim] null_length: 0");
+    cfg.horizon = 0; /* null's default length */
+    sim = s_new(&cfg, 1, 1);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 32);
+    cg_sim_destroy(&sim);
+    s_set(&cfg, "null.length=5");
+    s_expect_error(&cfg, "--set null.length: unknown key (hint: [null] has no keys)");
 }
 
 static double s_now(void)
@@ -1036,29 +1265,26 @@ static void test_sleep(void)
 {
     cg_config_t cfg;
     s_cfg(&cfg, "sleep");
-    cfg.null_length = 5;
-    cfg.sim_sleep_us = 4000;
+    cfg.horizon = 5;
+    s_set(&cfg, "sleep.step_us=4000");
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 5);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->n_costs, 0);
     float obs[4];
-    cg_sim_reset(sim, 0, 0, obs);
+    s_reset(sim, 0, 0, obs);
     double t0 = s_now();
     for (int t = 0; t < 4; t++)
-        CU_ASSERT_FALSE(cg_sim_step(sim, 0, 1, obs));
-    CU_ASSERT_TRUE(cg_sim_step(sim, 0, 1, obs));
+        CU_ASSERT_FALSE(s_step(sim, 0, 1, obs));
+    CU_ASSERT_TRUE(s_step(sim, 0, 1, obs));
     double elapsed = s_now() - t0;
     CU_ASSERT_TRUE(elapsed >= 5 * 4000e-6);
     cg_sim_result_t res;
-    cg_sim_result(sim, 0, &res);
+    s_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     cg_sim_destroy(&sim);
-    cfg.sim_sleep_us = -1;
-    s_expect_error(&cfg, "[sim] sleep_us: -1");
-    cfg.sim_sleep_us = 0;
-    cfg.null_length = -2;
-    s_expect_error(&cfg, "[sim] null_length: -2");
+    s_set(&cfg, "sleep.step_us=-1");
+    s_expect_error(&cfg, "--set sleep.step_us: -1 is out of range (hint:");
 }
 
 int main(void)
@@ -1077,7 +1303,11 @@ int main(void)
         {"gridworld custom maps", test_gridworld_custom_maps},
         {"gridworld maps from the config", test_gridworld_config_maps},
         {"gridworld bad maps", test_gridworld_bad_maps},
+        {"gridworld bad map: file and line", test_gridworld_bad_map_where},
         {"gridworld bad config", test_gridworld_bad_config},
+        {"gridworld unknown key", test_gridworld_unknown_key},
+        {"default constraints from describe", test_default_constraints},
+        {"batched step equals one by one", test_batch_equals_one_by_one},
         {"gridworld binding proof", test_gridworld_binding_proof},
         {"gridworld slip trade-off", test_gridworld_slip_tradeoff},
         {"null", test_null},

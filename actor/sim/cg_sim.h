@@ -1,13 +1,17 @@
-/* cg_sim: the simulator interface. A simulator runs a batch of independent instances;
- * each instance has its own RNG (derived from the actor's seed), so a run replays.
- * Episodes of a group start from the same initial state: reset() takes an init_seed that
- * fully determines the initial state ("prompt"); all G members get the same one.
- * To add a simulator: write actor/sim/<name>.c defining a `const cg_sim_vtable_t
- * cg_sim_<name>`, add one line to the registry in actor/sim/cg_sim.c and the file to
- * actor/CMakeLists.txt (docs/simulators.md walks through it).
- * Broken invariants abort (CG_ASSERT): i or action out of range, step on an instance that
- * is not running (never reset, or done and not reset again), result before an episode ended.
- * Threading: one owner thread per simulator. */
+/* cg_sim: cgrpo's side of the simulator seam (the ABI itself is cgrpo/sim.h). It finds the
+ * simulator a config chooses, built in (the registry in cg_sim.c) or a plugin .so ([sim]
+ * plugin, loaded with dlopen, ABI checked), checks the config's simulator sections against
+ * the simulator's key table, and runs instances, checking every size, observation, reward and
+ * cost the simulator hands back, so a broken simulator fails its actor with a message that
+ * names it and the rule, and never sends corrupt data.
+ *   cg_sim_configure   config side: chosen simulator resolved, its keys checked and defaults
+ *                      filled in, its default constraints applied (launcher and actor)
+ *   cg_sim_kind_t      a resolved simulator: table, parsed values, sizes (describe)
+ *   cg_sim_t           n running instances of a kind
+ * Broken invariants of the caller abort (CG_ASSERT): i or action out of range, step on an
+ * instance that is not running, result before its episode ended. A simulator breaking a rule
+ * is a status with a message (cg_sim_error), the instance set unusable from then on.
+ * Threading: one owner thread per cg_sim_t; a kind is read-only once made. */
 #ifndef CG_SIM_H
 #define CG_SIM_H
 
@@ -15,70 +19,81 @@
 #include <stdint.h>
 
 #include "cg_config.h"
+#include "cg_env.h"
 #include "cg_status.h"
+#include "cgrpo/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct {
-    int32_t obs_dim;
-    int32_t n_actions;
-    int32_t n_costs;
-    char cost_names[CG_MAX_COSTS][CG_NAME_LEN];
-    int32_t max_steps;           /* episode length cap (horizon) */
-} cg_sim_info_t;
+/* ---- the config side ---- */
 
-/* What an episode earned, read once the instance reported done. */
-typedef struct {
-    float reward;
-    float cost[CG_MAX_COSTS];    /* indicators, 0 or 1 */
-    int32_t n_checks;            /* verifiable checks C (dual anchor); 0 = not applicable */
-    int32_t success;             /* 1 = goal reached / all checks met */
-} cg_sim_result_t;
+/* Resolves cfg's simulator, checks every simulator section (the chosen one's and any
+ * built-in one's; other sections are unknown), writes the chosen simulator's every key into
+ * cfg (defaults filled in, text values normalised) and its name into [sim] name, makes a
+ * plugin path absolute, adds the simulator's default constraints when the config gives no
+ * [constraints], and checks the episode cap against [learner] max_episode_steps. Call after
+ * loads and --set, before cg_config_finish. Messages name file:line (or --set) and end in a
+ * hint. */
+cg_status_t cg_sim_configure(cg_config_t *cfg, char *err, size_t errlen);
 
-typedef struct cg_sim_vtable {
-    const char *name;
-    /* Creates n instances. seed seeds the per-instance RNGs. Fills info. NULL + err on a
-     * bad config (message names the key). */
-    void *(*create)(const cg_config_t *cfg, int32_t n, uint64_t seed, cg_sim_info_t *info,
-                    char *err, size_t errlen);
-    void (*destroy)(void *ctx);
-    /* Starts a new episode on instance i from the initial state drawn from init_seed;
-     * writes its first observation obs (obs_dim). */
-    void (*reset)(void *ctx, int32_t i, uint64_t init_seed, float *obs);
-    /* Applies action to instance i; writes the next observation and returns 1 when the
-     * episode is over (then the observation is the terminal one and result() is valid). */
-    int (*step)(void *ctx, int32_t i, int32_t action, float *obs);
-    /* The finished episode's reward, costs and checks for instance i. */
-    void (*result)(void *ctx, int32_t i, cg_sim_result_t *out);
-} cg_sim_vtable_t;
+/* ---- a resolved simulator ---- */
+
+typedef struct cg_sim_kind cg_sim_kind_t;
+
+/* The simulator cfg chooses, its section parsed (missing keys take their defaults) and
+ * described. NULL + err on failure. */
+cg_sim_kind_t *cg_sim_kind_new(const cg_config_t *cfg, char *err, size_t errlen);
+void cg_sim_kind_destroy(cg_sim_kind_t **self_p);
+
+const char *cg_sim_kind_name(const cg_sim_kind_t *self);
+const cg_sim_info_t *cg_sim_kind_info(const cg_sim_kind_t *self);
+const cg_sim_table_t *cg_sim_kind_table(const cg_sim_kind_t *self);
+const cg_sim_params_t *cg_sim_kind_params(const cg_sim_kind_t *self);
+/* "plugin /abs/libx.so" or "built-in": for messages. */
+const char *cg_sim_kind_origin(const cg_sim_kind_t *self);
+/* What the learner needs: sizes, cost names, cap, extra metrics columns. */
+void cg_sim_kind_env(const cg_sim_kind_t *self, cg_env_spec_t *out);
+
+/* ---- instances ---- */
 
 typedef struct cg_sim cg_sim_t;
 
-/* Looks up cfg->sim in the registry and creates n instances. NULL + err on failure
- * (unknown name lists the known ones). */
+/* n >= 1 instances of kind (borrowed: it must outlive them). NULL + err on failure. */
+cg_sim_t *cg_sim_create(const cg_sim_kind_t *kind, int32_t n, uint64_t seed, char *err,
+                        size_t errlen);
+/* The same from a config: resolves its simulator (owned by the instances). */
 cg_sim_t *cg_sim_new(const cg_config_t *cfg, int32_t n, uint64_t seed, char *err, size_t errlen);
 void cg_sim_destroy(cg_sim_t **self_p);
 
 const cg_sim_info_t *cg_sim_info(const cg_sim_t *self);
 const char *cg_sim_name(const cg_sim_t *self);
 int32_t cg_sim_n_instances(const cg_sim_t *self);
-void cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *obs);
+const cg_sim_kind_t *cg_sim_kind(const cg_sim_t *self);
+/* The simulator's own context, for its eval hooks. */
+void *cg_sim_context(const cg_sim_t *self);
+
+/* Starts an episode on instance i; obs gets its first observation (obs_dim floats). */
+cg_status_t cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *obs);
+/* One batched step of the running instances idx[0..n) (distinct): actions[k] for idx[k];
+ * obs (n_instances, obs_dim) gets their rows, done[k] their end flags. */
+cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, const int32_t *actions,
+                              float *obs, uint8_t *done);
+/* One instance: obs (obs_dim) gets its next observation. 1 = episode over, 0 = running, a
+ * negative cg_status_t when the simulator broke a rule. */
 int cg_sim_step(cg_sim_t *self, int32_t i, int32_t action, float *obs);
-void cg_sim_result(cg_sim_t *self, int32_t i, cg_sim_result_t *out);
+/* The episode instance i finished. */
+cg_status_t cg_sim_result(cg_sim_t *self, int32_t i, cg_sim_result_t *out);
+/* The message of the last failure ("" if none). */
+const char *cg_sim_error(const cg_sim_t *self);
 
-/* Comma-separated list of registered simulator names ("gridworld, null, sleep"). */
+/* ---- the built-in simulators ---- */
+
+/* Comma-separated names ("gridworld, instruct, null, sleep"); the first is the default. */
 const char *cg_sim_names(void);
-
-/* gridworld's built-in defaults, used where the config leaves [gridworld] map = "" and
- * [sim] horizon, [gridworld] battery, reserve at 0. Tuned together with the default map:
- * docs/simulators.md draws it and explains why both constraints bind on it. */
-#define CG_SIM_GRIDWORLD_HORIZON 24
-#define CG_SIM_GRIDWORLD_BATTERY 24
-#define CG_SIM_GRIDWORLD_RESERVE 17
-/* The default map, rows separated by '\n'; a static string, never freed. */
-const char *cg_sim_gridworld_default_map(void);
+int32_t cg_sim_builtin_count(void);
+const cg_sim_table_t *cg_sim_builtin(int32_t k);
 
 #ifdef __cplusplus
 }

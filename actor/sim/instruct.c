@@ -1,8 +1,10 @@
 /* instruct: multi-constraint instruction following (DESIGN.md section 5). The task
  * (prompts, verifiers, held-out set; instruct.h) and the simulator around it: a policy
  * writes one token per step until EOS or the length cap, sees the prompt's constraints
- * with its running progress on each, and earns the fraction of constraints met.
- * docs/simulators.md lists the catalogue and the observation layout. */
+ * with its running progress on each, and earns the fraction of constraints met. Its eval
+ * hooks run `cgrpo eval` on the held-out prompt set. Keys: [instruct] letters,
+ * min_constraints, max_constraints, verbosity. docs/simulators.md lists the catalogue and
+ * the observation layout. */
 #include "instruct.h"
 
 #include <stdio.h>
@@ -27,41 +29,72 @@ const char *cg_instruct_type_name(int32_t type)
     return type >= 0 && type < CG_INSTRUCT_N_TYPES ? s_TYPE_NAMES[type] : "?";
 }
 
-int cg_instruct_spec_from(const cg_config_t *cfg, cg_instruct_spec_t *spec, char *err,
+/* The [instruct] keys, in table order (cg_instruct_spec_from reads them by these indices). */
+enum {
+    S_KEY_LETTERS = 0,
+    S_KEY_MIN_C = 1,
+    S_KEY_MAX_C = 2,
+    S_KEY_VERBOSITY = 3,
+    S_N_KEYS = 4,
+};
+
+static const cg_sim_key_t s_keys[S_N_KEYS] = {
+    [S_KEY_LETTERS] = {"letters", CG_SIM_INT, "6", 2, CG_INSTRUCT_MAX_LETTERS,
+                       "letters in the vocabulary (a..), then '.', ',' and EOS"},
+    [S_KEY_MIN_C] = {"min_constraints", CG_SIM_INT, "1", 1, CG_INSTRUCT_MAX_C,
+                     "fewest constraints per prompt"},
+    [S_KEY_MAX_C] = {"max_constraints", CG_SIM_INT, "6", 1, CG_INSTRUCT_MAX_C,
+                     "most constraints per prompt"},
+    [S_KEY_VERBOSITY] = {"verbosity", CG_SIM_INT, "8", 0, 1000000,
+                         "the verbosity cost fires for texts longer than this many tokens; 0 = "
+                         "never"},
+};
+
+int cg_instruct_spec_from(const cg_sim_params_t *p, cg_instruct_spec_t *spec, char *err,
                           size_t errlen)
 {
-    int32_t h = cfg->horizon > 0 ? cfg->horizon : CG_INSTRUCT_DEFAULT_LEN;
-    if (cfg->horizon < 0 || h < 4 || h > CG_INSTRUCT_MAX_LEN) {
-        snprintf(err, errlen,
-                 "[sim] horizon: %d is out of range for instruct (hint: the length "
-                 "cap in tokens, 4 to %d; 0 = %d)",
-                 cfg->horizon, CG_INSTRUCT_MAX_LEN, CG_INSTRUCT_DEFAULT_LEN);
+    CG_ASSERT(p && p->values && spec);
+    int64_t letters = p->values[S_KEY_LETTERS].i, verbosity = p->values[S_KEY_VERBOSITY].i;
+    int64_t lo = p->values[S_KEY_MIN_C].i, hi = p->values[S_KEY_MAX_C].i;
+    int32_t h = p->horizon > 0 ? p->horizon : CG_INSTRUCT_DEFAULT_LEN;
+    if (p->horizon < 0 || h < 4 || h > CG_INSTRUCT_MAX_LEN) {
+        cg_status_msg(err, errlen,
+                      "[sim] horizon: %d is out of range for instruct (hint: the "
+                      "length cap in tokens, 4 to %d; 0 = %d)",
+                      p->horizon, CG_INSTRUCT_MAX_LEN, CG_INSTRUCT_DEFAULT_LEN);
         return -1;
     }
-    if (cfg->instruct_letters < 2 || cfg->instruct_letters > CG_INSTRUCT_MAX_LETTERS) {
-        snprintf(err, errlen, "[instruct] letters: %d is out of range (hint: 2 to %d)",
-                 cfg->instruct_letters, CG_INSTRUCT_MAX_LETTERS);
+    if (letters < 2 || letters > CG_INSTRUCT_MAX_LETTERS) {
+        cg_status_msg(err, errlen, "[instruct] letters: %lld is out of range (hint: 2 to %d)",
+                      (long long)letters, CG_INSTRUCT_MAX_LETTERS);
         return -1;
     }
-    if (cfg->instruct_min_constraints < 1 || cfg->instruct_max_constraints > CG_INSTRUCT_MAX_C ||
-        cfg->instruct_min_constraints > cfg->instruct_max_constraints) {
-        snprintf(err, errlen,
-                 "[instruct] min_constraints, max_constraints: %d, %d (hint: "
-                 "1 <= min <= max <= %d)",
-                 cfg->instruct_min_constraints, cfg->instruct_max_constraints, CG_INSTRUCT_MAX_C);
+    if (lo < 1 || lo > CG_INSTRUCT_MAX_C || hi < 1 || hi > CG_INSTRUCT_MAX_C) {
+        cg_status_msg(err, errlen, "[instruct] %s: %lld is out of range (hint: 1 to %d)",
+                      lo < 1 || lo > CG_INSTRUCT_MAX_C ? "min_constraints" : "max_constraints",
+                      (long long)(lo < 1 || lo > CG_INSTRUCT_MAX_C ? lo : hi), CG_INSTRUCT_MAX_C);
         return -1;
     }
-    if (cfg->instruct_verbosity < 0) {
-        snprintf(err, errlen,
-                 "[instruct] verbosity: %d is negative (hint: a length in tokens, "
-                 "0 = the cost never fires)",
-                 cfg->instruct_verbosity);
+    if (lo > hi) {
+        cg_status_msg(err, errlen,
+                      "[instruct] min_constraints: %lld is above [instruct] "
+                      "max_constraints = %lld (hint: prompts have min_constraints to "
+                      "max_constraints constraints; raise max_constraints or lower "
+                      "min_constraints)",
+                      (long long)lo, (long long)hi);
         return -1;
     }
-    spec->letters = cfg->instruct_letters;
+    if (verbosity < 0 || verbosity > 1000000) {
+        cg_status_msg(err, errlen,
+                      "[instruct] verbosity: %lld is out of range (hint: a length "
+                      "in tokens, 0 to 1000000; 0 = the cost never fires)",
+                      (long long)verbosity);
+        return -1;
+    }
+    spec->letters = (int32_t)letters;
     spec->max_len = h;
-    spec->min_constraints = cfg->instruct_min_constraints;
-    spec->max_constraints = cfg->instruct_max_constraints;
+    spec->min_constraints = (int32_t)lo;
+    spec->max_constraints = (int32_t)hi;
     return 0;
 }
 
@@ -363,7 +396,10 @@ void cg_instruct_describe(const cg_instruct_spec_t *spec, const cg_instruct_cons
 
 /* ---- the simulator ------------------------------------------------------------------------ */
 
+/* An instance keeps its episode's prompt and text after the episode ends, until the next
+ * reset: the eval hooks read them. */
 typedef struct {
+    uint64_t init_seed; /* the prompt's */
     cg_instruct_prompt_t prompt;
     int32_t active[CG_INSTRUCT_N_TYPES]; /* index into prompt.c, or -1 */
     int32_t text[CG_INSTRUCT_MAX_LEN];
@@ -488,6 +524,21 @@ static void s_observe(const s_instruct_t *self, const s_inst_t *s, float *obs)
     CG_ASSERT(o - obs == self->obs_dim);
 }
 
+static int s_describe(const cg_sim_params_t *p, cg_sim_info_t *info, char *err, size_t errlen)
+{
+    cg_instruct_spec_t spec;
+    if (cg_instruct_spec_from(p, &spec, err, errlen) != 0)
+        return -1;
+    memset(info, 0, sizeof *info);
+    info->obs_dim = s_obs_dim(cg_instruct_n_text(&spec), spec.letters);
+    info->n_actions = cg_instruct_eos(&spec) + 1;
+    info->n_costs = 1;
+    snprintf(info->cost_names[0], CG_SIM_NAME_LEN, "verbosity");
+    info->default_threshold[0] = -1.0f; /* a cost to study, not enforced unless configured */
+    info->max_steps = spec.max_len;
+    return 0;
+}
+
 static void s_destroy(void *ctx)
 {
     s_instruct_t *self = ctx;
@@ -497,25 +548,18 @@ static void s_destroy(void *ctx)
     free(self);
 }
 
-static void *s_create(const cg_config_t *cfg, int32_t n, uint64_t seed, cg_sim_info_t *info,
-                      char *err, size_t errlen)
+static void *s_create(const cg_sim_params_t *p, int32_t n, uint64_t seed, char *err, size_t errlen)
 {
     (void)seed; /* nothing random but the prompt, which init_seed draws */
     cg_instruct_spec_t spec;
-    if (cg_instruct_spec_from(cfg, &spec, err, errlen) != 0)
+    if (cg_instruct_spec_from(p, &spec, err, errlen) != 0)
         return NULL;
     s_instruct_t *self = cg_calloc(1, sizeof *self);
     self->n = n;
     self->spec = spec;
-    self->verbosity = cfg->instruct_verbosity;
+    self->verbosity = (int32_t)p->values[S_KEY_VERBOSITY].i;
     self->obs_dim = s_obs_dim(cg_instruct_n_text(&spec), spec.letters);
     self->inst = cg_calloc((size_t)n, sizeof *self->inst);
-    memset(info, 0, sizeof *info);
-    info->obs_dim = self->obs_dim;
-    info->n_actions = cg_instruct_eos(&spec) + 1;
-    info->n_costs = 1;
-    snprintf(info->cost_names[0], CG_NAME_LEN, "verbosity");
-    info->max_steps = spec.max_len;
     return self;
 }
 
@@ -523,6 +567,7 @@ static void s_reset(void *ctx, int32_t i, uint64_t init_seed, float *obs)
 {
     s_instruct_t *self = ctx;
     s_inst_t *s = &self->inst[i];
+    s->init_seed = init_seed;
     cg_instruct_prompt(&self->spec, init_seed, &s->prompt);
     for (int32_t type = 0; type < CG_INSTRUCT_N_TYPES; type++)
         s->active[type] = -1;
@@ -534,10 +579,10 @@ static void s_reset(void *ctx, int32_t i, uint64_t init_seed, float *obs)
     s_observe(self, s, obs);
 }
 
-static int s_step(void *ctx, int32_t i, int32_t action, float *obs)
+/* One token of one instance: EOS ends the text, any other token is appended; the cap ends
+ * it too. Returns 1 when the episode is over. */
+static int s_step_one(s_instruct_t *self, s_inst_t *s, int32_t action, float *obs)
 {
-    s_instruct_t *self = ctx;
-    s_inst_t *s = &self->inst[i];
     CG_ASSERT(s->running);
     CG_ASSERT(action >= 0 && action <= cg_instruct_eos(&self->spec));
     int done = action == cg_instruct_eos(&self->spec);
@@ -553,6 +598,17 @@ static int s_step(void *ctx, int32_t i, int32_t action, float *obs)
     return done;
 }
 
+static void s_step(void *ctx, int32_t n, const int32_t *idx, const int32_t *actions, float *obs,
+                   uint8_t *done)
+{
+    s_instruct_t *self = ctx;
+    for (int32_t k = 0; k < n; k++) {
+        CG_ASSERT(idx[k] >= 0 && idx[k] < self->n);
+        float *row = obs + (size_t)idx[k] * (size_t)self->obs_dim;
+        done[k] = (uint8_t)s_step_one(self, &self->inst[idx[k]], actions[k], row);
+    }
+}
+
 static void s_result(void *ctx, int32_t i, cg_sim_result_t *out)
 {
     s_instruct_t *self = ctx;
@@ -566,11 +622,164 @@ static void s_result(void *ctx, int32_t i, cg_sim_result_t *out)
     out->success = met == s->prompt.n;
 }
 
-const cg_sim_vtable_t cg_sim_instruct = {
+/* ---- `cgrpo eval`: the held-out prompt set, strictly checked ------------------------------ */
+
+/* Per-number-of-constraints and per-type tallies of the held-out evaluation. */
+typedef struct {
+    cg_instruct_spec_t spec;
+    long episodes;
+    long n[CG_INSTRUCT_MAX_C + 1];   /* prompts with C constraints */
+    long all[CG_INSTRUCT_MAX_C + 1]; /* ... of which every constraint was met */
+    double frac[CG_INSTRUCT_MAX_C + 1];
+    long type_n[CG_INSTRUCT_N_TYPES], type_met[CG_INSTRUCT_N_TYPES];
+    double len_sum;
+} s_tally_t;
+
+static uint64_t s_eval_seed(const cg_sim_params_t *p, int64_t i)
+{
+    (void)p;
+    return cg_instruct_heldout_seed(i);
+}
+
+static void *s_eval_begin(const cg_sim_params_t *p)
+{
+    s_tally_t *t = cg_calloc(1, sizeof *t);
+    char err[256];
+    if (cg_instruct_spec_from(p, &t->spec, err, sizeof err) != 0) {
+        free(t); /* describe accepted p, so this does not happen */
+        return NULL;
+    }
+    return t;
+}
+
+/* Re-checks the finished episode independently of the simulator's bookkeeping: the prompt
+ * regenerated from its seed, the text scored by the verifiers (a constraint counts only if
+ * its check passes on the text as written); both must agree with the result. */
+static int s_eval_episode(void *tally, void *ctx, int32_t i, const cg_sim_result_t *res, char *err,
+                          size_t errlen)
+{
+    s_tally_t *t = tally;
+    s_instruct_t *self = ctx;
+    CG_ASSERT(t && self && res && i >= 0 && i < self->n);
+    const s_inst_t *s = &self->inst[i];
+    CG_ASSERT(s->finished);
+    cg_instruct_prompt_t prompt;
+    cg_instruct_prompt(&t->spec, s->init_seed, &prompt);
+    if (memcmp(&prompt, &s->prompt, sizeof prompt) != 0) {
+        cg_status_msg(err, errlen,
+                      "instruct: instance %d's prompt differs from the one its seed "
+                      "0x%016llx gives (hint: a bug in instruct)",
+                      i, (unsigned long long)s->init_seed);
+        return -1;
+    }
+    uint8_t met[CG_INSTRUCT_MAX_C];
+    int32_t C = prompt.n, ok = cg_instruct_score(&t->spec, &prompt, s->text, s->len, met);
+    float gap = res->reward - (float)ok / (float)C;
+    if (res->n_checks != C || gap > 1e-6f || gap < -1e-6f || res->success != (ok == C)) {
+        cg_status_msg(err, errlen,
+                      "held-out prompt of seed 0x%016llx: the simulator's reward %g "
+                      "(%d checks) disagrees with the verifiers (%d of %d met) (hint: a bug in "
+                      "instruct)",
+                      (unsigned long long)s->init_seed, (double)res->reward, res->n_checks, ok, C);
+        return -1;
+    }
+    t->episodes++;
+    t->n[C]++;
+    t->all[C] += ok == C;
+    t->frac[C] += (double)ok / (double)C;
+    t->len_sum += s->len;
+    for (int32_t c = 0; c < C; c++) {
+        t->type_n[prompt.c[c].type]++;
+        t->type_met[prompt.c[c].type] += met[c];
+    }
+    return 0;
+}
+
+static void s_eval_report_json(const s_tally_t *t, double hsr, double ssr, double len, FILE *out)
+{
+    fprintf(out,
+            ",\"prompt_set\":\"heldout\",\"hsr\":%.6f,\"ssr\":%.6f,\"length_mean\":%.4f,"
+            "\"by_n_constraints\":{",
+            hsr, ssr, len);
+    for (int c = 1, first = 1; c <= CG_INSTRUCT_MAX_C; c++) {
+        if (!t->n[c])
+            continue;
+        fprintf(out, "%s\"%d\":{\"episodes\":%ld,\"hsr\":%.6f,\"ssr\":%.6f}", first ? "" : ",", c,
+                t->n[c], (double)t->all[c] / (double)t->n[c], t->frac[c] / (double)t->n[c]);
+        first = 0;
+    }
+    fprintf(out, "},\"by_type\":{");
+    for (int y = 0, first = 1; y < CG_INSTRUCT_N_TYPES; y++) {
+        if (!t->type_n[y])
+            continue;
+        fprintf(out, "%s\"%s\":{\"n\":%ld,\"met\":%.6f}", first ? "" : ",",
+                cg_instruct_type_name(y), t->type_n[y],
+                (double)t->type_met[y] / (double)t->type_n[y]);
+        first = 0;
+    }
+    fprintf(out, "}");
+}
+
+/* hsr = fraction of prompts with every constraint met, ssr = mean fraction met; overall, by
+ * number of constraints, and how often each type is met. */
+static void s_eval_report(void *tally, int json, FILE *out)
+{
+    const s_tally_t *t = tally;
+    long hsr_n = 0;
+    double ssr = 0, ne = t->episodes > 0 ? (double)t->episodes : 1.0;
+    for (int c = 1; c <= CG_INSTRUCT_MAX_C; c++) {
+        hsr_n += t->all[c];
+        ssr += t->frac[c];
+    }
+    if (json) {
+        s_eval_report_json(t, (double)hsr_n / ne, ssr / ne, t->len_sum / ne, out);
+        return;
+    }
+    fprintf(out,
+            "  held-out prompts: HSR %.4f  SSR %.4f  mean length %.2f\n"
+            "  constraints  prompts    HSR     SSR\n",
+            (double)hsr_n / ne, ssr / ne, t->len_sum / ne);
+    for (int c = 1; c <= CG_INSTRUCT_MAX_C; c++)
+        if (t->n[c])
+            fprintf(out, "  %11d  %7ld  %.4f  %.4f\n", c, t->n[c],
+                    (double)t->all[c] / (double)t->n[c], t->frac[c] / (double)t->n[c]);
+    fprintf(out, "  by type (fraction met):");
+    for (int y = 0; y < CG_INSTRUCT_N_TYPES; y++)
+        if (t->type_n[y])
+            fprintf(out, " %s %.3f", cg_instruct_type_name(y),
+                    (double)t->type_met[y] / (double)t->type_n[y]);
+    fprintf(out, "\n");
+}
+
+static void s_eval_end(void *tally)
+{
+    free(tally);
+}
+
+/* The learner's metrics show the goal rate and mean reward under the task's own names. */
+static const cg_sim_metric_t s_metrics[] = {
+    {"hsr", CG_SIM_STAT_GOAL_RATE},
+    {"ssr", CG_SIM_STAT_REWARD_MEAN},
+};
+
+const cg_sim_table_t cg_sim_instruct = {
+    .abi_version = CG_SIM_ABI_VERSION,
+    .struct_size = sizeof(cg_sim_table_t),
     .name = "instruct",
+    .help = "multi-constraint instruction following: write a text meeting every constraint",
+    .keys = s_keys,
+    .n_keys = S_N_KEYS,
+    .describe = s_describe,
     .create = s_create,
     .destroy = s_destroy,
     .reset = s_reset,
     .step = s_step,
     .result = s_result,
+    .metrics = s_metrics,
+    .n_metrics = (int32_t)(sizeof s_metrics / sizeof s_metrics[0]),
+    .eval_seed = s_eval_seed,
+    .eval_begin = s_eval_begin,
+    .eval_episode = s_eval_episode,
+    .eval_report = s_eval_report,
+    .eval_end = s_eval_end,
 };

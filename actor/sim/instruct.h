@@ -4,8 +4,9 @@
  * witness text that meets every constraint, so every prompt is satisfiable by construction.
  * The policy writes a text one token per step until EOS or the length cap; the reward is the
  * fraction of constraints met. This header is the task itself (vocabulary, prompts,
- * verifiers, the held-out prompt set), shared by the simulator (instruct.c), `cgrpo eval`
- * and the tests; the simulator's vtable is cg_sim_instruct (cg_sim.c's registry).
+ * verifiers, the held-out prompt set), shared by the simulator (instruct.c, whose table
+ * cg_sim_instruct is in cg_sim.c's registry, with the held-out evaluation as its eval hooks)
+ * and the tests.
  * Not here: observations and episodes (instruct.c). Threading: pure functions. */
 #ifndef CG_INSTRUCT_H
 #define CG_INSTRUCT_H
@@ -13,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cg_config.h"
+#include "cgrpo/sim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,9 +66,11 @@ typedef struct {
     int32_t witness[CG_INSTRUCT_MAX_LEN];
 } cg_instruct_prompt_t;
 
-/* The spec from a config ([instruct] letters, min/max_constraints, [sim] horizon with 0 ->
- * CG_INSTRUCT_DEFAULT_LEN). 0, or -1 with a message naming the key (ending in a hint). */
-int cg_instruct_spec_from(const cg_config_t *cfg, cg_instruct_spec_t *spec, char *err,
+/* The spec from the instruct simulator's parameters: p->values in cg_sim_instruct's key
+ * order ([instruct] letters, min_constraints, max_constraints, verbosity), p->horizon the
+ * length cap with 0 -> CG_INSTRUCT_DEFAULT_LEN. Checks every rule (verbosity too, although
+ * the spec does not hold it). 0, or -1 with a message naming the key, ending in a hint. */
+int cg_instruct_spec_from(const cg_sim_params_t *p, cg_instruct_spec_t *spec, char *err,
                           size_t errlen);
 
 static inline int32_t cg_instruct_dot(const cg_instruct_spec_t *s)
