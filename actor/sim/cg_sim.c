@@ -888,6 +888,34 @@ cg_status_t cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *o
     return s_check_obs(self, i, obs, "reset");
 }
 
+/* 1 if v is NaN or infinite: its exponent bits all set (branch-free, so the check of a
+ * row vectorises and costs next to nothing in the hot loop). */
+static inline uint32_t s_nonfinite(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+/* After a step broke a rule: finds the first instance that did and says how. */
+static cg_status_t s_step_broken(cg_sim_t *self, int32_t n, const int32_t *idx, const float *obs,
+                                 const uint8_t *done, int32_t cap)
+{
+    for (int32_t k = 0; k < n; k++) {
+        int32_t i = idx[k];
+        CG_TRY(s_check_obs(self, i, obs + (size_t)i * (size_t)self->obs_dim, "step"));
+        if (done[k] > 1)
+            return s_broken(self, CG_ERR_RANGE,
+                            "step set done = %d for instance %d; done is 0 or 1", done[k], i);
+        if (self->steps[i] >= cap && !done[k])
+            return s_broken(self, CG_ERR_RANGE,
+                            "instance %d ran %d steps without ending its episode, past "
+                            "max_steps = %d that describe reported",
+                            i, self->steps[i], cap);
+    }
+    return s_broken(self, CG_ERR_RANGE, "step broke a rule (hint: a bug in cg_sim)");
+}
+
 cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, const int32_t *actions,
                               float *obs, uint8_t *done)
 {
@@ -896,34 +924,30 @@ cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, con
     if (self->broken)
         return CG_ERR_PROTO;
     const int32_t A = self->kind->info.n_actions, cap = self->kind->info.max_steps;
-    for (int32_t k = 0; k < n; k++) {
-        CG_ASSERT(idx[k] >= 0 && idx[k] < self->n && self->steps[idx[k]] >= 0);
-        CG_ASSERT(actions[k] >= 0 && actions[k] < A);
-        done[k] = 0;
-    }
+    const size_t D = (size_t)self->obs_dim;
+    for (int32_t k = 0; k < n; k++)
+        CG_ASSERT((uint32_t)idx[k] < (uint32_t)self->n && self->steps[idx[k]] >= 0 &&
+                  (uint32_t)actions[k] < (uint32_t)A);
     if (n == 0)
         return CG_OK;
+    memset(done, 0, (size_t)n);
     S_PHASE(self->kind, "step");
     self->kind->t->step(self->ctx, n, idx, actions, obs, done);
+    uint32_t bad = 0;
     for (int32_t k = 0; k < n; k++) {
-        int32_t i = idx[k];
-        CG_TRY(s_check_obs(self, i, obs + (size_t)i * (size_t)self->obs_dim, "step"));
-        if (done[k] > 1)
-            return s_broken(self, CG_ERR_RANGE,
-                            "step set done = %d for instance %d; done is 0 or "
-                            "1",
-                            done[k], i);
-        if (++self->steps[i] >= cap && !done[k])
-            return s_broken(self, CG_ERR_RANGE,
-                            "instance %d ran %d steps without ending its "
-                            "episode, past max_steps = %d that describe reported",
-                            i, self->steps[i], cap);
-        if (done[k]) {
+        const int32_t i = idx[k];
+        const float *row = obs + (size_t)i * D;
+        for (size_t d = 0; d < D; d++)
+            bad |= s_nonfinite(row[d]);
+        const uint8_t dk = done[k];
+        const int32_t t = ++self->steps[i];
+        bad |= (uint32_t)(dk > 1) | (uint32_t)(t >= cap && !dk);
+        if (dk) {
             self->steps[i] = -1;
             self->finished[i] = 1;
         }
     }
-    return CG_OK;
+    return bad ? s_step_broken(self, n, idx, obs, done, cap) : CG_OK;
 }
 
 int cg_sim_step(cg_sim_t *self, int32_t i, int32_t action, float *obs)
