@@ -16,6 +16,7 @@
 #include "cg_rollout.h"
 #include "cg_sim.h"
 #include "cg_test.h"
+#include "cg_test_sim.h"
 #include "instruct.h"
 
 /* letters a..f: 0..5, '.' 6, ',' 7, EOS 8 */
@@ -52,32 +53,6 @@ static void s_load(cg_config_t *cfg, const char *ini)
     CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
 }
 
-/* The checked calls, which must succeed here. */
-static void s_reset(cg_sim_t *sim, int32_t i, uint64_t init_seed, float *obs)
-{
-    cg_status_t rc = cg_sim_reset(sim, i, init_seed, obs);
-    if (rc != CG_OK)
-        fprintf(stderr, "cg_sim_reset: %s\n", cg_sim_error(sim));
-    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
-}
-
-static int s_step(cg_sim_t *sim, int32_t i, int32_t action, float *obs)
-{
-    int rc = cg_sim_step(sim, i, action, obs);
-    if (rc < 0)
-        fprintf(stderr, "cg_sim_step: %s\n", cg_sim_error(sim));
-    CU_ASSERT_FATAL(rc == 0 || rc == 1);
-    return rc;
-}
-
-static void s_result(cg_sim_t *sim, int32_t i, cg_sim_result_t *out)
-{
-    cg_status_t rc = cg_sim_result(sim, i, out);
-    if (rc != CG_OK)
-        fprintf(stderr, "cg_sim_result: %s\n", cg_sim_error(sim));
-    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
-}
-
 /* Text from a string of a-f . , */
 static int32_t s_text(const char *s, int32_t *out)
 {
@@ -110,14 +85,14 @@ static void s_play(cg_sim_t *sim, int32_t i, uint64_t init_seed, const int32_t *
                    float *obs, cg_sim_result_t *res)
 {
     const cg_sim_info_t *info = cg_sim_info(sim);
-    s_reset(sim, i, init_seed, obs);
+    cg_test_sim_reset(sim, i, init_seed, obs);
     int done = 0;
     for (int32_t t = 0; t < n && !done; t++)
-        done = s_step(sim, i, text[t], obs);
+        done = cg_test_sim_step(sim, i, text[t], obs);
     if (!done)
-        done = s_step(sim, i, info->n_actions - 1, obs);
+        done = cg_test_sim_step(sim, i, info->n_actions - 1, obs);
     CU_ASSERT_FATAL(done);
-    s_result(sim, i, res);
+    cg_test_sim_result(sim, i, res);
 }
 
 /* ---- verifiers ---------------------------------------------------------------------------- */
@@ -500,8 +475,8 @@ static void test_sim_episodes_and_obs(void)
         uint64_t seed = cg_rng_mix64((uint64_t)s * 31 + 1);
         cg_instruct_prompt_t p;
         cg_instruct_prompt(&S_SPEC, seed, &p);
-        s_reset(a, 2, seed, oa);
-        s_reset(b, 0, seed, ob);
+        cg_test_sim_reset(a, 2, seed, oa);
+        cg_test_sim_reset(b, 0, seed, ob);
         CU_ASSERT_FATAL(memcmp(oa, ob, (size_t)D * sizeof *oa) == 0);
         int32_t text[CG_INSTRUCT_MAX_LEN], n = 0;
         int done = 0;
@@ -522,7 +497,7 @@ static void test_sim_episodes_and_obs(void)
             CG_ASSERT_NEAR(oa[0], (double)n / 12.0, 1e-6);
             int32_t act =
                 (int32_t)cg_rng_below(&rng, 10) == 0 ? EOS : (int32_t)cg_rng_below(&rng, 8);
-            int da = s_step(a, 2, act, oa), db = s_step(b, 0, act, ob);
+            int da = cg_test_sim_step(a, 2, act, oa), db = cg_test_sim_step(b, 0, act, ob);
             CU_ASSERT_FATAL(da == db);
             CU_ASSERT_FATAL(memcmp(oa, ob, (size_t)D * sizeof *oa) == 0);
             if (act != EOS)
@@ -531,8 +506,8 @@ static void test_sim_episodes_and_obs(void)
             CU_ASSERT_FATAL(done == (act == EOS || n == 12));
         }
         cg_sim_result_t ra, rb;
-        s_result(a, 2, &ra);
-        s_result(b, 0, &rb);
+        cg_test_sim_result(a, 2, &ra);
+        cg_test_sim_result(b, 0, &rb);
         CU_ASSERT_FATAL(memcmp(&ra, &rb, sizeof ra) == 0);
     }
     free(oa);

@@ -15,6 +15,7 @@
 #include "cg_rng.h"
 #include "cg_sim.h"
 #include "cg_test.h"
+#include "cg_test_sim.h"
 #include "gridworld.h"
 
 enum { UP = 0, DOWN = 1, LEFT = 2, RIGHT = 3 };
@@ -74,32 +75,6 @@ static void s_expect_error(const cg_config_t *cfg, const char *want)
     if (!strstr(err, want))
         fprintf(stderr, "\n  error message \"%s\" lacks \"%s\"\n", err, want);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
-}
-
-/* The checked calls, which must succeed here. */
-static void s_reset(cg_sim_t *sim, int32_t i, uint64_t init_seed, float *obs)
-{
-    cg_status_t rc = cg_sim_reset(sim, i, init_seed, obs);
-    if (rc != CG_OK)
-        fprintf(stderr, "cg_sim_reset: %s\n", cg_sim_error(sim));
-    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
-}
-
-static int s_step(cg_sim_t *sim, int32_t i, int32_t action, float *obs)
-{
-    int rc = cg_sim_step(sim, i, action, obs);
-    if (rc < 0)
-        fprintf(stderr, "cg_sim_step: %s\n", cg_sim_error(sim));
-    CU_ASSERT_FATAL(rc == 0 || rc == 1);
-    return rc;
-}
-
-static void s_result(cg_sim_t *sim, int32_t i, cg_sim_result_t *out)
-{
-    cg_status_t rc = cg_sim_result(sim, i, out);
-    if (rc != CG_OK)
-        fprintf(stderr, "cg_sim_result: %s\n", cg_sim_error(sim));
-    CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -250,15 +225,15 @@ static void s_replay(const int32_t *actions, int32_t len, int lava, int low)
     s_cfg(&cfg, "gridworld");
     cg_sim_t *sim = s_new(&cfg, 1, 7);
     float obs[MAP_CAP + 4];
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     int done = 0;
     for (int32_t t = 0; t < len; t++) {
         CU_ASSERT_FALSE_FATAL(done);
-        done = s_step(sim, 0, actions[t], obs);
+        done = cg_test_sim_step(sim, 0, actions[t], obs);
     }
     CU_ASSERT_TRUE(done);
     cg_sim_result_t res;
-    s_result(sim, 0, &res);
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     CU_ASSERT_EQUAL(res.cost[0], (float)lava);
@@ -454,7 +429,7 @@ static void s_check_dp_in_sim(const ref_dp_t *dp, int32_t episodes)
     float *obs = cg_calloc((size_t)nc + 4, sizeof *obs);
     double goal = 0, lava = 0, low = 0;
     for (int32_t e = 0; e < episodes; e++) {
-        s_reset(sim, 0, (uint64_t)e, obs);
+        cg_test_sim_reset(sim, 0, (uint64_t)e, obs);
         for (int done = 0; !done;) {
             ref_state_t s = {0, 0, 0, 0, 0};
             for (int32_t k = 0; k < nc; k++)
@@ -465,10 +440,10 @@ static void s_check_dp_in_sim(const ref_dp_t *dp, int32_t episodes)
             s.low = obs[nc + 2] > 0.5f;
             int32_t t = (int32_t)lroundf(obs[nc + 3] * (float)m->horizon);
             int32_t a = dp->policy[(size_t)t * (size_t)dp->n_states + (size_t)ref_dp_id(m, &s)];
-            done = s_step(sim, 0, a, obs);
+            done = cg_test_sim_step(sim, 0, a, obs);
         }
         cg_sim_result_t res;
-        s_result(sim, 0, &res);
+        cg_test_sim_result(sim, 0, &res);
         goal += res.reward;
         lava += res.cost[0];
         low += res.cost[1];
@@ -647,7 +622,7 @@ static void test_gridworld_info_and_obs(void)
 
     float obs[DEFAULT_OBS], again[DEFAULT_OBS];
     int32_t nc = 63, start = 3 * 9 + 1;
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     float hot = 0;
     for (int32_t k = 0; k < nc; k++)
         hot += obs[k];
@@ -658,16 +633,16 @@ static void test_gridworld_info_and_obs(void)
     CU_ASSERT_EQUAL(obs[nc + 2], 0.0f); /* below reserve so far */
     CU_ASSERT_EQUAL(obs[nc + 3], 0.0f); /* t / horizon */
     /* init_seed is ignored: the start is fixed. */
-    s_reset(sim, 1, 0xdeadbeef, again);
+    cg_test_sim_reset(sim, 1, 0xdeadbeef, again);
     CU_ASSERT_EQUAL(memcmp(obs, again, sizeof obs), 0);
 
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[start], 0.0f);
     CU_ASSERT_EQUAL(obs[start + 1], 1.0f);
     CG_ASSERT_NEAR(obs[nc + 0], 23.0 / 24.0, 1e-6);
     CG_ASSERT_NEAR(obs[nc + 3], 1.0 / 24.0, 1e-6);
     /* Instances are independent: instance 1 is still at the start. */
-    CU_ASSERT_FALSE(s_step(sim, 1, UP, again));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 1, UP, again));
     CU_ASSERT_EQUAL(again[start - 9], 1.0f);
     cg_sim_destroy(&sim);
 }
@@ -686,37 +661,37 @@ static void test_gridworld_walls_charger_goal(void)
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 6 + 4);
     float obs[10];
-    s_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(s_step(sim, 0, UP, obs));   /* off the map */
-    CU_ASSERT_FALSE(s_step(sim, 0, LEFT, obs)); /* off the map */
-    CU_ASSERT_FALSE(s_step(sim, 0, DOWN, obs)); /* wall */
+    cg_test_sim_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, UP, obs));   /* off the map */
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, LEFT, obs)); /* off the map */
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, DOWN, obs)); /* wall */
     CU_ASSERT_EQUAL(obs[0], 1.0f);
     CG_ASSERT_NEAR(obs[6], 7.0 / 10.0, 1e-6);
     CG_ASSERT_NEAR(obs[9], 3.0 / 24.0, 1e-6);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[1], 1.0f);
-    CU_ASSERT_FALSE(s_step(sim, 0, DOWN, obs)); /* charger */
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, DOWN, obs)); /* charger */
     CU_ASSERT_EQUAL(obs[4], 1.0f);
     CU_ASSERT_EQUAL(obs[6], 1.0f);
-    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs)); /* goal */
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, RIGHT, obs)); /* goal */
     CU_ASSERT_EQUAL(obs[5], 1.0f);
     cg_sim_result_t res;
-    s_result(sim, 0, &res);
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     CU_ASSERT_EQUAL(res.cost[0], 0.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
     CU_ASSERT_EQUAL(res.n_checks, 0);
     /* Lava sets the flag and does not end the episode. */
-    s_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    cg_test_sim_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[2], 1.0f);
     CU_ASSERT_EQUAL(obs[7], 1.0f);
-    CU_ASSERT_FALSE(s_step(sim, 0, UP, obs)); /* still running, flag stays */
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, UP, obs)); /* still running, flag stays */
     CU_ASSERT_EQUAL(obs[7], 1.0f);
-    CU_ASSERT_TRUE(s_step(sim, 0, DOWN, obs));
-    s_result(sim, 0, &res);
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, DOWN, obs));
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[0], 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
@@ -736,16 +711,16 @@ static void test_gridworld_battery(void)
     /* Falls below the reserve at step 3, flat at step 4 short of the goal: ends, reward 0. */
     s_set_map(&cfg, "S....G");
     cg_sim_t *sim = s_new(&cfg, 1, 1);
-    s_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    cg_test_sim_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[8], 0.0f); /* charge 2 = reserve: not below */
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[8], 1.0f);
     CG_ASSERT_NEAR(obs[6], 0.25, 1e-6);
-    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 0.0f);
-    s_result(sim, 0, &res);
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 0.0f);
     CU_ASSERT_EQUAL(res.success, 0);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
@@ -754,13 +729,13 @@ static void test_gridworld_battery(void)
     /* A charger refills; reaching the goal on the last unit of charge still counts. */
     s_set_map(&cfg, "SC...G");
     sim = s_new(&cfg, 1, 1);
-    s_reset(sim, 0, 0, obs);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+    cg_test_sim_reset(sim, 0, 0, obs);
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 1.0f);
     for (int k = 0; k < 3; k++)
-        CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
-    s_result(sim, 0, &res);
+        CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
     cg_sim_destroy(&sim);
@@ -768,14 +743,14 @@ static void test_gridworld_battery(void)
     /* Reaching a charger below the reserve counts, although the charger refills. */
     s_set_map(&cfg, "S..C.G");
     sim = s_new(&cfg, 1, 1);
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     for (int k = 0; k < 3; k++)
-        CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
+        CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
     CU_ASSERT_EQUAL(obs[6], 1.0f);
     CU_ASSERT_EQUAL(obs[8], 1.0f);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
-    s_result(sim, 0, &res);
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.cost[1], 1.0f);
     cg_sim_destroy(&sim);
@@ -790,18 +765,18 @@ static void test_gridworld_horizon(void)
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 5);
     float obs[DEFAULT_OBS];
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     for (int k = 0; k < 4; k++)
-        CU_ASSERT_FALSE(s_step(sim, 0, LEFT, obs)); /* into the wall */
-    CU_ASSERT_TRUE(s_step(sim, 0, LEFT, obs));
+        CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, LEFT, obs)); /* into the wall */
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, LEFT, obs));
     CU_ASSERT_EQUAL(obs[63 + 3], 1.0f);
     cg_sim_result_t res;
-    s_result(sim, 0, &res);
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 0.0f);
     CU_ASSERT_EQUAL(res.success, 0);
     CU_ASSERT_EQUAL(res.cost[0], 0.0f);
     CU_ASSERT_EQUAL(res.cost[1], 0.0f);
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     CU_ASSERT_EQUAL(obs[63 + 3], 0.0f);
     CU_ASSERT_EQUAL(obs[63], 1.0f);
     cg_sim_destroy(&sim);
@@ -818,7 +793,7 @@ static size_t s_play(cg_sim_t *sim, cg_rng_t *actions, int32_t episodes, float *
     for (int32_t e = 0; e < episodes; e++) {
         int32_t *done = cg_calloc((size_t)n, sizeof *done);
         for (int32_t i = 0; i < n; i++) {
-            s_reset(sim, i, (uint64_t)e, out + w);
+            cg_test_sim_reset(sim, i, (uint64_t)e, out + w);
             w += (size_t)d;
         }
         for (int32_t left = n; left > 0;) {
@@ -826,11 +801,11 @@ static size_t s_play(cg_sim_t *sim, cg_rng_t *actions, int32_t episodes, float *
                 if (done[i])
                     continue;
                 int32_t a = (int32_t)cg_rng_below(actions, (uint32_t)info->n_actions);
-                done[i] = s_step(sim, i, a, out + w);
+                done[i] = cg_test_sim_step(sim, i, a, out + w);
                 w += (size_t)d;
                 if (done[i]) {
                     cg_sim_result_t res;
-                    s_result(sim, i, &res);
+                    cg_test_sim_result(sim, i, &res);
                     out[w++] = res.reward;
                     out[w++] = res.cost[0];
                     out[w++] = res.cost[1];
@@ -879,19 +854,19 @@ static void test_gridworld_instance_streams(void)
     s_set(&cfg, "gridworld.slip=0.5");
     cg_sim_t *both = s_new(&cfg, 2, 7), *alone = s_new(&cfg, 2, 7);
     float o0[DEFAULT_OBS], o1[DEFAULT_OBS], o2[DEFAULT_OBS];
-    s_reset(both, 0, 0, o0);
-    s_reset(both, 1, 0, o1);
-    s_reset(alone, 1, 0, o2);
+    cg_test_sim_reset(both, 0, 0, o0);
+    cg_test_sim_reset(both, 1, 0, o1);
+    cg_test_sim_reset(alone, 1, 0, o2);
     int d1 = 0, d2 = 0, same = 1;
     for (int t = 0; t < 200 && same; t++) {
         if (d1) {
-            s_reset(both, 1, 0, o1);
-            s_reset(alone, 1, 0, o2);
+            cg_test_sim_reset(both, 1, 0, o1);
+            cg_test_sim_reset(alone, 1, 0, o2);
         }
-        if (s_step(both, 0, t % 4, o0))
-            s_reset(both, 0, 0, o0);
-        d1 = s_step(both, 1, RIGHT, o1);
-        d2 = s_step(alone, 1, RIGHT, o2);
+        if (cg_test_sim_step(both, 0, t % 4, o0))
+            cg_test_sim_reset(both, 0, 0, o0);
+        d1 = cg_test_sim_step(both, 1, RIGHT, o1);
+        d2 = cg_test_sim_step(alone, 1, RIGHT, o2);
         same = d1 == d2 && memcmp(o1, o2, sizeof o1) == 0;
     }
     CU_ASSERT_TRUE(same);
@@ -912,8 +887,8 @@ static void test_gridworld_slip_frequency(void)
     int32_t counts[12] = {0};
     float obs[12 + 4];
     for (int32_t k = 0; k < n; k++) {
-        s_reset(sim, 0, 0, obs);
-        CU_ASSERT_FALSE_FATAL(s_step(sim, 0, RIGHT, obs));
+        cg_test_sim_reset(sim, 0, 0, obs);
+        CU_ASSERT_FALSE_FATAL(cg_test_sim_step(sim, 0, RIGHT, obs));
         for (int32_t c = 0; c < 12; c++)
             counts[c] += obs[c] == 1.0f;
     }
@@ -937,10 +912,10 @@ static void test_gridworld_custom_maps(void)
     cg_sim_t *sim = s_new(&cfg, 1, 1);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 15 + 4);
     float obs[19];
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     CU_ASSERT_EQUAL(obs[6], 1.0f);
-    CU_ASSERT_FALSE(s_step(sim, 0, RIGHT, obs));
-    CU_ASSERT_TRUE(s_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, RIGHT, obs));
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, RIGHT, obs));
     cg_sim_destroy(&sim);
     /* '/' separates rows too (for one-line values such as --set gridworld.map=...). */
     s_set_map(&cfg, "S.G/LC#");
@@ -1169,8 +1144,8 @@ static void s_check_batch(const char *name)
         for (int32_t i = 0; i < N; i++) {
             if (!running[i]) { /* a new episode, the same on both */
                 uint64_t seed = cg_rng_u64(&rng);
-                s_reset(batch, i, seed, ob + (size_t)i * D);
-                s_reset(one, i, seed, o1 + (size_t)i * D);
+                cg_test_sim_reset(batch, i, seed, ob + (size_t)i * D);
+                cg_test_sim_reset(one, i, seed, o1 + (size_t)i * D);
                 running[i] = 1;
             }
             if (cg_rng_below(&rng, 3) != 0) /* about 2/3 of them, in a shuffled order */
@@ -1186,14 +1161,14 @@ static void s_check_batch(const char *name)
         CU_ASSERT_EQUAL_FATAL(cg_sim_step_batch(batch, n, idx, act, ob, done), CG_OK);
         for (int32_t k = 0; k < n; k++) {
             int32_t i = idx[k];
-            int d = s_step(one, i, act[k], row);
+            int d = cg_test_sim_step(one, i, act[k], row);
             CU_ASSERT_EQUAL_FATAL(done[k], d);
             CU_ASSERT_FATAL(memcmp(ob + (size_t)i * D, row, D * sizeof *row) == 0);
             memcpy(o1 + (size_t)i * D, row, D * sizeof *row);
             if (d) {
                 cg_sim_result_t rb, r1;
-                s_result(batch, i, &rb);
-                s_result(one, i, &r1);
+                cg_test_sim_result(batch, i, &rb);
+                cg_test_sim_result(one, i, &r1);
                 CU_ASSERT_FATAL(memcmp(&rb, &r1, sizeof rb) == 0);
                 running[i] = 0;
                 episodes++;
@@ -1233,15 +1208,15 @@ static void test_null(void)
     float obs[4];
     const int32_t actions[7] = {1, 1, 0, 1, 1, 1, 1};
     for (int rep = 0; rep < 2; rep++) {
-        s_reset(sim, 1, (uint64_t)rep, obs);
+        cg_test_sim_reset(sim, 1, (uint64_t)rep, obs);
         CU_ASSERT_EQUAL(obs[0], 0.0f);
         CU_ASSERT_EQUAL(obs[3], 1.0f);
         for (int t = 0; t < 6; t++)
-            CU_ASSERT_FALSE(s_step(sim, 1, actions[t], obs));
-        CU_ASSERT_TRUE(s_step(sim, 1, actions[6], obs));
+            CU_ASSERT_FALSE(cg_test_sim_step(sim, 1, actions[t], obs));
+        CU_ASSERT_TRUE(cg_test_sim_step(sim, 1, actions[6], obs));
         CU_ASSERT_EQUAL(obs[0], 1.0f);
         cg_sim_result_t res;
-        s_result(sim, 1, &res);
+        cg_test_sim_result(sim, 1, &res);
         CG_ASSERT_NEAR(res.reward, 6.0 / 7.0, 1e-6);
         CU_ASSERT_EQUAL(res.success, 0);
     }
@@ -1271,15 +1246,15 @@ static void test_sleep(void)
     CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 5);
     CU_ASSERT_EQUAL(cg_sim_info(sim)->n_costs, 0);
     float obs[4];
-    s_reset(sim, 0, 0, obs);
+    cg_test_sim_reset(sim, 0, 0, obs);
     double t0 = s_now();
     for (int t = 0; t < 4; t++)
-        CU_ASSERT_FALSE(s_step(sim, 0, 1, obs));
-    CU_ASSERT_TRUE(s_step(sim, 0, 1, obs));
+        CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, 1, obs));
+    CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, 1, obs));
     double elapsed = s_now() - t0;
     CU_ASSERT_TRUE(elapsed >= 5 * 4000e-6);
     cg_sim_result_t res;
-    s_result(sim, 0, &res);
+    cg_test_sim_result(sim, 0, &res);
     CU_ASSERT_EQUAL(res.reward, 1.0f);
     CU_ASSERT_EQUAL(res.success, 1);
     cg_sim_destroy(&sim);
