@@ -437,7 +437,8 @@ cg_status_t cg_transport_curve_read_key(const char *path, char *key, char *err, 
                      "40-character Z85 line, as written by `cgrpo keygen`)", path);
             return CG_ERR_INVAL;
         }
-        snprintf(key, CG_CURVE_KEY_LEN + 1, "%s", p);
+        memcpy(key, p, CG_CURVE_KEY_LEN); /* s_is_z85_key: exactly CG_CURVE_KEY_LEN characters */
+        key[CG_CURVE_KEY_LEN] = '\0';
     }
     fclose(f);
     if (!found) {

@@ -124,7 +124,8 @@ static int s_wait_line(const char *path, const char *needle, double timeout_s, p
 static int s_metrics(const char *dir, const char *name, double *last, double *max)
 {
     char path[S_PATH];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    if (snprintf(path, sizeof path, "%s/metrics.csv", dir) >= (int)sizeof path)
+        return -1; /* no such long run directory here */
     char *text = s_slurp(path);
     *last = NAN;
     if (max)
