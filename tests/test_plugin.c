@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cg_sim.h"
@@ -336,6 +337,32 @@ static void test_plugin_not_shared_object(void)
     rmdir(dir);
 }
 
+/* Loading runs a library's code: a directory, a file anyone may rewrite, or (as root) one of
+ * another user is refused before dlopen, naming why. */
+static void test_plugin_file_rules(void)
+{
+    char dir[] = "/tmp/cg_test_plugin.XXXXXX", path[128];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    s_load_fails(dir, (const char *[]){"is not a regular file", NULL});
+    snprintf(path, sizeof path, "%s/libok.so", dir);
+    FILE *in = fopen(S_PLUGIN("ok"), "rb"), *out = fopen(path, "wb");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        CU_ASSERT_EQUAL(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+    CU_ASSERT_EQUAL(chmod(path, 0757), 0);
+    s_load_fails(path, (const char *[]){"writable by every user", "o-w", NULL});
+    CU_ASSERT_EQUAL(chmod(path, 0755), 0);
+    if (getuid() == 0 && chown(path, 65534, 65534) == 0)
+        s_load_fails(path, (const char *[]){"owned by another user", NULL});
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_plugin_no_symbol(void)
 {
     s_load_fails(S_PLUGIN("no_symbol"),
@@ -461,6 +488,7 @@ int main(void)
         {"plugin: the well-behaved variant runs", test_plugin_ok},
         {"plugin: missing file", test_plugin_missing},
         {"plugin: not a shared object", test_plugin_not_shared_object},
+        {"plugin: not a regular file, writable by all, another user's", test_plugin_file_rules},
         {"plugin: no entry symbol", test_plugin_no_symbol},
         {"plugin: another ABI version", test_plugin_abi_version},
         {"plugin: another table size", test_plugin_struct_size},

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cg_alloc.h"
@@ -219,6 +220,21 @@ static int s_load_plugin(cg_sim_kind_t *self, const char *path, char *err, size_
                       "[sim] plugin: %s: %s (hint: build the plugin, or give its "
                       "path on this host; every actor's host needs it at the same path)",
                       path, strerror(errno));
+        return -1;
+    }
+    /* Loading runs the library's code, and an actor loads the path its learner names: only
+     * a regular file of this user (or root) that others cannot rewrite. */
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        cg_status_msg(err, errlen, "[sim] plugin: %s is not a regular file (hint: name the "
+                      "plugin's .so itself)", path);
+        return -1;
+    }
+    if ((st.st_uid != getuid() && st.st_uid != 0) || (st.st_mode & S_IWOTH)) {
+        cg_status_msg(err, errlen, "[sim] plugin: %s is %s, so cgrpo will not load it (hint: "
+                      "a plugin must belong to the user running cgrpo, or root, and not be "
+                      "writable by others: chown/chmod o-w it)", path,
+                      (st.st_mode & S_IWOTH) ? "writable by every user" : "owned by another user");
         return -1;
     }
     snprintf(self->origin, sizeof self->origin, "plugin %s", path);
