@@ -5,7 +5,10 @@
 #include "cg_loss.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "cg_alloc.h"
 
 /* Per step, with p = softmax(logits), logp_j = log p_j, a the action, l = logp_a:
  *   d(-surrogate)/dl = -A rho when the unclipped term is the min, 0 when the clipped
@@ -24,6 +27,7 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
     const double c_ent = cfg->ent_coef;
     double loss = 0, pg_loss = 0, kl = 0, entropy = 0, approx_kl = 0;
     int64_t n_clipped = 0;
+    double *e = cg_calloc((size_t)n_actions, sizeof *e); /* (n_actions) one row's probabilities */
 
     for (int32_t i = 0; i < mb->n; i++) {
         const float *x = logits + (size_t)i * (size_t)n_actions;
@@ -31,19 +35,22 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
         const int32_t a = mb->action[i];
         CG_ASSERT(a >= 0 && a < n_actions);
 
-        /* Stable log-softmax: logp_j = x_j - logz. */
+        /* Stable softmax, one exp per action: p_j = e_j / sum with e_j = exp(x_j - max),
+         * logp_j = x_j - logz. */
         double xmax = x[0];
         for (int32_t j = 1; j < n_actions; j++)
             if (x[j] > xmax)
                 xmax = x[j];
         double sum = 0;
-        for (int32_t j = 0; j < n_actions; j++)
-            sum += exp((double)x[j] - xmax);
-        const double logz = xmax + log(sum);
+        for (int32_t j = 0; j < n_actions; j++) {
+            e[j] = exp((double)x[j] - xmax);
+            sum += e[j];
+        }
+        const double logz = xmax + log(sum), inv_sum = 1.0 / sum;
         double h = 0;
         for (int32_t j = 0; j < n_actions; j++) {
-            double logp_j = (double)x[j] - logz;
-            h -= exp(logp_j) * logp_j;
+            e[j] *= inv_sum; /* now p_j */
+            h -= e[j] * ((double)x[j] - logz);
         }
         const double logp = (double)x[a] - logz;
 
@@ -77,7 +84,7 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
         const double w = mb->weight[i];
         for (int32_t j = 0; j < n_actions; j++) {
             double logp_j = (double)x[j] - logz;
-            double p_j = exp(logp_j);
+            double p_j = e[j];
             double dj = g * ((j == a ? 1.0 : 0.0) - p_j) + c_ent * p_j * (logp_j + h);
             dx[j] = (float)(w * dj);
         }
@@ -89,6 +96,7 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
         loss += w * (-surr + beta * k3 - c_ent * h);
     }
 
+    free(e);
     if (stats) {
         memset(stats, 0, sizeof(*stats));
         stats->loss = loss;

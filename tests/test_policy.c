@@ -106,6 +106,44 @@ static cg_policy_shape_t s_test_shapes(int idx)
     }
 }
 
+/* The vectorised tanh against tanh in double: a dense grid over [-12, 12] (saturation
+ * included), odd symmetry, and the special values. */
+static void test_tanh_accuracy(void)
+{
+    const size_t m = 2400001;
+    float *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(y);
+    for (size_t k = 0; k < m; k++)
+        x[k] = y[k] = (float)((double)k * 1e-5 - 12.0);
+    cg_policy_tanh(y, m);
+    double worst_abs = 0, worst_rel = 0;
+    for (size_t k = 0; k < m; k++) {
+        double t = tanh((double)x[k]), e = fabs((double)y[k] - t);
+        worst_abs = e > worst_abs ? e : worst_abs;
+        if (t != 0)
+            worst_rel = e / fabs(t) > worst_rel ? e / fabs(t) : worst_rel;
+        CU_ASSERT(fabsf(y[k]) <= 1.0f);
+    }
+    CU_ASSERT(worst_abs <= 4e-7);
+    CU_ASSERT(worst_rel <= 4e-7);
+    float s[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 20.0f, -20.0f, INFINITY, -INFINITY, 0.5f, -0.5f};
+    cg_policy_tanh(s, sizeof s / sizeof s[0]);
+    CU_ASSERT_EQUAL(s[0], 0.0f);
+    CU_ASSERT_EQUAL(s[1], 0.0f);
+    CU_ASSERT(fabsf(s[2] - 1e-30f) <= 1e-36f && fabsf(s[3] + 1e-30f) <= 1e-36f);
+    CU_ASSERT_EQUAL(s[4], 1.0f);
+    CU_ASSERT_EQUAL(s[5], -1.0f);
+    CU_ASSERT_EQUAL(s[6], 1.0f);
+    CU_ASSERT_EQUAL(s[7], -1.0f);
+    CU_ASSERT_EQUAL(s[8], -s[9]);
+    float n[] = {NAN};
+    cg_policy_tanh(n, 1);
+    CU_ASSERT(isnan(n[0]));
+    free(x);
+    free(y);
+}
+
 static void test_shape_check(void)
 {
     cg_policy_shape_t s = s_shape(40, 4, 2, 64, 64, CG_ACT_TANH);
@@ -529,6 +567,7 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         {"shape check and parameter count", test_shape_check},
+        {"tanh within 4e-7 of double tanh", test_tanh_accuracy},
         {"forward matches double reference", test_forward_matches_double},
         {"gradient matches finite differences", test_gradient_check},
         {"backward accumulates", test_backward_accumulates},
