@@ -213,7 +213,7 @@ static void s_reserve(cg_policy_t *self, int32_t n)
  * [-1, 1]: within 2.8e-7 absolute and relative of tanh, a few float ulps (tests/test_policy.c
  * checks it against double tanh; expf's form was within 1.2e-7), no branch and no
  * libm call, so it vectorises; glibc's expf loop it replaces was a quarter of the update. */
-CG_VECTOR void cg_policy_tanh(float *y, size_t m)
+CG_VECTOR static void s_tanh(float *y, size_t m)
 {
     const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f,
                 a5 = 1.48572235717979e-05f, a7 = 5.12229709037114e-08f,
@@ -239,6 +239,13 @@ CG_VECTOR void cg_policy_tanh(float *y, size_t m)
         const float t = p / q; /* may round a hair past +-1 near saturation: clamp */
         y[k] = t > 1.0f ? 1.0f : (t < -1.0f ? -1.0f : t);
     }
+}
+
+/* Exported through a plain function: Clang emits a target_clones dispatcher only for the
+ * static clone's own unit. */
+void cg_policy_tanh(float *y, size_t m)
+{
+    s_tanh(y, m);
 }
 
 CG_VECTOR static void s_relu(float *y, size_t m)
