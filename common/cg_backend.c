@@ -231,6 +231,12 @@ cg_status_t cg_backend_update(cg_backend_t *self, const cg_minibatch_t *mb,
     return self->ops->update(self->ctx, mb, loss, stats ? stats : &local);
 }
 
+cg_status_t cg_backend_set_threads(cg_backend_t *self, int32_t threads, char *err, size_t errlen)
+{
+    CG_ASSERT(self);
+    return self->ops->set_threads ? self->ops->set_threads(self->ctx, threads, err, errlen) : CG_OK;
+}
+
 cg_status_t cg_backend_get_optim(cg_backend_t *self, float *m, float *v, int64_t *steps)
 {
     CG_ASSERT(self);

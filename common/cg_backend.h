@@ -39,6 +39,9 @@ typedef struct cg_backend_ops {
     /* Adam state in/out: m and v (n_params floats each) and the step count. */
     cg_status_t (*get_optim)(void *ctx, float *m, float *v, int64_t *steps);
     cg_status_t (*set_optim)(void *ctx, const float *m, const float *v, int64_t steps);
+    /* Optional (NULL: one stream of work, the setting does not apply): host threads an
+     * update may use; the result may depend on the count, never on timing. */
+    cg_status_t (*set_threads)(void *ctx, int32_t threads, char *err, size_t errlen);
     void (*destroy)(void *ctx);
 } cg_backend_ops_t;
 
@@ -64,6 +67,9 @@ cg_status_t cg_backend_forward(cg_backend_t *self, const float *obs, int32_t n, 
 cg_status_t cg_backend_update(cg_backend_t *self, const cg_minibatch_t *mb,
                               const cg_loss_config_t *loss, cg_update_stats_t *stats);
 cg_status_t cg_backend_get_optim(cg_backend_t *self, float *m, float *v, int64_t *steps);
+/* Host threads for updates (the CPU backend splits each minibatch's rows over them; 1 by
+ * default); a no-op for a backend without the setting. Message in err on failure. */
+cg_status_t cg_backend_set_threads(cg_backend_t *self, int32_t threads, char *err, size_t errlen);
 cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float *v,
                                  int64_t steps);
 

@@ -647,7 +647,8 @@ static void s_destroy(void *ctx)
 }
 
 static const cg_backend_ops_t s_cuda_ops = {
-    "cuda", s_set_params, s_get_params, s_forward, s_update, s_get_optim, s_set_optim, s_destroy,
+    "cuda",      s_set_params, s_get_params, s_forward, s_update, s_get_optim, s_set_optim,
+    NULL /* set_threads: the device is the parallelism */, s_destroy,
 };
 
 /* Layer offsets as cg_policy lays out its arena, and the workspace's row layout. */

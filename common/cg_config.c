@@ -184,6 +184,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("learner", "port", port, 0, 65533,
           "0 = the OS picks, else the first of 3 consecutive ports"),
     K_ENUM("learner", "device", device, s_DEVICES, NULL),
+    K_I32("learner", "threads", threads, 0, 64,
+          "threads of a CPU update (rows split over them); 0 = every online core"),
     K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, 1, 86400000, NULL),
     K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
     K_ENUM("learner", "overlap", overlap, s_OVERLAPS, NULL),
@@ -1322,6 +1324,7 @@ void cg_config_defaults(cg_config_t *cfg)
     snprintf(cfg->bind_host, sizeof cfg->bind_host, "127.0.0.1");
     cfg->port = 0;
     cfg->device = CG_DEVICE_AUTO;
+    cfg->threads = 0;
     cfg->heartbeat_timeout_ms = 3000;
     cfg->hwm = 8;
     cfg->overlap = CG_OVERLAP_AUTO;

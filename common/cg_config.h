@@ -170,6 +170,8 @@ typedef struct {
     char curve_public_key[CG_PATH_LEN]; /* curve_public_key = "" (actors' server key) */
     int32_t port;                  /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
     cg_device_t device;            /* device = auto */
+    int32_t threads;               /* threads = 0 -> every online core (CPU backend: the update's
+                                    * rows split over this many threads) */
     int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
     int32_t hwm;                   /* hwm = 8 (messages queued per socket) */
     cg_overlap_t overlap;          /* overlap = auto (updates on their own thread while the

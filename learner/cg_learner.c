@@ -506,6 +506,15 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     self->backend = cg_backend_new(self->cfg.device, &shape, &adam, model_seed, err, errlen);
     if (!self->backend)
         goto fail;
+    int32_t threads = self->cfg.threads;
+    if (threads == 0) { /* every online core: the actors mostly wait on the learner */
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online < 1 ? 1 : online > 64 ? 64 : (int32_t)online;
+    }
+    if (cg_backend_set_threads(self->backend, threads, err, errlen) != CG_OK)
+        goto fail;
+    if (!strcmp(cg_backend_name(self->backend), "cpu"))
+        CG_INFO("updates split over %d threads ([learner] threads)", threads);
     self->n_params = cg_backend_n_params(self->backend);
     self->params = cg_calloc(self->n_params, sizeof *self->params);
     if (cg_backend_get_params(self->backend, self->params)) {

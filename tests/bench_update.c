@@ -26,7 +26,7 @@ typedef struct {
     int32_t batch[MAX_LIST], n_batches;
     cg_device_t device[2];
     int n_devices;
-    int32_t obs_dim, n_actions, updates;
+    int32_t obs_dim, n_actions, updates, threads;
     double seconds;
 } opts_t;
 
@@ -43,6 +43,7 @@ static void s_usage(FILE *out)
             "                    the default 4 epochs x 4 minibatches)\n"
             "  --seconds S       time per configuration, at least one iteration (default 2)\n"
             "  --obs D           observation size (default 32)\n"
+            "  --threads T       CPU backend threads, rows split over them (default 1)\n"
             "  --actions A       number of actions (default 8)\n"
             "  -h, --help        this help\n");
 }
@@ -71,6 +72,7 @@ static int s_parse(int argc, char **argv, opts_t *o)
         {"hidden", required_argument, NULL, 'H'},
         {"batch", required_argument, NULL, 'b'},
         {"updates", required_argument, NULL, 'u'},
+        {"threads", required_argument, NULL, 't'},
         {"seconds", required_argument, NULL, 's'},
         {"obs", required_argument, NULL, 'o'},
         {"actions", required_argument, NULL, 'a'},
@@ -84,6 +86,7 @@ static int s_parse(int argc, char **argv, opts_t *o)
                   .device = {CG_DEVICE_CPU, CG_DEVICE_CUDA},
                   .n_devices = 2,
                   .obs_dim = 32,
+                  .threads = 1,
                   .n_actions = 8,
                   .updates = 16,
                   .seconds = 2.0};
@@ -112,6 +115,11 @@ static int s_parse(int argc, char **argv, opts_t *o)
             break;
         case 'b':
             if (s_parse_list(optarg, o->batch, &o->n_batches))
+                return -1;
+            break;
+        case 't':
+            o->threads = atoi(optarg);
+            if (o->threads < 1 || o->threads > 64)
                 return -1;
             break;
         case 'u':
@@ -196,6 +204,8 @@ static int s_row(const opts_t *o, cg_device_t device, int32_t hidden, int32_t n,
     cg_loss_config_t loss = {.clip_eps = 0.2f};
     char err[512];
     cg_backend_t *be = cg_backend_new(device, &shape, &adam, 1, err, sizeof(err));
+    if (be && cg_backend_set_threads(be, o->threads, err, sizeof err) != CG_OK)
+        cg_backend_destroy(&be);
     if (!be) {
         printf("| %-4s | %6d | %6d | no device | | | | | |\n", dev, (int)hidden, (int)n);
         fflush(stdout);

@@ -145,6 +145,84 @@ static void test_backend_matches_composition(void)
     cg_backend_destroy(NULL);
 }
 
+/* Rows split over threads: the same thread count gives the same bits run after run; other
+ * counts agree to rounding (gradient sums in another order); small minibatches are not split
+ * (bit-identical to one thread); a count out of range is refused. */
+static void test_backend_threads(void)
+{
+    enum { N = 1000, UPDATES = 5 };
+    float *obs = malloc(sizeof(float) * N * OBS), *lp = malloc(sizeof(float) * N),
+          *adv = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
+    int32_t *act = malloc(sizeof(int32_t) * N);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(obs && lp && adv && w && act);
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 11, 3);
+    for (int32_t i = 0; i < N; i++) {
+        for (int32_t j = 0; j < OBS; j++)
+            obs[i * OBS + j] = (float)cg_rng_normal(&rng);
+        act[i] = (int32_t)cg_rng_below(&rng, ACT);
+        lp[i] = (float)(-log((double)ACT) + 0.3 * cg_rng_normal(&rng));
+        adv[i] = (float)cg_rng_normal(&rng);
+        w[i] = 1.0f / N;
+    }
+    const int32_t threads[3] = {1, 3, 3};
+    cg_backend_t *be[3];
+    cg_update_stats_t st[3][UPDATES];
+    char err[256];
+    for (int b = 0; b < 3; b++) {
+        be[b] = s_cpu(CG_ACT_TANH, 9);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(be[b]);
+        CU_ASSERT_EQUAL_FATAL(cg_backend_set_threads(be[b], threads[b], err, sizeof err), CG_OK);
+        for (int u = 0; u < UPDATES; u++) {
+            int32_t n = N - 150 * u; /* 1000 .. 400 rows */
+            cg_minibatch_t mb = {.n = n, .obs = obs, .action = act, .logp_old = lp, .adv = adv,
+                                 .weight = w};
+            CU_ASSERT_EQUAL_FATAL(cg_backend_update(be[b], &mb, &s_loss, &st[b][u]), CG_OK);
+        }
+    }
+    size_t np = cg_backend_n_params(be[0]);
+    float *p[3];
+    for (int b = 0; b < 3; b++) {
+        p[b] = calloc(np, sizeof(float));
+        CU_ASSERT_EQUAL(cg_backend_get_params(be[b], p[b]), CG_OK);
+    }
+    CU_ASSERT(memcmp(p[1], p[2], np * sizeof(float)) == 0);
+    CU_ASSERT(memcmp(st[1], st[2], sizeof st[1]) == 0);
+    double worst = 0;
+    for (size_t i = 0; i < np; i++)
+        worst = fmax(worst, fabs((double)p[0][i] - (double)p[1][i]));
+    CU_ASSERT(worst < 1e-4);
+    for (int u = 0; u < UPDATES; u++) {
+        CU_ASSERT(fabs(st[0][u].loss.loss - st[1][u].loss.loss) <= 1e-5 * (1 + fabs(st[0][u].loss.loss)));
+        CU_ASSERT(fabs(st[0][u].loss.clip_frac - st[1][u].loss.clip_frac) <= 0.01);
+        CU_ASSERT(fabsf(st[0][u].grad_norm - st[1][u].grad_norm) <= 1e-4f * (1 + st[0][u].grad_norm));
+    }
+    /* 100 rows: one slice whatever the count, so the very same bits as one thread */
+    cg_backend_t *one = s_cpu(CG_ACT_TANH, 9), *three = s_cpu(CG_ACT_TANH, 9);
+    CU_ASSERT_EQUAL(cg_backend_set_threads(three, 3, err, sizeof err), CG_OK);
+    cg_minibatch_t small = {.n = 100, .obs = obs, .action = act, .logp_old = lp, .adv = adv,
+                            .weight = w};
+    cg_update_stats_t s1, s3;
+    CU_ASSERT_EQUAL(cg_backend_update(one, &small, &s_loss, &s1), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_update(three, &small, &s_loss, &s3), CG_OK);
+    CU_ASSERT(memcmp(&s1, &s3, sizeof s1) == 0);
+    CU_ASSERT_EQUAL(cg_backend_get_params(one, p[0]), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_get_params(three, p[1]), CG_OK);
+    CU_ASSERT(memcmp(p[0], p[1], np * sizeof(float)) == 0);
+    /* out of range */
+    CU_ASSERT_EQUAL(cg_backend_set_threads(one, 0, err, sizeof err), CG_ERR_RANGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[learner] threads"));
+    CU_ASSERT_EQUAL(cg_backend_set_threads(one, 65, err, sizeof err), CG_ERR_RANGE);
+    CU_ASSERT_EQUAL(cg_backend_update(one, &small, &s_loss, &s1), CG_OK); /* still usable */
+    cg_backend_destroy(&one);
+    cg_backend_destroy(&three);
+    for (int b = 0; b < 3; b++) {
+        free(p[b]);
+        cg_backend_destroy(&be[b]);
+    }
+    free(obs), free(lp), free(adv), free(w), free(act);
+}
+
 /* Parameters and Adam state copied out of one backend into another make the two continue
  * identically. */
 static void test_backend_state_round_trip(void)
@@ -382,6 +460,7 @@ static void test_backend_select(void)
 int main(void)
 {
     CU_TestInfo tests[] = {
+        {"rows split over threads", test_backend_threads},
         {"matches_composition", test_backend_matches_composition},
         {"state_round_trip", test_backend_state_round_trip},
         {"update_direction", test_backend_update_direction},
