@@ -71,6 +71,9 @@ struct cg_actor {
     int32_t timeout_ms;
     int deterministic;
     int32_t quota;
+    int credits;                /* the learner grants credits: start groups only as granted */
+    int64_t pending_credit;     /* granted for weights this actor has not applied yet */
+    uint64_t credit_version;    /* ... the version those grants are for */
     cg_sim_t *sim;
     cg_policy_t *policy;
     cg_rollout_t *rollout;
@@ -320,6 +323,7 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
         h->group_size = self->group_size;
     }
     s_copy_str(h->token, sizeof h->token, self->token);
+    h->credits = 1; /* this actor follows credit grants (the learner decides: Welcome) */
     self->t_hello = s_now_ms();
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
     if (rc == CG_ERR_TIMEOUT) /* queue full: the next Hello will try again */
@@ -388,14 +392,27 @@ static int s_quota_busy(const cg_actor_t *self)
            cg_rollout_n_ready(self->rollout) > 0 || self->pending;
 }
 
+/* Credits: grants for weights of credit_version or newer become budget once those weights
+ * are applied, so no credited group is sampled with older weights (it would arrive stale). */
+static void s_credit_apply(cg_actor_t *self)
+{
+    if (self->pending_credit <= 0 || self->version < self->credit_version || !self->rollout)
+        return;
+    int64_t held = cg_rollout_budget(self->rollout);
+    cg_rollout_set_budget(self->rollout, (held > 0 ? held : 0) + self->pending_credit);
+    self->pending_credit = 0;
+}
+
 /* Starts collecting for the version just applied. */
 static void s_start_version(cg_actor_t *self)
 {
     cg_rollout_set_version(self->rollout, self->version);
     if (self->deterministic)
         cg_rollout_set_budget(self->rollout, self->quota);
-    else
+    else if (!self->credits)
         cg_rollout_set_budget(self->rollout, -1);
+    else
+        s_credit_apply(self);
 }
 
 static void s_apply_weights(cg_actor_t *self, const cg_msg_weights_t *w)
@@ -607,6 +624,7 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
     int was_deterministic = self->deterministic;
     self->deterministic = w->deterministic != 0;
     self->quota = w->quota > 0 ? w->quota : 0;
+    self->credits = w->credits != 0;
 
     if (self->curve && self->phase != S_RUNNING) {
         /* A CURVE connection the learner refused (made before it admitted our key, e.g. to a
@@ -636,6 +654,11 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
             cg_rollout_discard(self->rollout); /* a quota uses one version only */
         s_start_version(self);
     }
+    if (self->credits) { /* a new connection: grants come after this Welcome */
+        cg_rollout_set_budget(self->rollout, 0);
+        self->pending_credit = 0;
+        self->credit_version = 0;
+    }
     if (first || self->phase != S_RUNNING)
         CG_INFO("welcome: actor %d in run %s at version %llu, data port %d, weights port %d%s",
                 self->actor_id, self->run_id, (unsigned long long)self->version, w->data_port,
@@ -660,6 +683,13 @@ static cg_status_t s_on_control(cg_actor_t *self, cg_msg_t *msg)
     self->t_heard = s_now_ms();
     if (msg->type == CG_MSG_HEARTBEAT) {
         self->learner_version = msg->u.heartbeat.applied_version;
+        int32_t credit = msg->u.heartbeat.credit;
+        if (credit > 0 && self->credits) {
+            self->pending_credit += credit;
+            if (msg->u.heartbeat.applied_version > self->credit_version)
+                self->credit_version = msg->u.heartbeat.applied_version;
+            s_credit_apply(self);
+        }
     } else if (msg->type == CG_MSG_WEIGHTS) {
         s_on_weights(self, msg);
     } else {

@@ -20,6 +20,7 @@
 #define S_MAX_ACTIONS 65536
 #define S_DEFAULT_MAX_BYTES ((size_t)64 << 20)
 #define S_DEFAULT_MAX_STEPS 1024
+#define S_MAX_CREDIT (1 << 20) /* groups one grant may give an actor */
 
 /* Unpack memory budget. A valid message decodes into at most ~9x its size (the densest
  * one, length-1 episodes, spends ~24 wire bytes on ~210 bytes of structs, arrays and parser
@@ -232,6 +233,8 @@ static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
     S_REQUIRE(e, w->heartbeat_ms >= 0, CG_ERR_RANGE, "welcome.heartbeat_ms: %d, must be >= 0",
               w->heartbeat_ms);
     S_REQUIRE(e, w->quota >= 0, CG_ERR_RANGE, "welcome.quota: %d, must be >= 0", w->quota);
+    S_REQUIRE(e, !(w->credits && w->deterministic), CG_ERR_PROTO,
+              "welcome: credits and deterministic together (deterministic runs use quota)");
     S_REQUIRE(e, w->data_port >= 0 && w->data_port <= 65535, CG_ERR_RANGE,
               "welcome.data_port: %d is not a TCP port", w->data_port);
     S_REQUIRE(e, w->weights_port >= 0 && w->weights_port <= 65535, CG_ERR_RANGE,
@@ -281,6 +284,8 @@ static cg_status_t s_check_heartbeat(s_err_t *e, const Cgrpo__Heartbeat *h)
               "heartbeat.weights_latency_s: %g is not finite", h->weights_latency_s);
     S_REQUIRE(e, h->weights_latency_s >= 0.0 || h->weights_latency_s == -1.0, CG_ERR_RANGE,
               "heartbeat.weights_latency_s: %g, must be >= 0 or -1", h->weights_latency_s);
+    S_REQUIRE(e, h->credit >= 0 && h->credit <= S_MAX_CREDIT, CG_ERR_RANGE,
+              "heartbeat.credit: %d, must be 0 to %d", h->credit, S_MAX_CREDIT);
     return CG_OK;
 }
 
@@ -434,6 +439,7 @@ static void s_take_hello(const Cgrpo__Hello *h, cg_msg_hello_t *out)
     out->n_actions = h->n_actions;
     out->group_size = h->group_size;
     s_copy_name(out->token, h->token);
+    out->credits = h->credits;
 }
 
 static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
@@ -457,6 +463,7 @@ static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
     out->heartbeat_ms = w->heartbeat_ms;
     out->deterministic = w->deterministic ? 1 : 0;
     out->quota = w->quota;
+    out->credits = w->credits;
     out->data_port = w->data_port;
     out->weights_port = w->weights_port;
     /* Copied, not taken: an absent proto3 string is protobuf-c's static "". */
@@ -513,6 +520,7 @@ static void s_take_heartbeat(const Cgrpo__Heartbeat *h, cg_msg_heartbeat_t *out)
     out->applied_version = h->applied_version;
     out->groups_sent = h->groups_sent;
     out->weights_latency_s = h->weights_latency_s;
+    out->credit = h->credit;
 }
 
 /* ---- decode ---- */
@@ -652,6 +660,7 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
     pb->n_actions = h->n_actions;
     pb->group_size = h->group_size;
     pb->token = S_BORROW(char, h->token);
+    pb->credits = h->credits != 0;
     return CG_OK;
 }
 
@@ -679,6 +688,7 @@ static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb)
     pb->heartbeat_ms = w->heartbeat_ms;
     pb->deterministic = w->deterministic != 0;
     pb->quota = w->quota;
+    pb->credits = w->credits != 0;
     pb->data_port = w->data_port;
     pb->weights_port = w->weights_port;
     pb->config_text = w->config_text; /* NULL is sent as "" */
@@ -773,6 +783,7 @@ static void s_put_heartbeat(const cg_msg_heartbeat_t *h, Cgrpo__Heartbeat *pb)
     pb->applied_version = h->applied_version;
     pb->groups_sent = h->groups_sent;
     pb->weights_latency_s = h->weights_latency_s;
+    pb->credit = h->credit;
 }
 
 cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)

@@ -54,6 +54,7 @@ typedef struct {
     int32_t n_actions;
     int32_t group_size;
     char token[CG_NAME_LEN]; /* run token; "" when the learner needs none */
+    int32_t credits;         /* 1: the actor follows credit grants */
 } cg_msg_hello_t;
 
 /* learner -> actor, reply to hello: everything an actor needs to roll out. */
@@ -78,6 +79,7 @@ typedef struct {
     int32_t data_port;           /* learner's PULL port (actor PUSHes groups there) */
     int32_t weights_port;        /* learner's PUB port (actor SUBscribes) */
     char *config_text;           /* full effective config as INI text (NUL-terminated) */
+    int32_t credits;             /* 1: start groups only as credited (Heartbeat.credit) */
 } cg_msg_welcome_t;
 
 /* One episode of a group batch. Steps are packed arrays, not a message per step. */
@@ -129,6 +131,7 @@ typedef struct {
     uint64_t applied_version;
     uint64_t groups_sent;
     double weights_latency_s;    /* last publish -> apply latency seen, or -1 */
+    int32_t credit;              /* learner -> actor: more groups it may start; else 0 */
 } cg_msg_heartbeat_t;
 
 typedef struct {

@@ -40,6 +40,8 @@ typedef struct {
     double latency_s;
     int32_t pid;
     char host[CG_NAME_LEN];
+    int32_t credits;        /* 1: follows credit grants (its Hello said so, run not deterministic) */
+    int64_t outstanding;    /* groups granted and not yet arrived */
 } s_actor_t;
 
 struct cg_learner {
@@ -637,6 +639,58 @@ static int32_t s_actors_alive(const cg_learner_t *self)
     return alive;
 }
 
+/* Credit flow. The groups in the filling batch plus those granted and not yet arrived are
+ * kept at the window W = max(1, max_policy_lag) batches: a group granted now is then trained
+ * on within max_policy_lag versions, never dropped as stale, and actors produce the next
+ * batch while an update runs. Each credit-following actor is granted up to its share,
+ * ceil(W / n) of the n alive. Grants go out when an update starts (with max_policy_lag 0:
+ * once it has published, so that nothing is sampled with the old weights), and when an
+ * actor's groups or heartbeat arrive (its top-up after drops; dead actors' grants go to the
+ * living). An actor gone silent holds nothing. */
+static void s_credit(cg_learner_t *self, s_actor_t *a)
+{
+    if (!a->credits)
+        return;
+    const double now = s_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
+    const int32_t lag = self->cfg.max_policy_lag > 0 ? self->cfg.max_policy_lag : 1;
+    const int64_t window = (int64_t)self->cfg.groups_per_batch * lag;
+    int32_t n = 0;
+    int64_t outstanding = 0;
+    for (int32_t i = 0; i < self->n_actors; i++) {
+        s_actor_t *o = &self->actors[i];
+        if (!o->credits)
+            continue;
+        if (now - o->last_seen >= timeout)
+            o->outstanding = 0;
+        else
+            n++;
+        outstanding += o->outstanding;
+    }
+    if (n == 0)
+        return;
+    const int64_t share = (window + n - 1) / n;
+    int64_t want = share - a->outstanding;
+    const int64_t room = window - cg_batch_n_groups(self->filling) - outstanding;
+    if (want > room)
+        want = room;
+    if (want > (1 << 20))
+        want = 1 << 20; /* one grant's cap (cg_msg); the rest comes with the next */
+    if (want <= 0)
+        return;
+    cg_msg_t out = {.type = CG_MSG_HEARTBEAT};
+    snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
+    out.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
+                                           .weights_latency_s = -1, .credit = (int32_t)want};
+    if (cg_transport_send(self->control, a->identity, a->idlen, &out) == CG_OK)
+        a->outstanding += want;
+}
+
+static void s_credit_all(cg_learner_t *self)
+{
+    for (int32_t i = 0; i < self->n_actors; i++)
+        s_credit(self, &self->actors[i]);
+}
+
 static uint64_t s_actor_seed(const cg_learner_t *self, int32_t id)
 {
     return cg_rng_mix64(self->cfg.seed ^ cg_rng_mix64(0x6163746f72ULL + (uint64_t)id));
@@ -702,6 +756,8 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     a->last_seen = s_now();
     a->pid = h->pid;
     snprintf(a->host, sizeof a->host, "%s", h->host);
+    a->credits = h->credits && !self->cfg.deterministic;
+    a->outstanding = 0; /* a new connection: whatever was granted before is gone */
 
     cg_msg_t out = {.type = CG_MSG_WELCOME};
     snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
@@ -728,12 +784,15 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     w->data_port = self->data_port;
     w->weights_port = self->weights_port;
     w->config_text = self->config_text;
+    w->credits = a->credits;
     cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
     if (rc != CG_OK)
         CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));
     else
         CG_INFO("actor %d joined (host %s, pid %d) at version %llu", id, h->host, h->pid,
                 (unsigned long long)self->version);
+    if (rc == CG_OK)
+        s_credit(self, a); /* after the Welcome, on the same connection */
 }
 
 static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t idlen,
@@ -758,6 +817,7 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
     ack.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
                                            .weights_latency_s = -1};
     (void)cg_transport_send(self->control, identity, idlen, &ack);
+    s_credit(self, a);
 }
 
 static void s_drain_control(cg_learner_t *self)
@@ -833,8 +893,11 @@ static void s_drain_data(cg_learner_t *self)
             self->groups_ingested += g->n_groups;
         }
         s_actor_t *a = s_actor_find(self, g->actor_id);
-        if (a)
+        if (a) {
             a->last_seen = s_now();
+            a->outstanding = a->outstanding > g->n_groups ? a->outstanding - g->n_groups : 0;
+            s_credit(self, a);
+        }
         cg_msg_free(&msg);
     }
 }
@@ -887,6 +950,8 @@ static cg_status_t s_update_start(cg_learner_t *self)
     CG_TRY(cg_batch_advantages(batch, B, &self->adv, self->n_enforced, self->cost_index,
                                self->lambda, c->asym_kl, c->kl_neg, c->kl_pos, self->job_eff,
                                &self->job_adv_neg));
+    if (c->max_policy_lag > 0)
+        s_credit_all(self); /* the next batch, produced while this one trains */
     self->job = (cg_update_job_t){.batch = batch,
                                   .n_groups = B,
                                   .epochs = c->epochs,
@@ -912,6 +977,8 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     self->version++;
     self->iteration++;
     s_publish(self, 0);
+    if (c->max_policy_lag == 0)
+        s_credit_all(self); /* on-policy: sampled with the weights just published */
     double t1 = s_now();
 
     self->env_steps += st.n_steps;

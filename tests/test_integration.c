@@ -486,8 +486,14 @@ static void s_learns(const char *name, const char *overlap_set, const char *log_
     }
     for (int r = 0; r < csv.n_rows; r++)
         wait += s_csv_get(&csv, r, "update_wait_s");
-    printf("\n  %s: goal_rate first 3 rows %.3f, last 3 rows %.3f; updater idle %.2f s\n",
-           overlap_set, first, last, wait);
+    /* Credit flow: actors produce what will be trained on, not groups dropped as stale. */
+    double stale = s_csv_get(&csv, csv.n_rows - 1, "dropped_stale");
+    double used = s_csv_get(&csv, csv.n_rows - 1, "groups_ingested");
+    printf("\n  %s: goal_rate first 3 rows %.3f, last 3 rows %.3f; updater idle %.2f s; "
+           "%.0f groups stale of %.0f\n",
+           overlap_set, first, last, wait, stale, stale + used);
+    CU_ASSERT(used >= 30 * 16);
+    CU_ASSERT(stale <= 0.05 * (stale + used));
     CU_ASSERT(first < 0.5);
     CU_ASSERT(last >= first + 0.4);
     CU_ASSERT(last >= 0.8);

@@ -79,6 +79,7 @@ static void s_make_hello(cg_rng_t *rng, cg_msg_t *m)
     h->n_actions = 1 + s_below(rng, 16);
     h->group_size = 1 + s_below(rng, CG_MAX_GROUP);
     s_rand_name(rng, h->token);
+    h->credits = (int32_t)cg_rng_below(rng, 2);
 }
 
 static int64_t s_mlp_params(int32_t obs_dim, int32_t n_hidden, const int32_t *hidden,
@@ -124,6 +125,7 @@ static void s_make_welcome(cg_rng_t *rng, cg_msg_t *m)
     w->heartbeat_ms = s_below(rng, 5000);
     w->deterministic = (int32_t)cg_rng_below(rng, 2);
     w->quota = s_below(rng, 64);
+    w->credits = w->deterministic ? 0 : (int32_t)cg_rng_below(rng, 2);
     w->data_port = s_below(rng, 65536);
     w->weights_port = s_below(rng, 65536);
     if (cg_rng_below(rng, 4)) { /* otherwise NULL, which arrives as "" */
@@ -208,6 +210,7 @@ static void s_make_heartbeat(cg_rng_t *rng, cg_msg_t *m)
     m->u.heartbeat.applied_version = cg_rng_u64(rng);
     m->u.heartbeat.groups_sent = cg_rng_u64(rng);
     m->u.heartbeat.weights_latency_s = cg_rng_below(rng, 2) ? -1.0 : cg_rng_uniform(rng);
+    m->u.heartbeat.credit = cg_rng_below(rng, 2) ? 0 : s_below(rng, 1000);
 }
 
 /* One valid message of each type, small enough for exhaustive prefix checks. */
@@ -254,6 +257,7 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT_EQUAL(x->n_actions, y->n_actions);
         CU_ASSERT_EQUAL(x->group_size, y->group_size);
         CU_ASSERT_STRING_EQUAL(x->token, y->token);
+        CU_ASSERT_EQUAL(x->credits, y->credits);
         break;
     }
     case CG_MSG_WELCOME: {
@@ -277,6 +281,7 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT_EQUAL(x->heartbeat_ms, y->heartbeat_ms);
         CU_ASSERT_EQUAL(x->deterministic, y->deterministic);
         CU_ASSERT_EQUAL(x->quota, y->quota);
+        CU_ASSERT_EQUAL(x->credits, y->credits);
         CU_ASSERT_EQUAL(x->data_port, y->data_port);
         CU_ASSERT_EQUAL(x->weights_port, y->weights_port);
         CU_ASSERT_STRING_EQUAL(x->config_text ? x->config_text : "",
@@ -330,6 +335,7 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT_EQUAL(x->applied_version, y->applied_version);
         CU_ASSERT_EQUAL(x->groups_sent, y->groups_sent);
         CU_ASSERT(memcmp(&x->weights_latency_s, &y->weights_latency_s, sizeof(double)) == 0);
+        CU_ASSERT_EQUAL(x->credit, y->credit);
         break;
     }
     default:
@@ -1228,6 +1234,13 @@ static void test_range(void)
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
     CU_ASSERT(s_err_has("quota"));
     m.u.welcome.quota = 4;
+    const int32_t det = m.u.welcome.deterministic;
+    m.u.welcome.deterministic = 1;
+    m.u.welcome.credits = 1;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_PROTO);
+    CU_ASSERT(s_err_has("credits"));
+    m.u.welcome.deterministic = det;
+    m.u.welcome.credits = 0;
     m.u.welcome.data_port = 70000;
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
     CU_ASSERT(s_err_has("data_port"));
@@ -1243,6 +1256,13 @@ static void test_range(void)
     m.u.heartbeat.weights_latency_s = -2.0;
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
     m.u.heartbeat.weights_latency_s = -1.0;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
+    m.u.heartbeat.credit = -1;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
+    CU_ASSERT(s_err_has("credit"));
+    m.u.heartbeat.credit = (1 << 20) + 1;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
+    m.u.heartbeat.credit = 1 << 20;
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
 }
 
