@@ -11,6 +11,7 @@
 
 #include "cg_config.h"
 #include "cg_env.h"
+#include "cg_learner.h"
 #include "cg_status.h"
 
 #define CG_CMD_MAX_SETS 128
@@ -101,11 +102,11 @@ void cg_cmd_blas_threads(void);
 
 /* Runs a training: the learner in this process, n_actors local actor processes (logs in
  * dir/actor-<i>.log), watched while it runs and stopped by PID at the end. Prints the summary
- * unless quiet. Fills *wall_s (learner run time) and *env_steps when non-NULL. Returns the
+ * unless quiet. Fills *counters (the learner's, at its end) when non-NULL. Returns the
  * exit status: 0 done, 130 stopped by SIGINT/SIGTERM, 1 on errors, among them every local
  * actor having exited before the last iteration (the learner then stops and checkpoints). */
 int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
-                        int progress, int n_actors, int quiet, double *wall_s, int64_t *env_steps);
+                        int progress, int n_actors, int quiet, cg_learner_counters_t *counters);
 
 int cg_cmd_train(int argc, char **argv);
 int cg_cmd_learner(int argc, char **argv);

@@ -122,7 +122,7 @@ static int s_run(int argc, char **argv, int spawn_actors)
         cg_cmd_stamp_dir(dir, sizeof dir, "runs", cfg->run_id);
 
     int rc = cg_cmd_run_training(cfg, dir, resume != NULL, token, progress,
-                                 spawn_actors ? cfg->actors : 0, 0, NULL, NULL);
+                                 spawn_actors ? cfg->actors : 0, 0, NULL);
     if (rc == 130)
         fprintf(stderr, "cgrpo %s: interrupted; checkpoint written (resume with: cgrpo %s --resume %s)\n",
                 cmd, cmd, dir);
@@ -131,7 +131,7 @@ static int s_run(int argc, char **argv, int spawn_actors)
 }
 
 int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
-                        int progress, int n_actors, int quiet, double *wall_s, int64_t *env_steps)
+                        int progress, int n_actors, int quiet, cg_learner_counters_t *counters)
 {
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
@@ -199,10 +199,9 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         cg_learner_summary(learner, stdout);
     cg_learner_counters_t c;
     cg_learner_counters(learner, &c);
-    if (wall_s)
-        *wall_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (env_steps)
-        *env_steps = c.env_steps;
+    c.run_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (counters)
+        *counters = c;
     cg_learner_destroy(&learner);
     free(pids);
     if (watch.stopped && rc == CG_ERR_INTERRUPTED) {

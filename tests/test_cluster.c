@@ -535,10 +535,14 @@ static void test_scaling(void)
     pid = cg_proc_spawn(bargv, env, log);
     S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
     snprintf(csv, sizeof csv, "%s/bench.csv", bare);
-    /* instances, bare, e2e (overlap off), ratio, e2e (overlap on), on/off */
-    double v[6];
-    CU_ASSERT_EQUAL(s_csv_fields(csv, "null,1,", v, 6), 6);
+    /* instances, bare, e2e (overlap off), ratio, e2e (overlap on), on/off, update samples/s,
+     * threads, sgemm GFLOP/s, ceiling, update per core / ceiling, cores, stale fraction,
+     * e2e / ceiling, e2e / min(bare, update/E) */
+    double v[15];
+    CU_ASSERT_EQUAL(s_csv_fields(csv, "null,1,", v, 15), 15);
     CU_ASSERT(v[1] > 0 && v[2] > 0 && v[4] > 0 && v[5] > 0);
+    CU_ASSERT(v[6] > 0 && v[7] >= 1 && v[8] > 0 && v[9] > 0 && v[10] > 0);
+    CU_ASSERT(v[11] > 0 && v[12] >= 0 && v[12] <= 1 && v[13] > 0 && v[14] > 0);
 done:
     if (CU_get_number_of_failures() > 0)
         s_print_tail(log);
