@@ -154,7 +154,7 @@ static void test_backend_threads(void)
     float *obs = malloc(sizeof(float) * N * OBS), *lp = malloc(sizeof(float) * N),
           *adv = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
     int32_t *act = malloc(sizeof(int32_t) * N);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(obs && lp && adv && w && act);
+    CU_ASSERT_FATAL(obs && lp && adv && w && act);
     cg_rng_t rng;
     cg_rng_seed(&rng, 11, 3);
     for (int32_t i = 0; i < N; i++) {
