@@ -42,6 +42,8 @@ typedef struct {
     char host[CG_NAME_LEN];
     int32_t credits;        /* 1: follows credit grants (its Hello said so, run not deterministic) */
     int64_t outstanding;    /* groups granted and not yet arrived */
+    double t_delivered;     /* last time it delivered groups, or was first granted some */
+    int32_t defaulted;      /* held grants a heartbeat timeout without delivering: probation */
 } s_actor_t;
 
 struct cg_learner {
@@ -646,7 +648,9 @@ static int32_t s_actors_alive(const cg_learner_t *self)
  * ceil(W / n) of the n alive. Grants go out when an update starts (with max_policy_lag 0:
  * once it has published, so that nothing is sampled with the old weights), and when an
  * actor's groups or heartbeat arrive (its top-up after drops; dead actors' grants go to the
- * living). An actor gone silent holds nothing. */
+ * living). An actor gone silent holds nothing. One that has held grants for a heartbeat
+ * timeout without delivering a group (stuck, or hostile) loses them and is on probation, one
+ * group at a time outside the window, until it delivers: it cannot stall the batch. */
 static void s_credit(cg_learner_t *self, s_actor_t *a)
 {
     if (!a->credits)
@@ -662,17 +666,30 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
             continue;
         if (now - o->last_seen >= timeout)
             o->outstanding = 0;
-        else
+        else if (o->outstanding > 0 && now - o->t_delivered >= timeout && !o->defaulted) {
+            o->outstanding = 0; /* took grants and delivered nothing: on probation */
+            o->defaulted = 1;
+            CG_WARN("actor %d held credits for %.1f s without delivering a group: its grants "
+                    "go to the others until it delivers",
+                    o->id, now - o->t_delivered);
+        }
+        if (now - o->last_seen < timeout && !o->defaulted) {
             n++;
-        outstanding += o->outstanding;
+            outstanding += o->outstanding;
+        }
     }
-    if (n == 0)
-        return;
-    const int64_t share = (window + n - 1) / n;
-    int64_t want = share - a->outstanding;
-    const int64_t room = window - cg_batch_n_groups(self->filling) - outstanding;
-    if (want > room)
-        want = room;
+    int64_t want;
+    if (a->defaulted) {
+        want = 1 - a->outstanding; /* probation: one group at a time, outside the window */
+    } else {
+        if (n == 0)
+            return;
+        const int64_t share = (window + n - 1) / n;
+        const int64_t room = window - cg_batch_n_groups(self->filling) - outstanding;
+        want = share - a->outstanding;
+        if (want > room)
+            want = room;
+    }
     if (want > (1 << 20))
         want = 1 << 20; /* one grant's cap (cg_msg); the rest comes with the next */
     if (want <= 0)
@@ -681,8 +698,11 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
     snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
     out.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
                                            .weights_latency_s = -1, .credit = (int32_t)want};
-    if (cg_transport_send(self->control, a->identity, a->idlen, &out) == CG_OK)
+    if (cg_transport_send(self->control, a->identity, a->idlen, &out) == CG_OK) {
+        if (a->outstanding == 0)
+            a->t_delivered = now; /* the clock of this grant starts now */
         a->outstanding += want;
+    }
 }
 
 static void s_credit_all(cg_learner_t *self)
@@ -758,6 +778,7 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     snprintf(a->host, sizeof a->host, "%s", h->host);
     a->credits = h->credits && !self->cfg.deterministic;
     a->outstanding = 0; /* a new connection: whatever was granted before is gone */
+    a->defaulted = 0;
 
     cg_msg_t out = {.type = CG_MSG_WELCOME};
     snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
@@ -896,6 +917,8 @@ static void s_drain_data(cg_learner_t *self)
         if (a) {
             a->last_seen = s_now();
             a->outstanding = a->outstanding > g->n_groups ? a->outstanding - g->n_groups : 0;
+            a->t_delivered = a->last_seen;
+            a->defaulted = 0;
             s_credit(self, a);
         }
         cg_msg_free(&msg);

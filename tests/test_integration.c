@@ -509,6 +509,99 @@ static void test_integration_learns(void)
     s_learns("learns-overlap", "learner.overlap=on", "backend cpu (overlapped updates)");
 }
 
+/* A peer that says it follows credits, takes its grants and heartbeats on but never sends a
+ * group (stuck or hostile) must not stall training: after a heartbeat timeout the learner
+ * takes its grants back and keeps it on probation (one group at a time, outside the window),
+ * so the honest actor fills the batches. Without that the batch never fills. */
+static void test_integration_credit_hoarder(void)
+{
+    static const char *const sets[] = {"train.groups=8", "train.group_size=4", "actor.instances=8",
+                                       "run.iterations=12", "actor.heartbeat_ms=100",
+                                       "learner.heartbeat_timeout_ms=800", NULL};
+    char dir[S_PATH], err[512];
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    cg_transport_t *tp = NULL;
+    cg_socket_t *dealer = NULL;
+    cg_msg_t welcome = {0};
+    long granted = 0;
+    s_begin("credit_hoarder", dir);
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+
+    cg_config_defaults(cfg);
+    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
+    cg_msg_caps_t caps;
+    cg_msg_caps_from(cfg, &caps);
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
+    tp = cg_transport_new();
+    S_REQUIRE(tp != NULL);
+    dealer = cg_transport_socket(tp, CG_SOCK_DEALER, &sopts);
+    S_REQUIRE(dealer && cg_transport_connect(dealer, "127.0.0.1", port) == CG_OK);
+    cg_msg_t hello = {.type = CG_MSG_HELLO};
+    hello.u.hello = (cg_msg_hello_t){.actor_id = 7, .pid = (int32_t)getpid(), .credits = 1};
+    snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "%s", "hoarder");
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &hello) == CG_OK);
+    /* The hoarder joins first, so it holds grants before the honest actor exists. */
+    double deadline = cg_proc_now() + 10 * S_SLOW;
+    while (welcome.type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
+        int ready = 0;
+        if (cg_transport_poll(&dealer, 1, 100, &ready) == CG_OK && ready &&
+            cg_transport_recv(dealer, &caps, NULL, &welcome, NULL, NULL, NULL, err, sizeof err) ==
+                CG_OK &&
+            welcome.type != CG_MSG_WELCOME)
+            cg_msg_free(&welcome);
+    }
+    S_REQUIRE(welcome.type == CG_MSG_WELCOME && welcome.u.welcome.credits);
+    pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
+    S_REQUIRE(actor > 0);
+    /* Heartbeat on, take every grant, send nothing, until the learner is done. */
+    cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
+    snprintf(hb.run_id, sizeof hb.run_id, "%s", welcome.run_id);
+    hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = welcome.u.welcome.actor_id,
+                                          .weights_latency_s = -1};
+    int exited = 0;
+    double t0 = cg_proc_now();
+    deadline = t0 + 60 * S_SLOW;
+    while (!exited && cg_proc_now() < deadline) {
+        (void)cg_transport_send(dealer, NULL, 0, &hb);
+        int ready = 0;
+        double t_next = cg_proc_now() + 0.1;
+        while (cg_proc_now() < t_next) {
+            if (cg_transport_poll(&dealer, 1, 20, &ready) != CG_OK || !ready)
+                continue;
+            cg_msg_t in = {0};
+            if (cg_transport_recv(dealer, &caps, NULL, &in, NULL, NULL, NULL, err, sizeof err) ==
+                    CG_OK &&
+                in.type == CG_MSG_HEARTBEAT)
+                granted += in.u.heartbeat.credit;
+            cg_msg_free(&in);
+        }
+        int st = 0;
+        exited = cg_proc_wait(learner, 0, &st) == 0;
+    }
+    double took = cg_proc_now() - t0;
+    printf("\n  hoarder was granted %ld groups and sent none; learner %s after %.1f s\n",
+           granted, exited ? "finished" : "stalled", took);
+    CU_ASSERT(granted > 0);
+    CU_ASSERT(exited);
+    CU_ASSERT(took < 6 * S_SLOW); /* one timeout of delay (0.8 s), not one per batch */
+    s_csv_t csv = {0};
+    if (s_csv_load(dir, &csv) == 0) {
+        CU_ASSERT_EQUAL(csv.n_rows, 12);
+        s_csv_free(&csv);
+    } else {
+        CU_FAIL("no metrics.csv");
+    }
+done:
+    cg_msg_free(&welcome);
+    cg_transport_close(&dealer);
+    cg_transport_destroy(&tp);
+    free(cfg);
+    s_end();
+}
+
 /* ---- 2. actor killed ------------------------------------------------------------------- */
 
 /* Sleep simulator (1 ms per step per instance): ~7 iterations/s with two actors. */
@@ -1407,6 +1500,7 @@ int main(int argc, char **argv)
         {"actor_killed", test_integration_actor_killed},
         {"learner_killed", test_integration_learner_killed},
         {"malformed_flood", test_integration_malformed_flood},
+        {"credit_hoarder", test_integration_credit_hoarder},
         {"deterministic", test_integration_deterministic},
         {"bounded_memory", test_integration_bounded_memory},
         {"train_killed", test_integration_train_killed},
