@@ -98,6 +98,7 @@ struct cg_learner {
 
     /* throughput (cg_learner_counters; not checkpointed) */
     double busy_s;          /* seconds from an update's preparation to its broadcast */
+    double update_max_s;    /* the longest of them: data waits that long unread */
     double lag_sum;         /* sum over updates of the batch's mean policy lag */
     int64_t lag_n;
     int64_t data_msgs, data_bytes, data_groups;
@@ -666,7 +667,9 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
             continue;
         if (now - o->last_seen >= timeout)
             o->outstanding = 0;
-        else if (o->outstanding > 0 && now - o->t_delivered >= timeout && !o->defaulted) {
+        else if (o->outstanding > 0 && !o->defaulted &&
+                 now - o->t_delivered >= timeout + 2 * self->update_max_s) {
+            /* (twice the longest update: groups sent meanwhile wait unread in the queue) */
             o->outstanding = 0; /* took grants and delivered nothing: on probation */
             o->defaulted = 1;
             CG_WARN("actor %d held credits for %.1f s without delivering a group: its grants "
@@ -1007,6 +1010,8 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     self->env_steps += st.n_steps;
     self->episodes += st.n_episodes;
     self->busy_s += t1 - self->job_t0;
+    if (t1 - self->job_t0 > self->update_max_s)
+        self->update_max_s = t1 - self->job_t0;
     self->lag_sum += st.lag_mean;
     self->lag_n++;
     double dt = t1 - self->t_last_iter;
