@@ -509,6 +509,40 @@ static void test_integration_learns(void)
     s_learns("learns-overlap", "learner.overlap=on", "backend cpu (overlapped updates)");
 }
 
+/* A peer of our own on the learner's control port: cfg (defaults, finished) gives its caps;
+ * *tp and *dealer are the caller's to close. 0, or -1. */
+static int s_peer_connect(int port, cg_config_t *cfg, cg_msg_caps_t *caps, cg_transport_t **tp,
+                          cg_socket_t **dealer)
+{
+    char err[512];
+    cg_config_defaults(cfg);
+    if (cg_config_finish(cfg, err, sizeof err) != CG_OK)
+        return -1;
+    cg_msg_caps_from(cfg, caps);
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
+    *tp = cg_transport_new();
+    *dealer = *tp ? cg_transport_socket(*tp, CG_SOCK_DEALER, &sopts) : NULL;
+    return *dealer && cg_transport_connect(*dealer, "127.0.0.1", port) == CG_OK ? 0 : -1;
+}
+
+/* Waits for the Welcome to a Hello sent on dealer; replies that are not one are dropped
+ * (recv leaves *welcome empty on errors). 0, or -1 when none came. */
+static int s_await_welcome(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_msg_t *welcome)
+{
+    char err[512];
+    double deadline = cg_proc_now() + 10 * S_SLOW;
+    while (welcome->type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
+        int ready = 0;
+        if (cg_transport_poll(&dealer, 1, 100, &ready) != CG_OK || !ready)
+            continue;
+        if (cg_transport_recv(dealer, caps, NULL, welcome, NULL, NULL, NULL, err, sizeof err) ==
+                CG_OK &&
+            welcome->type != CG_MSG_WELCOME)
+            cg_msg_free(welcome);
+    }
+    return welcome->type == CG_MSG_WELCOME ? 0 : -1;
+}
+
 /* A peer that says it follows credits, takes its grants and heartbeats on but never sends a
  * group (stuck or hostile) must not stall training: after a heartbeat timeout the learner
  * takes its grants back and keeps it on probation (one group at a time, outside the window),
@@ -530,30 +564,15 @@ static void test_integration_credit_hoarder(void)
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
     S_REQUIRE(port > 0);
 
-    cg_config_defaults(cfg);
-    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
     cg_msg_caps_t caps;
-    cg_msg_caps_from(cfg, &caps);
-    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
-    tp = cg_transport_new();
-    S_REQUIRE(tp != NULL);
-    dealer = cg_transport_socket(tp, CG_SOCK_DEALER, &sopts);
-    S_REQUIRE(dealer && cg_transport_connect(dealer, "127.0.0.1", port) == CG_OK);
+    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
     cg_msg_t hello = {.type = CG_MSG_HELLO};
     hello.u.hello = (cg_msg_hello_t){.actor_id = 7, .pid = (int32_t)getpid(), .credits = 1};
     snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "%s", "hoarder");
     S_REQUIRE(cg_transport_send(dealer, NULL, 0, &hello) == CG_OK);
     /* The hoarder joins first, so it holds grants before the honest actor exists. */
-    double deadline = cg_proc_now() + 10 * S_SLOW;
-    while (welcome.type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
-        int ready = 0;
-        if (cg_transport_poll(&dealer, 1, 100, &ready) == CG_OK && ready &&
-            cg_transport_recv(dealer, &caps, NULL, &welcome, NULL, NULL, NULL, err, sizeof err) ==
-                CG_OK &&
-            welcome.type != CG_MSG_WELCOME)
-            cg_msg_free(&welcome);
-    }
-    S_REQUIRE(welcome.type == CG_MSG_WELCOME && welcome.u.welcome.credits);
+    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0 && welcome.u.welcome.credits);
+    double deadline;
     pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
     S_REQUIRE(actor > 0);
     /* Heartbeat on, take every grant, send nothing, until the learner is done. */
@@ -847,15 +866,8 @@ static void test_integration_malformed_flood(void)
     S_REQUIRE(actor > 0);
     S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 20 * S_SLOW, learner, &csv, NULL) == 0);
 
-    cg_config_defaults(cfg);
-    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
     cg_msg_caps_t caps;
-    cg_msg_caps_from(cfg, &caps);
-    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
-    tp = cg_transport_new();
-    S_REQUIRE(tp != NULL);
-    dealer = cg_transport_socket(tp, CG_SOCK_DEALER, &sopts);
-    S_REQUIRE(dealer && cg_transport_connect(dealer, "127.0.0.1", port) == CG_OK);
+    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
     S_REQUIRE(cg_transport_wait_writable(dealer, (int)(5000 * S_SLOW)) == CG_OK);
 
     /* Control socket: 3 random blobs, a hello of another run, then our own legitimate hello. */
@@ -877,18 +889,7 @@ static void test_integration_malformed_flood(void)
     m.u.hello.actor_id = -1;
     snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "integration-test");
     S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
-    double deadline = cg_proc_now() + 10 * S_SLOW;
-    while (welcome.type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
-        int ready = 0;
-        if (cg_transport_poll(&dealer, 1, 100, &ready) != CG_OK || !ready)
-            continue;
-        /* A reply that is not a Welcome is dropped; recv leaves welcome empty on errors. */
-        if (cg_transport_recv(dealer, &caps, NULL, &welcome, NULL, NULL, NULL, err, sizeof err) ==
-                CG_OK &&
-            welcome.type != CG_MSG_WELCOME)
-            cg_msg_free(&welcome);
-    }
-    S_REQUIRE(welcome.type == CG_MSG_WELCOME);
+    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
     const cg_msg_welcome_t *w = &welcome.u.welcome;
     const char *run_id = welcome.run_id;
     S_REQUIRE(w->data_port > 0 && w->config_text);
@@ -1002,6 +1003,7 @@ static void test_integration_malformed_flood(void)
     s_blob_encode(&bad, &m);
 
     /* Flood: every bad message ROUNDS times, counting those that left our queue. */
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
     push = cg_transport_socket(tp, CG_SOCK_PUSH, &sopts);
     S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
     int bad_data = 0, not_sent = 0;
