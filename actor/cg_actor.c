@@ -22,6 +22,7 @@
 
 #define S_IDLE_MS 10            /* longest wait with nothing to do: bounds the stop latency */
 #define S_BUSY_POLL_MS 1.0      /* while rolling out, poll the sockets at most this often */
+#define S_GOODBYE_LINGER_MS 200 /* how long the leaving heartbeat may take to go out */
 #define S_DRAIN_MAX 64          /* messages handled per socket per loop turn */
 #define S_SEED_STREAM 0x6163746f72ULL /* "actor": stream splitting the Welcome's seed */
 #define S_HOST_LEN 256
@@ -331,7 +332,8 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
     return rc;
 }
 
-static cg_status_t s_send_heartbeat(cg_actor_t *self)
+/* A heartbeat; `leaving`: the last one, telling the learner this actor exits now. */
+static cg_status_t s_send_heartbeat(cg_actor_t *self, int leaving)
 {
     cg_msg_t msg;
     s_msg_init(self, &msg, CG_MSG_HEARTBEAT);
@@ -340,6 +342,7 @@ static cg_status_t s_send_heartbeat(cg_actor_t *self)
     hb->applied_version = self->version;
     hb->groups_sent = self->stats.groups_sent;
     hb->weights_latency_s = self->stats.weights_latency_s;
+    hb->leaving = leaving;
     self->t_heartbeat = s_now_ms();
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
     return rc == CG_ERR_TIMEOUT ? CG_OK : rc;
@@ -776,7 +779,7 @@ static cg_status_t s_timers(cg_actor_t *self)
         return s_send_hello(self, 1);
     }
     if (now - self->t_heartbeat >= self->heartbeat_ms)
-        CG_TRY(s_send_heartbeat(self));
+        CG_TRY(s_send_heartbeat(self, 0));
     /* Behind the learner with no Weights for a period (PUB/SUB slow joiner): ask for a
      * snapshot. */
     if (self->learner_version > self->version && self->stash.type == CG_MSG_NONE &&
@@ -864,6 +867,12 @@ cg_status_t cg_actor_run(cg_actor_t *self, volatile sig_atomic_t *stop)
             CG_WARN("exiting with an unsent batch of %d groups", self->batch.u.groups.n_groups);
         cg_rollout_release(self->rollout);
         self->pending = 0;
+    }
+    if (self->phase == S_RUNNING && self->dealer) {
+        /* Say goodbye, so that the learner frees the slot (and, at the end of training,
+         * stops repeating `done` once every actor has left) without waiting a timeout. */
+        (void)s_send_heartbeat(self, 1);
+        cg_transport_close_linger(&self->dealer, S_GOODBYE_LINGER_MS);
     }
     s_close_sockets(self);
     if (rc != CG_OK)

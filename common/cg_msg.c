@@ -521,6 +521,7 @@ static void s_take_heartbeat(const Cgrpo__Heartbeat *h, cg_msg_heartbeat_t *out)
     out->groups_sent = h->groups_sent;
     out->weights_latency_s = h->weights_latency_s;
     out->credit = h->credit;
+    out->leaving = h->leaving ? 1 : 0;
 }
 
 /* ---- decode ---- */
@@ -784,6 +785,7 @@ static void s_put_heartbeat(const cg_msg_heartbeat_t *h, Cgrpo__Heartbeat *pb)
     pb->groups_sent = h->groups_sent;
     pb->weights_latency_s = h->weights_latency_s;
     pb->credit = h->credit;
+    pb->leaving = h->leaving != 0;
 }
 
 cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)

@@ -132,6 +132,7 @@ typedef struct {
     uint64_t groups_sent;
     double weights_latency_s;    /* last publish -> apply latency seen, or -1 */
     int32_t credit;              /* learner -> actor: more groups it may start; else 0 */
+    int32_t leaving;             /* actor -> learner: the actor exits now (0 or 1) */
 } cg_msg_heartbeat_t;
 
 typedef struct {

@@ -118,6 +118,14 @@ void cg_transport_close(cg_socket_t **sock_p)
     *sock_p = NULL;
 }
 
+void cg_transport_close_linger(cg_socket_t **sock_p, int linger_ms)
+{
+    if (!sock_p || !*sock_p)
+        return;
+    (void)zmq_setsockopt((*sock_p)->zsock, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    cg_transport_close(sock_p);
+}
+
 cg_status_t cg_transport_bind(cg_socket_t *sock, const char *host, int port, int *bound_port)
 {
     char endpoint[300];

@@ -49,6 +49,9 @@ void cg_transport_destroy(cg_transport_t **self_p);
 cg_socket_t *cg_transport_socket(cg_transport_t *self, cg_sock_kind_t kind,
                                  const cg_socket_opts_t *opts);
 void cg_transport_close(cg_socket_t **sock_p);
+/* Closes like cg_transport_close, after giving messages still queued to go out up to
+ * linger_ms to leave (sockets close with ZMQ_LINGER 0 otherwise). */
+void cg_transport_close_linger(cg_socket_t **sock_p, int linger_ms);
 
 /* Binds tcp://host:port; port 0 lets the OS pick. *bound_port receives the port. */
 cg_status_t cg_transport_bind(cg_socket_t *sock, const char *host, int port, int *bound_port);

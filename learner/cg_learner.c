@@ -34,7 +34,7 @@ typedef struct {
     int32_t id;
     uint8_t identity[CG_IDENTITY_MAX];
     size_t idlen;
-    double last_seen;       /* monotonic seconds */
+    double last_seen;       /* monotonic seconds; -INFINITY once it has said it leaves */
     uint64_t applied_version;
     uint64_t groups_sent;
     double latency_s;
@@ -828,6 +828,12 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
         s_count_rejected(self, "control", CG_ERR_PROTO, "heartbeat from an actor that did not say hello");
         return;
     }
+    if (hb->leaving) { /* exiting: holds nothing, counts as gone from now on */
+        a->last_seen = -INFINITY;
+        a->outstanding = 0;
+        CG_INFO("actor %d (%s pid %d) left", a->id, a->host, a->pid);
+        return;
+    }
     a->last_seen = s_now();
     /* One latency sample per newly applied version the heartbeat reports. */
     if (hb->applied_version != a->applied_version && hb->weights_latency_s >= 0 &&
@@ -917,7 +923,7 @@ static void s_drain_data(cg_learner_t *self)
             self->groups_ingested += g->n_groups;
         }
         s_actor_t *a = s_actor_find(self, g->actor_id);
-        if (a) {
+        if (a && isfinite(a->last_seen)) { /* not one that has left (its last groups) */
             a->last_seen = s_now();
             a->outstanding = a->outstanding > g->n_groups ? a->outstanding - g->n_groups : 0;
             a->t_delivered = a->last_seen;
@@ -1212,12 +1218,16 @@ cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
         rc = crc;
     if (self->iteration >= self->cfg.iterations) {
         /* Tell actors that training is over. PUB is fire-and-forget and a SUB that has just
-         * reconnected misses single messages, so repeat it for about a second. */
-        for (int i = 0; i < 10; i++) {
-            s_publish(self, 1);
-            struct timespec ts = {0, 100 * 1000 * 1000};
+         * reconnected misses single messages, so repeat it for up to a second, until every
+         * actor has said it leaves (an actor that does not say so gets the whole second). */
+        for (int i = 0; i < 100; i++) {
+            if (i % 10 == 0)
+                s_publish(self, 1);
+            struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
             s_drain_control(self);
+            if (s_actors_alive(self) == 0)
+                break;
         }
     }
     if (*stop && rc == CG_OK)

@@ -756,9 +756,13 @@ static void test_integration_learner_killed(void)
     CU_ASSERT(s_csv_get(&csv, -1, "iteration") == ITERS);
     CU_ASSERT(s_csv_get(&csv, -1, "version") == ITERS);
 
-    /* The actors exit on the learner's done, with status 0. */
+    /* The actors exit on the learner's done, with status 0, and say so as they leave. */
     CU_ASSERT(s_exit_code(act[0], 10 * S_SLOW) == 0);
     CU_ASSERT(s_exit_code(act[1], 10 * S_SLOW) == 0);
+    for (int i = 0; i < 2; i++) {
+        snprintf(needle, sizeof needle, "pid %d) left", (int)act[i]);
+        CU_ASSERT(s_log_line(path, needle, NULL, 0));
+    }
 done:
     s_csv_free(&csv);
     s_end();

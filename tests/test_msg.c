@@ -211,6 +211,7 @@ static void s_make_heartbeat(cg_rng_t *rng, cg_msg_t *m)
     m->u.heartbeat.groups_sent = cg_rng_u64(rng);
     m->u.heartbeat.weights_latency_s = cg_rng_below(rng, 2) ? -1.0 : cg_rng_uniform(rng);
     m->u.heartbeat.credit = cg_rng_below(rng, 2) ? 0 : s_below(rng, 1000);
+    m->u.heartbeat.leaving = (int32_t)cg_rng_below(rng, 2);
 }
 
 /* One valid message of each type, small enough for exhaustive prefix checks. */
@@ -336,6 +337,7 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT_EQUAL(x->groups_sent, y->groups_sent);
         CU_ASSERT(memcmp(&x->weights_latency_s, &y->weights_latency_s, sizeof(double)) == 0);
         CU_ASSERT_EQUAL(x->credit, y->credit);
+        CU_ASSERT_EQUAL(x->leaving, y->leaving);
         break;
     }
     default:
