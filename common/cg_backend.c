@@ -223,10 +223,10 @@ cg_status_t cg_backend_update(cg_backend_t *self, const cg_minibatch_t *mb,
     if (!mb || !loss || mb->n <= 0 || !mb->obs || !mb->action || !mb->logp_old || !mb->adv ||
         !mb->weight)
         return CG_ERR_INVAL;
-    /* Actions index the logits: an out-of-range one is bad input, not a broken invariant. */
-    for (int32_t i = 0; i < mb->n; i++)
-        if (mb->action[i] < 0 || mb->action[i] >= self->shape.n_actions)
-            return CG_ERR_RANGE;
+    /* An out-of-range action is bad input, not a broken invariant: CG_ERR_RANGE. Rows still
+     * to be filled are checked by the backend once it has filled them. */
+    if (!mb->fill && !cg_minibatch_actions_ok(mb, 0, mb->n, self->shape.n_actions))
+        return CG_ERR_RANGE;
     cg_update_stats_t local;
     return self->ops->update(self->ctx, mb, loss, stats ? stats : &local);
 }

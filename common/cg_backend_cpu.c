@@ -27,6 +27,7 @@ typedef struct {
     const cg_minibatch_t *mb;
     const cg_loss_config_t *loss;
     int32_t r0, r1;
+    int bad_action;            /* an action of its rows is out of range: nothing computed */
     cg_loss_stats_t stats;
     size_t n_params;
 } s_slice_t;
@@ -69,6 +70,10 @@ static void s_slice_run(void *arg)
         .logp_ref = mb->logp_ref ? mb->logp_ref + r0 : NULL,
         .kl_coef = mb->kl_coef ? mb->kl_coef + r0 : NULL,
     };
+    cg_minibatch_fill(mb, sl->r0, sl->r1); /* this slice's gather, on this thread */
+    sl->bad_action = mb->fill && !cg_minibatch_actions_ok(mb, sl->r0, sl->r1, sl->n_actions);
+    if (sl->bad_action)
+        return;
     s_reserve(sl, n);
     memset(sl->grad, 0, sl->n_params * sizeof(float));
     cg_policy_forward(sl->policy, part.obs, n, sl->logits);
@@ -126,6 +131,9 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
         k == 1 ? (s_slice_run(parts[0]), CG_OK) : cg_workers_run(self->workers, s_slice_run, parts, k);
     if (rc != CG_OK)
         return rc;
+    for (int32_t t = 0; t < k; t++)
+        if (self->slices[t].bad_action)
+            return CG_ERR_RANGE;
     /* Sums in slice order; clip_frac is a fraction of rows, weighted back by them. */
     cg_loss_stats_t *st = &stats->loss;
     for (int32_t t = 0; t < k; t++) {

@@ -532,6 +532,11 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
      * grid (an error) and divide by n for clip_frac. */
     CG_ASSERT(n > 0);
     memset(stats, 0, sizeof(*stats));
+    if (mb->fill) { /* gathered here, then checked as cg_backend_update checks the others */
+        cg_minibatch_fill(mb, 0, n);
+        if (!cg_minibatch_actions_ok(mb, 0, n, self->shape.n_actions))
+            return CG_ERR_RANGE;
+    }
     CG_TRY(s_enter(self));
     CG_TRY(s_reserve(self, n));
     s_batch_t b;

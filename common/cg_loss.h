@@ -17,8 +17,16 @@
 extern "C" {
 #endif
 
-/* A minibatch of steps, arrays indexed by step. Borrowed pointers. */
-typedef struct {
+typedef struct cg_minibatch cg_minibatch_t;
+
+/* Fills rows [r0, r1) of mb's arrays from wherever the minibatch's steps are kept. Calls for
+ * disjoint ranges may run at the same time on different threads. */
+typedef void (*cg_minibatch_fill_fn)(const cg_minibatch_t *mb, int32_t r0, int32_t r1);
+
+/* A minibatch of steps, arrays indexed by step. Borrowed pointers. With `fill` set the arrays
+ * are not filled yet: whoever reads rows calls fill for them first (cg_minibatch_fill), so
+ * that the gather runs where, and on as many threads as, the rows are used. */
+struct cg_minibatch {
     int32_t n;              /* steps */
     const float *obs;       /* (n, obs_dim) */
     const int32_t *action;  /* (n) */
@@ -27,7 +35,27 @@ typedef struct {
     const float *weight;    /* (n) w_i above */
     const float *logp_ref;  /* (n) reference log-prob, or NULL when no KL term */
     const float *kl_coef;   /* (n) per-step beta_i (asymmetric KL), or NULL: use cfg beta */
-} cg_minibatch_t;
+    cg_minibatch_fill_fn fill; /* NULL: the arrays hold every row already */
+    const void *fill_ctx;      /* fill's own state */
+};
+
+/* Makes rows [r0, r1) of mb readable (calls mb->fill when set). */
+static inline void cg_minibatch_fill(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
+{
+    if (mb->fill && r1 > r0)
+        mb->fill(mb, r0, r1);
+}
+
+/* 1 when every action of rows [r0, r1) indexes one of n_actions logits. Actions index the
+ * logits: an update checks them (after filling) before it reads any. */
+static inline int cg_minibatch_actions_ok(const cg_minibatch_t *mb, int32_t r0, int32_t r1,
+                                          int32_t n_actions)
+{
+    int bad = 0;
+    for (int32_t i = r0; i < r1; i++)
+        bad |= mb->action[i] < 0 || mb->action[i] >= n_actions;
+    return !bad;
+}
 
 typedef struct {
     float clip_eps;   /* 0.2 */

@@ -41,6 +41,12 @@ struct cg_batch {
     int64_t cap_mb;
     float *mb_obs, *mb_logp, *mb_adv, *mb_weight, *mb_ref, *mb_kl;
     int32_t *mb_action;
+    /* the current minibatch: episodes perm[mb_lo + j], j < mb_n_ep, its rows from
+     * mb_row0[j] (mb_row0[mb_n_ep] = rows), gathered by s_fill when the backend asks */
+    int64_t *mb_row0;       /* (cap_perm + 1) */
+    int32_t cap_perm;
+    int32_t mb_lo, mb_n_ep;
+    int mb_with_ref, mb_asym;
 };
 
 cg_batch_t *cg_batch_new(int32_t group_size, int32_t n_costs, int32_t obs_dim)
@@ -78,6 +84,7 @@ void cg_batch_destroy(cg_batch_t **self_p)
     free(b->mb_ref);
     free(b->mb_kl);
     free(b->mb_action);
+    free(b->mb_row0);
     free(b);
     *self_p = NULL;
 }
@@ -382,14 +389,59 @@ void cg_batch_shuffle(cg_batch_t *self, int32_t n, int32_t n_mb, cg_rng_t *rng)
     self->n_mb = n_mb;
 }
 
+/* cg_minibatch_fill_fn: copies rows [r0, r1) of the current minibatch out of the arenas
+ * (episodes split at the range's ends), and spreads the per-episode values over them. */
+static void s_fill(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
+{
+    cg_batch_t *self = (cg_batch_t *)mb->fill_ctx;
+    const int64_t *row0 = self->mb_row0;
+    int32_t lo = 0, hi = self->mb_n_ep; /* the episode holding row r0: row0[lo] <= r0 */
+    while (hi - lo > 1) {
+        int32_t mid = lo + (hi - lo) / 2;
+        if (row0[mid] <= r0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const size_t D = (size_t)self->D;
+    for (int32_t j = lo; j < self->mb_n_ep && row0[j] < r1; j++) {
+        const int32_t e = self->perm[self->mb_lo + j];
+        const int64_t a = row0[j] > r0 ? row0[j] : r0;           /* rows [a, b) of it */
+        const int64_t b = row0[j + 1] < r1 ? row0[j + 1] : r1;
+        const int64_t from = self->step0[e] + (a - row0[j]);
+        const size_t len = (size_t)(b - a);
+        const float w = 1.0f / ((float)self->length[e] * (float)self->mb_n_ep);
+        memcpy(self->mb_obs + (size_t)a * D, self->obs + (size_t)from * D, len * D * sizeof(float));
+        memcpy(self->mb_action + a, self->action + from, len * sizeof(int32_t));
+        memcpy(self->mb_logp + a, self->logp + from, len * sizeof(float));
+        if (self->mb_with_ref)
+            memcpy(self->mb_ref + a, self->logp_ref + from, len * sizeof(float));
+        for (int64_t t = a; t < b; t++) {
+            self->mb_adv[t] = self->adv[e];
+            self->mb_weight[t] = w;
+        }
+        if (self->mb_asym)
+            for (int64_t t = a; t < b; t++)
+                self->mb_kl[t] = self->kl_coef[e];
+    }
+}
+
 void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_minibatch_t *mb)
 {
     CG_ASSERT(i >= 0 && i < self->n_mb);
     int32_t lo = (int32_t)((int64_t)self->n_perm * i / self->n_mb);
     int32_t hi = (int32_t)((int64_t)self->n_perm * (i + 1) / self->n_mb);
+    const int32_t n_ep = hi - lo;
+    if (n_ep + 1 > self->cap_perm) {
+        self->cap_perm = 2 * (n_ep + 1);
+        self->mb_row0 = cg_realloc(self->mb_row0, (size_t)self->cap_perm, sizeof(int64_t));
+    }
     int64_t steps = 0;
-    for (int32_t p = lo; p < hi; p++)
-        steps += self->length[self->perm[p]];
+    for (int32_t j = 0; j < n_ep; j++) {
+        self->mb_row0[j] = steps;
+        steps += self->length[self->perm[lo + j]];
+    }
+    self->mb_row0[n_ep] = steps;
     if (steps > self->cap_mb) {
         int64_t cap = steps * 2;
         self->mb_obs = cg_realloc(self->mb_obs, (size_t)cap * (size_t)self->D, sizeof(float));
@@ -401,27 +453,12 @@ void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_
         self->mb_kl = cg_realloc(self->mb_kl, (size_t)cap, sizeof(float));
         self->cap_mb = cap;
     }
-    int32_t n_ep = hi - lo;
-    int64_t s = 0;
-    for (int32_t p = lo; p < hi; p++) {
-        int32_t e = self->perm[p];
-        int64_t from = self->step0[e], len = self->length[e];
-        float w = 1.0f / ((float)len * (float)n_ep);
-        memcpy(self->mb_obs + s * self->D, self->obs + from * self->D,
-               (size_t)len * (size_t)self->D * sizeof(float));
-        memcpy(self->mb_action + s, self->action + from, (size_t)len * sizeof(int32_t));
-        memcpy(self->mb_logp + s, self->logp + from, (size_t)len * sizeof(float));
-        if (with_ref)
-            memcpy(self->mb_ref + s, self->logp_ref + from, (size_t)len * sizeof(float));
-        for (int64_t t = 0; t < len; t++) {
-            self->mb_adv[s + t] = self->adv[e];
-            self->mb_weight[s + t] = w;
-            self->mb_kl[s + t] = self->kl_coef[e];
-        }
-        s += len;
-    }
+    self->mb_lo = lo;
+    self->mb_n_ep = n_ep;
+    self->mb_with_ref = with_ref;
+    self->mb_asym = asym;
     *mb = (cg_minibatch_t){
-        .n = (int32_t)s,
+        .n = (int32_t)steps,
         .obs = self->mb_obs,
         .action = self->mb_action,
         .logp_old = self->mb_logp,
@@ -429,5 +466,7 @@ void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_
         .weight = self->mb_weight,
         .logp_ref = with_ref ? self->mb_ref : NULL,
         .kl_coef = asym ? self->mb_kl : NULL,
+        .fill = s_fill,
+        .fill_ctx = self,
     };
 }

@@ -76,8 +76,9 @@ const int32_t *cg_batch_actions(const cg_batch_t *self);
 float *cg_batch_logp_ref(cg_batch_t *self);
 
 /* Splits the first n groups' episodes into n_mb minibatches in an order shuffled by rng
- * (call once per epoch), then cg_batch_minibatch(i) gathers minibatch i into mb (buffers
- * owned by the batch, valid until the next call). with_ref: fill logp_ref; asym: fill
+ * (call once per epoch), then cg_batch_minibatch(i) sets mb to minibatch i (buffers owned
+ * by the batch, valid until the next call), its rows gathered by mb->fill as they are used
+ * (cg_minibatch_fill; the backend's threads each gather their own rows). with_ref: fill logp_ref; asym: fill
  * per-step kl_coef. Per-step weight = 1 / (episode length * episodes in the minibatch). */
 void cg_batch_shuffle(cg_batch_t *self, int32_t n, int32_t n_mb, cg_rng_t *rng);
 void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym,

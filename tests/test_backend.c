@@ -422,6 +422,88 @@ static void test_backend_bad_input(void)
     cg_backend_destroy(&be);
 }
 
+/* A minibatch whose rows are gathered on demand (cg_minibatch_t.fill, as the learner's
+ * batches are): every row is filled exactly once, before it is read, by the slice that uses
+ * it; the result is the very bits of the same rows handed over already filled; a bad action
+ * that only the fill reveals is CG_ERR_RANGE with the parameters untouched. */
+#define S_FILL_N 256 /* rows: three slices of 64 or more */
+typedef struct {
+    float obs[S_FILL_N * OBS];
+    int32_t action[S_FILL_N];
+    float logp_old[S_FILL_N], adv[S_FILL_N], weight[S_FILL_N];
+} s_rows_t;
+
+typedef struct {
+    const s_rows_t *src;
+    s_rows_t *dst;
+    int32_t filled[S_FILL_N];
+} s_fill_ctx_t;
+
+static void s_fill_rows(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
+{
+    s_fill_ctx_t *c = (s_fill_ctx_t *)mb->fill_ctx;
+    for (int32_t i = r0; i < r1; i++) {
+        memcpy(c->dst->obs + (size_t)i * OBS, c->src->obs + (size_t)i * OBS, OBS * sizeof(float));
+        c->dst->action[i] = c->src->action[i];
+        c->dst->logp_old[i] = c->src->logp_old[i];
+        c->dst->adv[i] = c->src->adv[i];
+        c->dst->weight[i] = c->src->weight[i];
+        __atomic_add_fetch(&c->filled[i], 1, __ATOMIC_RELAXED);
+    }
+}
+
+static cg_minibatch_t s_rows_mb(s_rows_t *r)
+{
+    return (cg_minibatch_t){.n = S_FILL_N, .obs = r->obs, .action = r->action,
+                            .logp_old = r->logp_old, .adv = r->adv, .weight = r->weight};
+}
+
+static void test_backend_fill(void)
+{
+    static s_rows_t src, dst;
+    static s_fill_ctx_t ctx;
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 12, 12);
+    for (int32_t i = 0; i < S_FILL_N; i++) {
+        for (int32_t j = 0; j < OBS; j++)
+            src.obs[i * OBS + j] = (float)cg_rng_normal(&rng);
+        src.action[i] = (int32_t)cg_rng_below(&rng, ACT);
+        src.logp_old[i] = (float)(-log((double)ACT) + 0.3 * cg_rng_normal(&rng));
+        src.adv[i] = (float)cg_rng_normal(&rng);
+        src.weight[i] = 1.0f / S_FILL_N;
+    }
+    ctx = (s_fill_ctx_t){.src = &src, .dst = &dst};
+    char err[256];
+    cg_backend_t *filled = s_cpu(CG_ACT_TANH, 5), *lazy = s_cpu(CG_ACT_TANH, 5);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(filled);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lazy);
+    CU_ASSERT_EQUAL(cg_backend_set_threads(filled, 3, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_set_threads(lazy, 3, err, sizeof err), CG_OK);
+    cg_minibatch_t ready = s_rows_mb(&src), mb = s_rows_mb(&dst);
+    mb.fill = s_fill_rows;
+    mb.fill_ctx = &ctx;
+    cg_update_stats_t s_f, s_l;
+    CU_ASSERT_EQUAL(cg_backend_update(filled, &ready, &s_loss, &s_f), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_update(lazy, &mb, &s_loss, &s_l), CG_OK);
+    for (int32_t i = 0; i < S_FILL_N; i++)
+        CU_ASSERT_EQUAL(ctx.filled[i], 1);
+    CU_ASSERT(memcmp(&s_f, &s_l, sizeof s_f) == 0);
+    size_t np = cg_backend_n_params(filled);
+    float *p0 = calloc(np, sizeof(float)), *p1 = calloc(np, sizeof(float));
+    CU_ASSERT_EQUAL(cg_backend_get_params(filled, p0), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_get_params(lazy, p1), CG_OK);
+    CU_ASSERT(memcmp(p0, p1, np * sizeof(float)) == 0);
+
+    src.action[200] = ACT; /* in the last slice: only its fill sees it */
+    CU_ASSERT_EQUAL(cg_backend_update(lazy, &mb, &s_loss, NULL), CG_ERR_RANGE);
+    CU_ASSERT_EQUAL(cg_backend_get_params(lazy, p0), CG_OK);
+    CU_ASSERT(memcmp(p0, p1, np * sizeof(float)) == 0);
+    free(p1);
+    free(p0);
+    cg_backend_destroy(&lazy);
+    cg_backend_destroy(&filled);
+}
+
 /* device=cuda without a CUDA backend: NULL and a message naming cuda with a hint.
  * device=auto: cuda when that works, else cpu. Bad shapes and Adam settings: NULL + why. */
 static void test_backend_select(void)
@@ -466,6 +548,7 @@ int main(void)
         {"update_direction", test_backend_update_direction},
         {"bandit", test_backend_bandit},
         {"bad_input", test_backend_bad_input},
+        {"rows filled on demand", test_backend_fill},
         {"select", test_backend_select},
         CU_TEST_INFO_NULL,
     };

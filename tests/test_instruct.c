@@ -798,6 +798,7 @@ static void test_worked_advantages_through_batch(void)
     cg_minibatch_t mb;
     cg_batch_minibatch(b, 0, 0, 1, &mb);
     CU_ASSERT_EQUAL_FATAL(mb.n, NG * G * 2);
+    cg_minibatch_fill(&mb, 0, mb.n);
     for (int32_t s = 0; s < mb.n; s++) {
         int32_t g = (int32_t)mb.obs[s * OD], j = (int32_t)mb.obs[s * OD + 1];
         CG_ASSERT_NEAR(mb.adv[s], want[g][j], 1e-5);

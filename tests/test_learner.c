@@ -342,6 +342,10 @@ static void test_batch_minibatches(void)
     for (int i = 0; i < n_mb; i++) {
         cg_minibatch_t mb;
         cg_batch_minibatch(b, i, 0, 1, &mb);
+        /* Gathered in uneven pieces that split episodes, as a backend's threads do. */
+        cg_minibatch_fill(&mb, mb.n / 3 + 1, mb.n);
+        cg_minibatch_fill(&mb, 0, mb.n / 3);
+        cg_minibatch_fill(&mb, mb.n / 3, mb.n / 3 + 1);
         CU_ASSERT_PTR_NULL(mb.logp_ref);
         CU_ASSERT_PTR_NOT_NULL(mb.kl_coef);
         double wsum = 0;
