@@ -35,6 +35,7 @@ struct cg_policy {
     int32_t max_hidden;
     int32_t cap_n;
     int32_t last_n;                      /* rows of the last forward; -1 before any */
+    const float *obs;                    /* the last forward's obs (its caller's), for backward */
     float *ws;
     double *db_acc;                      /* (widest layer) bias-gradient row sums */
 };
@@ -135,8 +136,9 @@ cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed)
         off += (size_t)out * (size_t)in;
         self->b_off[l] = off;
         off += (size_t)out;
-        self->x_off[l] = x_off;
-        x_off += (size_t)in;
+        self->x_off[l] = x_off; /* layer 0's input is the caller's obs (self->obs) */
+        if (l > 0)
+            x_off += (size_t)in;
         if (l < shape->n_hidden && out > self->max_hidden)
             self->max_hidden = out;
         in = out;
@@ -213,7 +215,7 @@ static void s_reserve(cg_policy_t *self, int32_t n)
  * [-1, 1]: within 2.8e-7 absolute and relative of tanh, a few float ulps (tests/test_policy.c
  * checks it against double tanh; expf's form was within 1.2e-7), no branch and no
  * libm call, so it vectorises; glibc's expf loop it replaces was a quarter of the update. */
-CG_VECTOR static void s_tanh(float *y, size_t m)
+static inline float s_tanh1(float x)
 {
     const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f,
                 a5 = 1.48572235717979e-05f, a7 = 5.12229709037114e-08f,
@@ -221,10 +223,9 @@ CG_VECTOR static void s_tanh(float *y, size_t m)
                 a13 = -2.76076847742355e-16f;
     const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f,
                 b4 = 1.18534705686654e-04f, b6 = 1.19825839466702e-06f;
-    for (size_t k = 0; k < m; k++) {
-        float x = y[k];
-        x = x > 9.0f ? 9.0f : x;
-        x = x < -9.0f ? -9.0f : x;
+    x = x > 9.0f ? 9.0f : x;
+    x = x < -9.0f ? -9.0f : x;
+    {
         const float x2 = x * x;
         float p = x2 * a13 + a11;
         p = x2 * p + a9;
@@ -237,7 +238,35 @@ CG_VECTOR static void s_tanh(float *y, size_t m)
         q = x2 * q + b2;
         q = x2 * q + b0;
         const float t = p / q; /* may round a hair past +-1 near saturation: clamp */
-        y[k] = t > 1.0f ? 1.0f : (t < -1.0f ? -1.0f : t);
+        return t > 1.0f ? 1.0f : (t < -1.0f ? -1.0f : t);
+    }
+}
+
+CG_VECTOR static void s_tanh(float *y, size_t m)
+{
+    for (size_t k = 0; k < m; k++)
+        y[k] = s_tanh1(y[k]);
+}
+
+/* The forward's epilogue, fused: y (n, out) = act(y + b) row by row, b (out); act is
+ * CG_ACT_TANH, CG_ACT_RELU, or S_BIAS_ONLY (the logits). One pass over y instead of a
+ * broadcast of b before the GEMM and an activation pass after it. */
+#define S_BIAS_ONLY (-1)
+CG_VECTOR static void s_bias_act(float *y, const float *b, int32_t n, int32_t out, int act)
+{
+    for (int32_t i = 0; i < n; i++) {
+        float *r = y + (size_t)i * (size_t)out;
+        if (act == CG_ACT_TANH)
+            for (int32_t j = 0; j < out; j++)
+                r[j] = s_tanh1(r[j] + b[j]);
+        else if (act == CG_ACT_RELU)
+            for (int32_t j = 0; j < out; j++) {
+                const float v = r[j] + b[j];
+                r[j] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int32_t j = 0; j < out; j++)
+                r[j] += b[j];
     }
 }
 
@@ -246,12 +275,6 @@ CG_VECTOR static void s_tanh(float *y, size_t m)
 void cg_policy_tanh(float *y, size_t m)
 {
     s_tanh(y, m);
-}
-
-CG_VECTOR static void s_relu(float *y, size_t m)
-{
-    for (size_t k = 0; k < m; k++)
-        y[k] = y[k] > 0.0f ? y[k] : 0.0f;
 }
 
 /* dx *= tanh'(pre-activation) = 1 - tanh^2, from the cached output x = tanh(.). */
@@ -279,9 +302,10 @@ CG_VECTOR static void s_column_sums(const float *a, int32_t rows, int32_t cols, 
     }
 }
 
-/* Layer l's input (n, in_l) in the workspace: the obs copy for l = 0, else hidden act l-1. */
+/* Layer l >= 1's input (n, in_l) in the workspace: hidden activation l-1. */
 static float *s_layer_input(cg_policy_t *self, int32_t l)
 {
+    CG_ASSERT(l > 0);
     return self->ws + (size_t)self->cap_n * self->x_off[l];
 }
 
@@ -292,28 +316,20 @@ void cg_policy_forward(cg_policy_t *self, const float *obs, int32_t n, float *lo
     if (n == 0)
         return;
     s_reserve(self, n);
-    memcpy(s_layer_input(self, 0), obs, (size_t)n * self->shape.obs_dim * sizeof *obs);
+    self->obs = obs; /* layer 0's input, read again by backward: not copied */
 
     for (int32_t l = 0; l < self->n_layers; l++) {
         int32_t in = self->in[l];
         int32_t out = self->out[l];
         int last = l == self->n_layers - 1;
-        const float *x = s_layer_input(self, l);      /* (n, in) */
-        float *y = last ? logits : s_layer_input(self, l + 1); /* (n, out) */
-        const float *w = self->params + self->w_off[l]; /* (out, in) */
-        const float *b = self->params + self->b_off[l]; /* (out) */
-        /* Y = X W^T + b: broadcast b into Y, then sgemm with beta = 1. */
-        for (int32_t i = 0; i < n; i++)
-            memcpy(y + (size_t)i * out, b, (size_t)out * sizeof *b);
+        const float *x = l == 0 ? obs : s_layer_input(self, l); /* (n, in) */
+        float *y = last ? logits : s_layer_input(self, l + 1);  /* (n, out) */
+        const float *w = self->params + self->w_off[l];          /* (out, in) */
+        const float *b = self->params + self->b_off[l];          /* (out) */
+        /* Y = act(X W^T + b) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in,
-                    1.0f, y, out);
-        if (last)
-            break;
-        size_t m = (size_t)n * out;
-        if (self->shape.activation == CG_ACT_TANH)
-            cg_policy_tanh(y, m);
-        else
-            s_relu(y, m);
+                    0.0f, y, out);
+        s_bias_act(y, b, n, out, last ? S_BIAS_ONLY : (int)self->shape.activation);
     }
 }
 
@@ -330,7 +346,7 @@ void cg_policy_backward(cg_policy_t *self, const float *dlogits, int32_t n, floa
     for (int32_t l = self->n_layers - 1; l >= 0; l--) {
         int32_t in = self->in[l];
         int32_t out = self->out[l];
-        const float *x = s_layer_input(self, l);         /* (n, in) */
+        const float *x = l == 0 ? self->obs : s_layer_input(self, l); /* (n, in) */
         const float *w = self->params + self->w_off[l];  /* (out, in) */
         float *dw = grad + self->w_off[l];               /* (out, in) */
         float *db = grad + self->b_off[l];               /* (out) */

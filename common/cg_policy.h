@@ -51,8 +51,9 @@ size_t cg_policy_n_params(const cg_policy_t *self);
 /* The parameter arena (n_params floats), owned by the policy; writable. */
 float *cg_policy_params(cg_policy_t *self);
 
-/* logits (n, n_actions) = MLP(obs (n, obs_dim)). Caches activations for backward.
- * n may be any size; workspaces grow as needed. */
+/* logits (n, n_actions) = MLP(obs (n, obs_dim)). Caches activations for backward, and
+ * keeps a pointer to obs: cg_policy_backward reads it, so obs must stay as it is until
+ * then. n may be any size; workspaces grow as needed. */
 void cg_policy_forward(cg_policy_t *self, const float *obs, int32_t n, float *logits);
 /* grad (n_params) += d loss / d params, given dlogits (n, n_actions) = d loss / d logits
  * for the batch of the last cg_policy_forward call (same n). */
