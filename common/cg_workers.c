@@ -10,15 +10,23 @@
 #include "cg_log.h"
 #include "cg_transport.h"
 
-/* What a pipe carries: the function and the part it runs, owned by the worker until it
- * sends the task back. */
+/* A job: its parts, taken one at a time through `next`. */
 typedef struct {
     cg_workers_fn fn;
-    void *part;
+    void *const *parts;
+    int32_t n;
+    int32_t next; /* the next part nobody has taken (atomic) */
+} s_job_t;
+
+/* What a pipe carries: the job and the worker's thread index, owned by the worker until it
+ * sends the task back. */
+typedef struct {
+    s_job_t *job;
+    int32_t thread;
     /* The hand-offs, also as atomics with release/acquire order: the pipe orders them
      * already, but inside uninstrumented libzmq, where ThreadSanitizer cannot see it. */
-    int sent; /* owner -> worker: the part is ready */
-    int done; /* worker -> owner: the part is written */
+    int sent; /* owner -> worker: the job is ready */
+    int done; /* worker -> owner: its parts are written */
 } s_task_t;
 
 typedef struct {
@@ -27,6 +35,7 @@ typedef struct {
     cg_socket_t *mine;   /* the owner's end */
     cg_socket_t *theirs; /* the worker's end, closed by the worker */
     s_task_t task;
+    int delivered;       /* the owner's: this run's task went out */
 } s_worker_t;
 
 struct cg_workers {
@@ -34,6 +43,17 @@ struct cg_workers {
     int32_t n;
     s_worker_t *w; /* (n) */
 };
+
+/* Takes and runs parts until none is left. */
+static void s_take_parts(s_job_t *job, int32_t thread)
+{
+    for (;;) {
+        const int32_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (i >= job->n)
+            return;
+        job->fn(job->parts[i], thread);
+    }
+}
 
 /* A worker: a task in, the same task back when done; NULL means stop. */
 static void *s_main(void *arg)
@@ -48,7 +68,7 @@ static void *s_main(void *arg)
             break;
         s_task_t *task = p;
         (void)__atomic_load_n(&task->sent, __ATOMIC_ACQUIRE);
-        task->fn(task->part);
+        s_take_parts(task->job, task->thread);
         __atomic_store_n(&task->done, 1, __ATOMIC_RELEASE);
         if (cg_transport_send_ptr(w->theirs, task) != CG_OK)
             break;
@@ -120,22 +140,22 @@ int32_t cg_workers_count(const cg_workers_t *self)
 
 cg_status_t cg_workers_run(cg_workers_t *self, cg_workers_fn fn, void *const *parts, int32_t n)
 {
-    CG_ASSERT(self && fn && parts && n >= 1 && n <= self->n + 1);
+    CG_ASSERT(self && fn && parts && n >= 1);
+    s_job_t job = {fn, parts, n, 0};
+    const int32_t helpers = n - 1 < self->n ? n - 1 : self->n;
     cg_status_t rc = CG_OK;
-    uint8_t sent[256] = {0};
-    CG_ASSERT(n <= (int32_t)sizeof sent);
-    for (int32_t t = 1; t < n; t++) {
-        s_worker_t *w = &self->w[t - 1];
-        w->task = (s_task_t){fn, parts[t], 0, 0};
+    for (int32_t t = 0; t < helpers; t++) {
+        s_worker_t *w = &self->w[t];
+        w->task = (s_task_t){&job, t + 1, 0, 0};
         __atomic_store_n(&w->task.sent, 1, __ATOMIC_RELEASE);
-        sent[t] = cg_transport_send_ptr(w->mine, &w->task) == CG_OK;
+        w->delivered = cg_transport_send_ptr(w->mine, &w->task) == CG_OK;
     }
-    fn(parts[0]);
-    for (int32_t t = 1; t < n; t++) {
-        s_worker_t *w = &self->w[t - 1];
+    s_take_parts(&job, 0);
+    for (int32_t t = 0; t < helpers; t++) {
+        s_worker_t *w = &self->w[t];
         void *back = NULL;
         cg_status_t r = CG_ERR_ZMQ;
-        if (sent[t]) {
+        if (w->delivered) {
             do
                 r = cg_transport_recv_ptr(w->mine, -1, &back);
             while (r == CG_ERR_INTERRUPTED || r == CG_ERR_TIMEOUT);
@@ -143,8 +163,8 @@ cg_status_t cg_workers_run(cg_workers_t *self, cg_workers_fn fn, void *const *pa
         if (r == CG_OK && back == &w->task && !__atomic_load_n(&w->task.done, __ATOMIC_ACQUIRE))
             r = CG_ERR_PROTO; /* answered without finishing: cannot happen */
         if (r != CG_OK || back != &w->task) {
-            CG_ERROR("worker thread %d did not %s its part: %s", t - 1,
-                     sent[t] ? "finish" : "receive", cg_status_str(r));
+            CG_ERROR("worker thread %d did not %s its parts: %s", t, w->delivered ? "finish" : "receive",
+                     cg_status_str(r));
             rc = CG_ERR_ZMQ;
         }
     }
