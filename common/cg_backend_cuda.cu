@@ -215,7 +215,12 @@ static __global__ void s_k_loss(const float *logits, int32_t n_actions, int32_t 
         const double logp = (double)x[a] - logz;
 
         const double adv = b.adv[i];
-        const double log_ratio = logp - (double)b.logp_old[i];
+        /* The log-ratio is bounded (CG_LOSS_LOG_RATIO_MAX), with no gradient beyond the
+         * bound: a behaviour log-prob far below the policy's cannot overflow the ratio. */
+        const double raw_log_ratio = logp - (double)b.logp_old[i];
+        const int ratio_bounded = fabs(raw_log_ratio) > CG_LOSS_LOG_RATIO_MAX;
+        const double log_ratio =
+            fmin(fmax(raw_log_ratio, -CG_LOSS_LOG_RATIO_MAX), CG_LOSS_LOG_RATIO_MAX);
         const double rho = exp(log_ratio);
         double surr = 0, g = 0, clipped_step = 0;
         if (adv != 0) {
@@ -226,7 +231,7 @@ static __global__ void s_k_loss(const float *logits, int32_t n_actions, int32_t 
                 clipped_step = 1;
             } else {
                 surr = unclipped;
-                g = -adv * rho;
+                g = ratio_bounded ? 0.0 : -adv * rho;
             }
         }
         double k3 = 0, beta = 0;

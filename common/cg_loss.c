@@ -56,7 +56,12 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
 
         /* Clipped surrogate. A = 0 contributes nothing (and guards inf * 0). */
         const double adv = mb->adv[i];
-        const double log_ratio = logp - (double)mb->logp_old[i];
+        /* The log-ratio is bounded (CG_LOSS_LOG_RATIO_MAX), with no gradient beyond the
+         * bound: a behaviour log-prob far below the policy's cannot overflow the ratio. */
+        const double raw_log_ratio = logp - (double)mb->logp_old[i];
+        const int ratio_bounded = fabs(raw_log_ratio) > CG_LOSS_LOG_RATIO_MAX;
+        const double log_ratio =
+            fmin(fmax(raw_log_ratio, -CG_LOSS_LOG_RATIO_MAX), CG_LOSS_LOG_RATIO_MAX);
         const double rho = exp(log_ratio);
         double surr = 0, g = 0;
         if (adv != 0) {
@@ -67,7 +72,7 @@ void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_
                 n_clipped++;
             } else {
                 surr = unclipped;
-                g = -adv * rho;
+                g = ratio_bounded ? 0.0 : -adv * rho;
             }
         }
 

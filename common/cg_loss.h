@@ -1,7 +1,8 @@
 /* cg_loss: the per-step policy loss and its gradient with respect to the logits.
  *   loss = sum_i w_i * ( -min(rho_i A_i, clip(rho_i, 1-eps, 1+eps) A_i)
  *                        + beta_i * k3_i  - c_ent * H_i )
- *   rho_i = exp(logp_i - logp_old_i), logp at temperature 1,
+ *   rho_i = exp(logp_i - logp_old_i), logp at temperature 1 (the log-ratio bounded by
+ *           CG_LOSS_LOG_RATIO_MAX, below),
  *   k3_i  = exp(r_i - logp_i) - (r_i - logp_i) - 1   (r_i = reference log-prob)
  *   w_i   = 1 / (steps in i's episode * episodes in the minibatch)
  * so the loss is the mean over an episode's steps, then over episodes.
@@ -16,6 +17,12 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* |log rho_i| is bounded by this (rho_i within e^-20 .. e^20), with zero gradient beyond
+ * the bound, as torch.clamp would: no sampled action's log-ratio comes near it in training,
+ * and a behaviour log-prob that is wrong (a buggy or hostile actor's -120) cannot overflow
+ * the ratio and end the run. */
+#define CG_LOSS_LOG_RATIO_MAX 20.0
 
 typedef struct cg_minibatch cg_minibatch_t;
 

@@ -34,7 +34,8 @@ static const cg_adam_config_t s_adam = {
     .lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .max_grad_norm = 0.0f};
 
 /* A random minibatch and its storage: episodes of 1..8 steps, w = 1/(len * episodes),
- * behaviour and reference log-probs near uniform (ratios spread enough to clip),
+ * behaviour and reference log-probs near uniform (ratios spread enough to clip; every 97th
+ * behaviour log-prob -120, beyond CG_LOSS_LOG_RATIO_MAX),
  * asymmetric per-step KL coefficients (0.025 for negative advantages, else 0.01). */
 typedef struct {
     int32_t obs_dim, n_actions;
@@ -69,6 +70,8 @@ static void s_batch_fill(batch_t *b, cg_rng_t *rng, int32_t n, int32_t obs_dim, 
                 b->obs[(size_t)i * obs_dim + j] = (float)cg_rng_normal(rng);
             b->action[i] = (int32_t)cg_rng_below(rng, (uint64_t)n_actions);
             b->logp_old[i] = (float)(uniform + 0.3 * cg_rng_normal(rng));
+            if (i % 97 == 96) /* a wrong behaviour log-prob: the bounded log-ratio */
+                b->logp_old[i] = -120.0f;
             b->logp_ref[i] = (float)(uniform + 0.3 * cg_rng_normal(rng));
             b->kl_coef[i] = adv < 0 ? 0.025f : 0.01f;
             b->adv[i] = adv;

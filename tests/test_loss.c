@@ -286,6 +286,39 @@ static void test_loss_k3(void)
     CU_ASSERT_EQUAL(dx[0], 0.0f);
 }
 
+/* A behaviour log-prob far below the policy's (-120: a buggy or hostile actor's) bounds the
+ * log-ratio at CG_LOSS_LOG_RATIO_MAX with no surrogate gradient: loss and dlogits finite, for
+ * either sign of the advantage; inside the bound nothing changes. */
+static void test_loss_log_ratio_bounded(void)
+{
+    const float logits[2] = {0.0f, 0.0f}; /* logp = -log 2 */
+    const int32_t action[1] = {0};
+    const float one[1] = {1.0f};
+    const float advs[2] = {1.0f, -1.0f};
+    cg_loss_config_t cfg = {.clip_eps = 0.2f};
+    for (int k = 0; k < 2; k++) {
+        float old[1] = {-120.0f}, adv[1] = {advs[k]};
+        cg_minibatch_t mb = {.n = 1, .action = action, .logp_old = old, .adv = adv, .weight = one};
+        float dx[2];
+        cg_loss_stats_t st;
+        cg_loss_compute(logits, 2, &mb, &cfg, dx, &st);
+        CU_ASSERT(isfinite(st.loss) && isfinite(st.approx_kl));
+        CU_ASSERT(isfinite(dx[0]) && isfinite(dx[1]));
+        CG_ASSERT_NEAR(dx[0], 0.0, 1e-12); /* no gradient through a bounded ratio */
+        CG_ASSERT_NEAR(dx[1], 0.0, 1e-12);
+        CG_ASSERT_NEAR(st.approx_kl, CG_LOSS_LOG_RATIO_MAX * -1.0, 1e-9);
+        if (advs[k] < 0) /* the unclipped term: rho = e^20 */
+            CG_ASSERT_NEAR(st.pg_loss, exp(CG_LOSS_LOG_RATIO_MAX), 1e-6 * exp(CG_LOSS_LOG_RATIO_MAX));
+        /* 19 is inside the bound: the ordinary gradient -A rho (onehot - p) */
+        old[0] = (float)(-log(2.0) - 19.0);
+        cg_loss_compute(logits, 2, &mb, &cfg, dx, &st);
+        if (advs[k] < 0) {
+            const double rho = exp(-log(2.0) - (double)old[0]);
+            CG_ASSERT_NEAR(dx[0], rho * 0.5, 1e-6 * rho);
+        }
+    }
+}
+
 /* Episodes of 1 and 3 steps, per-step loss -A (ratio 1): weights 1/(len * 2) give the mean
  * of the episode means, (-1 + 0.5) / 2, not the step mean (-1 + 1.5) / 4. */
 static void test_loss_episode_weights(void)
@@ -371,6 +404,7 @@ int main(void)
         {"gradient_fd", test_loss_gradient_fd},
         {"clip", test_loss_clip},
         {"k3", test_loss_k3},
+        {"log-ratio bounded", test_loss_log_ratio_bounded},
         {"episode_weights", test_loss_episode_weights},
         {"stats_hand", test_loss_stats_hand},
         {"stable", test_loss_stable},
