@@ -465,6 +465,46 @@ static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv,
     return 0;
 }
 
+/* ---- paths as INI lines (the writer, and the check that it can write a value) --------- */
+
+/* Whether a path may be cut before s[i] (0 < i < strlen(s)): continuation lines are trimmed,
+ * and one starting with '#' or ';' is a comment. */
+static bool s_path_cut_ok(const char *s, size_t i)
+{
+    return !s_is_space(s[i - 1]) && !s_is_space(s[i]) && s[i] != '#' && s[i] != ';';
+}
+
+/* Writes "key = s", a long s as its first piece there and the others on indented lines,
+ * which read back concatenated: each cut at the last safe place within S_WRAP columns, or
+ * at the first one after (a continuation line may be long; the key's line must fit inih's
+ * INI_MAX_LINE, newline and NUL included). f NULL: writes nothing, only says whether s can
+ * be written. 0, or -1 when it cannot (the key's line would be too long). */
+static int s_write_path(FILE *f, const char *key, const char *s)
+{
+    size_t len = strlen(s), at = 0, head = strlen(key) + 3; /* "key = " */
+    size_t width = head < S_WRAP - 16 ? S_WRAP - head : 16;
+    if (len == 0 && f)
+        fprintf(f, "%s =\n", key);
+    while (at < len) {
+        size_t cut = len - at <= width ? len : at + width;
+        while (cut < len && cut > at + 1 && !s_path_cut_ok(s, cut))
+            cut--;
+        if (cut < len && !s_path_cut_ok(s, cut)) { /* none within the width: the next one */
+            cut = at + width + 1;
+            while (cut < len && !s_path_cut_ok(s, cut))
+                cut++;
+        }
+        if (at == 0 && head + cut + 2 > INI_MAX_LINE)
+            return -1;
+        if (f)
+            fprintf(f, at == 0 ? "%s = %.*s\n" : "%s    %.*s\n", at == 0 ? key : "",
+                    (int)(cut - at), s + at);
+        at = cut;
+        width = S_WRAP - 4;
+    }
+    return 0;
+}
+
 /* Content rules of string keys, shared by parsing and cg_config_finish. */
 static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
 {
@@ -498,10 +538,11 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
         else if (k->flags & S_STR_HOST)
             ok = isalnum(c) || strchr(".-_:*[]%", (int)c) != NULL;
         else
-            ok = c >= 0x20 && c != 0x7f && !(c == ';' && i > 0 && s_is_space(s[i - 1]));
+            ok = c >= 0x20 && c != 0x7f && !(c == ';' && (i == 0 || s_is_space(s[i - 1])));
         if (!ok) {
             if (c == ';')
-                s_msg(msg, n, "a ';' after a space starts a comment in INI (hint: %s)", hint);
+                s_msg(msg, n, "a ';' %s starts a comment in INI (hint: %s)",
+                      i == 0 ? "at the start of a value" : "after a space", hint);
             else if (isprint(c))
                 s_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c,
                       i + 1, hint);
@@ -510,6 +551,14 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
                       hint);
             return -1;
         }
+    }
+    /* A path must be writable: cg_config_write's copy is what actors and --resume read. */
+    if ((k->flags & S_STR_PATH) && s_write_path(NULL, k->key, s) != 0) {
+        s_msg(msg, n,
+              "cannot be written to a config file: no place to break it into lines in its "
+              "first %d characters (hint: a path without long runs of spaces, '#' or ';')",
+              INI_MAX_LINE);
+        return -1;
     }
     return 0;
 }
@@ -857,6 +906,23 @@ static void s_pool_compact(cg_config_t *cfg)
     free(old);
 }
 
+/* Whether a simulator value holds what INI reads as a comment: a ';' first in a row (blanks
+ * aside) or after a blank. The INI reader never hands such a value over (it cuts comments),
+ * but --set and code can, and cg_config_write could not write it. */
+static bool s_sim_value_comment(const char *v)
+{
+    bool row_start = true;
+    for (size_t i = 0; v[i]; i++) {
+        if (v[i] == ';' && (row_start || s_is_space(v[i - 1])))
+            return true;
+        if (v[i] == '\n')
+            row_start = true;
+        else if (!s_is_space(v[i]))
+            row_start = false;
+    }
+    return false;
+}
+
 cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char *key,
                               const char *value, const char *origin, int32_t line, char *err,
                               size_t errlen)
@@ -865,6 +931,13 @@ cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char 
     if (strlen(section) >= CG_NAME_LEN || strlen(key) >= CG_NAME_LEN) {
         s_msg(err, errlen, "[%.40s] %.40s: name too long (hint: at most %d characters)", section,
               key, CG_NAME_LEN - 1);
+        return CG_ERR_INVAL;
+    }
+    if (s_sim_value_comment(value)) {
+        s_msg(err, errlen,
+              "a ';' at the start of a row or after a space starts a comment in INI, so "
+              "cg_config_write's copy would lose the rest (hint: leave ';' out of simulator "
+              "values)");
         return CG_ERR_INVAL;
     }
     cg_config_entry_t *e = (cg_config_entry_t *)cg_config_sim_find(cfg, section, key);
@@ -1520,34 +1593,6 @@ out:
 
 /* ---- writing ---------------------------------------------------------------------------- */
 
-/* A long path: "key =" then pieces on indented lines, cut where inih keeps every
- * character (no space at a cut, no piece starting with a comment character). */
-static int s_write_long_str(FILE *f, const char *key, const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0) {
-        fprintf(f, "%s =\n", key);
-        return 0;
-    }
-    if (strlen(key) + len + 3 <= S_WRAP) {
-        fprintf(f, "%s = %s\n", key, s);
-        return 0;
-    }
-    fprintf(f, "%s =\n", key);
-    size_t at = 0;
-    while (at < len) {
-        size_t cut = len - at <= S_WRAP - 4 ? len : at + S_WRAP - 4;
-        while (cut < len && cut > at &&
-               (s_is_space(s[cut - 1]) || s_is_space(s[cut]) || s[cut] == '#' || s[cut] == ';'))
-            cut--;
-        if (cut == at)
-            return -1; /* no safe place to cut */
-        fprintf(f, "    %.*s\n", (int)(cut - at), s + at);
-        at = cut;
-    }
-    return 0;
-}
-
 static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
 {
     const char *base = (const char *)cfg + k->off;
@@ -1593,7 +1638,7 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
         return 0;
     }
     case S_STR:
-        return s_write_long_str(f, k->key, base);
+        return s_write_path(f, k->key, base);
     case S_I32_LIST:
     case S_F32_LIST: {
         int32_t count;
@@ -1644,7 +1689,9 @@ static void s_write_sim_sections(FILE *f, const cg_config_t *cfg)
                 fprintf(f, "\n[%s]\n", sec);
             first = 0;
             const char *v = cg_config_sim_value(cfg, e);
-            if (!strchr(v, '\n')) {
+            /* One row on the key's line when it fits inih's line (a continuation line may be
+             * longer: the reader takes those itself). */
+            if (!strchr(v, '\n') && strlen(e->key) + strlen(v) + 5 <= INI_MAX_LINE) {
                 fprintf(f, "%s =%s%s\n", e->key, v[0] ? " " : "", v);
                 continue;
             }

@@ -1323,6 +1323,61 @@ static void test_roundtrip_long_sim_value(void)
     free(cfg);
 }
 
+/* What cg_config_write could not write faithfully (found by tests/fuzz/fuzz_config): a path
+ * or simulator value with a ';' that INI reads as a comment is refused where it comes in; a
+ * long path starting with '#', one with a long run of blanks, and a simulator row longer
+ * than an INI line are written so that they read back the same. */
+static void test_roundtrip_fuzz_found(void)
+{
+    char err[ERRLEN] = "", set[2048];
+    cg_config_t *cfg = s_new_defaults();
+    /* "run_dir = ;x" reads back as an empty run_dir */
+    CU_ASSERT_EQUAL(cg_config_set(cfg, "run.run_dir=;x", err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "a ';' at the start of a value starts a comment"));
+    /* no place to break a long run of ';' into lines: refused, not a failed write later */
+    int o = snprintf(set, sizeof set, "run.run_dir=/");
+    memset(set + o, ';', 300);
+    set[o + 300] = '\0';
+    CU_ASSERT_EQUAL(cg_config_set(cfg, set, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot be written to a config file"));
+    /* ';' in a simulator value: at the start of a row, or after a blank */
+    const char *comments[] = {"gridworld.map=;S.G", "gridworld.map=S.G ;x", "mysim.rows=a\n ;b"};
+    for (size_t i = 0; i < sizeof comments / sizeof comments[0]; i++) {
+        CU_ASSERT_EQUAL(cg_config_set(cfg, comments[i], err, sizeof err), CG_ERR_INVAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "starts a comment in INI"));
+    }
+    CU_ASSERT_EQUAL(cg_config_set(cfg, "mysim.rows=a;b", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_config_set(cfg, "sim.plugin=/opt/libmysim.so", err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
+    s_roundtrip(cfg);
+
+    /* a long path starting with '#' (its first piece used to be a comment line) */
+    o = snprintf(set, sizeof set, "run.run_dir=#runs");
+    for (int i = 0; i < 8; i++)
+        o += snprintf(set + o, sizeof set - o, "/a-rather-long-directory-name-%d", i);
+    CU_ASSERT_EQUAL(cg_config_set(cfg, set, err, sizeof err), CG_OK);
+    s_roundtrip(cfg);
+    /* a long run of blanks: no place to cut within a line's width (used to fail the write) */
+    o = snprintf(set, sizeof set, "run.run_dir=/a");
+    memset(set + o, ' ', 100);
+    snprintf(set + o + 100, sizeof set - (size_t)o - 100, "b/#c;d");
+    CU_ASSERT_EQUAL(cg_config_set(cfg, set, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(strlen(cfg->run_dir), 108u);
+    s_roundtrip(cfg);
+    free(cfg);
+
+    /* a gridworld map of one row of 300 cells: longer than an INI line (it failed to load) */
+    cfg = s_new_defaults();
+    o = snprintf(set, sizeof set, "gridworld.map=S");
+    memset(set + o, '.', 298);
+    snprintf(set + o + 298, sizeof set - (size_t)o - 298, "G");
+    CU_ASSERT_EQUAL(cg_config_set(cfg, set, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(s_configure(cfg, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
+    s_roundtrip(cfg);
+    free(cfg);
+}
+
 /* Source tree root, from this file's path (CMake compiles it by absolute path). */
 static void s_source_path(char *out, size_t n, const char *rel)
 {
@@ -1426,6 +1481,7 @@ int main(void)
         {"write/load round trip: defaults", test_roundtrip_defaults},
         {"write/load round trip: everything changed", test_roundtrip_everything},
         {"write/load round trip: a long one-line simulator value", test_roundtrip_long_sim_value},
+        {"write/load round trip: what fuzz_config found", test_roundtrip_fuzz_found},
         {"configs/gridworld.ini is the default run", test_shipped_config},
         {"docs/config.md examples load", test_docs_examples},
         {"estimator names", test_estimator_names},
