@@ -24,6 +24,8 @@ extern "C" {
 #define CG_MAX_LAYERS 8        /* hidden layers of the MLP */
 #define CG_MAX_COSTS 8         /* indicator costs a simulator may report */
 #define CG_MAX_GROUP 256       /* largest group size G */
+#define CG_MAX_ABS_OBS 1e6f    /* largest |observation| (docs/protocol.md): bounds what a
+                                * group can put into the network */
 #define CG_NAME_LEN 64
 #define CG_PATH_LEN 1024
 #define CG_SIM_ENTRIES 96       /* simulator section keys (and headers) a config holds */

@@ -84,6 +84,15 @@ static size_t s_find_nonfinite(const float *x, size_t n)
     return n;
 }
 
+/* Index of the first value of x (n) beyond +-bound, or n when none is. */
+static size_t s_find_beyond(const float *x, size_t n, float bound)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(fabsf(x[i]) <= bound))
+            return i;
+    return n;
+}
+
 static cg_status_t s_check_name(s_err_t *e, const char *s, const char *field)
 {
     size_t n = strlen(s_str(s));
@@ -389,6 +398,9 @@ static cg_status_t s_batch_finite(s_err_t *e, const Cgrpo__GroupBatch *b)
                       i, k);
             k = s_find_nonfinite(ep->obs, ep->n_obs);
             S_REQUIRE(e, k == ep->n_obs, CG_ERR_NONFINITE, S_EP ".obs[%zu]: not finite", g, i, k);
+            k = s_find_beyond(ep->obs, ep->n_obs, CG_MAX_ABS_OBS);
+            S_REQUIRE(e, k == ep->n_obs, CG_ERR_RANGE, S_EP ".obs[%zu]: %g, beyond +-%g", g, i, k,
+                      k < ep->n_obs ? (double)ep->obs[k] : 0.0, (double)CG_MAX_ABS_OBS);
             k = s_find_nonfinite(ep->logp, ep->n_logp);
             S_REQUIRE(e, k == ep->n_logp, CG_ERR_NONFINITE, S_EP ".logp[%zu]: not finite", g, i,
                       k);

@@ -67,7 +67,8 @@ static void s_reset(void *ctx, int32_t i, uint64_t init_seed, float *obs)
     obs[1] = 1.0f;
 }
 
-/* Episodes of 4 steps; BAD_NAN writes a NaN observation on the second step. */
+/* Episodes of 4 steps; BAD_NAN writes a NaN observation on the second step, BAD_HUGE_OBS
+ * one of 3e7. */
 static void s_step(void *ctx, int32_t n, const int32_t *idx, const int32_t *actions, float *obs,
                    uint8_t *done)
 {
@@ -80,6 +81,10 @@ static void s_step(void *ctx, int32_t n, const int32_t *idx, const int32_t *acti
 #ifdef BAD_NAN
         if (t == 2)
             row[1] = NAN;
+#endif
+#ifdef BAD_HUGE_OBS
+        if (t == 2)
+            row[0] = 3e7f; /* finite, beyond CG_SIM_MAX_ABS_OBS */
 #endif
         done[k] = t >= 4;
     }

@@ -57,6 +57,13 @@ static float s_any_float(cg_rng_t *rng)
     }
 }
 
+/* An observation value: as s_any_float, within +-CG_MAX_ABS_OBS (the bound itself too). */
+static float s_any_obs(cg_rng_t *rng)
+{
+    float x = s_any_float(rng);
+    return fabsf(x) <= CG_MAX_ABS_OBS ? x : CG_MAX_ABS_OBS;
+}
+
 static void s_rand_name(cg_rng_t *rng, char out[CG_NAME_LEN])
 {
     int32_t n = s_below(rng, CG_NAME_LEN); /* 0 .. CG_NAME_LEN-1 chars */
@@ -170,7 +177,7 @@ static void s_make_batch(cg_rng_t *rng, cg_msg_t *m, int32_t n_groups, int32_t G
             ep->action = cg_calloc(len, sizeof(int32_t));
             ep->logp = cg_calloc(len, sizeof(float));
             for (size_t j = 0; j < len * (size_t)obs_dim; j++)
-                ep->obs[j] = s_any_float(rng);
+                ep->obs[j] = s_any_obs(rng);
             for (size_t t = 0; t < len; t++) {
                 ep->action[t] = s_below(rng, n_actions);
                 ep->logp[t] = -s_unif(rng, 0.0f, 6.0f);
@@ -1147,6 +1154,19 @@ static void test_nonfinite(void)
         S_BAD(ep->logp[ep->length - 1], "logp");
     }
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
+    /* Finite observations beyond +-CG_MAX_ABS_OBS: out of range, named; the bound is in. */
+    {
+        cg_msg_episode_t *ep = &m.u.groups.groups[0].episodes[3];
+        const float beyond[3] = {3e38f, -nextafterf(CG_MAX_ABS_OBS, INFINITY), 2e6f};
+        for (int v = 0; v < 3; v++) {
+            ep->obs[2] = beyond[v];
+            CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
+            CU_ASSERT(s_err_has("episodes[3].obs[2]"));
+            CU_ASSERT(s_err_has("beyond +-1e+06"));
+        }
+        ep->obs[2] = -CG_MAX_ABS_OBS;
+        CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
+    }
     cg_msg_free(&m);
 
     s_make_weights(&rng, &m, 100, 3);

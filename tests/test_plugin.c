@@ -388,6 +388,24 @@ static void test_plugin_obs_over_cap(void)
                                                        "obs_dim 65537 is not in 1..65536", NULL});
 }
 
+/* An observation beyond +-CG_SIM_MAX_ABS_OBS (finite): the step fails with the rule. */
+static void test_plugin_huge_observation(void)
+{
+    cg_config_t cfg;
+    s_cfg(&cfg, S_PLUGIN("huge_obs"), NULL);
+    cg_sim_t *sim = s_new(&cfg, 1);
+    float obs[2];
+    uint8_t done = 0;
+    int32_t i = 0, a = 0;
+    CU_ASSERT_EQUAL(cg_sim_reset(sim, 0, 0, obs), CG_OK);
+    CU_ASSERT_EQUAL(cg_sim_step_batch(sim, 1, &i, &a, obs, &done), CG_OK);
+    CU_ASSERT_EQUAL(cg_sim_step_batch(sim, 1, &i, &a, obs, &done), CG_ERR_RANGE);
+    const char *err = cg_sim_error(sim);
+    CU_ASSERT(s_has(err, "observation[0] = 3e+07"));
+    CU_ASSERT(s_has(err, "within +-1e+06"));
+    cg_sim_destroy(&sim);
+}
+
 /* A NaN observation: the step fails with the rule, and the instances stay unusable. */
 static void test_plugin_nan_observation(void)
 {
@@ -494,6 +512,7 @@ int main(void)
         {"plugin: another table size", test_plugin_struct_size},
         {"plugin: obs_dim over the cap", test_plugin_obs_over_cap},
         {"plugin: NaN observation", test_plugin_nan_observation},
+        {"plugin: observation beyond the bound", test_plugin_huge_observation},
         {"plugin: cost not an indicator", test_plugin_cost_not_indicator},
         {"plugin: crash in create", test_plugin_crash_in_create},
         CU_TEST_INFO_NULL,

@@ -21,6 +21,7 @@
 #include "cg_alloc.h"
 
 _Static_assert(CG_SIM_MAX_COSTS == CG_MAX_COSTS, "cgrpo/sim.h and cg_config.h agree on K");
+_Static_assert(CG_SIM_MAX_ABS_OBS == CG_MAX_ABS_OBS, "cgrpo/sim.h and cg_config.h agree on obs");
 _Static_assert(CG_SIM_NAME_LEN == CG_NAME_LEN, "cgrpo/sim.h and cg_config.h agree on names");
 _Static_assert((int)CG_SIM_STAT_GOAL_RATE == (int)CG_ENV_STAT_GOAL_RATE, "stat codes agree");
 _Static_assert((int)CG_SIM_STAT_REWARD_MEAN == (int)CG_ENV_STAT_REWARD_MEAN, "stat codes agree");
@@ -882,12 +883,18 @@ static cg_status_t s_broken(cg_sim_t *self, cg_status_t rc, const char *fmt, ...
 
 static cg_status_t s_check_obs(cg_sim_t *self, int32_t i, const float *row, const char *what)
 {
-    for (int32_t d = 0; d < self->obs_dim; d++)
+    for (int32_t d = 0; d < self->obs_dim; d++) {
         if (!isfinite(row[d]))
             return s_broken(self, CG_ERR_NONFINITE,
                             "%s wrote observation[%d] = %g on instance "
                             "%d; observations must be finite",
                             what, d, (double)row[d], i);
+        if (!(fabsf(row[d]) <= CG_SIM_MAX_ABS_OBS))
+            return s_broken(self, CG_ERR_RANGE,
+                            "%s wrote observation[%d] = %g on instance %d; observations must be "
+                            "within +-%g (scale them down)",
+                            what, d, (double)row[d], i, (double)CG_SIM_MAX_ABS_OBS);
+    }
     return CG_OK;
 }
 
@@ -904,13 +911,16 @@ cg_status_t cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *o
     return s_check_obs(self, i, obs, "reset");
 }
 
-/* 1 if v is NaN or infinite: its exponent bits all set (branch-free, so the check of a
- * row vectorises and costs next to nothing in the hot loop). */
-static inline uint32_t s_nonfinite(float v)
+/* 1 if v is NaN, infinite, or beyond +-CG_SIM_MAX_ABS_OBS: |v|'s bits above those of the
+ * bound (NaN's and infinity's are above every finite value's). Branch-free, so the check of
+ * a row vectorises and costs next to nothing in the hot loop. */
+static inline uint32_t s_obs_bad(float v)
 {
-    uint32_t u;
+    const float bound = CG_SIM_MAX_ABS_OBS;
+    uint32_t u, b;
     memcpy(&u, &v, sizeof u);
-    return (u & 0x7f800000u) == 0x7f800000u;
+    memcpy(&b, &bound, sizeof b);
+    return (u & 0x7fffffffu) > b;
 }
 
 /* After a step broke a rule: finds the first instance that did and says how. */
@@ -954,7 +964,7 @@ cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, con
         const int32_t i = idx[k];
         const float *row = obs + (size_t)i * D;
         for (size_t d = 0; d < D; d++)
-            bad |= s_nonfinite(row[d]);
+            bad |= s_obs_bad(row[d]);
         const uint8_t dk = done[k];
         const int32_t t = ++self->steps[i];
         bad |= (uint32_t)(dk > 1) | (uint32_t)(t >= cap && !dk);

@@ -26,6 +26,7 @@ extern "C" {
 #define CG_SIM_MAX_COSTS 8       /* indicator costs per episode */
 #define CG_SIM_NAME_LEN 64       /* bytes of a name, with its NUL */
 #define CG_SIM_MAX_OBS 65536     /* largest obs_dim */
+#define CG_SIM_MAX_ABS_OBS 1e6f  /* largest |observation value|: scale larger ones down */
 #define CG_SIM_MAX_ACTIONS 65536 /* largest n_actions */
 #define CG_SIM_MAX_STEPS 1000000 /* largest max_steps */
 #define CG_SIM_MAX_KEYS 32       /* keys of a simulator's config section */
@@ -116,7 +117,8 @@ typedef struct cg_sim_table {
     void *(*create)(const cg_sim_params_t *p, int32_t n, uint64_t seed, char *err, size_t errlen);
     void (*destroy)(void *ctx); /* NULL-safe */
     /* Starts an episode on instance i from the initial state init_seed determines (all
-     * members of a group get the same one) and writes its first observation (obs_dim floats). */
+     * members of a group get the same one) and writes its first observation (obs_dim floats;
+     * every observation value finite and within +-CG_SIM_MAX_ABS_OBS). */
     void (*reset)(void *ctx, int32_t i, uint64_t init_seed, float *obs);
     /* One step of the n running instances idx[0..n): instance idx[k] takes actions[k]
      * (0..n_actions-1), writes its next observation at obs + idx[k] * obs_dim (obs holds all
