@@ -2,7 +2,7 @@
 # setup.sh: installs cgrpo's Debian packages, builds, and runs one of the two main jobs.
 #   bash launch/setup.sh train [cgrpo train args...]   default constrained gridworld run
 #   bash launch/setup.sh test                          the whole test suite (ctest)
-#   bash launch/setup.sh deps                          packages only
+#   bash launch/setup.sh deps                          packages only (test mode's too)
 # Idempotent: packages already installed are not touched (no apt-get at all then).
 set -euo pipefail
 
@@ -13,10 +13,12 @@ mode=${1:-train}
 packages=(build-essential cmake pkg-config libzmq3-dev libsodium-dev libprotobuf-c-dev
           protobuf-c-compiler libopenmpi-dev openmpi-bin libcunit1-dev libopenblas-dev
           libinih-dev gnuplot-nox)
+# Test mode only: Clang and its libFuzzer runtime, for the fuzz build CI runs (build-fuzz/).
+test_packages=(clang libclang-rt-14-dev)
 
-install_deps() {
+install_deps() { # install_deps [extra packages...]
     local missing=()
-    for p in "${packages[@]}"; do
+    for p in "${packages[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -30,13 +32,16 @@ install_deps() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-build() { # build DIR [cmake args...]
+build() { # build DIR [cmake args...]; BUILD_TARGET=name builds that target only
     local dir=$1; shift
     cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
-    cmake --build "$dir" -j "$(nproc)"
+    cmake --build "$dir" -j "$(nproc)" ${BUILD_TARGET:+--target "$BUILD_TARGET"}
 }
 
-install_deps
+case "$mode" in
+test | deps) install_deps "${test_packages[@]}" ;;
+*) install_deps ;;
+esac
 case "$mode" in
 deps) ;;
 train)
@@ -50,6 +55,9 @@ test)
         # The same suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
         build "$root/build-san" -DCG_SANITIZE=ON
         (cd "$root/build-san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j "$(nproc)")
+        # The libFuzzer harnesses (tests/fuzz/, docs/fuzzing.md), 30 s each on their seeds.
+        CC=clang BUILD_TARGET=cg_fuzz build "$root/build-fuzz" -DCG_FUZZ=ON
+        (cd "$root/build-fuzz" && ctest -L fuzz --output-on-failure -j "$(nproc)")
     fi
     ;;
 *)
