@@ -163,6 +163,19 @@ cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
     return CG_OK;
 }
 
+void cg_batch_group_span(const cg_batch_t *self, int32_t g, int32_t *actor_id, int64_t *first,
+                         int64_t *n)
+{
+    CG_ASSERT(g >= 0 && g < self->n_groups);
+    const size_t e0 = (size_t)g * (size_t)self->G;
+    int64_t steps = 0;
+    for (int32_t j = 0; j < self->G; j++)
+        steps += self->length[e0 + (size_t)j];
+    *actor_id = self->groups[g].actor_id;
+    *first = self->step0[e0];
+    *n = steps;
+}
+
 /* Appends group g of src (its record, episodes and steps) to dst; same G, K, D. */
 static void s_append_group(cg_batch_t *dst, const cg_batch_t *src, int32_t g)
 {

@@ -68,6 +68,11 @@ cg_status_t cg_batch_advantages(cg_batch_t *self, int32_t n, const cg_adv_config
                                 const float *lambda, int asym_kl, float kl_neg, float kl_pos,
                                 float *eff_weight, double *adv_neg_frac);
 
+/* Group g's sender (actor id) and its steps [*first, *first + *n) in the step arena (a
+ * group's episodes are kept together). */
+void cg_batch_group_span(const cg_batch_t *self, int32_t g, int32_t *actor_id, int64_t *first,
+                         int64_t *n);
+
 /* All step observations (n_steps, obs_dim) of the batch and the reference log-prob slot
  * (n_steps) the learner fills when a KL term is on. */
 int64_t cg_batch_n_steps(const cg_batch_t *self);

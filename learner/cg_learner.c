@@ -27,6 +27,10 @@
 #include "cg_updater.h"
 
 #define S_MAX_ACTORS 4096
+#define S_QUARANTINE_STRIKES 3 /* failed batches an actor's groups explain before its data
+                                * is refused for the rest of the run */
+#define S_MAX_UNEXPLAINED 5    /* failed updates in a row that no actor's data explains: the
+                                * training itself diverged, and the run stops */
 #define S_CKPT_KEEP 3
 #define S_LATENCY_SAMPLES 4096 /* broadcast latencies kept for the percentiles (a ring) */
 
@@ -44,6 +48,9 @@ typedef struct {
     int64_t outstanding;    /* groups granted and not yet arrived */
     double t_delivered;     /* last time it delivered groups, or was first granted some */
     int32_t defaulted;      /* held grants a heartbeat timeout without delivering: probation */
+    int32_t strikes;        /* failed (non-finite) batches its groups explained */
+    int32_t quarantined;    /* S_QUARANTINE_STRIKES reached: its data is dropped */
+    int64_t refused_groups; /* groups dropped since */
 } s_actor_t;
 
 struct cg_learner {
@@ -82,6 +89,7 @@ struct cg_learner {
     cg_batch_stats_t job_stats;
     float job_eff[CG_MAX_COSTS + 1];
     double job_adv_neg;
+    double *job_mult;       /* the multipliers' state before it (restored if it fails) */
     double job_t0;          /* when the learner started preparing it */
     double job_wait_s;      /* seconds the updater sat idle before it */
     double t_idle;          /* when the updater last became idle */
@@ -110,6 +118,9 @@ struct cg_learner {
     int64_t iteration;
     int64_t env_steps, episodes;
     int64_t rejected, dropped_stale, groups_ingested;
+    int64_t dropped_batches;     /* updates that turned non-finite: batch dropped, state kept */
+    int64_t quarantined_groups;  /* groups refused from quarantined actors */
+    int32_t unexplained_in_row;  /* failed updates in a row no actor's data explains */
     double wall_offset;     /* wall seconds of earlier runs (resume) */
     double t_start, t_last_iter;
     cg_metrics_t *metrics;
@@ -537,6 +548,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         snprintf(err, errlen, "invalid [multipliers] settings");
         goto fail;
     }
+    self->job_mult = cg_calloc(cg_mult_state_size(self->mult), sizeof(double));
     cg_adv_config_from(&self->cfg, &self->adv);
     self->loss = (cg_loss_config_t){self->cfg.clip, self->cfg.kl_coef, self->cfg.ent_coef};
     cg_rng_seed(&self->rng, self->cfg.seed, 0x6c6561726e6572ULL);
@@ -600,6 +612,7 @@ void cg_learner_destroy(cg_learner_t **self_p)
     cg_batch_destroy(&self->filling);
     cg_batch_destroy(&self->training);
     cg_mult_destroy(&self->mult);
+    free(self->job_mult);
     cg_policy_destroy(&self->ref);
     cg_backend_destroy(&self->backend);
     free(self->params);
@@ -654,7 +667,7 @@ static int32_t s_actors_alive(const cg_learner_t *self)
  * group at a time outside the window, until it delivers: it cannot stall the batch. */
 static void s_credit(cg_learner_t *self, s_actor_t *a)
 {
-    if (!a->credits)
+    if (!a->credits || a->quarantined)
         return;
     const double now = s_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
     const int32_t lag = self->cfg.max_policy_lag > 0 ? self->cfg.max_policy_lag : 1;
@@ -663,7 +676,7 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
     int64_t outstanding = 0;
     for (int32_t i = 0; i < self->n_actors; i++) {
         s_actor_t *o = &self->actors[i];
-        if (!o->credits)
+        if (!o->credits || o->quarantined)
             continue;
         if (now - o->last_seen >= timeout)
             o->outstanding = 0;
@@ -914,6 +927,13 @@ static void s_drain_data(cg_learner_t *self)
         }
         const cg_msg_groups_t *g = &msg.u.groups;
         self->data_groups += g->n_groups;
+        s_actor_t *a = s_actor_find(self, g->actor_id);
+        if (a && a->quarantined) {
+            self->quarantined_groups += g->n_groups;
+            a->refused_groups += g->n_groups;
+            cg_msg_free(&msg);
+            continue;
+        }
         if (g->policy_version > self->version) {
             s_count_rejected(self, "data", CG_ERR_RANGE, "group batch from a future policy version");
         } else if (self->cfg.deterministic ? g->policy_version != version
@@ -922,7 +942,6 @@ static void s_drain_data(cg_learner_t *self)
         } else if (cg_batch_add(self->filling, g) == CG_OK) {
             self->groups_ingested += g->n_groups;
         }
-        s_actor_t *a = s_actor_find(self, g->actor_id);
         if (a && isfinite(a->last_seen)) { /* not one that has left (its last groups) */
             a->last_seen = s_now();
             a->outstanding = a->outstanding > g->n_groups ? a->outstanding - g->n_groups : 0;
@@ -976,6 +995,7 @@ static cg_status_t s_update_start(cg_learner_t *self)
     float rate[CG_MAX_COSTS];
     for (int32_t k = 0; k < self->n_enforced; k++)
         rate[k] = (float)self->job_stats.cost_rate[self->cost_index[k]];
+    cg_mult_state_get(self->mult, self->job_mult);
     CG_TRY(cg_mult_update(self->mult, rate));
     cg_mult_lambda(self->mult, self->lambda);
     self->job_adv_neg = 0;
@@ -993,15 +1013,77 @@ static cg_status_t s_update_start(cg_learner_t *self)
     return cg_updater_submit(self->updater, &self->job);
 }
 
+/* The groups the update leaves behind go first, then what arrived meanwhile; `training`
+ * ends empty. Both are judged against the (new) version. */
+static void s_batches_next(cg_learner_t *self)
+{
+    const cg_config_t *c = &self->cfg;
+    const int32_t max_lag = c->deterministic ? 0 : c->max_policy_lag;
+    cg_batch_consume(self->training, c->groups_per_batch);
+    self->dropped_stale += cg_batch_drop_stale(self->training, self->version, max_lag);
+    self->dropped_stale += cg_batch_drop_stale(self->filling, self->version, max_lag);
+    if (cg_batch_n_groups(self->training) > 0) {
+        cg_batch_take(self->training, self->filling);
+        cg_batch_t *t = self->filling;
+        self->filling = self->training;
+        self->training = t;
+    }
+}
+
+/* An update that turned non-finite: the updater has restored the parameters and Adam state,
+ * the multipliers go back too, and the batch is dropped, as if it had never arrived. The
+ * senders it names get a strike each; S_QUARANTINE_STRIKES of them and their data is
+ * refused. Only failures that no sender explains, S_MAX_UNEXPLAINED in a row, stop the run:
+ * then the training itself diverges. */
+static cg_status_t s_update_dropped(cg_learner_t *self, const cg_update_job_t *job)
+{
+    CG_TRY(cg_mult_state_set(self->mult, self->job_mult, cg_mult_state_size(self->mult)));
+    cg_mult_lambda(self->mult, self->lambda);
+    self->dropped_batches++;
+    char who[256] = "no group explains it";
+    int off = 0;
+    for (int32_t i = 0; i < job->n_blamed && off < (int)sizeof who; i++)
+        off += snprintf(who + off, sizeof who - (size_t)off, "%s%d", i ? ", " : "actor(s) ",
+                        job->blamed[i]);
+    CG_WARN("update for version %llu turned non-finite; parameters, optimiser and multipliers "
+            "restored, the batch of %d groups dropped (%lld so far); %s%s",
+            (unsigned long long)self->version + 1, job->n_groups, (long long)self->dropped_batches,
+            who, job->n_blamed ? " sent groups the network maps to non-finite logits" : "");
+    for (int32_t i = 0; i < job->n_blamed; i++) {
+        s_actor_t *a = s_actor_find(self, job->blamed[i]);
+        if (!a || a->quarantined || ++a->strikes < S_QUARANTINE_STRIKES)
+            continue;
+        a->quarantined = 1;
+        a->outstanding = 0;
+        CG_WARN("actor %d (%s pid %d) quarantined: its groups explained %d failed updates; "
+                "its data is dropped for the rest of the run (hint: check that actor's "
+                "simulator and build)",
+                a->id, a->host, a->pid, a->strikes);
+    }
+    self->unexplained_in_row = job->n_blamed ? 0 : self->unexplained_in_row + 1;
+    if (self->unexplained_in_row >= S_MAX_UNEXPLAINED) {
+        CG_ERROR("%d updates in a row turned non-finite and no actor's data explains it: the "
+                 "training diverges (hint: lower [policy] lr or max_grad_norm, or check "
+                 "[policy] activation)",
+                 self->unexplained_in_row);
+        return CG_ERR_NONFINITE;
+    }
+    s_batches_next(self);
+    s_credit_all(self);
+    return CG_OK;
+}
+
 /* Ends the update the updater has handed back: new version, broadcast, metrics row, the
  * batches made ready for the next one, checkpoint. */
 static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *job)
 {
     const cg_config_t *c = &self->cfg;
-    const int32_t B = c->groups_per_batch;
     self->t_idle = s_now();
+    if (job->status == CG_ERR_NONFINITE)
+        return s_update_dropped(self, job);
     if (job->status != CG_OK)
         return job->status;
+    self->unexplained_in_row = 0;
     const cg_batch_stats_t st = self->job_stats;
     const float *eff = self->job_eff;
     const double adv_neg = self->job_adv_neg;
@@ -1096,6 +1178,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     cg_metrics_add(m, "policy_lag_mean", st.lag_mean);
     cg_metrics_add(m, "policy_lag_max", st.lag_max);
     cg_metrics_add(m, "dropped_stale", (double)self->dropped_stale);
+    cg_metrics_add(m, "dropped_batches", (double)self->dropped_batches);
     cg_metrics_add(m, "groups_ingested", (double)self->groups_ingested);
     cg_metrics_add(m, "rejected_msgs", (double)self->rejected);
     cg_metrics_add(m, "actors_alive", (double)alive);
@@ -1128,18 +1211,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
         CG_INFO("%s", line);
     }
 
-    /* What the update left over goes first, then what arrived meanwhile; `training` ends
-     * empty. Both are judged against the new version. */
-    const int32_t max_lag = c->deterministic ? 0 : c->max_policy_lag;
-    cg_batch_consume(self->training, B);
-    self->dropped_stale += cg_batch_drop_stale(self->training, self->version, max_lag);
-    self->dropped_stale += cg_batch_drop_stale(self->filling, self->version, max_lag);
-    if (cg_batch_n_groups(self->training) > 0) {
-        cg_batch_take(self->training, self->filling);
-        cg_batch_t *t = self->filling;
-        self->filling = self->training;
-        self->training = t;
-    }
+    s_batches_next(self);
     if (c->checkpoint_every > 0 && self->iteration % c->checkpoint_every == 0)
         s_checkpoint_save(self);
     return CG_OK;

@@ -2,6 +2,7 @@
  * by a worker thread that waits on its end of a pipe, or inline. */
 #include "cg_updater.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "cg_log.h"
 
 #define S_REF_CHUNK 8192 /* steps per reference forward pass */
+#define S_BLAME_FLOATS (1 << 20) /* logits per forward pass of a failed job's check */
 
 struct cg_updater {
     cg_backend_t *backend;
@@ -19,6 +21,11 @@ struct cg_updater {
     cg_rng_t *rng;
     float *params;     /* (n_params) weights after the last job */
     float *ref_logits; /* (S_REF_CHUNK, A) then (A): reference forward workspace */
+    float *logits;     /* (S_BLAME_FLOATS): a failed job's forward passes */
+    int32_t blame_rows; /* rows per such pass */
+    /* the backend's state when the job started, restored if it fails */
+    float *snap_params, *snap_m, *snap_v;
+    int64_t snap_steps;
     int32_t n_actions, obs_dim;
 
     int threaded;
@@ -48,12 +55,49 @@ static void s_reference_logp(cg_updater_t *self, cg_batch_t *batch)
     }
 }
 
+/* After a failed job: the senders of the groups whose steps the network (at the restored
+ * weights) maps to non-finite logits. Bounded observations and log-ratios leave little that
+ * can do it; whatever does is named, and a failure no group explains names nobody. */
+static void s_blame(cg_updater_t *self, cg_update_job_t *job)
+{
+    const int32_t A = self->n_actions, D = self->obs_dim;
+    const float *obs = cg_batch_obs(job->batch);
+    for (int32_t g = 0; g < job->n_groups; g++) {
+        int32_t actor;
+        int64_t first, n, bad = 0;
+        cg_batch_group_span(job->batch, g, &actor, &first, &n);
+        for (int64_t s0 = 0; s0 < n && !bad; s0 += self->blame_rows) {
+            const int32_t m = (int32_t)(n - s0 < self->blame_rows ? n - s0 : self->blame_rows);
+            if (cg_backend_forward(self->backend, obs + (first + s0) * D, m, self->logits) != CG_OK)
+                return;
+            for (size_t k = 0; k < (size_t)m * (size_t)A; k++)
+                bad |= !isfinite(self->logits[k]);
+        }
+        if (!bad)
+            continue;
+        job->blamed_groups++;
+        int32_t seen = 0;
+        for (int32_t i = 0; i < job->n_blamed; i++)
+            seen |= job->blamed[i] == actor;
+        if (!seen && job->n_blamed < CG_UPDATE_MAX_BLAMED)
+            job->blamed[job->n_blamed++] = actor;
+    }
+}
+
 static void s_run(cg_updater_t *self, cg_update_job_t *job)
 {
     job->status = CG_OK;
     job->n_updates = 0;
     memset(&job->loss_sum, 0, sizeof job->loss_sum);
     job->grad_norm_sum = 0;
+    job->n_blamed = 0;
+    job->blamed_groups = 0;
+    job->status = cg_backend_get_params(self->backend, self->snap_params);
+    if (job->status == CG_OK)
+        job->status =
+            cg_backend_get_optim(self->backend, self->snap_m, self->snap_v, &self->snap_steps);
+    if (job->status != CG_OK)
+        return;
     const int with_ref = self->ref != NULL;
     if (with_ref)
         s_reference_logp(self, job->batch);
@@ -78,6 +122,15 @@ static void s_run(cg_updater_t *self, cg_update_job_t *job)
             job->grad_norm_sum += us.grad_norm;
             job->n_updates++;
         }
+    }
+    if (job->status == CG_ERR_NONFINITE) { /* back to the start; the caller drops the batch */
+        cg_status_t rc = cg_backend_set_params(self->backend, self->snap_params);
+        if (rc == CG_OK)
+            rc = cg_backend_set_optim(self->backend, self->snap_m, self->snap_v, self->snap_steps);
+        if (rc != CG_OK)
+            job->status = rc;
+        else
+            s_blame(self, job);
     }
     if (job->status == CG_OK)
         job->status = cg_backend_get_params(self->backend, self->params);
@@ -123,9 +176,15 @@ cg_updater_t *cg_updater_new(cg_transport_t *transport, cg_backend_t *backend, c
     self->backend = backend;
     self->ref = ref;
     self->rng = rng;
-    self->params = cg_calloc(cg_backend_n_params(backend), sizeof(float));
+    const size_t n_params = cg_backend_n_params(backend);
+    self->params = cg_calloc(n_params, sizeof(float));
+    self->snap_params = cg_calloc(n_params, sizeof(float));
+    self->snap_m = cg_calloc(n_params, sizeof(float));
+    self->snap_v = cg_calloc(n_params, sizeof(float));
     self->n_actions = shape->n_actions;
     self->obs_dim = shape->obs_dim;
+    self->blame_rows = S_BLAME_FLOATS / self->n_actions > 0 ? S_BLAME_FLOATS / self->n_actions : 1;
+    self->logits = cg_calloc((size_t)self->blame_rows * (size_t)self->n_actions, sizeof(float));
     if (ref)
         self->ref_logits =
             cg_calloc((size_t)(S_REF_CHUNK + 1) * (size_t)self->n_actions, sizeof(float));
@@ -179,6 +238,10 @@ void cg_updater_destroy(cg_updater_t **self_p)
     cg_transport_close(&self->theirs); /* NULL once a thread has run: it closed it */
     cg_transport_close(&self->mine);
     free(self->ref_logits);
+    free(self->logits);
+    free(self->snap_params);
+    free(self->snap_m);
+    free(self->snap_v);
     free(self->params);
     free(self);
     *self_p = NULL;

@@ -3,6 +3,8 @@
  * as a job, on the updater's own thread (overlap on) or on the caller's (overlap off).
  * With its own thread the learner keeps ingesting, validating and answering actors, and
  * fills its second batch while the device works: double-buffered batches.
+ * A job whose update turns non-finite leaves the backend as it found it (parameters and
+ * Adam state restored) and names the senders of the groups to blame, if any.
  * Not here: advantages and multipliers (the learner does them before submitting, they are
  * cheap and their order matters), publishing, metrics.
  * Threading: threads share no mutable state. Submitting a job lends the updater the job, its
@@ -29,6 +31,8 @@ extern "C" {
 
 typedef struct cg_updater cg_updater_t;
 
+#define CG_UPDATE_MAX_BLAMED 16 /* senders a failed job names */
+
 typedef struct {
     /* in: the first n_groups groups of batch, advantages (and KL coefficients) computed */
     cg_batch_t *batch;
@@ -37,12 +41,19 @@ typedef struct {
     int asym_kl; /* per-step KL coefficients from the batch */
     cg_loss_config_t loss;
     /* out */
-    cg_status_t status;       /* CG_OK, or the first failing update's status */
+    cg_status_t status;       /* CG_OK, or the first failing update's status. With
+                               * CG_ERR_NONFINITE the backend's parameters and optimiser
+                               * state are as before the job (restored): the batch is to be
+                               * dropped, and `blamed` names the senders of its groups whose
+                               * steps the network maps to non-finite logits */
     int32_t n_updates;        /* minibatch updates run */
     cg_loss_stats_t loss_sum; /* each statistic summed over the updates */
     double grad_norm_sum;
     const float *params; /* (n_params) the weights after the job, in the updater's buffer:
                           * valid until the next submit */
+    int32_t n_blamed;                        /* distinct senders in blamed (failed jobs) */
+    int32_t blamed[CG_UPDATE_MAX_BLAMED];    /* their actor ids, first seen first */
+    int32_t blamed_groups;                   /* the groups that explain the failure */
 } cg_update_job_t;
 
 /* An updater running jobs on backend. ref (may be NULL: no KL term) is the frozen reference

@@ -965,6 +965,8 @@ static void test_integration_malformed_flood(void)
     ep->reward = 1;
     ep->obs[2] = INFINITY;
     s_blob_encode(&bad, &tmpl);
+    ep->obs[2] = 3e38f; /* finite, beyond CG_MAX_ABS_OBS */
+    s_blob_encode(&bad, &tmpl);
     ep->obs[2] = 0;
     ep->logp[1] = NAN;
     s_blob_encode(&bad, &tmpl);
@@ -1050,6 +1052,124 @@ done:
     s_blobs_free(&bad);
     free(valid);
     cg_msg_free(&tmpl); /* s_batch_fill made every array its own block, as decode does */
+    cg_msg_free(&welcome);
+    cg_sim_kind_destroy(&kind);
+    free(cfg);
+    s_csv_free(&csv);
+    s_end();
+}
+
+/* Group batches that pass every check and still carry the worst a buggy or hostile actor
+ * can put in them: a behaviour log-prob of -120 (the ratio exp(120) overflowed the update
+ * and ended the run), rewards of +-3e38, observations at +-CG_MAX_ABS_OBS, under a relu
+ * policy. A legitimate peer (Hello, Welcome, its own actor id, the learner's current
+ * version from heartbeat replies) sends them while a real actor trains. The run must finish
+ * every iteration and exit 0; nothing of it may be non-finite. */
+static void test_integration_poisoned_groups(void)
+{
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=30",
+                                       "policy.activation=relu", NULL};
+    char dir[S_PATH], err[512];
+    s_csv_t csv = {0};
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    cg_msg_t welcome = {0}, tmpl = {0}, m = {0};
+    cg_sim_kind_t *kind = NULL;
+    cg_transport_t *tp = NULL;
+    cg_socket_t *dealer = NULL, *push = NULL;
+    s_begin("poisoned_groups", dir);
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
+    S_REQUIRE(actor > 0);
+
+    cg_msg_caps_t caps;
+    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
+    m = (cg_msg_t){.type = CG_MSG_HELLO};
+    m.u.hello = (cg_msg_hello_t){.actor_id = 9, .pid = (int32_t)getpid()};
+    snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "poisoner");
+    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
+    const cg_msg_welcome_t *w = &welcome.u.welcome;
+    cg_config_defaults(cfg);
+    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
+    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    S_REQUIRE(kind != NULL);
+    const int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions,
+                  K = cg_sim_kind_info(kind)->n_costs;
+    s_batch_fill(&tmpl, welcome.run_id, w->version, G, K, D, A);
+    cg_msg_groups_t *g = &tmpl.u.groups;
+    g->actor_id = w->actor_id;
+    for (int32_t i = 0; i < G; i++) {
+        cg_msg_episode_t *ep = &g->groups[0].episodes[i];
+        ep->reward = i % 2 ? -3e38f : 3e38f; /* the -120 steps get negative advantages */
+        for (int32_t t = 0; t < ep->length; t++) {
+            ep->logp[t] = i % 2 ? -120.0f : -1.0f;
+            ep->action[t] = i % A;
+            for (int32_t d = 0; d < D && i % 2 == 0; d++) /* (the -120 steps see obs 0) */
+                ep->obs[t * D + d] = d % 2 ? CG_MAX_ABS_OBS : -CG_MAX_ABS_OBS;
+        }
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cg_msg_t check;
+    S_REQUIRE(cg_msg_encode(&tmpl, &buf, &len) == CG_OK);
+    S_REQUIRE(cg_msg_decode(buf, len, &caps, welcome.run_id, &check, err, sizeof err) == CG_OK);
+    cg_msg_free(&check);
+    free(buf);
+
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
+    push = cg_transport_socket(tp, CG_SOCK_PUSH, &sopts);
+    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
+    snprintf(hb.run_id, sizeof hb.run_id, "%s", welcome.run_id);
+    hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = w->actor_id, .weights_latency_s = -1};
+    uint64_t version = w->version;
+    int sent = 0, exited = 0, st = 0;
+    const double deadline = cg_proc_now() + 60 * S_SLOW;
+    while (!exited && cg_proc_now() < deadline) {
+        (void)cg_transport_send(dealer, NULL, 0, &hb);
+        g->policy_version = version;
+        g->seq = (uint64_t)sent + 1;
+        if (cg_transport_wait_writable(push, 100) == CG_OK &&
+            cg_transport_send(push, NULL, 0, &tmpl) == CG_OK)
+            sent++;
+        int ready = 0;
+        if (cg_transport_poll(&dealer, 1, 30, &ready) == CG_OK && ready) {
+            cg_msg_t in = {0};
+            if (cg_transport_recv(dealer, &caps, NULL, &in, NULL, NULL, NULL, err, sizeof err) ==
+                    CG_OK &&
+                in.type == CG_MSG_HEARTBEAT)
+                version = in.u.heartbeat.applied_version;
+            cg_msg_free(&in);
+        }
+        exited = cg_proc_wait(learner, 0, &st) == 0;
+    }
+    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    printf("\n  %d poisoned group batches sent; learner %s after %d of 30 iterations, "
+           "%.0f groups ingested, %.0f messages rejected, %.0f stale, %.0f batches dropped\n",
+           sent, exited ? "exited" : "still running", csv.n_rows,
+           csv.n_rows ? s_csv_get(&csv, -1, "groups_ingested") : 0.0,
+           csv.n_rows ? s_csv_get(&csv, -1, "rejected_msgs") : 0.0,
+           csv.n_rows ? s_csv_get(&csv, -1, "dropped_stale") : 0.0,
+           csv.n_rows ? s_csv_get(&csv, -1, "dropped_batches") : 0.0);
+    CU_ASSERT(exited);
+    CU_ASSERT(exited && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CU_ASSERT(sent >= 20);
+    CU_ASSERT_EQUAL(csv.n_rows, 30);
+    for (int r = 0; r < csv.n_rows; r++) {
+        CU_ASSERT(isfinite(s_csv_get(&csv, r, "loss")));
+        CU_ASSERT(isfinite(s_csv_get(&csv, r, "grad_norm")));
+    }
+    CU_ASSERT(s_exit_code(actor, 10 * S_SLOW) == 0);
+done:
+    cg_transport_close(&push);
+    cg_transport_close(&dealer);
+    cg_transport_destroy(&tp);
+    cg_msg_free(&tmpl);
     cg_msg_free(&welcome);
     cg_sim_kind_destroy(&kind);
     free(cfg);
@@ -1506,6 +1626,7 @@ int main(int argc, char **argv)
         {"actor_killed", test_integration_actor_killed},
         {"learner_killed", test_integration_learner_killed},
         {"malformed_flood", test_integration_malformed_flood},
+        {"poisoned_groups", test_integration_poisoned_groups},
         {"credit_hoarder", test_integration_credit_hoarder},
         {"deterministic", test_integration_deterministic},
         {"bounded_memory", test_integration_bounded_memory},

@@ -308,6 +308,88 @@ static void test_updater_threaded_matches_inline(void)
     cg_transport_destroy(&t);
 }
 
+/* A job whose update turns non-finite (a NaN observation, as if past validation): the
+ * backend's parameters and Adam state are exactly as before it, the status says so, and
+ * the one sender whose group the network maps to non-finite logits is named; the next job
+ * trains as usual. */
+static void test_updater_failed_job(void)
+{
+    const cg_policy_shape_t shape = {.obs_dim = D, .n_actions = 2, .n_hidden = 1,
+                                     .hidden = {16}, .activation = CG_ACT_TANH};
+    const cg_adam_config_t adam = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.5f};
+    char err[256] = "";
+    cg_backend_t *be = cg_backend_new(CG_DEVICE_CPU, &shape, &adam, 11, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(be);
+    const size_t n = cg_backend_n_params(be);
+    cg_rng_t shuffle, data;
+    cg_rng_seed(&shuffle, 5, 5);
+    cg_rng_seed(&data, 6, 6);
+    cg_updater_t *u = cg_updater_new(NULL, be, NULL, &shuffle, 0, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(u);
+    /* one ordinary job first, so that Adam's state is not all zeros */
+    cg_batch_t *b = s_update_batch(&data);
+    cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2,
+                           .loss = {0.2f, 0.0f, 0.01f}};
+    cg_update_job_t *got = NULL;
+    CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
+    CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(job.status, CG_OK);
+    CU_ASSERT_EQUAL(job.n_blamed, 0);
+    cg_batch_destroy(&b);
+
+    float *p0 = cg_calloc(n, sizeof(float)), *m0 = cg_calloc(n, sizeof(float)),
+          *v0 = cg_calloc(n, sizeof(float)), *p1 = cg_calloc(n, sizeof(float)),
+          *m1 = cg_calloc(n, sizeof(float)), *v1 = cg_calloc(n, sizeof(float));
+    int64_t s0 = 0, s1 = 0;
+    CU_ASSERT_EQUAL(cg_backend_get_params(be, p0), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_get_optim(be, m0, v0, &s0), CG_OK);
+    CU_ASSERT(s0 > 0);
+    /* 6 good groups from actor 0, then 2 from actor 7, the second with a NaN observation */
+    b = s_update_batch(&data);
+    cg_msg_groups_t m;
+    s_make_groups(&m, 2, 0, 7, 1);
+    m.groups[1].episodes[2].obs[0] = NAN;
+    CU_ASSERT_EQUAL(cg_batch_add(b, &m), CG_OK);
+    s_free_groups(&m);
+    cg_adv_config_t acfg = {.estimator = CG_ADV_SCALARIZED_ADVANTAGES, .eps = 1e-8f};
+    int32_t cost_index[K] = {0, 1};
+    float lambda[K + 1] = {0.6f, 0.3f, 0.1f}, eff[K + 1];
+    CU_ASSERT_EQUAL(cg_batch_advantages(b, 8, &acfg, K, cost_index, lambda, 0, 0, 0, eff, NULL),
+                    CG_OK);
+    job = (cg_update_job_t){.batch = b, .n_groups = 8, .epochs = 2, .minibatches = 4,
+                            .loss = {0.2f, 0.0f, 0.01f}};
+    CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
+    CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
+    CU_ASSERT_EQUAL(job.status, CG_ERR_NONFINITE);
+    CU_ASSERT_EQUAL(job.n_blamed, 1);
+    CU_ASSERT_EQUAL(job.blamed[0], 7);
+    CU_ASSERT_EQUAL(job.blamed_groups, 1);
+    CU_ASSERT_EQUAL(cg_backend_get_params(be, p1), CG_OK);
+    CU_ASSERT_EQUAL(cg_backend_get_optim(be, m1, v1, &s1), CG_OK);
+    CU_ASSERT_EQUAL(memcmp(p0, p1, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(m0, m1, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(memcmp(v0, v1, n * sizeof(float)), 0);
+    CU_ASSERT_EQUAL(s0, s1);
+    cg_batch_destroy(&b);
+
+    b = s_update_batch(&data);
+    job = (cg_update_job_t){.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2,
+                            .loss = {0.2f, 0.0f, 0.01f}};
+    CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
+    CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
+    CU_ASSERT_EQUAL(job.status, CG_OK);
+    CU_ASSERT(memcmp(p0, job.params, n * sizeof(float)) != 0);
+    cg_batch_destroy(&b);
+    free(p0);
+    free(m0);
+    free(v0);
+    free(p1);
+    free(m1);
+    free(v1);
+    cg_updater_destroy(&u);
+    cg_backend_destroy(&be);
+}
+
 /* Every episode lands in exactly one minibatch per epoch; per-step weights make each
  * minibatch the mean over its episodes of the mean over their steps; advantages equal
  * cg_adv_group's and are broadcast to every step. */
@@ -601,6 +683,7 @@ int main(void)
         {"batch_take", test_batch_take},
         {"updater_pipe", test_updater_pipe},
         {"updater_threaded_matches_inline", test_updater_threaded_matches_inline},
+        {"updater_failed_job_restores", test_updater_failed_job},
         {"batch_minibatches", test_batch_minibatches},
         {"metrics_files", test_metrics_files},
         {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},
