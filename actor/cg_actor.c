@@ -87,7 +87,9 @@ struct cg_actor {
     int pending;                /* batch taken from the rollout, not yet sent */
     cg_msg_t batch;
     uint64_t seq;
+    uint64_t session;           /* the last Welcome's session key (0 before the first) */
     int done;
+    char refused[CG_REASON_LEN]; /* the last Refusal's reason (logged once per reason) */
 
     /* monotonic milliseconds */
     double t_heard;             /* last message from the learner */
@@ -325,6 +327,7 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
     }
     s_copy_str(h->token, sizeof h->token, self->token);
     h->credits = 1; /* this actor follows credit grants (the learner decides: Welcome) */
+    h->session = self->session; /* a reconnect: proves it is the same actor */
     self->t_hello = s_now_ms();
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
     if (rc == CG_ERR_TIMEOUT) /* queue full: the next Hello will try again */
@@ -351,6 +354,7 @@ static cg_status_t s_send_heartbeat(cg_actor_t *self, int leaving)
 /* Sends the pending batch if the PUSH queue takes it; keeps it otherwise. */
 static cg_status_t s_try_send(cg_actor_t *self)
 {
+    self->batch.u.groups.session = self->session; /* the current one, after a reconnect too */
     memcpy(self->batch.run_id, self->run_id, sizeof self->batch.run_id);
     cg_status_t rc = cg_transport_send(self->push, NULL, 0, &self->batch);
     if (rc == CG_ERR_TIMEOUT) {
@@ -618,6 +622,8 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
 
     memcpy(self->run_id, run_id, sizeof self->run_id);
     self->actor_id = w->actor_id;
+    self->session = w->session;
+    self->refused[0] = 0;
     self->stats.actor_id = w->actor_id;
     self->heartbeat_ms = w->heartbeat_ms > 0 ? w->heartbeat_ms : self->cfg.heartbeat_ms;
     self->timeout_ms = self->cfg.heartbeat_timeout_ms;
@@ -674,10 +680,33 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
     return CG_OK;
 }
 
+/* The learner will not take our Hello or Heartbeat. Never as sent: stop, saying why. Not
+ * now: say why (once per reason) and keep saying Hello at the hello interval. */
+static cg_status_t s_on_refusal(cg_actor_t *self, const cg_msg_refusal_t *r)
+{
+    if (!r->retry) {
+        CG_ERROR("the learner at %s:%d refused this actor: %s", self->host, self->port, r->reason);
+        return CG_ERR_AUTH;
+    }
+    if (strcmp(self->refused, r->reason)) {
+        CG_WARN("the learner at %s:%d refused this actor for now: %s; saying hello again every "
+                "%d ms",
+                self->host, self->port, r->reason, self->heartbeat_ms);
+        snprintf(self->refused, sizeof self->refused, "%s", r->reason);
+    }
+    if (self->phase == S_RUNNING) { /* not admitted (any more): as if the learner were lost */
+        self->phase = S_LOST;
+        self->hello_interval_ms = self->heartbeat_ms;
+    }
+    return CG_OK;
+}
+
 static cg_status_t s_on_control(cg_actor_t *self, cg_msg_t *msg)
 {
     if (msg->type == CG_MSG_WELCOME)
         return s_on_welcome(self, &msg->u.welcome, msg->run_id);
+    if (msg->type == CG_MSG_REFUSAL) /* may come before we know the run id */
+        return s_on_refusal(self, &msg->u.refusal);
     if (strcmp(msg->run_id, self->run_id) != 0) {
         CG_DEBUG("control message of run \"%s\" ignored (ours: \"%s\")", msg->run_id,
                  self->run_id);

@@ -187,6 +187,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("learner", "threads", threads, 0, 64,
           "threads of a CPU update (rows split over them); 0 = every online core"),
     K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, 1, 86400000, NULL),
+    K_I32("learner", "max_actors", max_actors, 1, 1000000,
+          "actors admitted at once; more Hellos are refused, with the reason"),
     K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
     K_ENUM("learner", "overlap", overlap, s_OVERLAPS, NULL),
     K_I64("learner", "max_msg_bytes", max_msg_bytes, 4096, INT64_MAX, NULL),
@@ -1399,6 +1401,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->device = CG_DEVICE_AUTO;
     cfg->threads = 0;
     cfg->heartbeat_timeout_ms = 3000;
+    cfg->max_actors = 4096;
     cfg->hwm = 8;
     cfg->overlap = CG_OVERLAP_AUTO;
     cfg->max_msg_bytes = 64 * 1024 * 1024;

@@ -175,6 +175,7 @@ typedef struct {
     int32_t threads;               /* threads = 0 -> every online core (CPU backend: the update's
                                     * rows split over this many threads) */
     int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
+    int32_t max_actors;            /* max_actors = 4096 (admitted at once) */
     int32_t hwm;                   /* hwm = 8 (messages queued per socket) */
     cg_overlap_t overlap;          /* overlap = auto (updates on their own thread while the
                                     * next batch is ingested: double-buffered batches) */

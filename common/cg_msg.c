@@ -298,6 +298,14 @@ static cg_status_t s_check_heartbeat(s_err_t *e, const Cgrpo__Heartbeat *h)
     return CG_OK;
 }
 
+static cg_status_t s_check_refusal(s_err_t *e, const Cgrpo__Refusal *r)
+{
+    size_t n = strlen(s_str(r->reason));
+    S_REQUIRE(e, n < CG_REASON_LEN, CG_ERR_TOOBIG, "refusal.reason: %zu bytes, at most %d", n,
+              CG_REASON_LEN - 1);
+    return CG_OK;
+}
+
 /* ---- validation: group batch, one pass per category over the whole message ---- */
 
 #define S_EP "group_batch.groups[%zu].episodes[%zu]"
@@ -452,6 +460,7 @@ static void s_take_hello(const Cgrpo__Hello *h, cg_msg_hello_t *out)
     out->group_size = h->group_size;
     s_copy_name(out->token, h->token);
     out->credits = h->credits;
+    out->session = h->session;
 }
 
 static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
@@ -476,6 +485,7 @@ static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
     out->deterministic = w->deterministic ? 1 : 0;
     out->quota = w->quota;
     out->credits = w->credits;
+    out->session = w->session;
     out->data_port = w->data_port;
     out->weights_port = w->weights_port;
     /* Copied, not taken: an absent proto3 string is protobuf-c's static "". */
@@ -491,6 +501,7 @@ static void s_take_batch(Cgrpo__GroupBatch *b, cg_msg_groups_t *out)
     out->n_costs = b->n_costs;
     out->obs_dim = b->obs_dim;
     out->n_actions = b->n_actions;
+    out->session = b->session;
     out->n_groups = (int32_t)b->n_groups;
     out->groups = cg_calloc(b->n_groups, sizeof *out->groups);
     for (size_t g = 0; g < b->n_groups; g++) {
@@ -534,6 +545,12 @@ static void s_take_heartbeat(const Cgrpo__Heartbeat *h, cg_msg_heartbeat_t *out)
     out->weights_latency_s = h->weights_latency_s;
     out->credit = h->credit;
     out->leaving = h->leaving ? 1 : 0;
+}
+
+static void s_take_refusal(const Cgrpo__Refusal *r, cg_msg_refusal_t *out)
+{
+    snprintf(out->reason, sizeof out->reason, "%s", s_str(r->reason));
+    out->retry = r->retry ? 1 : 0;
 }
 
 /* ---- decode ---- */
@@ -623,6 +640,13 @@ cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *
             msg->type = CG_MSG_HEARTBEAT;
         }
         break;
+    case CGRPO__ENVELOPE__BODY_REFUSAL:
+        rc = s_check_refusal(&e, env->refusal);
+        if (rc == CG_OK) {
+            s_take_refusal(env->refusal, &msg->u.refusal);
+            msg->type = CG_MSG_REFUSAL;
+        }
+        break;
     default:
         rc = s_fail(&e, CG_ERR_PROTO, "envelope.body: missing or of an unknown kind");
         break;
@@ -674,6 +698,7 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
     pb->group_size = h->group_size;
     pb->token = S_BORROW(char, h->token);
     pb->credits = h->credits != 0;
+    pb->session = h->session;
     return CG_OK;
 }
 
@@ -702,6 +727,7 @@ static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb)
     pb->deterministic = w->deterministic != 0;
     pb->quota = w->quota;
     pb->credits = w->credits != 0;
+    pb->session = w->session;
     pb->data_port = w->data_port;
     pb->weights_port = w->weights_port;
     pb->config_text = w->config_text; /* NULL is sent as "" */
@@ -734,6 +760,7 @@ static cg_status_t s_put_batch(const cg_msg_groups_t *b, Cgrpo__GroupBatch *pb, 
     pb->n_costs = b->n_costs;
     pb->obs_dim = b->obs_dim;
     pb->n_actions = b->n_actions;
+    pb->session = b->session;
     if (n_groups == 0)
         return CG_OK;
     sc->groups = cg_calloc(n_groups, sizeof *sc->groups);
@@ -815,6 +842,7 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)
     Cgrpo__GroupBatch batch = CGRPO__GROUP_BATCH__INIT;
     Cgrpo__Weights weights = CGRPO__WEIGHTS__INIT;
     Cgrpo__Heartbeat heartbeat = CGRPO__HEARTBEAT__INIT;
+    Cgrpo__Refusal refusal = CGRPO__REFUSAL__INIT;
     s_scaffold_t sc = {0};
     cg_status_t rc = CG_OK;
 
@@ -845,6 +873,16 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)
         s_put_heartbeat(&msg->u.heartbeat, &heartbeat);
         env.body_case = CGRPO__ENVELOPE__BODY_HEARTBEAT;
         env.heartbeat = &heartbeat;
+        break;
+    case CG_MSG_REFUSAL:
+        if (!memchr(msg->u.refusal.reason, '\0', CG_REASON_LEN)) {
+            rc = CG_ERR_INVAL;
+            break;
+        }
+        refusal.reason = S_BORROW(char, msg->u.refusal.reason);
+        refusal.retry = msg->u.refusal.retry != 0;
+        env.body_case = CGRPO__ENVELOPE__BODY_REFUSAL;
+        env.refusal = &refusal;
         break;
     default:
         rc = CG_ERR_INVAL;
@@ -918,6 +956,8 @@ const char *cg_msg_type_name(cg_msg_type_t type)
         return "weights";
     case CG_MSG_HEARTBEAT:
         return "heartbeat";
+    case CG_MSG_REFUSAL:
+        return "refusal";
     }
     return "unknown";
 }

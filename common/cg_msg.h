@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define CG_PROTOCOL_VERSION 1u
+#define CG_PROTOCOL_VERSION 2u
 
 typedef enum {
     CG_MSG_NONE = 0,
@@ -27,7 +27,10 @@ typedef enum {
     CG_MSG_GROUPS = 3,
     CG_MSG_WEIGHTS = 4,
     CG_MSG_HEARTBEAT = 5,
+    CG_MSG_REFUSAL = 6,
 } cg_msg_type_t;
+
+#define CG_REASON_LEN 256 /* bytes of a refusal's reason, with its NUL */
 
 /* Limits applied when decoding; anything larger is CG_ERR_TOOBIG. */
 typedef struct {
@@ -55,6 +58,7 @@ typedef struct {
     int32_t group_size;
     char token[CG_NAME_LEN]; /* run token; "" when the learner needs none */
     int32_t credits;         /* 1: the actor follows credit grants */
+    uint64_t session;        /* the session of its last Welcome, or 0 */
 } cg_msg_hello_t;
 
 /* learner -> actor, reply to hello: everything an actor needs to roll out. */
@@ -80,6 +84,7 @@ typedef struct {
     int32_t weights_port;        /* learner's PUB port (actor SUBscribes) */
     char *config_text;           /* full effective config as INI text (NUL-terminated) */
     int32_t credits;             /* 1: start groups only as credited (Heartbeat.credit) */
+    uint64_t session;            /* the actor's session key: its group batches carry it */
 } cg_msg_welcome_t;
 
 /* One episode of a group batch. Steps are packed arrays, not a message per step. */
@@ -110,6 +115,7 @@ typedef struct {
     int32_t n_actions;
     int32_t n_groups;
     cg_msg_group_t *groups;      /* (n_groups) */
+    uint64_t session;            /* the sender's Welcome.session */
 } cg_msg_groups_t;
 
 /* learner -> actors (PUB/SUB): new weights and multipliers. */
@@ -135,6 +141,12 @@ typedef struct {
     int32_t leaving;             /* actor -> learner: the actor exits now (0 or 1) */
 } cg_msg_heartbeat_t;
 
+/* learner -> actor (ROUTER/DEALER): a Hello or Heartbeat it will not take, and why. */
+typedef struct {
+    char reason[CG_REASON_LEN];
+    int32_t retry;               /* 1: may work later; 0: never will as sent */
+} cg_msg_refusal_t;
+
 typedef struct {
     cg_msg_type_t type;
     char run_id[CG_NAME_LEN];
@@ -144,6 +156,7 @@ typedef struct {
         cg_msg_groups_t groups;
         cg_msg_weights_t weights;
         cg_msg_heartbeat_t heartbeat;
+        cg_msg_refusal_t refusal;
     } u;
 } cg_msg_t;
 

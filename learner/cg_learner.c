@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +28,6 @@
 #include "cg_transport.h"
 #include "cg_updater.h"
 
-#define S_MAX_ACTORS 4096
 #define S_QUARANTINE_STRIKES 3 /* failed batches an actor's groups explain before its data
                                 * is refused for the rest of the run */
 #define S_MAX_UNEXPLAINED 5    /* failed updates in a row that no actor's data explains: the
@@ -48,6 +49,9 @@ typedef struct {
     int64_t outstanding;    /* groups granted and not yet arrived */
     double t_delivered;     /* last time it delivered groups, or was first granted some */
     int32_t defaulted;      /* held grants a heartbeat timeout without delivering: probation */
+    uint64_t session;       /* its connection's secret (Welcome.session); its data carries it */
+    uint64_t last_seq;      /* the last GroupBatch.seq taken this session ... */
+    int32_t has_seq;        /* ... once one was */
     int32_t strikes;        /* failed (non-finite) batches its groups explained */
     int32_t quarantined;    /* S_QUARANTINE_STRIKES reached: its data is dropped */
     int64_t refused_groups; /* groups dropped since */
@@ -98,8 +102,9 @@ struct cg_learner {
     cg_transport_t *transport;
     cg_socket_t *control, *data, *weights;
     int port, data_port, weights_port;
-    s_actor_t *actors;
-    int32_t n_actors;
+    s_actor_t *actors;      /* (cap_actors) the table: live entries and expired ones, whose
+                             * slots and ids are reused; never more than [learner] max_actors */
+    int32_t n_actors, cap_actors;
     int secure;             /* CURVE on all three sockets, actor keys admitted on hello */
     char curve_secret[CG_CURVE_KEY_LEN + 1];
     char advertise[256];    /* the host actors connect to (run_dir/endpoint) */
@@ -555,7 +560,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     self->filling = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
     self->training = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
     cg_msg_caps_from(&self->cfg, &self->caps);
-    self->actors = cg_calloc(S_MAX_ACTORS, sizeof *self->actors);
+
     self->latency = cg_calloc(S_LATENCY_SAMPLES, sizeof *self->latency);
 
     if (opts->resume && s_checkpoint_restore(self, err, errlen))
@@ -646,13 +651,101 @@ static s_actor_t *s_actor_find(cg_learner_t *self, int32_t id)
     return NULL;
 }
 
+/* Heard from within the heartbeat timeout, and not gone (its leaving heartbeat). */
+static int s_actor_live(const cg_learner_t *self, const s_actor_t *a, double now)
+{
+    return isfinite(a->last_seen) && now - a->last_seen < self->cfg.heartbeat_timeout_ms / 1000.0;
+}
+
 static int32_t s_actors_alive(const cg_learner_t *self)
 {
-    double now = s_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
+    double now = s_now();
     int32_t alive = 0;
     for (int32_t i = 0; i < self->n_actors; i++)
-        alive += now - self->actors[i].last_seen < timeout;
+        alive += s_actor_live(self, &self->actors[i], now);
     return alive;
+}
+
+/* The live entry of the control connection `identity`, or NULL. */
+static s_actor_t *s_actor_of(cg_learner_t *self, const uint8_t *identity, size_t idlen, double now)
+{
+    for (int32_t i = 0; i < self->n_actors; i++) {
+        s_actor_t *a = &self->actors[i];
+        if (a->idlen == idlen && !memcmp(a->identity, identity, idlen) && s_actor_live(self, a, now))
+            return a;
+    }
+    return NULL;
+}
+
+/* A key only the actor's connection knows (never 0): its group batches must carry it. */
+static uint64_t s_new_session(void)
+{
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof x, 0) != (ssize_t)sizeof x) { /* no entropy source: still unique */
+        static uint64_t counter;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48) ^
+            ++counter * 0x9e3779b97f4a7c15ULL;
+    }
+    return x ? x : 1;
+}
+
+/* Answers a Hello or Heartbeat the learner will not take with a Refusal saying why (retry:
+ * it may work later), and counts it as rejected. */
+static void s_refuse(cg_learner_t *self, const uint8_t *identity, size_t idlen, cg_status_t rc,
+                     int retry, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void s_refuse(cg_learner_t *self, const uint8_t *identity, size_t idlen, cg_status_t rc,
+                     int retry, const char *fmt, ...)
+{
+    cg_msg_t out = {.type = CG_MSG_REFUSAL};
+    snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out.u.refusal.reason, sizeof out.u.refusal.reason, fmt, ap);
+    va_end(ap);
+    out.u.refusal.retry = retry;
+    (void)cg_transport_send(self->control, identity, idlen, &out);
+    s_count_rejected(self, "control", rc, out.u.refusal.reason);
+}
+
+/* A slot for a new entry: a free one (expired or gone) if any, else a new one while the
+ * table is under [learner] max_actors; NULL when it is full of live actors. */
+static s_actor_t *s_actor_slot(cg_learner_t *self, double now)
+{
+    for (int32_t i = 0; i < self->n_actors; i++)
+        if (!s_actor_live(self, &self->actors[i], now))
+            return &self->actors[i];
+    if (self->n_actors >= self->cfg.max_actors)
+        return NULL;
+    if (self->n_actors == self->cap_actors) {
+        int32_t cap = self->cap_actors ? 2 * self->cap_actors : 16;
+        if (cap > self->cfg.max_actors)
+            cap = self->cfg.max_actors;
+        self->actors = cg_realloc(self->actors, (size_t)cap, sizeof *self->actors);
+        self->cap_actors = cap;
+    }
+    s_actor_t *a = &self->actors[self->n_actors++];
+    memset(a, 0, sizeof *a);
+    a->last_seen = -INFINITY;
+    return a;
+}
+
+/* The lowest id no live actor holds. */
+static int32_t s_free_id(cg_learner_t *self, double now)
+{
+    const int32_t n = self->n_actors;
+    uint8_t *taken = cg_calloc((size_t)n + 1, 1);
+    for (int32_t i = 0; i < n; i++) {
+        const s_actor_t *a = &self->actors[i];
+        if (a->id >= 0 && a->id <= n && s_actor_live(self, a, now))
+            taken[a->id] = 1;
+    }
+    int32_t id = 0;
+    while (taken[id])
+        id++;
+    free(taken);
+    return id;
 }
 
 /* Credit flow. The groups in the filling batch plus those granted and not yet arrived are
@@ -744,57 +837,73 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
                        const cg_msg_t *in)
 {
     const cg_msg_hello_t *h = &in->u.hello;
-    char err[256];
     if (in->run_id[0] && strcmp(in->run_id, self->cfg.run_id)) {
-        snprintf(err, sizeof err, "hello from actor %d of run '%s'", h->actor_id, in->run_id);
-        s_count_rejected(self, "control", CG_ERR_RUN_ID, err);
+        s_refuse(self, identity, idlen, CG_ERR_RUN_ID, 0,
+                 "hello from actor %d of run '%.64s': this learner runs '%s' (hint: connect "
+                 "to that run's learner)",
+                 h->actor_id, in->run_id, self->cfg.run_id);
         return;
     }
     if (self->token[0] && strcmp(h->token, self->token)) {
-        snprintf(err, sizeof err, "hello from actor %d (pid %d) with a wrong run token",
+        s_refuse(self, identity, idlen, CG_ERR_AUTH, 0,
+                 "hello from actor %d (pid %d) with a wrong run token (hint: give the actor the "
+                 "run's [run] token_file)",
                  h->actor_id, h->pid);
-        s_count_rejected(self, "control", CG_ERR_AUTH, err);
         return;
     }
     if ((h->obs_dim && h->obs_dim != self->env.obs_dim) ||
         (h->n_actions && h->n_actions != self->env.n_actions) ||
         (h->group_size && h->group_size != self->cfg.group_size) ||
         (h->sim[0] && strcmp(h->sim, self->env.sim))) {
-        snprintf(err, sizeof err, "hello from actor %d: simulator %s obs %d actions %d G %d does "
-                 "not match this run", h->actor_id, h->sim, h->obs_dim, h->n_actions, h->group_size);
-        s_count_rejected(self, "control", CG_ERR_SHAPE, err);
+        s_refuse(self, identity, idlen, CG_ERR_SHAPE, 0,
+                 "hello from actor %d: simulator %s obs %d actions %d G %d does not match this "
+                 "run's %s obs %d actions %d G %d",
+                 h->actor_id, h->sim, h->obs_dim, h->n_actions, h->group_size, self->env.sim,
+                 self->env.obs_dim, self->env.n_actions, self->cfg.group_size);
         return;
     }
     /* Token accepted: this connection's CURVE key may now open the data and weights sockets. */
     if (self->secure && cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control))) {
-        snprintf(err, sizeof err, "hello from actor %d (pid %d) without a CURVE client key",
-                 h->actor_id, h->pid);
-        s_count_rejected(self, "control", CG_ERR_AUTH, err);
+        s_refuse(self, identity, idlen, CG_ERR_AUTH, 0,
+                 "hello from actor %d (pid %d) without a CURVE client key", h->actor_id, h->pid);
         return;
     }
-    int32_t id = h->actor_id;
-    if (id < 0) { /* assign the lowest id not in use */
-        id = 0;
-        while (s_actor_find(self, id))
-            id++;
-    }
-    s_actor_t *a = s_actor_find(self, id);
+    /* Identity: one control connection is one actor. A connection that holds a live entry
+     * keeps it (a second Hello asks for a snapshot). Another connection gets a live actor's
+     * id only with that actor's session key (the same actor, reconnected); otherwise an
+     * expired entry, or a new one while the table has room. */
+    const double now = s_now();
+    s_actor_t *a = s_actor_of(self, identity, idlen, now);
     if (!a) {
-        if (self->n_actors >= S_MAX_ACTORS) {
-            s_count_rejected(self, "control", CG_ERR_TOOBIG, "too many actors");
+        int32_t id = h->actor_id >= 0 ? h->actor_id : s_free_id(self, now);
+        a = s_actor_find(self, id);
+        if (a && s_actor_live(self, a, now) && !(h->session && h->session == a->session)) {
+            s_refuse(self, identity, idlen, CG_ERR_PROTO, 1,
+                     "actor id %d is held by a live actor (host %s, pid %d); it frees %d ms after "
+                     "that actor's last heartbeat (hint: start without --id for a free one)",
+                     id, a->host, a->pid, self->cfg.heartbeat_timeout_ms);
             return;
         }
-        a = &self->actors[self->n_actors++];
-        a->id = id;
+        if (!a || !(h->session && h->session == a->session)) {
+            if (!a && !(a = s_actor_slot(self, now))) {
+                s_refuse(self, identity, idlen, CG_ERR_TOOBIG, 1,
+                         "the learner holds [learner] max_actors = %d live actors (hint: raise "
+                         "it, or wait for one to leave)",
+                         self->cfg.max_actors);
+                return;
+            }
+            *a = (s_actor_t){.id = id, .session = s_new_session()}; /* a new actor */
+        }
+        memcpy(a->identity, identity, idlen);
+        a->idlen = idlen;
+        a->outstanding = 0; /* a new connection: whatever was granted before is gone */
+        a->defaulted = 0;
     }
-    memcpy(a->identity, identity, idlen);
-    a->idlen = idlen;
-    a->last_seen = s_now();
+    const int32_t id = a->id;
+    a->last_seen = now;
     a->pid = h->pid;
     snprintf(a->host, sizeof a->host, "%s", h->host);
     a->credits = h->credits && !self->cfg.deterministic;
-    a->outstanding = 0; /* a new connection: whatever was granted before is gone */
-    a->defaulted = 0;
 
     cg_msg_t out = {.type = CG_MSG_WELCOME};
     snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
@@ -822,6 +931,7 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     w->weights_port = self->weights_port;
     w->config_text = self->config_text;
     w->credits = a->credits;
+    w->session = a->session;
     cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
     if (rc != CG_OK)
         CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));
@@ -837,8 +947,12 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
 {
     const cg_msg_heartbeat_t *hb = &in->u.heartbeat;
     s_actor_t *a = s_actor_find(self, hb->actor_id);
-    if (!a || a->idlen != idlen || memcmp(a->identity, identity, idlen)) {
-        s_count_rejected(self, "control", CG_ERR_PROTO, "heartbeat from an actor that did not say hello");
+    if (!a || a->idlen != idlen || memcmp(a->identity, identity, idlen) ||
+        !isfinite(a->last_seen)) {
+        s_refuse(self, identity, idlen, CG_ERR_PROTO, 1,
+                 "heartbeat as actor %d from a connection the learner has not admitted (it "
+                 "restarted, or the actor's slot expired): say hello",
+                 hb->actor_id);
         return;
     }
     if (hb->leaving) { /* exiting: holds nothing, counts as gone from now on */
@@ -928,7 +1042,24 @@ static void s_drain_data(cg_learner_t *self)
         const cg_msg_groups_t *g = &msg.u.groups;
         self->data_groups += g->n_groups;
         s_actor_t *a = s_actor_find(self, g->actor_id);
-        if (a && a->quarantined) {
+        if (!a || g->session != a->session) {
+            snprintf(err, sizeof err, "group batch as actor %d without that actor's session key "
+                     "(not admitted, or from an earlier connection)", g->actor_id);
+            s_count_rejected(self, "data", CG_ERR_AUTH, err);
+            cg_msg_free(&msg);
+            continue;
+        }
+        if (a->has_seq && g->seq <= a->last_seq) {
+            snprintf(err, sizeof err, "group batch seq %llu from actor %d after seq %llu: replayed "
+                     "or reordered", (unsigned long long)g->seq, a->id,
+                     (unsigned long long)a->last_seq);
+            s_count_rejected(self, "data", CG_ERR_PROTO, err);
+            cg_msg_free(&msg);
+            continue;
+        }
+        a->last_seq = g->seq;
+        a->has_seq = 1;
+        if (a->quarantined) {
             self->quarantined_groups += g->n_groups;
             a->refused_groups += g->n_groups;
             cg_msg_free(&msg);

@@ -350,6 +350,27 @@ static int s_drain(cg_socket_t *sock, int ms)
     return n;
 }
 
+/* Waits up to ms for one message on sock; 1 when it is a Refusal whose reason has `needle`
+ * (the learner answers a Hello it will not take, saying why). */
+static int s_refused(cg_socket_t *sock, int ms, const char *needle)
+{
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    cg_msg_caps_t caps;
+    cg_config_defaults(cfg);
+    cg_msg_caps_from(cfg, &caps);
+    free(cfg);
+    int ready = 0, ok = 0;
+    char err[256];
+    if (cg_transport_poll(&sock, 1, ms, &ready) == CG_OK && ready) {
+        cg_msg_t m = {0};
+        if (cg_transport_recv(sock, &caps, NULL, &m, NULL, NULL, NULL, err, sizeof err) == CG_OK)
+            ok = m.type == CG_MSG_REFUSAL && !m.u.refusal.retry &&
+                 strstr(m.u.refusal.reason, needle) != NULL;
+        cg_msg_free(&m);
+    }
+    return ok;
+}
+
 static int s_keygen(const char *dir)
 {
     char log[S_PATH];
@@ -434,6 +455,8 @@ static void test_curve(void)
     double v0 = NAN, v1 = NAN;
     s_metrics(dir, "version", &v0, NULL);
     int got[3][2];
+    /* The one with the key but a wrong token gets only the learner's refusal, saying so. */
+    CU_ASSERT_TRUE(s_refused(rogue[2].dealer, 3000, "wrong run token"));
     for (int i = 0; i < 3; i++) {
         got[i][0] = s_drain(rogue[i].dealer, i == 0 ? 2500 : 300); /* Welcome or heartbeat */
         got[i][1] = s_drain(rogue[i].sub, 300);                   /* Weights */

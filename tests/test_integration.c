@@ -1177,6 +1177,160 @@ done:
     s_end();
 }
 
+/* ---- identity ---------------------------------------------------------------------- */
+
+/* The learner's answer to what was last sent on dealer: a Welcome or a Refusal (else
+ * type NONE after 5 s). */
+static void s_answer(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_msg_t *out)
+{
+    char err[512];
+    memset(out, 0, sizeof *out);
+    double deadline = cg_proc_now() + 5 * S_SLOW;
+    while (out->type != CG_MSG_WELCOME && out->type != CG_MSG_REFUSAL && cg_proc_now() < deadline) {
+        int ready = 0;
+        cg_msg_free(out);
+        if (cg_transport_poll(&dealer, 1, 50, &ready) == CG_OK && ready)
+            (void)cg_transport_recv(dealer, caps, NULL, out, NULL, NULL, NULL, err, sizeof err);
+    }
+}
+
+/* Sends a Hello as `id` (with `session`) on dealer and returns the answer in *out. */
+static void s_hello(cg_socket_t *dealer, const cg_msg_caps_t *caps, int32_t id, uint64_t session,
+                    cg_msg_t *out)
+{
+    cg_msg_t m = {.type = CG_MSG_HELLO};
+    m.u.hello = (cg_msg_hello_t){.actor_id = id, .pid = (int32_t)getpid(), .session = session};
+    snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "identity-test");
+    if (cg_transport_send(dealer, NULL, 0, &m) == CG_OK)
+        s_answer(dealer, caps, out);
+    else
+        memset(out, 0, sizeof *out);
+}
+
+static int s_is_refusal(const cg_msg_t *m, const char *needle)
+{
+    return m->type == CG_MSG_REFUSAL && m->u.refusal.retry &&
+           strstr(m->u.refusal.reason, needle) != NULL;
+}
+
+/* Who may say what (docs/protocol.md, "Identity"): one connection is one actor (200 more
+ * Hellos on it keep its one id and slot); a live actor's id is refused to another connection,
+ * with the reason, unless it shows that actor's session key (a reconnect); group batches
+ * count only with the sender's session key and a seq that increases (a replay is dropped);
+ * at [learner] max_actors new Hellos are refused, saying so, while a known actor still
+ * reconnects; an entry silent for a heartbeat timeout frees its slot and id for the next. */
+static void test_integration_identity(void)
+{
+    static const char *const sets[] = {"run.iterations=100000", "learner.max_actors=2",
+                                       "learner.heartbeat_timeout_ms=1000", "actor.heartbeat_ms=100",
+                                       NULL};
+    enum { N_PEERS = 4 };
+    char dir[S_PATH], path[S_PATH], err[512];
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    cg_transport_t *tp[N_PEERS] = {0};
+    cg_socket_t *dealer[N_PEERS] = {0}, *push = NULL;
+    cg_msg_t ans = {0}, w0 = {0}, tmpl = {0};
+    cg_sim_kind_t *kind = NULL;
+    s_begin("identity", dir);
+    s_path(path, dir, "learner.log");
+    pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
+    S_REQUIRE(learner > 0);
+    int port = s_wait_port(dir, 10 * S_SLOW, learner);
+    S_REQUIRE(port > 0);
+    cg_msg_caps_t caps;
+    for (int i = 0; i < N_PEERS; i++)
+        S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp[i], &dealer[i]) == 0);
+
+    /* Peer 0: id 0, and the same id for 200 more Hellos on its connection. */
+    s_hello(dealer[0], &caps, -1, 0, &w0);
+    S_REQUIRE(w0.type == CG_MSG_WELCOME && w0.u.welcome.actor_id == 0);
+    const uint64_t session = w0.u.welcome.session;
+    CU_ASSERT(session != 0);
+    int same = 0;
+    for (int i = 0; i < 200; i++) {
+        s_hello(dealer[0], &caps, -1, 0, &ans);
+        same += ans.type == CG_MSG_WELCOME && ans.u.welcome.actor_id == 0 &&
+                ans.u.welcome.session == session;
+        cg_msg_free(&ans);
+    }
+    CU_ASSERT_EQUAL(same, 200);
+    /* Peer 1 asks for id 0: held by a live actor, refused for now, with the reason. */
+    s_hello(dealer[1], &caps, 0, 0, &ans);
+    CU_ASSERT(s_is_refusal(&ans, "actor id 0 is held by a live actor"));
+    cg_msg_free(&ans);
+    /* Peer 1 takes id 1 (the table's second and last slot), peer 2 is refused: full. */
+    s_hello(dealer[1], &caps, -1, 0, &ans);
+    CU_ASSERT(ans.type == CG_MSG_WELCOME && ans.u.welcome.actor_id == 1);
+    cg_msg_free(&ans);
+    s_hello(dealer[2], &caps, -1, 0, &ans);
+    CU_ASSERT(s_is_refusal(&ans, "max_actors = 2"));
+    cg_msg_free(&ans);
+    /* Peer 3 is actor 0 reconnected: its session key proves it, no new slot needed. */
+    s_hello(dealer[3], &caps, 0, session, &ans);
+    CU_ASSERT(ans.type == CG_MSG_WELCOME && ans.u.welcome.actor_id == 0 &&
+              ans.u.welcome.session == session);
+    cg_msg_free(&ans);
+    /* ... and peer 0's connection no longer speaks for it. */
+    cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
+    snprintf(hb.run_id, sizeof hb.run_id, "%s", w0.run_id);
+    hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = 0, .weights_latency_s = -1};
+    S_REQUIRE(cg_transport_send(dealer[0], NULL, 0, &hb) == CG_OK);
+    s_answer(dealer[0], &caps, &ans);
+    CU_ASSERT(s_is_refusal(&ans, "not admitted"));
+    cg_msg_free(&ans);
+
+    /* Data: the run's shape from the Welcome's config, one group per message. */
+    const cg_msg_welcome_t *w = &w0.u.welcome;
+    cg_config_defaults(cfg);
+    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
+    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
+    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    S_REQUIRE(kind != NULL);
+    s_batch_fill(&tmpl, w0.run_id, w->version, w->group_size, cg_sim_kind_info(kind)->n_costs,
+                 w->obs_dim, w->n_actions);
+    cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
+    push = cg_transport_socket(tp[3], CG_SOCK_PUSH, &sopts);
+    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    S_REQUIRE(cg_transport_wait_writable(push, (int)(5000 * S_SLOW)) == CG_OK);
+    cg_msg_groups_t *g = &tmpl.u.groups;
+    g->actor_id = 0;
+    g->seq = 5;
+    g->session = 0; /* no Hello behind it */
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
+    g->session = session + 1; /* a guess */
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
+    g->session = session;
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken */
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* the same again: replay */
+    g->seq = 4;
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* older: reordered */
+    CU_ASSERT(s_wait_log(path, "seq 4 from actor 0 after seq 5", 5 * S_SLOW, learner, NULL, 0) ==
+              0);
+    CU_ASSERT(s_log_line(path, "group batch as actor 0 without that actor's session key", NULL, 0));
+    CU_ASSERT(s_log_line(path, "group batch seq 5 from actor 0 after seq 5: replayed", NULL, 0));
+
+    /* Actor 1 (peer 1) goes silent: a timeout later its slot and id are peer 2's. */
+    cg_proc_sleep_ms((int)(1300 * S_SLOW));
+    (void)cg_transport_send(dealer[3], NULL, 0, &hb); /* (actor 0 stays live) */
+    s_hello(dealer[2], &caps, -1, 0, &ans);
+    CU_ASSERT(ans.type == CG_MSG_WELCOME && ans.u.welcome.actor_id == 1);
+    cg_msg_free(&ans);
+    CU_ASSERT(s_stop(learner, 10 * S_SLOW) == 130);
+done:
+    cg_msg_free(&ans);
+    cg_msg_free(&w0);
+    cg_msg_free(&tmpl);
+    cg_transport_close(&push);
+    for (int i = 0; i < N_PEERS; i++) {
+        cg_transport_close(&dealer[i]);
+        cg_transport_destroy(&tp[i]);
+    }
+    cg_sim_kind_destroy(&kind);
+    free(cfg);
+    s_end();
+}
+
 /* ---- 5. deterministic ------------------------------------------------------------------ */
 
 /* Runs `cgrpo train --deterministic --actors 2` with seed into root/name and reads the final
@@ -1627,6 +1781,7 @@ int main(int argc, char **argv)
         {"learner_killed", test_integration_learner_killed},
         {"malformed_flood", test_integration_malformed_flood},
         {"poisoned_groups", test_integration_poisoned_groups},
+        {"identity", test_integration_identity},
         {"credit_hoarder", test_integration_credit_hoarder},
         {"deterministic", test_integration_deterministic},
         {"bounded_memory", test_integration_bounded_memory},

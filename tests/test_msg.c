@@ -953,9 +953,9 @@ static void test_no_body(void)
     s_w_envelope(&b, CG_PROTOCOL_VERSION, RUN_ID, 0, NULL);
     CU_ASSERT_EQUAL(s_decode(b.p, b.n, &caps, RUN_ID), CG_ERR_PROTO);
     CU_ASSERT(s_err_has("body"));
-    /* A body kind from the future (field 8) is unknown to us: no body. */
+    /* A body kind from the future (field 9) is unknown to us: no body. */
     s_buf_t empty = {0};
-    s_w_msg(&b, 8, &empty);
+    s_w_msg(&b, 9, &empty);
     CU_ASSERT_EQUAL(s_decode(b.p, b.n, &caps, RUN_ID), CG_ERR_PROTO);
     free(b.p);
 }
