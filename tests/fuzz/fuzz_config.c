@@ -21,9 +21,9 @@
 
 #define S_SET "\n--set "
 
-static int s_fd = -1;      /* memfd the written config goes to */
+static int s_fd = -1;      /* memfd: the INI input, then each written config */
 static char s_path[64];    /* /proc/self/fd/<s_fd> */
-static cg_config_t *s_cfg; /* ~100 KB each: on the heap, made once */
+static cg_config_t *s_cfg; /* ~55 KB each: on the heap, made once */
 static cg_config_t *s_back;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
