@@ -33,6 +33,7 @@
 #define S_MAX_UNEXPLAINED 5    /* failed updates in a row that no actor's data explains: the
                                 * training itself diverged, and the run stops */
 #define S_CKPT_KEEP 3
+#define S_CONTROL_MAX_BYTES (64 << 10) /* largest frame taken on the control socket */
 #define S_LATENCY_SAMPLES 4096 /* broadcast latencies kept for the percentiles (a ring) */
 
 typedef struct {
@@ -436,7 +437,10 @@ static cg_status_t s_security(cg_learner_t *self, char *err, size_t errlen)
 static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
 {
     cg_socket_opts_t opts = {self->cfg.hwm, self->cfg.max_msg_bytes};
-    self->control = cg_transport_socket(self->transport, CG_SOCK_ROUTER, &opts);
+    /* What actors send on the control socket (Hello, Heartbeat) is under a kilobyte: a
+     * larger frame there drops the connection, so a peer queues at most hwm x 64 KiB. */
+    cg_socket_opts_t control_opts = {self->cfg.hwm, S_CONTROL_MAX_BYTES};
+    self->control = cg_transport_socket(self->transport, CG_SOCK_ROUTER, &control_opts);
     self->data = cg_transport_socket(self->transport, CG_SOCK_PULL, &opts);
     self->weights = cg_transport_socket(self->transport, CG_SOCK_PUB, &opts);
     if (!self->control || !self->data || !self->weights) {
