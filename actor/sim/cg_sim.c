@@ -21,7 +21,8 @@
 #include "cg_alloc.h"
 
 _Static_assert(CG_SIM_MAX_COSTS == CG_MAX_COSTS, "cgrpo/sim.h and cg_config.h agree on K");
-_Static_assert(CG_SIM_MAX_ABS_OBS == CG_MAX_ABS_OBS, "cgrpo/sim.h and cg_config.h agree on obs");
+_Static_assert((long long)CG_SIM_MAX_ABS_OBS == (long long)CG_MAX_ABS_OBS,
+               "cgrpo/sim.h and cg_config.h agree on the observation bound");
 _Static_assert(CG_SIM_NAME_LEN == CG_NAME_LEN, "cgrpo/sim.h and cg_config.h agree on names");
 _Static_assert((int)CG_SIM_STAT_GOAL_RATE == (int)CG_ENV_STAT_GOAL_RATE, "stat codes agree");
 _Static_assert((int)CG_SIM_STAT_REWARD_MEAN == (int)CG_ENV_STAT_REWARD_MEAN, "stat codes agree");
