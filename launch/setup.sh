@@ -50,11 +50,18 @@ train)
     exec "$root/build/launch/cgrpo" train "$@"
     ;;
 test)
-    build "$root/build"
+    # CI fails on any compiler warning (CG_WERROR); a user's build only warns.
+    werror=()
+    [ "${CI:-false}" = "true" ] && werror=(-DCG_WERROR=ON)
+    build "$root/build" "${werror[@]}"
     (cd "$root/build" && ctest --output-on-failure --timeout 600 -j "$(nproc)")
     if [ "${CG_SANITIZE_TESTS:-${CI:-false}}" = "true" ]; then
+        # Every build type must build with GCC and Clang: two more, build only (CPU only; the
+        # CUDA module was built above).
+        build "$root/build-release" -DCMAKE_BUILD_TYPE=Release -DCG_CUDA=OFF "${werror[@]}"
+        CC=clang build "$root/build-clang" -DCMAKE_BUILD_TYPE=Debug -DCG_CUDA=OFF "${werror[@]}"
         # The same suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-        build "$root/build-san" -DCG_SANITIZE=ON
+        build "$root/build-san" -DCG_SANITIZE=ON "${werror[@]}"
         (cd "$root/build-san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j "$(nproc)")
         # The libFuzzer harnesses (tests/fuzz/, docs/fuzzing.md), 30 s each on their seeds.
         CC=clang BUILD_TARGET=cg_fuzz build "$root/build-fuzz" -DCG_FUZZ=ON
