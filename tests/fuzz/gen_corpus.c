@@ -133,6 +133,13 @@ static void s_messages(const char *dir)
                                          .weights_latency_s = 0.002,
                                          .credit = 4};
     s_msg(dir, "heartbeat", &m);
+
+    memset(&m, 0, sizeof m);
+    m.type = CG_MSG_REFUSAL;
+    snprintf(m.u.refusal.reason, sizeof m.u.refusal.reason, "%s",
+             "actor id 0 is held by a live actor");
+    m.u.refusal.retry = 1;
+    s_msg(dir, "refusal", &m);
 }
 
 /* A checkpoint with a section of every dtype, saved, then copied with each flags byte. */
