@@ -1499,8 +1499,13 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
         else
             fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->env.cost_names[k], st->cost_rate[k]);
     }
-    fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld\n",
+    fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld",
             self->lambda[0], (long long)self->rejected, (long long)self->dropped_stale);
+    if (self->dropped_batches || self->quarantined_groups)
+        fprintf(out, "; batches dropped (non-finite updates) %lld; groups refused from "
+                "quarantined actors %lld",
+                (long long)self->dropped_batches, (long long)self->quarantined_groups);
+    fputc('\n', out);
 
     char path[CG_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/summary.json", self->run_dir);
@@ -1509,11 +1514,13 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
         return;
     fprintf(f, "{\"run_id\":\"%s\",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
             "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
-            "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,\"cost_rates\":{",
+            "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,"
+            "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"cost_rates\":{",
             self->cfg.run_id, (long long)self->iteration, (unsigned long long)self->version,
             (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
             st->reward_mean, self->lambda[0], (long long)self->rejected,
-            (long long)self->dropped_stale);
+            (long long)self->dropped_stale, (long long)self->dropped_batches,
+            (long long)self->quarantined_groups);
     for (int32_t k = 0; k < self->env.n_costs; k++)
         fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->env.cost_names[k], st->cost_rate[k]);
     fprintf(f, "},\"lambdas\":{");
