@@ -64,7 +64,7 @@ test)
         build "$root/build-san" -DCG_SANITIZE=ON "${werror[@]}"
         (cd "$root/build-san" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600 -j "$(nproc)")
         # The libFuzzer harnesses (tests/fuzz/, docs/fuzzing.md), 30 s each on their seeds.
-        CC=clang BUILD_TARGET=cg_fuzz build "$root/build-fuzz" -DCG_FUZZ=ON
+        CC=clang BUILD_TARGET=cg_fuzz build "$root/build-fuzz" -DCG_FUZZ=ON "${werror[@]}"
         (cd "$root/build-fuzz" && ctest -L fuzz --output-on-failure -j "$(nproc)")
     fi
     ;;
