@@ -798,6 +798,22 @@ static void s_blobs_free(s_blobs_t *b)
     b->n = 0;
 }
 
+/* The run's config, as an actor reads it from its Welcome, into cfg, and the run's simulator
+ * kind (its shapes and cost names); NULL (the reason printed) when either fails. */
+static cg_sim_kind_t *s_welcome_kind(cg_config_t *cfg, const cg_msg_welcome_t *w)
+{
+    char err[512] = "";
+    cg_sim_kind_t *kind = NULL;
+    cg_config_defaults(cfg);
+    if (cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK &&
+        cg_sim_configure(cfg, err, sizeof err) == CG_OK &&
+        cg_config_finish(cfg, err, sizeof err) == CG_OK)
+        kind = cg_sim_kind_new(cfg, err, sizeof err);
+    if (!kind)
+        printf("\n  the Welcome's config: %s\n", err);
+    return kind;
+}
+
 /* One group of G short episodes of the run's shape, every array its own block. */
 static void s_batch_fill(cg_msg_t *m, const char *run_id, uint64_t version, int32_t G,
                          int32_t n_costs, int32_t obs_dim, int32_t n_actions)
@@ -909,11 +925,7 @@ static void test_integration_malformed_flood(void)
     bad_ctrl += 2;
 
     /* The run's shape, from the config the Welcome carries, as an actor reads it. */
-    cg_config_defaults(cfg);
-    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
-    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    kind = s_welcome_kind(cfg, w);
     S_REQUIRE(kind != NULL);
     const cg_sim_info_t *info = cg_sim_kind_info(kind);
     S_REQUIRE(info->n_costs >= 1);
@@ -1092,11 +1104,7 @@ static void test_integration_poisoned_groups(void)
     S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
     S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
     const cg_msg_welcome_t *w = &welcome.u.welcome;
-    cg_config_defaults(cfg);
-    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
-    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    kind = s_welcome_kind(cfg, w);
     S_REQUIRE(kind != NULL);
     const int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions,
                   K = cg_sim_kind_info(kind)->n_costs;
@@ -1225,7 +1233,7 @@ static void test_integration_identity(void)
                                        "learner.heartbeat_timeout_ms=1000", "actor.heartbeat_ms=100",
                                        NULL};
     enum { N_PEERS = 4 };
-    char dir[S_PATH], path[S_PATH], err[512];
+    char dir[S_PATH], path[S_PATH];
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     cg_transport_t *tp[N_PEERS] = {0};
     cg_socket_t *dealer[N_PEERS] = {0}, *push = NULL;
@@ -1281,11 +1289,7 @@ static void test_integration_identity(void)
 
     /* Data: the run's shape from the Welcome's config, one group per message. */
     const cg_msg_welcome_t *w = &w0.u.welcome;
-    cg_config_defaults(cfg);
-    S_REQUIRE(cg_config_load_string(cfg, w->config_text, "welcome", err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_sim_configure(cfg, err, sizeof err) == CG_OK);
-    S_REQUIRE(cg_config_finish(cfg, err, sizeof err) == CG_OK);
-    kind = cg_sim_kind_new(cfg, err, sizeof err);
+    kind = s_welcome_kind(cfg, w);
     S_REQUIRE(kind != NULL);
     s_batch_fill(&tmpl, w0.run_id, w->version, w->group_size, cg_sim_kind_info(kind)->n_costs,
                  w->obs_dim, w->n_actions);
