@@ -192,6 +192,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
     K_ENUM("learner", "overlap", overlap, s_OVERLAPS, NULL),
     K_I64("learner", "max_msg_bytes", max_msg_bytes, 4096, INT64_MAX, NULL),
+    K_I32("learner", "max_inbound_mb", max_inbound_mb, 0, 1048576,
+          "MiB peers may make the learner hold above its own memory; 0 = no guard"),
     K_I32("learner", "max_episode_steps", max_steps_per_episode, 1, 1000000, NULL),
 };
 #define S_N_KEYS (sizeof s_KEYS / sizeof s_KEYS[0])
@@ -1405,6 +1407,7 @@ void cg_config_defaults(cg_config_t *cfg)
     cfg->hwm = 8;
     cfg->overlap = CG_OVERLAP_AUTO;
     cfg->max_msg_bytes = 64 * 1024 * 1024;
+    cfg->max_inbound_mb = 512;
     cfg->max_steps_per_episode = 1024;
 }
 

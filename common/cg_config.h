@@ -180,6 +180,7 @@ typedef struct {
     cg_overlap_t overlap;          /* overlap = auto (updates on their own thread while the
                                     * next batch is ingested: double-buffered batches) */
     int64_t max_msg_bytes;         /* max_msg_bytes = 67108864 */
+    int32_t max_inbound_mb;        /* max_inbound_mb = 512 (memory guard; 0 = off) */
     int32_t max_steps_per_episode; /* max_episode_steps = 1024 (cap checked on ingest) */
 } cg_config_t;
 

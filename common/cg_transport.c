@@ -344,6 +344,62 @@ cg_status_t cg_transport_send_ptr(cg_socket_t *pipe, void *ptr)
     return CG_OK;
 }
 
+cg_status_t cg_transport_watch(cg_socket_t *sock, cg_socket_t **events)
+{
+    *events = NULL;
+    char endpoint[64];
+    snprintf(endpoint, sizeof endpoint, "inproc://cg-watch-%p", (void *)sock);
+    const int what = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CLOSED;
+    if (CG_ZMQ_CHECK(zmq_socket_monitor(sock->zsock, endpoint, what)))
+        return CG_ERR_ZMQ;
+    const cg_socket_opts_t opts = {.hwm = 1000, .max_msg_bytes = 0};
+    *events = cg_transport_socket(sock->owner, CG_SOCK_PAIR, &opts);
+    if (!*events || CG_ZMQ_CHECK(zmq_connect((*events)->zsock, endpoint))) {
+        cg_transport_unwatch(sock);
+        cg_transport_close(events);
+        return CG_ERR_ZMQ;
+    }
+    return CG_OK;
+}
+
+void cg_transport_unwatch(cg_socket_t *sock)
+{
+    if (sock)
+        (void)zmq_socket_monitor(sock->zsock, NULL, 0);
+}
+
+cg_status_t cg_transport_watch_next(cg_socket_t *events, cg_conn_event_t *kind, int *fd)
+{
+    /* A report is two frames: 6 bytes (uint16 event, uint32 value: the fd here), then the
+     * endpoint, which we do not need. */
+    for (;;) {
+        uint8_t head[6];
+        int n = zmq_recv(events->zsock, head, sizeof head, ZMQ_DONTWAIT);
+        if (n == -1)
+            return zmq_errno() == EAGAIN || zmq_errno() == EINTR ? CG_ERR_TIMEOUT
+                                                                 : s_zmq_fail("zmq_recv");
+        int more = 0;
+        size_t more_len = sizeof more;
+        char ignored[8];
+        while (zmq_getsockopt(events->zsock, ZMQ_RCVMORE, &more, &more_len) == 0 && more)
+            (void)zmq_recv(events->zsock, ignored, sizeof ignored, 0);
+        if (n != (int)sizeof head)
+            continue;
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, head, sizeof event);
+        memcpy(&value, head + 2, sizeof value);
+        if (event == ZMQ_EVENT_ACCEPTED)
+            *kind = CG_CONN_ACCEPTED;
+        else if (event == ZMQ_EVENT_DISCONNECTED || event == ZMQ_EVENT_CLOSED)
+            *kind = CG_CONN_CLOSED;
+        else
+            continue;
+        *fd = (int)value;
+        return CG_OK;
+    }
+}
+
 cg_status_t cg_transport_recv_ptr(cg_socket_t *pipe, int timeout_ms, void **ptr)
 {
     CG_ASSERT(pipe->kind == CG_SOCK_PAIR);

@@ -1,8 +1,9 @@
 /* cg_transport: ZeroMQ sockets that carry cg_msg messages; the only user of zmq.h.
  * The learner binds ROUTER (control: hello/welcome/heartbeat), PULL (group batches) and
  * PUB (weights); an actor connects DEALER, PUSH and SUB. Every socket has a bounded queue
- * (high-water mark), linger 0 and a maximum message size, so a peer can neither grow our
- * memory without bound nor make close() hang.
+ * (high-water mark), linger 0 and a maximum frame size, so close() never hangs; a message's
+ * number of frames ZeroMQ does not bound: the learner's memory guard (cg_guard) watches the
+ * connections through cg_transport_watch and cuts a peer that sends too much.
  * A secured learner adds CURVE encryption and an authenticator thread (below).
  * Not here: the message format (cg_msg), what the messages mean (learner, actor).
  * Threading: a socket belongs to the thread that created it (ZeroMQ rule); the transport
@@ -99,6 +100,26 @@ cg_status_t cg_transport_recv_ptr(cg_socket_t *pipe, int timeout_ms, void **ptr)
 /* Receives one message without blocking and throws it away undecoded (the raw ZeroMQ
  * baseline of `cgrpo bench`). *nbytes gets its size. CG_ERR_TIMEOUT when none is queued. */
 cg_status_t cg_transport_recv_discard(cg_socket_t *sock, size_t *nbytes);
+
+/* ---- connection watches (the learner's memory guard, learner/cg_guard.h) ------------------
+ * A watch reports the TCP connections a bound socket accepts and loses, by file descriptor,
+ * so that a guard thread can measure what each peer sent and cut a peer that makes ZeroMQ
+ * buffer too much (an unfinished multipart message, which no socket option bounds). */
+
+typedef enum {
+    CG_CONN_ACCEPTED = 1, /* fd is a new connection of the watched socket */
+    CG_CONN_CLOSED = 2,   /* fd is gone (it may be reused for another file) */
+} cg_conn_event_t;
+
+/* Starts watching sock (before it binds, so no connection is missed); *events receives the
+ * socket the reports come on, owned by the caller: hand it to the thread that reads it before
+ * that thread starts, and read it often (ZeroMQ's I/O thread waits when 1000 are unread).
+ * Call cg_transport_unwatch before that reader closes *events. */
+cg_status_t cg_transport_watch(cg_socket_t *sock, cg_socket_t **events);
+/* Stops the reports of cg_transport_watch (from sock's own thread). NULL-safe. */
+void cg_transport_unwatch(cg_socket_t *sock);
+/* The next report without waiting: CG_ERR_TIMEOUT when there is none. */
+cg_status_t cg_transport_watch_next(cg_socket_t *events, cg_conn_event_t *kind, int *fd);
 
 /* ---- CURVE security (docs/cluster.md) ----------------------------------------------------
  * A learner bound to a non-loopback interface makes its three sockets CURVE servers: traffic

@@ -18,6 +18,7 @@
 #include "cg_backend.h"
 #include "cg_batch.h"
 #include "cg_ckpt.h"
+#include "cg_guard.h"
 #include "cg_log.h"
 #include "cg_metrics.h"
 #include "cg_msg.h"
@@ -34,6 +35,7 @@
                                 * training itself diverged, and the run stops */
 #define S_CKPT_KEEP 3
 #define S_CONTROL_MAX_BYTES (64 << 10) /* largest frame taken on the control socket */
+#define S_GUARD_PERIOD_MS 5 /* how often the memory guard looks at RSS */
 #define S_LATENCY_SAMPLES 4096 /* broadcast latencies kept for the percentiles (a ring) */
 
 typedef struct {
@@ -102,6 +104,7 @@ struct cg_learner {
     /* network */
     cg_transport_t *transport;
     cg_socket_t *control, *data, *weights;
+    cg_guard_t *guard;           /* memory guard over the three sockets (NULL: off) */
     int port, data_port, weights_port;
     s_actor_t *actors;      /* (cap_actors) the table: live entries and expired ones, whose
                              * slots and ids are reused; never more than [learner] max_actors */
@@ -434,6 +437,47 @@ static cg_status_t s_security(cg_learner_t *self, char *err, size_t errlen)
     return CG_OK;
 }
 
+/* The memory guard (cg_guard.h) watches the three sockets from before they bind, so that it
+ * sees every connection. */
+static cg_status_t s_guard_start(cg_learner_t *self, char *err, size_t errlen)
+{
+    if (self->cfg.max_inbound_mb <= 0)
+        return CG_OK;
+    cg_socket_t *socks[3] = {self->control, self->data, self->weights}, *watches[3] = {0};
+    for (int i = 0; i < 3; i++)
+        if (cg_transport_watch(socks[i], &watches[i]) != CG_OK) {
+            for (int j = 0; j <= i; j++) {
+                cg_transport_unwatch(socks[j]);
+                cg_transport_close(&watches[j]);
+            }
+            snprintf(err, errlen, "memory guard: cannot watch the sockets (the log names the "
+                     "ZeroMQ error) (hint: set [learner] max_inbound_mb = 0 to run without it)");
+            return CG_ERR_ZMQ;
+        }
+    self->guard = cg_guard_new(watches, 3, (int64_t)self->cfg.max_inbound_mb << 20,
+                               S_GUARD_PERIOD_MS, err, errlen);
+    if (!self->guard) {
+        for (int i = 0; i < 3; i++)
+            cg_transport_unwatch(socks[i]);
+        return CG_ERR_INVAL;
+    }
+    CG_INFO("memory guard: learner RSS %lld MiB; connections are cut above %lld MiB "
+            "([learner] max_inbound_mb = %d)",
+            (long long)(cg_guard_rss_bytes() >> 20),
+            (long long)(cg_guard_limit_bytes(self->guard) >> 20), self->cfg.max_inbound_mb);
+    return CG_OK;
+}
+
+static void s_guard_stop(cg_learner_t *self)
+{
+    if (!self->guard)
+        return;
+    cg_transport_unwatch(self->control); /* first: the guard reads what they report */
+    cg_transport_unwatch(self->data);
+    cg_transport_unwatch(self->weights);
+    cg_guard_destroy(&self->guard);
+}
+
 static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
 {
     cg_socket_opts_t opts = {self->cfg.hwm, self->cfg.max_msg_bytes};
@@ -454,6 +498,7 @@ static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
         snprintf(err, errlen, "cannot make the sockets CURVE servers (hint: see the error above)");
         return CG_ERR_ZMQ;
     }
+    CG_TRY(s_guard_start(self, err, errlen));
     /* Resume on the port of the earlier run when the config lets the OS pick, so running
      * actors find the restarted learner without being restarted themselves. */
     int want = self->cfg.port;
@@ -613,6 +658,7 @@ void cg_learner_destroy(cg_learner_t **self_p)
         return;
     cg_learner_t *self = *self_p;
     cg_updater_destroy(&self->updater); /* first: it may still be using what follows */
+    s_guard_stop(self);
     cg_transport_close(&self->control);
     cg_transport_close(&self->data);
     cg_transport_close(&self->weights);
@@ -1314,6 +1360,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     cg_metrics_add(m, "policy_lag_max", st.lag_max);
     cg_metrics_add(m, "dropped_stale", (double)self->dropped_stale);
     cg_metrics_add(m, "dropped_batches", (double)self->dropped_batches);
+    cg_metrics_add(m, "cut_connections", (double)cg_guard_cuts(self->guard));
     cg_metrics_add(m, "groups_ingested", (double)self->groups_ingested);
     cg_metrics_add(m, "rejected_msgs", (double)self->rejected);
     cg_metrics_add(m, "actors_alive", (double)alive);

@@ -112,7 +112,7 @@ static void s_assert_equal(const cg_config_t *a, const cg_config_t *b)
     EQ(pt_lambda_neg); EQ(asym_kl); EQ(kl_neg); EQ(kl_pos);
     EQ(actors); EQ(instances); EQ(heartbeat_ms);
     EQS(bind_host); EQ(port); EQ(device); EQ(heartbeat_timeout_ms); EQ(hwm);
-    EQ(max_msg_bytes); EQ(max_steps_per_episode);
+    EQ(max_msg_bytes); EQ(max_inbound_mb); EQ(max_steps_per_episode);
 #undef EQ
 #undef EQS
 }
@@ -225,6 +225,7 @@ static void test_defaults(void)
     CU_ASSERT_EQUAL(cfg->heartbeat_timeout_ms, 3000);
     CU_ASSERT_EQUAL(cfg->hwm, 8);
     CU_ASSERT_EQUAL(cfg->max_msg_bytes, 67108864);
+    CU_ASSERT_EQUAL(cfg->max_inbound_mb, 512);
     CU_ASSERT_EQUAL(cfg->max_steps_per_episode, 1024);
     CU_ASSERT_EQUAL(cfg->n_constraints, 0);
     CU_ASSERT_FALSE(cfg->constraints_explicit);
