@@ -13,9 +13,10 @@ then stops the learner (SIGTERM), and compares the last batches' goal rate with 
 of the same config (--clean-iterations iterations, no chaos).
 
 Reported (and written to OUT/soak.json, RSS samples to OUT/rss.csv): iterations, the longest
-gap between two iterations outside the learner restarts (a stall), groups ingested / stale /
-rejected messages / dropped batches, the learner's RSS over time (max, last), and the final
-goal rate against the clean run's. Exit 0 when the run kept going (every restart resumed,
+gap between two iterations outside the learner restarts (a stall), groups ingested and the
+ones lost (dropped as stale; group batches that never arrived, from the gaps in the actors'
+seq numbers), rejected messages, dropped batches, cut connections, the learner's RSS over
+time (max, last), and the final goal rate against the clean run's. Exit 0 when the run kept going (every restart resumed,
 no stall over --max-stall seconds, RSS under --max-rss-mb, goal rate within --goal-tolerance
 of the clean run's), else 1 with the reasons.
 
@@ -156,6 +157,18 @@ def read_metrics(run_dir):
             return list(csv.DictReader(f))
     except OSError:
         return []
+
+
+def total(rows, key):
+    """A counter over the whole soak: counters that restart with each learner process
+    (dropped_batches, missing_batches, cut_connections) are summed over the processes."""
+    out, prev = 0.0, 0.0
+    for r in rows:
+        v = float(r.get(key) or 0)
+        if v < prev:  # a new learner process
+            out += prev
+        prev = v
+    return out + prev
 
 
 def goal(rows, last=10):
@@ -309,7 +322,9 @@ def main():
         "groups_ingested": float(last.get("groups_ingested", 0)) if last else 0,
         "dropped_stale": float(last.get("dropped_stale", 0)) if last else 0,
         "rejected_msgs": float(last.get("rejected_msgs", 0)) if last else 0,
-        "dropped_batches": float(last.get("dropped_batches", 0)) if last else 0,
+        "dropped_batches": total(rows, "dropped_batches"),
+        "missing_batches": total(rows, "missing_batches"),
+        "cut_connections": total(rows, "cut_connections"),
         "hostile_msgs_sent": hostile.sent,
         "hostile_replies": hostile.refusals,
         "rss_mb_max": round(max((r for _, r in rss), default=0.0), 1),

@@ -128,6 +128,7 @@ struct cg_learner {
     int64_t env_steps, episodes;
     int64_t rejected, dropped_stale, groups_ingested;
     int64_t dropped_batches;     /* updates that turned non-finite: batch dropped, state kept */
+    int64_t missing_batches;     /* group batches skipped by an actor's seq (lost on the way) */
     int64_t quarantined_groups;  /* groups refused from quarantined actors */
     int32_t unexplained_in_row;  /* failed updates in a row no actor's data explains */
     double wall_offset;     /* wall seconds of earlier runs (resume) */
@@ -1107,6 +1108,11 @@ static void s_drain_data(cg_learner_t *self)
             cg_msg_free(&msg);
             continue;
         }
+        /* cgrpo actors number their batches 1 by 1: a gap is batches lost on the way (a cut
+         * connection, a learner restart); other clients may count in larger steps. */
+        if (a->has_seq && g->seq - a->last_seq > 1)
+            self->missing_batches += (int64_t)(g->seq - a->last_seq - 1 < 1000000
+                                                   ? g->seq - a->last_seq - 1 : 1000000);
         a->last_seq = g->seq;
         a->has_seq = 1;
         if (a->quarantined) {
@@ -1360,6 +1366,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     cg_metrics_add(m, "policy_lag_max", st.lag_max);
     cg_metrics_add(m, "dropped_stale", (double)self->dropped_stale);
     cg_metrics_add(m, "dropped_batches", (double)self->dropped_batches);
+    cg_metrics_add(m, "missing_batches", (double)self->missing_batches);
     cg_metrics_add(m, "cut_connections", (double)cg_guard_cuts(self->guard));
     cg_metrics_add(m, "groups_ingested", (double)self->groups_ingested);
     cg_metrics_add(m, "rejected_msgs", (double)self->rejected);
@@ -1548,6 +1555,9 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
     }
     fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld",
             self->lambda[0], (long long)self->rejected, (long long)self->dropped_stale);
+    if (self->missing_batches || cg_guard_cuts(self->guard))
+        fprintf(out, "; group batches that never arrived %lld; connections cut %lld",
+                (long long)self->missing_batches, (long long)cg_guard_cuts(self->guard));
     if (self->dropped_batches || self->quarantined_groups)
         fprintf(out, "; batches dropped (non-finite updates) %lld; groups refused from "
                 "quarantined actors %lld",
@@ -1562,12 +1572,14 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
     fprintf(f, "{\"run_id\":\"%s\",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
             "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
             "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,"
-            "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"cost_rates\":{",
+            "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"missing_batches\":%lld,"
+            "\"cut_connections\":%lld,\"cost_rates\":{",
             self->cfg.run_id, (long long)self->iteration, (unsigned long long)self->version,
             (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
             st->reward_mean, self->lambda[0], (long long)self->rejected,
             (long long)self->dropped_stale, (long long)self->dropped_batches,
-            (long long)self->quarantined_groups);
+            (long long)self->quarantined_groups, (long long)self->missing_batches,
+            (long long)cg_guard_cuts(self->guard));
     for (int32_t k = 0; k < self->env.n_costs; k++)
         fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->env.cost_names[k], st->cost_rate[k]);
     fprintf(f, "},\"lambdas\":{");

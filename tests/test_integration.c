@@ -1239,6 +1239,7 @@ static void test_integration_identity(void)
     cg_socket_t *dealer[N_PEERS] = {0}, *push = NULL;
     cg_msg_t ans = {0}, w0 = {0}, tmpl = {0};
     cg_sim_kind_t *kind = NULL;
+    char *summary = NULL;
     s_begin("identity", dir);
     s_path(path, dir, "learner.log");
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
@@ -1309,6 +1310,8 @@ static void test_integration_identity(void)
     S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* the same again: replay */
     g->seq = 4;
     S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* older: reordered */
+    g->seq = 9;
+    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken: 6, 7, 8 missing */
     CU_ASSERT(s_wait_log(path, "seq 4 from actor 0 after seq 5", 5 * S_SLOW, learner, NULL, 0) ==
               0);
     CU_ASSERT(s_log_line(path, "group batch as actor 0 without that actor's session key", NULL, 0));
@@ -1326,7 +1329,11 @@ static void test_integration_identity(void)
     CU_ASSERT(ans.type == CG_MSG_WELCOME && ans.u.welcome.actor_id == 1);
     cg_msg_free(&ans);
     CU_ASSERT(s_stop(learner, 10 * S_SLOW) == 130);
+    s_path(path, dir, "summary.json");
+    summary = s_slurp(path, NULL);
+    CU_ASSERT(summary && strstr(summary, "\"missing_batches\":3,"));
 done:
+    free(summary);
     cg_msg_free(&ans);
     cg_msg_free(&w0);
     cg_msg_free(&tmpl);
