@@ -185,6 +185,43 @@ static cg_status_t s_check_hello(s_err_t *e, const Cgrpo__Hello *h, const cg_msg
     return CG_OK;
 }
 
+#define S_MAX_EPISODE_STEPS 1000000 /* [learner] max_episode_steps' range */
+
+/* The simulator's description in a Welcome: cost names, constraints, episode cap, and the
+ * activation and layout by name. Absent (zero) from learners before them. */
+static cg_status_t s_check_welcome_spec(s_err_t *e, const Cgrpo__Welcome *w,
+                                        const cg_msg_caps_t *caps)
+{
+    S_REQUIRE(e, w->n_cost_names <= s_cap(s_max_costs(caps)), CG_ERR_TOOBIG,
+              "welcome.cost_names: %zu names, at most %d", w->n_cost_names, s_max_costs(caps));
+    S_REQUIRE(e, w->n_constraints <= s_cap(s_max_costs(caps)), CG_ERR_TOOBIG,
+              "welcome.constraints: %zu values, at most %d", w->n_constraints, s_max_costs(caps));
+    for (size_t k = 0; k < w->n_cost_names; k++) {
+        CG_TRY(s_check_name(e, w->cost_names[k], "welcome.cost_names[]"));
+        S_REQUIRE(e, s_str(w->cost_names[k])[0] != '\0', CG_ERR_SHAPE,
+                  "welcome.cost_names[%zu]: empty", k);
+    }
+    S_REQUIRE(e, w->n_constraints == 0 || w->n_constraints + 1 == w->n_lambdas, CG_ERR_SHAPE,
+              "welcome.constraints: %zu values for %zu lambdas, expected one per lambda after "
+              "lambda_R", w->n_constraints, w->n_lambdas);
+    for (size_t k = 0; k < w->n_constraints; k++)
+        S_REQUIRE(e, w->constraints[k] >= 0 && (size_t)w->constraints[k] < w->n_cost_names,
+                  CG_ERR_RANGE, "welcome.constraints[%zu]: %d is not a cost index (%zu costs)", k,
+                  w->constraints[k], w->n_cost_names);
+    /* Not the actor's own cap: it learns the run's from this Welcome. */
+    S_REQUIRE(e, w->max_steps >= 0 && w->max_steps <= S_MAX_EPISODE_STEPS, CG_ERR_RANGE,
+              "welcome.max_steps: %d, expected 0 to %d", w->max_steps, S_MAX_EPISODE_STEPS);
+    const char *act = s_str(w->activation_name);
+    S_REQUIRE(e, !act[0] || !strcmp(act, w->activation == CG_ACT_RELU ? "relu" : "tanh"),
+              CG_ERR_SHAPE, "welcome.activation_name: '%.32s' does not name activation %d", act,
+              w->activation);
+    const char *layout = s_str(w->layout);
+    S_REQUIRE(e, !layout[0] || !strcmp(layout, "mlp"), CG_ERR_SHAPE,
+              "welcome.layout: '%.32s' is not a parameter layout this build knows ('mlp')",
+              layout);
+    return CG_OK;
+}
+
 static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
                                    const cg_msg_caps_t *caps)
 {
@@ -248,7 +285,7 @@ static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
               "welcome.data_port: %d is not a TCP port", w->data_port);
     S_REQUIRE(e, w->weights_port >= 0 && w->weights_port <= 65535, CG_ERR_RANGE,
               "welcome.weights_port: %d is not a TCP port", w->weights_port);
-    return CG_OK;
+    return s_check_welcome_spec(e, w, caps);
 }
 
 static cg_status_t s_check_weights(s_err_t *e, const Cgrpo__Weights *w,
@@ -490,6 +527,13 @@ static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
     out->weights_port = w->weights_port;
     /* Copied, not taken: an absent proto3 string is protobuf-c's static "". */
     out->config_text = cg_strdup(s_str(w->config_text));
+    out->n_costs = (int32_t)w->n_cost_names;
+    for (size_t k = 0; k < w->n_cost_names; k++)
+        s_copy_name(out->cost_names[k], w->cost_names[k]);
+    out->n_constraints = (int32_t)w->n_constraints;
+    for (size_t k = 0; k < w->n_constraints; k++)
+        out->constraints[k] = w->constraints[k];
+    out->max_steps = w->max_steps;
 }
 
 static void s_take_batch(Cgrpo__GroupBatch *b, cg_msg_groups_t *out)
@@ -702,12 +746,27 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
     return CG_OK;
 }
 
-static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb)
+static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb,
+                                 char *names[CG_MAX_COSTS])
 {
     if (w->n_temperatures < 0 || (w->n_temperatures > 0 && !w->temperatures) ||
         w->n_hidden < 0 || w->n_hidden > CG_MAX_LAYERS || w->n_params < 0 ||
-        (w->n_params > 0 && !w->params) || w->n_lambda < 0 || (w->n_lambda > 0 && !w->lambda))
+        (w->n_params > 0 && !w->params) || w->n_lambda < 0 || (w->n_lambda > 0 && !w->lambda) ||
+        w->n_costs < 0 || w->n_costs > CG_MAX_COSTS || w->n_constraints < 0 ||
+        w->n_constraints > CG_MAX_COSTS)
         return CG_ERR_INVAL;
+    for (int32_t k = 0; k < w->n_costs; k++) {
+        if (!s_terminated(w->cost_names[k]))
+            return CG_ERR_INVAL;
+        names[k] = S_BORROW(char, w->cost_names[k]);
+    }
+    pb->n_cost_names = (size_t)w->n_costs;
+    pb->cost_names = names;
+    pb->n_constraints = (size_t)w->n_constraints;
+    pb->constraints = S_BORROW(int32_t, w->constraints);
+    pb->max_steps = w->max_steps;
+    pb->activation_name = S_BORROW(char, w->activation == CG_ACT_RELU ? "relu" : "tanh");
+    pb->layout = S_BORROW(char, "mlp");
     pb->actor_id = w->actor_id;
     pb->seed = w->seed;
     pb->group_size = w->group_size;
@@ -844,6 +903,7 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)
     Cgrpo__Heartbeat heartbeat = CGRPO__HEARTBEAT__INIT;
     Cgrpo__Refusal refusal = CGRPO__REFUSAL__INIT;
     s_scaffold_t sc = {0};
+    char *cost_names[CG_MAX_COSTS];
     cg_status_t rc = CG_OK;
 
     env.protocol = CG_PROTOCOL_VERSION;
@@ -855,7 +915,7 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)
         env.hello = &hello;
         break;
     case CG_MSG_WELCOME:
-        rc = s_put_welcome(&msg->u.welcome, &welcome);
+        rc = s_put_welcome(&msg->u.welcome, &welcome, cost_names);
         env.body_case = CGRPO__ENVELOPE__BODY_WELCOME;
         env.welcome = &welcome;
         break;

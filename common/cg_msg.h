@@ -85,6 +85,13 @@ typedef struct {
     char *config_text;           /* full effective config as INI text (NUL-terminated) */
     int32_t credits;             /* 1: start groups only as credited (Heartbeat.credit) */
     uint64_t session;            /* the actor's session key: its group batches carry it */
+    int32_t n_costs;             /* the simulator's costs (0: not said) */
+    char cost_names[CG_MAX_COSTS][CG_NAME_LEN]; /* (n_costs) in GroupBatch cost order */
+    int32_t n_constraints;       /* n_lambda - 1 when n_costs > 0 */
+    int32_t constraints[CG_MAX_COSTS]; /* (n_constraints) cost index of each lambda after
+                                        * lambda_R */
+    int32_t max_steps;           /* episode cap (0: not said) */
+    /* On the wire also activation_name and layout ("mlp"), derived from the fields above. */
 } cg_msg_welcome_t;
 
 /* One episode of a group batch. Steps are packed arrays, not a message per step. */

@@ -983,6 +983,12 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     w->config_text = self->config_text;
     w->credits = a->credits;
     w->session = a->session;
+    w->n_costs = self->env.n_costs;
+    memcpy(w->cost_names, self->env.cost_names, sizeof w->cost_names);
+    w->n_constraints = self->n_enforced;
+    memcpy(w->constraints, self->cost_index, sizeof w->constraints);
+    w->max_steps = self->env.max_steps < self->cfg.max_steps_per_episode
+                       ? self->env.max_steps : self->cfg.max_steps_per_episode;
     cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
     if (rc != CG_OK)
         CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));

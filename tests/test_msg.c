@@ -129,6 +129,15 @@ static void s_make_welcome(cg_rng_t *rng, cg_msg_t *m)
     w->lambda = cg_calloc((size_t)w->n_lambda, sizeof(float));
     for (int32_t i = 0; i < w->n_lambda; i++)
         w->lambda[i] = s_unif(rng, 0.0f, 1.0f);
+    if (cg_rng_below(rng, 4)) { /* otherwise a learner that does not describe its simulator */
+        w->n_costs = (w->n_lambda - 1) + s_below(rng, CG_MAX_COSTS - (w->n_lambda - 1) + 1);
+        for (int32_t k = 0; k < w->n_costs; k++)
+            snprintf(w->cost_names[k], sizeof w->cost_names[k], "cost_%d", k);
+        w->n_constraints = w->n_costs ? w->n_lambda - 1 : 0;
+        for (int32_t k = 0; k < w->n_constraints; k++)
+            w->constraints[k] = s_below(rng, w->n_costs);
+        w->max_steps = s_below(rng, 100000);
+    }
     w->heartbeat_ms = s_below(rng, 5000);
     w->deterministic = (int32_t)cg_rng_below(rng, 2);
     w->quota = s_below(rng, 64);
@@ -288,6 +297,13 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT(s_same_floats(x->lambda, y->lambda, (size_t)x->n_lambda));
         CU_ASSERT_EQUAL(x->heartbeat_ms, y->heartbeat_ms);
         CU_ASSERT_EQUAL(x->deterministic, y->deterministic);
+        CU_ASSERT_EQUAL_FATAL(x->n_costs, y->n_costs);
+        for (int32_t k = 0; k < x->n_costs; k++)
+            CU_ASSERT_STRING_EQUAL(x->cost_names[k], y->cost_names[k]);
+        CU_ASSERT_EQUAL_FATAL(x->n_constraints, y->n_constraints);
+        for (int32_t k = 0; k < x->n_constraints; k++)
+            CU_ASSERT_EQUAL(x->constraints[k], y->constraints[k]);
+        CU_ASSERT_EQUAL(x->max_steps, y->max_steps);
         CU_ASSERT_EQUAL(x->quota, y->quota);
         CU_ASSERT_EQUAL(x->credits, y->credits);
         CU_ASSERT_EQUAL(x->data_port, y->data_port);
@@ -1103,6 +1119,34 @@ static void test_shape_values(void)
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
     CU_ASSERT(s_err_has("hidden[1]"));
     w->hidden[1] = 5;
+    /* the simulator's description: constraints index the cost names, one per lambda after
+     * lambda_R; an episode cap in range */
+    w->n_costs = 2;
+    snprintf(w->cost_names[0], sizeof w->cost_names[0], "lava");
+    snprintf(w->cost_names[1], sizeof w->cost_names[1], "battery");
+    w->n_constraints = w->n_lambda - 1;
+    for (int32_t k = 0; k < w->n_constraints; k++)
+        w->constraints[k] = k % 2;
+    w->max_steps = 100;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_OK);
+    if (w->n_constraints > 0) {
+        w->constraints[0] = 2;
+        CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
+        CU_ASSERT(s_err_has("welcome.constraints[0]: 2 is not a cost index"));
+        w->constraints[0] = 0;
+    }
+    w->n_constraints = w->n_lambda; /* one too many */
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
+    CU_ASSERT(s_err_has("welcome.constraints"));
+    w->n_constraints = w->n_lambda - 1;
+    w->cost_names[1][0] = '\0';
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
+    CU_ASSERT(s_err_has("welcome.cost_names[1]: empty"));
+    snprintf(w->cost_names[1], sizeof w->cost_names[1], "battery");
+    w->max_steps = -1;
+    CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_RANGE);
+    CU_ASSERT(s_err_has("max_steps"));
+    w->max_steps = 100;
     w->activation = (cg_activation_t)7;
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
     CU_ASSERT(s_err_has("activation"));

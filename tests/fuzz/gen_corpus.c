@@ -81,7 +81,12 @@ static void s_messages(const char *dir)
                                      .data_port = 5556,
                                      .weights_port = 5557,
                                      .config_text = config,
-                                     .credits = 1};
+                                     .credits = 1,
+                                     .n_costs = 2,
+                                     .cost_names = {"lava", "battery"},
+                                     .n_constraints = 2,
+                                     .constraints = {1, 0},
+                                     .max_steps = 64};
     s_msg(dir, "welcome", &m);
 
     float obs[3 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, logp[3] = {-0.69f, -0.2f, -1.5f};
