@@ -106,12 +106,14 @@ static int s_probe_sim(const cg_config_t *cfg)
 
 int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env)
 {
-    if (s_probe_sim(cfg))
-        return 1;
     char err[2048];
     cg_sim_kind_t *kind = cg_sim_kind_new(cfg, err, sizeof err);
     if (!kind) {
         fprintf(stderr, "cgrpo: %s\n", err);
+        return 1;
+    }
+    if (cg_sim_kind_runs_here(kind) && s_probe_sim(cfg)) {
+        cg_sim_kind_destroy(&kind);
         return 1;
     }
     cg_sim_kind_env(kind, env);

@@ -504,7 +504,7 @@ static void test_gridworld_slip_tradeoff(void)
 
 static void test_registry_names(void)
 {
-    CU_ASSERT_STRING_EQUAL(cg_sim_names(), "gridworld, instruct, null, sleep");
+    CU_ASSERT_STRING_EQUAL(cg_sim_names(), "gridworld, instruct, null, sleep, external");
     const char *names[4] = {"gridworld", "instruct", "null", "sleep"};
     for (int k = 0; k < 4; k++) {
         cg_config_t cfg;
@@ -516,6 +516,52 @@ static void test_registry_names(void)
         CU_ASSERT_PTR_NULL(sim);
         cg_sim_destroy(&sim); /* NULL-safe */
     }
+}
+
+/* external: sizes and cost names from its section; no instances, with a hint. */
+static void test_external(void)
+{
+    cg_config_t cfg;
+    char err[1024] = "";
+    cg_config_defaults(&cfg);
+    s_set(&cfg, "sim.name=external");
+    CU_ASSERT_PTR_NULL(cg_sim_kind_new(&cfg, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[external] obs_dim and n_actions are required"));
+    s_set(&cfg, "external.obs_dim=4");
+    s_set(&cfg, "external.n_actions=2");
+    s_set(&cfg, "external.costs= off_center ,spill");
+    s_set(&cfg, "sim.horizon=300");
+    cg_sim_kind_t *kind = cg_sim_kind_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kind);
+    const cg_sim_info_t *info = cg_sim_kind_info(kind);
+    CU_ASSERT_EQUAL(info->obs_dim, 4);
+    CU_ASSERT_EQUAL(info->n_actions, 2);
+    CU_ASSERT_EQUAL(info->max_steps, 300);
+    CU_ASSERT_EQUAL_FATAL(info->n_costs, 2);
+    CU_ASSERT_STRING_EQUAL(info->cost_names[0], "off_center");
+    CU_ASSERT_STRING_EQUAL(info->cost_names[1], "spill");
+    CU_ASSERT_TRUE(info->default_threshold[0] < 0.0f); /* enforced only by [constraints] */
+    CU_ASSERT_FALSE(cg_sim_kind_runs_here(kind));
+    CU_ASSERT_PTR_NULL(cg_sim_create(kind, 4, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "stepped outside cgrpo"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "docs/python.md"));
+    cg_sim_kind_destroy(&kind);
+    static const char *const bad[][2] = {
+        {"external.costs=a-b", "'a-b' is not a cost name"},
+        {"external.costs=a,b,a", "'a' given twice"},
+        {"external.costs=a,b,c,d,e,f,g,h,i", "more than 8 names"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        s_set(&cfg, bad[k][0]);
+        CU_ASSERT_PTR_NULL(cg_sim_kind_new(&cfg, err, sizeof err));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[k][1]));
+    }
+    /* The other tables still must have every instance function. */
+    cg_config_defaults(&cfg);
+    kind = cg_sim_kind_new(&cfg, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kind);
+    CU_ASSERT_TRUE(cg_sim_kind_runs_here(kind));
+    cg_sim_kind_destroy(&kind);
 }
 
 static void test_registry_unknown(void)
@@ -1267,6 +1313,7 @@ int main(void)
     CU_TestInfo tests[] = {
         {"registry names", test_registry_names},
         {"registry unknown name", test_registry_unknown},
+        {"external (stepped outside cgrpo)", test_external},
         {"registry asserts", test_registry_asserts},
         {"gridworld info and observation", test_gridworld_info_and_obs},
         {"gridworld walls charger goal lava", test_gridworld_walls_charger_goal},

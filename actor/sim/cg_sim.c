@@ -32,7 +32,8 @@ _Static_assert((int)CG_SIM_STAT_REWARD_MEAN == (int)CG_ENV_STAT_REWARD_MEAN, "st
 #define S_REGISTRY(X, SEP)                                                                         \
     X(gridworld) SEP X(instruct)                                                                   \
     SEP X(null)                                                                                    \
-    SEP X(sleep)
+    SEP X(sleep)                                                                                   \
+    SEP X(external)
 
 #define S_DECLARE(name) extern const cg_sim_table_t cg_sim_##name;
 #define S_ENTRY(name) &cg_sim_##name
@@ -147,7 +148,11 @@ static int s_table_ok(const cg_sim_table_t *t, const char *origin, char *err, si
                       CG_SIM_NAME_LEN - 1, hint);
         return -1;
     }
-    if (!t->describe || !t->create || !t->destroy || !t->reset || !t->step || !t->result) {
+    /* A table without create describes an environment stepped outside cgrpo: then it has
+     * none of the instance functions. */
+    const int outside = !t->create && !t->destroy && !t->reset && !t->step && !t->result;
+    if (!t->describe ||
+        (!outside && (!t->create || !t->destroy || !t->reset || !t->step || !t->result))) {
         cg_status_msg(err, errlen,
                       "simulator %s (%s): the table lacks one of describe, create, "
                       "destroy, reset, step, result %s",
@@ -760,6 +765,8 @@ out:
 
 /* ---- instances ------------------------------------------------------------------------ */
 
+int cg_sim_kind_runs_here(const cg_sim_kind_t *self) { return self->t->create != NULL; }
+
 cg_sim_t *cg_sim_create(const cg_sim_kind_t *kind, int32_t n, uint64_t seed, char *err,
                         size_t errlen)
 {
@@ -771,6 +778,14 @@ cg_sim_t *cg_sim_create(const cg_sim_kind_t *kind, int32_t n, uint64_t seed, cha
                       "%s: %d simulator instances, need at least 1 (hint: [actor] "
                       "instances)",
                       kind->t->name, n);
+        return NULL;
+    }
+    if (!cg_sim_kind_runs_here(kind)) {
+        cg_status_msg(err, errlen,
+                      "simulator %s (%s) is stepped outside cgrpo, so cgrpo's own actors cannot "
+                      "run it (hint: start `cgrpo learner` alone and connect the actors that "
+                      "run it, e.g. Python actors: docs/python.md)",
+                      kind->t->name, kind->origin);
         return NULL;
     }
     S_PHASE(kind, "create");

@@ -53,6 +53,9 @@ const cg_sim_table_t *cg_sim_kind_table(const cg_sim_kind_t *self);
 const cg_sim_params_t *cg_sim_kind_params(const cg_sim_kind_t *self);
 /* "plugin /abs/libx.so" or "built-in": for messages. */
 const char *cg_sim_kind_origin(const cg_sim_kind_t *self);
+/* 1 if cgrpo's actors can run it; 0 for an environment stepped outside cgrpo (a table without
+ * create, e.g. `external`): cg_sim_create then refuses, with a hint. */
+int cg_sim_kind_runs_here(const cg_sim_kind_t *self);
 /* What the learner needs: sizes, cost names, cap, extra metrics columns. */
 void cg_sim_kind_env(const cg_sim_kind_t *self, cg_env_spec_t *out);
 

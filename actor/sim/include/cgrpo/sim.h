@@ -113,7 +113,9 @@ typedef struct cg_sim_table {
      * the key and ending in "(hint: ...)". */
     int (*describe)(const cg_sim_params_t *p, cg_sim_info_t *info, char *err, size_t errlen);
     /* n >= 1 instances, their random streams derived from seed (each instance its own, so a
-     * run replays). NULL with a message in err on failure. */
+     * run replays). NULL with a message in err on failure. A table whose create, destroy,
+     * reset, step and result are all NULL describes an environment stepped outside cgrpo
+     * (actors written elsewhere run it, e.g. Python actors): cgrpo's own actors refuse it. */
     void *(*create)(const cg_sim_params_t *p, int32_t n, uint64_t seed, char *err, size_t errlen);
     void (*destroy)(void *ctx); /* NULL-safe */
     /* Starts an episode on instance i from the initial state init_seed determines (all
