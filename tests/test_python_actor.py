@@ -8,6 +8,8 @@ policy        the layout and forward against a float64 reference; sampling frequ
 logp_match    the learner's first update (1 epoch, 1 minibatch) sees the Python actor's
               log-probs as its own: |approx_kl| < 1e-6
 trains        Python actors alone train configs/cartpole_safe_python.ini: reward rises
+mixed         a learner running the C plugin of the same task, one `cgrpo actor` and one
+              Python actor: both deliver groups, the run learns
 reconnect     the learner is SIGKILLed and resumed; the same actor goes on to the end
 bad_env       NaN observations and a cost of 0.5 stop the actor with a clear EnvError, and the
               learner receives nothing (rejected_msgs 0)
@@ -161,6 +163,36 @@ def test_trains(a, out):
         lrn.stop()
 
 
+def test_mixed(a, out):
+    from cartpole_safe import make_env
+    if not a.plugin:
+        print("    (no --plugin: skipped)")
+        return
+    lrn = Learner(a.cgrpo, out, ["run.iterations=15", "sim.name=", f"sim.plugin={a.plugin}",
+                                 "cartpole_safe.safe_x=0.8"])
+    c_actor = subprocess.Popen([a.cgrpo, "actor", "--connect", lrn.connect(), "--actor-id", "7"],
+                               stdout=open(os.path.join(out, "c-actor.log"), "wb"),
+                               stderr=subprocess.STDOUT)
+    try:
+        sent = run_actor(lrn.connect(), make_env)
+        check(lrn.wait() == 0, "the learner did not finish cleanly")
+        check(c_actor.wait(timeout=30) == 0, "the C actor did not end cleanly")
+        with open(os.path.join(out, "c-actor.log")) as f:
+            c_log = f.read()
+        rows = metrics(lrn.run_dir)
+        r0, r1 = float(rows[0]["reward_mean"]), float(rows[-1]["reward_mean"])
+        print(f"    Python actor {sent} groups, C actor: {c_log.strip().splitlines()[-1]}; "
+              f"reward {r0:.3f} -> {r1:.3f}")
+        check(sent > 0 and "groups sent" in c_log and " 0 groups sent" not in c_log,
+              "an actor delivered nothing")
+        check(r1 > r0 + 0.2, f"reward {r0} -> {r1}: no learning")
+    finally:
+        if c_actor.poll() is None:
+            c_actor.kill()
+            c_actor.wait()
+        lrn.stop()
+
+
 def test_reconnect(a, out):
     from cartpole_safe import make_env
     sets = ["run.iterations=12", "run.checkpoint_every=2", "actor.heartbeat_ms=100",
@@ -309,7 +341,8 @@ def test_same_task(a, out):
 
 
 TESTS = {"policy": test_policy, "doc_example": test_doc_example, "logp_match": test_logp_match, "trains": test_trains,
-         "reconnect": test_reconnect, "bad_env": test_bad_env, "same_task": test_same_task}
+         "mixed": test_mixed, "reconnect": test_reconnect, "bad_env": test_bad_env,
+         "same_task": test_same_task}
 
 
 def main():

@@ -102,8 +102,10 @@ class Actor:
             self.control = self._socket(zmq.DEALER, self.port)
             env = wire.envelope()
             h = env.hello
+            # sim "" (unknown): the learner may run `external` or the same task as a C plugin,
+            # with cgrpo's own actors beside this one.
             h.actor_id, h.host, h.pid, h.sim = self.actor_id, socket.gethostname()[:63], \
-                os.getpid(), "external"
+                os.getpid(), ""
             h.token, h.credits, h.session = self.token, False, self.session
             self.control.send(env.SerializeToString())
             if self.control.poll(2000):
