@@ -14,6 +14,7 @@
 #include "cg_alloc.h"
 #include "cg_log.h"
 #include "cg_msg.h"
+#include "cg_os.h"
 #include "cg_policy.h"
 #include "cg_rng.h"
 #include "cg_rollout.h"
@@ -102,21 +103,6 @@ struct cg_actor {
 
     cg_actor_stats_t stats;
 };
-
-static double s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-/* Wall clock in seconds, comparable with the learner's Weights.publish_time. */
-static double s_wall_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void s_copy_str(char *dst, size_t cap, const char *src)
 {
@@ -328,7 +314,7 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
     s_copy_str(h->token, sizeof h->token, self->token);
     h->credits = 1; /* this actor follows credit grants (the learner decides: Welcome) */
     h->session = self->session; /* a reconnect: proves it is the same actor */
-    self->t_hello = s_now_ms();
+    self->t_hello = (1e3 * cg_os_now());
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
     if (rc == CG_ERR_TIMEOUT) /* queue full: the next Hello will try again */
         return CG_OK;
@@ -346,7 +332,7 @@ static cg_status_t s_send_heartbeat(cg_actor_t *self, int leaving)
     hb->groups_sent = self->stats.groups_sent;
     hb->weights_latency_s = self->stats.weights_latency_s;
     hb->leaving = leaving;
-    self->t_heartbeat = s_now_ms();
+    self->t_heartbeat = (1e3 * cg_os_now());
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
     return rc == CG_ERR_TIMEOUT ? CG_OK : rc;
 }
@@ -435,7 +421,7 @@ static void s_apply_weights(cg_actor_t *self, const cg_msg_weights_t *w)
 static void s_on_weights(cg_actor_t *self, cg_msg_t *msg)
 {
     const cg_msg_weights_t *w = &msg->u.weights;
-    double now = s_now_ms();
+    double now = (1e3 * cg_os_now());
     self->t_heard = now;
     if (w->done) {
         CG_INFO("learner says training is over (version %llu): actor %d exits",
@@ -453,7 +439,7 @@ static void s_on_weights(cg_actor_t *self, cg_msg_t *msg)
         return;
     }
     self->t_weights = now;
-    double latency = s_wall_s() - w->publish_time;
+    double latency = cg_os_wall() - w->publish_time;
     self->stats.weights_latency_s = latency > 0.0 && isfinite(latency) ? latency : 0.0;
     if (self->deterministic && s_quota_busy(self)) {
         /* Each quota is sampled with one version only: apply once it is sent. */
@@ -584,7 +570,7 @@ static cg_status_t s_connect(cg_actor_t *self, cg_socket_t **sock, cg_sock_kind_
 
 static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, const char *run_id)
 {
-    double now = s_now_ms();
+    double now = (1e3 * cg_os_now());
     int first = !self->have_run;
     self->t_heard = now;
     self->t_weights = now;
@@ -712,7 +698,7 @@ static cg_status_t s_on_control(cg_actor_t *self, cg_msg_t *msg)
                  self->run_id);
         return CG_OK;
     }
-    self->t_heard = s_now_ms();
+    self->t_heard = (1e3 * cg_os_now());
     if (msg->type == CG_MSG_HEARTBEAT) {
         self->learner_version = msg->u.heartbeat.applied_version;
         int32_t credit = msg->u.heartbeat.credit;
@@ -781,7 +767,7 @@ static cg_status_t s_receive(cg_actor_t *self, int timeout_ms)
 
 static cg_status_t s_timers(cg_actor_t *self)
 {
-    double now = s_now_ms();
+    double now = (1e3 * cg_os_now());
     if (self->phase != S_RUNNING) {
         if (self->phase == S_WAIT_WELCOME && !self->warned_silent && now - self->t_started > 10000) {
             self->warned_silent = 1;
@@ -865,7 +851,7 @@ cg_status_t cg_actor_run(cg_actor_t *self, volatile sig_atomic_t *stop)
     s_limits(self);
     self->phase = S_WAIT_WELCOME;
     self->hello_interval_ms = self->heartbeat_ms;
-    self->t_started = s_now_ms();
+    self->t_started = (1e3 * cg_os_now());
     CG_INFO("actor connecting to learner at %s:%d", self->host, self->port);
     cg_status_t rc = s_send_hello(self, 1);
     int busy = 0;
@@ -877,7 +863,7 @@ cg_status_t cg_actor_run(cg_actor_t *self, volatile sig_atomic_t *stop)
             timeout = 0;
         /* A poll costs about as much as a cheap simulator step: between steps, poll once
          * per millisecond at most. */
-        double now = s_now_ms();
+        double now = (1e3 * cg_os_now());
         if (timeout > 0 || now - t_polled >= S_BUSY_POLL_MS) {
             rc = s_receive(self, timeout);
             t_polled = now;

@@ -16,6 +16,7 @@
 
 #include "cg_alloc.h"
 #include "cg_log.h"
+#include "cg_os.h"
 #include "cg_transport.h"
 #include "cg_sim.h"
 
@@ -489,7 +490,7 @@ void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suf
     localtime_r(&now, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    mkdir(parent, 0755);
+    (void)cg_os_mkdir_p(parent, 0755); /* a failure shows when the run directory is made */
     snprintf(dir, len, "%s/%s%s%s", parent, stamp, suffix ? "-" : "", suffix ? suffix : "");
 }
 

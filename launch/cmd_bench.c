@@ -6,6 +6,7 @@
  * and the ratios. Printed and written as CSV to the bench directory; with --overlap, end to
  * end again with the learner's updates overlapped with ingest ([learner] overlap on vs off). */
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "cg_alloc.h"
 #include "cg_backend.h"
 #include "cg_cmd.h"
+#include "cg_os.h"
 #include "cg_rng.h"
 #include "cg_rollout.h"
 #include "cg_sim.h"
@@ -47,13 +49,6 @@ static void s_usage(FILE *out)
             "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* CPU seconds of this process and its reaped children (the local actors). */
 static double s_cpu_s(void)
 {
@@ -79,9 +74,9 @@ typedef struct {
 static s_e2e_t s_e2e(const cg_config_t *cfg, const char *sim, const char *run_dir, long actors)
 {
     cg_learner_counters_t c = {0};
-    double cpu0 = s_cpu_s(), t0 = s_now();
+    double cpu0 = s_cpu_s(), t0 = cg_os_now();
     int rc = cg_cmd_run_training(cfg, run_dir, 0, "", 0, (int)actors, 1, &c);
-    double cpu = s_cpu_s() - cpu0, wall = s_now() - t0;
+    double cpu = s_cpu_s() - cpu0, wall = cg_os_now() - t0;
     if (rc != 0 && rc != 130)
         fprintf(stderr, "cgrpo bench: the end-to-end run of %s failed (run directory %s)\n", sim,
                 run_dir);
@@ -125,7 +120,7 @@ static double s_sgemm_gflops(const cg_policy_shape_t *shape, int32_t n, double s
     for (int32_t l = 0; l < L; l++)
         per += 2.0 * dims[l] * dims[l + 1] * (l == 0 ? 2 : 3);
     *flops_per_sample = per;
-    double t0 = s_now(), flops = 0;
+    double t0 = cg_os_now(), flops = 0;
     do {
         for (int32_t l = 0; l < L; l++) {
             int32_t in = dims[l], out = dims[l + 1];
@@ -138,8 +133,8 @@ static double s_sgemm_gflops(const cg_policy_shape_t *shape, int32_t n, double s
                             in, 0.0f, c, in);
         }
         flops += per * n;
-    } while (s_now() - t0 < seconds);
-    double gflops = flops / (s_now() - t0) / 1e9;
+    } while (cg_os_now() - t0 < seconds);
+    double gflops = flops / (cg_os_now() - t0) / 1e9;
     free(c);
     free(w);
     free(b);
@@ -188,12 +183,12 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
     int rc = 0;
     long updates = 0;
     rc |= cg_backend_update(be, &mb, &loss, NULL) != CG_OK; /* warm-up */
-    double t0 = s_now();
+    double t0 = cg_os_now();
     do {
         rc |= cg_backend_update(be, &mb, &loss, NULL) != CG_OK;
         updates++;
-    } while (!rc && s_now() - t0 < seconds);
-    out->samples_per_s = rc ? -1 : (double)updates * (double)rows / (s_now() - t0);
+    } while (!rc && cg_os_now() - t0 < seconds);
+    out->samples_per_s = rc ? -1 : (double)updates * (double)rows / (cg_os_now() - t0);
     double per = 0;
     out->gflops = s_sgemm_gflops(&shape, rows, seconds / 2, &per);
     out->ceiling = out->gflops * 1e9 / per;
@@ -221,8 +216,8 @@ static double s_bare_loop(const cg_config_t *cfg, uint64_t seed, double seconds)
     cg_rollout_t *rollout = policy ? cg_rollout_new(sim, policy, &ropts, err, sizeof err) : NULL;
     double steps = -1;
     if (rollout) {
-        double t0 = s_now();
-        while (s_now() - t0 < seconds) {
+        double t0 = cg_os_now();
+        while (cg_os_now() - t0 < seconds) {
             for (int i = 0; i < 64; i++)
                 if (cg_rollout_step(rollout) < 0) {
                     fprintf(stderr, "cgrpo bench: %s\n", cg_sim_error(sim));
@@ -396,8 +391,8 @@ int cg_cmd_bench(int argc, char **argv)
     } else {
         cg_cmd_stamp_dir(dir, sizeof dir, "bench", NULL);
     }
-    if (mkdir(dir, 0755) && access(dir, W_OK)) {
-        fprintf(stderr, "cgrpo bench: cannot create %s\n", dir);
+    if (cg_os_mkdir_p(dir, 0755) || access(dir, W_OK)) {
+        fprintf(stderr, "cgrpo bench: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
     cg_cmd_blas_threads();

@@ -12,6 +12,7 @@
 
 #include "cg_alloc.h"
 #include "cg_cmd.h"
+#include "cg_json.h"
 #include "cg_learner.h"
 #include "cg_policy.h"
 #include "cg_rng.h"
@@ -43,16 +44,9 @@ typedef struct {
 static void s_json_head(const char *dir, uint64_t version, long episodes, double goal_rate,
                         double reward_mean)
 {
-    fputs("{\"run_dir\":\"", stdout);
-    for (const unsigned char *c = (const unsigned char *)dir; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            printf("\\%c", *c);
-        else if (*c < 0x20)
-            printf("\\u%04x", *c);
-        else
-            putchar(*c);
-    }
-    printf("\",\"version\":%llu,\"episodes\":%ld,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
+    fputs("{\"run_dir\":", stdout);
+    cg_json_string(stdout, dir);
+    printf(",\"version\":%llu,\"episodes\":%ld,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
            "\"cost_rates\":{",
            (unsigned long long)version, episodes, goal_rate, reward_mean);
 }

@@ -15,6 +15,7 @@
 
 #include "cg_alloc.h"
 #include "cg_cmd.h"
+#include "cg_os.h"
 
 #define S_MAX_RUNS 256
 #define S_MAX_GROUPS 32
@@ -124,32 +125,6 @@ static void s_run_free(s_run_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static char *s_read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = cg_calloc(cap + 1, 1);
-    size_t got;
-    while ((got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            cap *= 2;
-            buf = cg_realloc(buf, cap + 1, 1);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* Loads dir/metrics.csv. A last line without its newline (a run still writing) is skipped. */
 static int s_run_load(s_run_t *r, const char *dir)
 {
@@ -157,7 +132,7 @@ static int s_run_load(s_run_t *r, const char *dir)
     cg_status_msg(r->dir, sizeof r->dir, "%s", dir);
     cg_status_msg(path, sizeof path, "%s/metrics.csv", dir);
     size_t len = 0;
-    char *buf = s_read_file(path, &len);
+    char *buf = cg_os_read_file(path, &len);
     if (!buf) {
         fprintf(
             stderr,
@@ -909,7 +884,7 @@ int cg_cmd_plot(int argc, char **argv)
         cg_status_msg(def_out, sizeof def_out, "%s/plots", dirs[0]);
         p.out_dir = def_out;
     }
-    if (mkdir(p.out_dir, 0755) && errno != EEXIST) {
+    if (cg_os_mkdir_p(p.out_dir, 0755)) {
         fprintf(stderr, "cgrpo plot: cannot create %s: %s\n", p.out_dir, strerror(errno));
         goto done;
     }

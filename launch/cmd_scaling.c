@@ -23,6 +23,7 @@
 #include "cg_alloc.h"
 #include "cg_cmd.h"
 #include "cg_learner.h"
+#include "cg_os.h"
 #include "cg_transport.h"
 
 #define S_MAX_COUNTS 32
@@ -39,13 +40,6 @@ typedef struct {
     double dropped_per_s, span_s;  /* stale groups dropped per second; the measured window */
     double raw_msgs_per_s, raw_groups_per_s, ingest_frac;
 } s_row_t;
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void s_usage(FILE *out)
 {
@@ -262,7 +256,7 @@ static void *s_pusher_main(void *arg)
     for (size_t i = 0; i < p->bytes; i++)
         buf[i] = (uint8_t)(i * 131u + 7u);
     if (push && cg_transport_connect(push, "127.0.0.1", p->port) == CG_OK) {
-        while (s_now() < p->until) {
+        while (cg_os_now() < p->until) {
             if (cg_transport_send_raw(push, NULL, 0, buf, p->bytes) == CG_ERR_TIMEOUT)
                 cg_transport_wait_writable(push, 50);
         }
@@ -286,7 +280,7 @@ static double s_raw_rate(size_t bytes, int n_pushers, double seconds, int32_t hw
     memset(pushers, 0, sizeof pushers);
     if (!pull || cg_transport_bind(pull, "127.0.0.1", 0, &port) != CG_OK)
         goto done;
-    double t_start = s_now(), until = t_start + seconds + 0.5;
+    double t_start = cg_os_now(), until = t_start + seconds + 0.5;
     for (int i = 0; i < n_pushers; i++) {
         pushers[i] = (s_pusher_t){.port = port, .bytes = bytes, .hwm = hwm, .until = until};
         pushers[i].started = pthread_create(&pushers[i].th, NULL, s_pusher_main, &pushers[i]) == 0;
@@ -294,19 +288,19 @@ static double s_raw_rate(size_t bytes, int n_pushers, double seconds, int32_t hw
     /* Count from the first message on (connections take a moment), for `seconds`. */
     int64_t n = 0;
     double t0 = 0, t_end = t_start + seconds + 0.5;
-    while (s_now() < t_end) {
+    while (cg_os_now() < t_end) {
         int ready = 0;
         if (cg_transport_poll(&pull, 1, 50, &ready) != CG_OK)
             continue;
         while (cg_transport_recv_discard(pull, NULL) == CG_OK) {
             if (n++ == 0) {
-                t0 = s_now();
+                t0 = cg_os_now();
                 t_end = t0 + seconds < until ? t0 + seconds : until;
             }
         }
     }
     if (n > 1)
-        rate = (double)(n - 1) / (s_now() - t0);
+        rate = (double)(n - 1) / (cg_os_now() - t0);
 done:
     for (int i = 0; i < n_pushers; i++)
         if (pushers[i].started)
@@ -499,7 +493,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
     } else {
         cg_cmd_stamp_dir(dir, sizeof dir, "bench", NULL);
     }
-    if (mkdir(dir, 0755) && errno != EEXIST) {
+    if (cg_os_mkdir_p(dir, 0755)) {
         fprintf(stderr, "cgrpo bench: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }

@@ -12,6 +12,7 @@
 #include "cg_cmd.h"
 #include "cg_learner.h"
 #include "cg_log.h"
+#include "cg_os.h"
 #include "cg_transport.h"
 
 static void s_usage(FILE *out, const char *cmd)
@@ -188,10 +189,9 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
     /* From here on, local actors that all exit (a setting only they check, a crash, the OOM
      * killer) stop the learner instead of leaving it waiting for groups forever. */
     cg_cmd_watch_arm();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = cg_os_now();
     cg_status_t rc = cg_learner_run(learner, &cg_cmd_stop);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double t1 = cg_os_now();
     cg_cmd_watch_report_t watch;
     cg_cmd_watch_end(pids, &watch); /* the reaped ones become 0: not signalled again */
     cg_cmd_stop_children(pids, n_actors, 3000);
@@ -199,7 +199,7 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         cg_learner_summary(learner, stdout);
     cg_learner_counters_t c;
     cg_learner_counters(learner, &c);
-    c.run_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    c.run_s = t1 - t0;
     if (counters)
         *counters = c;
     cg_learner_destroy(&learner);

@@ -19,10 +19,12 @@
 #include "cg_batch.h"
 #include "cg_ckpt.h"
 #include "cg_guard.h"
+#include "cg_json.h"
 #include "cg_log.h"
 #include "cg_metrics.h"
 #include "cg_msg.h"
 #include "cg_mult.h"
+#include "cg_os.h"
 #include "cg_policy.h"
 #include "cg_rng.h"
 #include "cg_env.h"
@@ -138,50 +140,6 @@ struct cg_learner {
     float last_eff[CG_MAX_COSTS + 1];
 };
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double s_wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int s_mkdir_p(const char *path)
-{
-    char tmp[CG_PATH_LEN + 32];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    }
-    return (mkdir(tmp, 0755) && errno != EEXIST) ? -1 : 0;
-}
-
-static char *s_read_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *buf = cg_calloc((size_t)(n > 0 ? n : 0) + 1, 1);
-    size_t got = n > 0 ? fread(buf, 1, (size_t)n, f) : 0;
-    buf[got] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* ---- checkpoints ---------------------------------------------------------------------- */
 
 static cg_status_t s_checkpoint_save(cg_learner_t *self)
@@ -203,7 +161,7 @@ static cg_status_t s_checkpoint_save(cg_learner_t *self)
     uint64_t counters_u[2] = {self->version, (uint64_t)self->iteration};
     int64_t counters_i[6] = {self->env_steps, self->episodes, self->rejected, self->dropped_stale,
                              self->groups_ingested, steps};
-    double wall = self->wall_offset + (s_now() - self->t_start);
+    double wall = self->wall_offset + (cg_os_now() - self->t_start);
     uint64_t rng[2] = {self->rng.state, self->rng.inc};
     if ((rc = cg_ckpt_put_str(w, "run_id", self->cfg.run_id)) ||
         (rc = cg_ckpt_put_str(w, "config", self->config_text)) ||
@@ -506,7 +464,7 @@ static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
     char path[CG_PATH_LEN + 32];
     snprintf(path, sizeof path, "%s/endpoint", self->run_dir);
     if (want == 0) {
-        char *text = s_read_file(path);
+        char *text = cg_os_read_file(path, NULL);
         const char *colon = text ? strrchr(text, ':') : NULL;
         if (colon && cg_transport_bind(self->control, self->cfg.bind_host, atoi(colon + 1),
                                        &self->port) == CG_OK)
@@ -542,7 +500,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     snprintf(self->run_dir, sizeof self->run_dir, "%s", opts->run_dir);
     snprintf(self->ckpt_dir, sizeof self->ckpt_dir, "%s/checkpoints", self->run_dir);
     char path[CG_PATH_LEN + 32];
-    if (s_mkdir_p(self->ckpt_dir)) {
+    if (cg_os_mkdir_p(self->ckpt_dir, 0755)) {
         snprintf(err, errlen, "cannot create %s: %s (hint: choose a writable --run-dir)",
                  self->ckpt_dir, strerror(errno));
         goto fail;
@@ -617,7 +575,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         goto fail;
     /* Written only now, so a refused resume leaves the run directory as it was. */
     snprintf(path, sizeof path, "%s/config.ini", self->run_dir);
-    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = s_read_file(path))) {
+    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = cg_os_read_file(path, NULL))) {
         snprintf(err, errlen, "cannot write %s (hint: choose a writable --run-dir)", path);
         goto fail;
     }
@@ -710,7 +668,7 @@ static int s_actor_live(const cg_learner_t *self, const s_actor_t *a, double now
 
 static int32_t s_actors_alive(const cg_learner_t *self)
 {
-    double now = s_now();
+    double now = cg_os_now();
     int32_t alive = 0;
     for (int32_t i = 0; i < self->n_actors; i++)
         alive += s_actor_live(self, &self->actors[i], now);
@@ -813,7 +771,7 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
 {
     if (!a->credits || a->quarantined)
         return;
-    const double now = s_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
+    const double now = cg_os_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
     const int32_t lag = self->cfg.max_policy_lag > 0 ? self->cfg.max_policy_lag : 1;
     const int64_t window = (int64_t)self->cfg.groups_per_batch * lag;
     int32_t n = 0;
@@ -923,7 +881,7 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
      * keeps it (a second Hello asks for a snapshot). Another connection gets a live actor's
      * id only with that actor's session key (the same actor, reconnected); otherwise an
      * expired entry, or a new one while the table has room. */
-    const double now = s_now();
+    const double now = cg_os_now();
     s_actor_t *a = s_actor_of(self, identity, idlen, now);
     if (!a) {
         int32_t id = h->actor_id >= 0 ? h->actor_id : s_free_id(self, now);
@@ -1018,7 +976,7 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
         CG_INFO("actor %d (%s pid %d) left", a->id, a->host, a->pid);
         return;
     }
-    a->last_seen = s_now();
+    a->last_seen = cg_os_now();
     /* One latency sample per newly applied version the heartbeat reports. */
     if (hb->applied_version != a->applied_version && hb->weights_latency_s >= 0 &&
         isfinite(hb->weights_latency_s))
@@ -1136,7 +1094,7 @@ static void s_drain_data(cg_learner_t *self)
             self->groups_ingested += g->n_groups;
         }
         if (a && isfinite(a->last_seen)) { /* not one that has left (its last groups) */
-            a->last_seen = s_now();
+            a->last_seen = cg_os_now();
             a->outstanding = a->outstanding > g->n_groups ? a->outstanding - g->n_groups : 0;
             a->t_delivered = a->last_seen;
             a->defaulted = 0;
@@ -1162,7 +1120,7 @@ static void s_publish(cg_learner_t *self, int done)
                                        .n_lambda = self->n_enforced + 1,
                                        .lambda = self->lambda,
                                        .thresholds = thresholds,
-                                       .publish_time = s_wall(),
+                                       .publish_time = cg_os_wall(),
                                        .done = done};
     cg_status_t rc = cg_transport_send(self->weights, NULL, 0, &out);
     if (rc != CG_OK)
@@ -1176,7 +1134,7 @@ static cg_status_t s_update_start(cg_learner_t *self)
 {
     const cg_config_t *c = &self->cfg;
     const int32_t B = c->groups_per_batch;
-    self->job_t0 = s_now();
+    self->job_t0 = cg_os_now();
     self->job_wait_s = self->job_t0 - self->t_idle;
     cg_batch_t *batch = self->filling;
     self->filling = self->training;
@@ -1271,7 +1229,7 @@ static cg_status_t s_update_dropped(cg_learner_t *self, const cg_update_job_t *j
 static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *job)
 {
     const cg_config_t *c = &self->cfg;
-    self->t_idle = s_now();
+    self->t_idle = cg_os_now();
     if (job->status == CG_ERR_NONFINITE)
         return s_update_dropped(self, job);
     if (job->status != CG_OK)
@@ -1286,7 +1244,7 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     s_publish(self, 0);
     if (c->max_policy_lag == 0)
         s_credit_all(self); /* on-policy: sampled with the weights just published */
-    double t1 = s_now();
+    double t1 = cg_os_now();
 
     self->env_steps += st.n_steps;
     self->episodes += st.n_episodes;
@@ -1424,9 +1382,9 @@ static cg_status_t s_update_collect(cg_learner_t *self, int timeout_ms)
 cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
 {
     cg_socket_t *pipe = cg_updater_socket(self->updater); /* NULL: overlap off */
-    self->t_start = self->t_last_iter = self->t_idle = s_now();
+    self->t_start = self->t_last_iter = self->t_idle = cg_os_now();
     cg_status_t rc = CG_OK;
-    double last_report = s_now();
+    double last_report = cg_os_now();
     const int32_t B = self->cfg.groups_per_batch;
     while (!*stop && self->iteration < self->cfg.iterations) {
         /* The data socket only while the batch has room: a full one waits for the update,
@@ -1463,10 +1421,10 @@ cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
                 break;
             }
         }
-        if (!self->progress && s_now() - last_report > 30.0) {
+        if (!self->progress && cg_os_now() - last_report > 30.0) {
             CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->filling),
                     B, s_actors_alive(self));
-            last_report = s_now();
+            last_report = cg_os_now();
         }
     }
     /* An update in flight is finished and counted (its version published) before the
@@ -1519,7 +1477,7 @@ void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
                                    .groups_ingested = self->groups_ingested,
                                    .actors_alive = s_actors_alive(self)};
     out->busy_s = self->busy_s;
-    out->run_s = self->t_start > 0 ? s_now() - self->t_start : 0.0;
+    out->run_s = self->t_start > 0 ? cg_os_now() - self->t_start : 0.0;
     out->lag_mean = self->lag_n ? self->lag_sum / (double)self->lag_n : 0.0;
     out->data_msgs = self->data_msgs;
     out->data_bytes = self->data_bytes;
@@ -1540,7 +1498,7 @@ void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
 void cg_learner_summary(cg_learner_t *self, FILE *out)
 {
     const cg_batch_stats_t *st = &self->last_stats;
-    double wall = self->wall_offset + (s_now() - self->t_start);
+    double wall = self->wall_offset + (cg_os_now() - self->t_start);
     const float *d = cg_mult_thresholds(self->mult);
     fprintf(out, "\nrun %s  (%s)\n", self->cfg.run_id, self->run_dir);
     fprintf(out, "  iterations %lld, version %llu, %lld env steps, %lld episodes, %.1f s (%.0f steps/s)\n",
@@ -1575,22 +1533,30 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
     FILE *f = fopen(path, "w");
     if (!f)
         return;
-    fprintf(f, "{\"run_id\":\"%s\",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
+    fputs("{\"run_id\":", f);
+    cg_json_string(f, self->cfg.run_id);
+    fprintf(f, ",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
             "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
             "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,"
             "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"missing_batches\":%lld,"
             "\"cut_connections\":%lld,\"cost_rates\":{",
-            self->cfg.run_id, (long long)self->iteration, (unsigned long long)self->version,
+            (long long)self->iteration, (unsigned long long)self->version,
             (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
             st->reward_mean, self->lambda[0], (long long)self->rejected,
             (long long)self->dropped_stale, (long long)self->dropped_batches,
             (long long)self->quarantined_groups, (long long)self->missing_batches,
             (long long)cg_guard_cuts(self->guard));
-    for (int32_t k = 0; k < self->env.n_costs; k++)
-        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->env.cost_names[k], st->cost_rate[k]);
+    for (int32_t k = 0; k < self->env.n_costs; k++) {
+        fputs(k ? "," : "", f);
+        cg_json_string(f, self->env.cost_names[k]);
+        fprintf(f, ":%.6f", st->cost_rate[k]);
+    }
     fprintf(f, "},\"lambdas\":{");
-    for (int32_t k = 0; k < self->n_enforced; k++)
-        fprintf(f, "%s\"%s\":%.6f", k ? "," : "", self->cfg.constraints[k].name, self->lambda[k + 1]);
+    for (int32_t k = 0; k < self->n_enforced; k++) {
+        fputs(k ? "," : "", f);
+        cg_json_string(f, self->cfg.constraints[k].name);
+        fprintf(f, ":%.6f", self->lambda[k + 1]);
+    }
     fprintf(f, "}}\n");
     fclose(f);
 }

@@ -17,6 +17,7 @@
 #include "cg_backend.h"
 #include "cg_backend_cuda.h"
 #include "cg_log.h"
+#include "cg_os.h"
 #include "cg_rng.h"
 
 #define MAX_LIST 16
@@ -141,13 +142,6 @@ static int s_parse(int argc, char **argv, opts_t *o)
     return optind == argc ? 0 : -1;
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* A random minibatch of n steps (episodes of 8 steps), the storage behind mb. */
 typedef struct {
     float *obs, *logp_old, *adv, *weight;
@@ -223,14 +217,14 @@ static int s_row(const opts_t *o, cg_device_t device, int32_t hidden, int32_t n,
     (void)cg_backend_cuda_transfer(be, &x, 1); /* zero the counters (CUDA only) */
     int64_t iters = 0;
     double elapsed = 0;
-    const double t0 = s_now();
+    const double t0 = cg_os_now();
     while (rc == 0) {
         for (int32_t u = 0; u < o->updates && rc == 0; u++)
             rc = cg_backend_update(be, &b.mb, &loss, NULL);
         if (rc == 0)
             rc = cg_backend_get_params(be, params);
         iters++;
-        elapsed = s_now() - t0;
+        elapsed = cg_os_now() - t0;
         if (elapsed >= o->seconds)
             break;
     }

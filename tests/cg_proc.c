@@ -1,5 +1,6 @@
 /* cg_proc: spawn, watch, kill and reap the integration tests' child processes by PID;
  * temporary directories; resident memory. */
+#include "cg_os.h"
 #include "cg_proc.h"
 
 #include <errno.h>
@@ -141,7 +142,7 @@ int cg_proc_wait(pid_t pid, int timeout_ms, int *status)
     s_child_t *c = s_find(pid);
     if (!c)
         return -1;
-    double deadline = cg_proc_now() + timeout_ms / 1000.0;
+    double deadline = cg_os_now() + timeout_ms / 1000.0;
     while (!c->reaped) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
@@ -149,7 +150,7 @@ int cg_proc_wait(pid_t pid, int timeout_ms, int *status)
             s_reap(c);
             break;
         }
-        if (cg_proc_now() >= deadline)
+        if (cg_os_now() >= deadline)
             return -1;
         cg_proc_sleep_ms(10);
     }
@@ -239,13 +240,6 @@ long cg_proc_rss_kb(pid_t pid)
         }
     fclose(f);
     return kb;
-}
-
-double cg_proc_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 void cg_proc_sleep_ms(int ms)

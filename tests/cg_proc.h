@@ -45,8 +45,6 @@ int cg_proc_exists(pid_t pid);
 int cg_proc_stat(pid_t pid, char *state, pid_t *ppid, pid_t *pgid);
 /* VmRSS of pid in KiB from /proc, or -1. */
 long cg_proc_rss_kb(pid_t pid);
-/* Monotonic seconds. */
-double cg_proc_now(void);
 void cg_proc_sleep_ms(int ms);
 
 /* Creates $TMPDIR/<prefix>-XXXXXX (TMPDIR unset: /tmp) into out; 0 on success. */

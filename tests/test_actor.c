@@ -17,6 +17,7 @@
 #include "cg_alloc.h"
 #include "cg_config.h"
 #include "cg_msg.h"
+#include "cg_os.h"
 #include "cg_policy.h"
 #include "cg_test.h"
 #include "cg_transport.h"
@@ -38,13 +39,6 @@
 #define S_NULL_LEN 5
 #define S_HB_MS 50
 #define S_MAX_BATCHES 4096
-
-static double s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
 
 static double s_wall_s(void)
 {
@@ -259,9 +253,9 @@ static void s_on_batch(s_learner_t *L, cg_msg_t *m)
 /* Handles everything that arrives for up to ms, or until done(L, arg) is true. */
 static int s_pump(s_learner_t *L, double ms, int (*done)(s_learner_t *, void *), void *arg)
 {
-    double end = s_now_ms() + ms;
+    double end = (1e3 * cg_os_now()) + ms;
     char err[512];
-    while (s_now_ms() < end) {
+    while ((1e3 * cg_os_now()) < end) {
         if (done && done(L, arg))
             return 1;
         if (!L->answer || !L->router) {
@@ -353,7 +347,7 @@ static void *s_actor_main(void *arg)
 {
     s_actor_thread_t *t = arg;
     t->rc = cg_actor_run(t->actor, &t->stop);
-    t->t_finished = s_now_ms();
+    t->t_finished = (1e3 * cg_os_now());
     atomic_store(&t->finished, 1);
     return NULL;
 }
@@ -381,8 +375,8 @@ static int s_actor_join(s_actor_thread_t *t, s_learner_t *L, double ms)
 {
     if (!t->started || t->joined)
         return t->joined;
-    double end = s_now_ms() + ms;
-    while (!atomic_load(&t->finished) && s_now_ms() < end) {
+    double end = (1e3 * cg_os_now()) + ms;
+    while (!atomic_load(&t->finished) && (1e3 * cg_os_now()) < end) {
         if (L)
             s_pump(L, 5, NULL, NULL);
         else
@@ -400,8 +394,8 @@ static int s_actor_join(s_actor_thread_t *t, s_learner_t *L, double ms)
  * that just (re)connected) until the actor returns or ms pass. */
 static int s_finish(s_actor_thread_t *t, s_learner_t *L, double ms)
 {
-    double end = s_now_ms() + ms;
-    while (!atomic_load(&t->finished) && s_now_ms() < end) {
+    double end = (1e3 * cg_os_now()) + ms;
+    while (!atomic_load(&t->finished) && (1e3 * cg_os_now()) < end) {
         s_publish(L, L->version, 1);
         s_pump(L, 50, NULL, NULL);
     }
@@ -489,7 +483,7 @@ static void test_actor_stop(void)
     S_REQUIRE(s_actor_start(&t, L.port, 0));
     int want = 2;
     CU_ASSERT(s_pump(&L, 5000, s_has_batches, &want));
-    double t0 = s_now_ms();
+    double t0 = (1e3 * cg_os_now());
     t.stop = 1;
     S_REQUIRE(s_actor_join(&t, NULL, 2000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
@@ -502,7 +496,7 @@ static void test_actor_stop(void)
     s_unbind(&L);
     S_REQUIRE(s_actor_start(&t, port, 0));
     usleep(200000);
-    t0 = s_now_ms();
+    t0 = (1e3 * cg_os_now());
     t.stop = 1;
     S_REQUIRE(s_actor_join(&t, NULL, 2000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);

@@ -151,6 +151,31 @@ static void test_crc32(void)
     CU_ASSERT_EQUAL(part, 0xCBF43926u);
 }
 
+/* A checkpoint written before the CRC came from zlib (commit 0de9efa's own table: a 2-iteration
+ * linear policy on the null simulator, tests/data/ckpt-linear-v1.cgck) still loads: same CRCs. */
+static void test_fixture_still_loads(void)
+{
+    const char *me = __FILE__;
+    const char *tail = strstr(me, "tests/test_ckpt.c");
+    char path[PATH_MAX], err[512] = "";
+    snprintf(path, sizeof path, "%.*stests/data/ckpt-linear-v1.cgck", tail ? (int)(tail - me) : 0,
+             me);
+    cg_status_t st = CG_OK;
+    cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 20, &st, err, sizeof err);
+    if (!ck)
+        fprintf(stderr, "%s: %s\n", path, err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ck);
+    uint64_t vi[2] = {0, 0};
+    CU_ASSERT_EQUAL(cg_ckpt_get_u64(ck, "version_iteration", vi, 2, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(vi[0], 2);
+    CU_ASSERT_EQUAL(vi[1], 2);
+    char *run_id = NULL;
+    CU_ASSERT_EQUAL(cg_ckpt_get_str(ck, "run_id", &run_id, err, sizeof err), CG_OK);
+    CU_ASSERT(run_id && !strncmp(run_id, "run-", 4));
+    free(run_id);
+    cg_ckpt_destroy(&ck);
+}
+
 static void test_round_trip_every_dtype(void)
 {
     char dir[512], path[PATH_MAX];
@@ -749,6 +774,7 @@ int main(void)
 {
     CU_TestInfo tests[] = {
         {"crc32 matches CRC-32/IEEE", test_crc32},
+        {"a checkpoint written before zlib's crc32 loads", test_fixture_still_loads},
         {"round trip of every dtype is bit-exact", test_round_trip_every_dtype},
         {"every single-byte flip is refused", test_every_byte_flip_refused},
         {"every truncation is refused", test_every_truncation_refused},

@@ -21,6 +21,7 @@
 #include "cg_alloc.h"
 #include "cg_config.h"
 #include "cg_msg.h"
+#include "cg_os.h"
 #include "cg_proc.h"
 #include "cg_test.h"
 #include "cg_transport.h"
@@ -92,8 +93,8 @@ static void s_print_tail(const char *path)
 static int s_wait_line(const char *path, const char *needle, double timeout_s, pid_t watch,
                        char *line, size_t len)
 {
-    double deadline = cg_proc_now() + timeout_s * S_SLOW;
-    while (cg_proc_now() < deadline) {
+    double deadline = cg_os_now() + timeout_s * S_SLOW;
+    while (cg_os_now() < deadline) {
         char *text = s_slurp(path);
         const char *hit = text ? strstr(text, needle) : NULL;
         if (hit) {
@@ -158,9 +159,9 @@ static int s_metrics(const char *dir, const char *name, double *last, double *ma
 static int s_wait_metrics(const char *dir, int rows, const char *name, double want,
                           double timeout_s, pid_t watch)
 {
-    double deadline = cg_proc_now() + timeout_s * S_SLOW, last = NAN;
+    double deadline = cg_os_now() + timeout_s * S_SLOW, last = NAN;
     int n = 0;
-    while (cg_proc_now() < deadline) {
+    while (cg_os_now() < deadline) {
         n = s_metrics(dir, name, &last, NULL);
         if (n >= rows && (isnan(want) || last == want))
             return 0;
@@ -340,8 +341,8 @@ static void s_client_stop(s_client_t *c)
 static int s_drain(cg_socket_t *sock, int ms)
 {
     int n = 0;
-    double deadline = cg_proc_now() + ms / 1000.0;
-    while (cg_proc_now() < deadline) {
+    double deadline = cg_os_now() + ms / 1000.0;
+    while (cg_os_now() < deadline) {
         int ready = 0;
         if (cg_transport_poll(&sock, 1, 50, &ready) == CG_OK)
             while (cg_transport_recv_discard(sock, NULL) == CG_OK)

@@ -19,6 +19,7 @@
 #include "cg_config.h"
 #include "cg_learner.h"
 #include "cg_msg.h"
+#include "cg_os.h"
 #include "cg_policy.h"
 #include "cg_proc.h"
 #include "cg_rng.h"
@@ -152,7 +153,7 @@ static int s_log_line(const char *path, const char *needle, char *line, size_t l
 static int s_wait_log(const char *path, const char *needle, double timeout_s, pid_t watch,
                       char *line, size_t len)
 {
-    double deadline = cg_proc_now() + timeout_s;
+    double deadline = cg_os_now() + timeout_s;
     for (;;) {
         if (s_log_line(path, needle, line, len))
             return 0;
@@ -160,7 +161,7 @@ static int s_wait_log(const char *path, const char *needle, double timeout_s, pi
             printf("\nprocess %d exited before \"%s\" appeared in %s\n", (int)watch, needle, path);
             return -1;
         }
-        if (cg_proc_now() > deadline) {
+        if (cg_os_now() > deadline) {
             printf("\nno \"%s\" in %s within %.0f s\n", needle, path, timeout_s);
             return -1;
         }
@@ -173,8 +174,8 @@ static int s_wait_port(const char *dir, double timeout_s, pid_t learner)
 {
     char path[S_PATH];
     s_path(path, dir, "endpoint");
-    double deadline = cg_proc_now() + timeout_s;
-    while (cg_proc_now() < deadline) {
+    double deadline = cg_os_now() + timeout_s;
+    while (cg_os_now() < deadline) {
         char *text = s_slurp(path, NULL);
         const char *colon = text ? strrchr(text, ':') : NULL;
         int port = colon && strchr(colon, '\n') ? atoi(colon + 1) : 0;
@@ -285,7 +286,7 @@ static double s_csv_get(const s_csv_t *c, int row, const char *name)
 static int s_wait_metrics(const char *dir, int min_rows, int from_row, int alive, double timeout_s,
                           pid_t watch, s_csv_t *csv, int *found)
 {
-    double deadline = cg_proc_now() + timeout_s;
+    double deadline = cg_os_now() + timeout_s;
     for (;;) {
         if (s_csv_load(dir, csv) == 0 && csv->n_rows >= min_rows) {
             if (alive < 0)
@@ -303,7 +304,7 @@ static int s_wait_metrics(const char *dir, int min_rows, int from_row, int alive
                    min_rows, alive, from_row, csv->n_rows);
             return -1;
         }
-        if (cg_proc_now() > deadline) {
+        if (cg_os_now() > deadline) {
             printf("\ntimed out after %.0f s waiting for %d metrics rows (actors_alive %d from "
                    "row %d); %d rows\n",
                    timeout_s, min_rows, alive, from_row, csv->n_rows);
@@ -530,8 +531,8 @@ static int s_peer_connect(int port, cg_config_t *cfg, cg_msg_caps_t *caps, cg_tr
 static int s_await_welcome(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_msg_t *welcome)
 {
     char err[512];
-    double deadline = cg_proc_now() + 10 * S_SLOW;
-    while (welcome->type != CG_MSG_WELCOME && cg_proc_now() < deadline) {
+    double deadline = cg_os_now() + 10 * S_SLOW;
+    while (welcome->type != CG_MSG_WELCOME && cg_os_now() < deadline) {
         int ready = 0;
         if (cg_transport_poll(&dealer, 1, 100, &ready) != CG_OK || !ready)
             continue;
@@ -581,13 +582,13 @@ static void test_integration_credit_hoarder(void)
     hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = welcome.u.welcome.actor_id,
                                           .weights_latency_s = -1};
     int exited = 0;
-    double t0 = cg_proc_now();
+    double t0 = cg_os_now();
     deadline = t0 + 60 * S_SLOW;
-    while (!exited && cg_proc_now() < deadline) {
+    while (!exited && cg_os_now() < deadline) {
         (void)cg_transport_send(dealer, NULL, 0, &hb);
         int ready = 0;
-        double t_next = cg_proc_now() + 0.1;
-        while (cg_proc_now() < t_next) {
+        double t_next = cg_os_now() + 0.1;
+        while (cg_os_now() < t_next) {
             if (cg_transport_poll(&dealer, 1, 20, &ready) != CG_OK || !ready)
                 continue;
             cg_msg_t in = {0};
@@ -600,7 +601,7 @@ static void test_integration_credit_hoarder(void)
         int st = 0;
         exited = cg_proc_wait(learner, 0, &st) == 0;
     }
-    double took = cg_proc_now() - t0;
+    double took = cg_os_now() - t0;
     printf("\n  hoarder was granted %ld groups and sent none; learner %s after %.1f s\n",
            granted, exited ? "finished" : "stalled", took);
     CU_ASSERT(granted > 0);
@@ -650,12 +651,12 @@ static void test_integration_actor_killed(void)
 
     int n_kill = csv.n_rows;
     cg_proc_kill(a0);
-    double t_kill = cg_proc_now();
+    double t_kill = cg_os_now();
     /* heartbeat_timeout_ms 800, then a few seconds at most. */
     S_REQUIRE(s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) ==
               0);
     printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1,
-           cg_proc_now() - t_kill);
+           cg_os_now() - t_kill);
     S_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
     CU_ASSERT(s_csv_get(&csv, -1, "actors_alive") == 1);
     double v_before = s_csv_get(&csv, -1, "version");
@@ -1137,8 +1138,8 @@ static void test_integration_poisoned_groups(void)
     hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = w->actor_id, .weights_latency_s = -1};
     uint64_t version = w->version;
     int sent = 0, exited = 0, st = 0;
-    const double deadline = cg_proc_now() + 60 * S_SLOW;
-    while (!exited && cg_proc_now() < deadline) {
+    const double deadline = cg_os_now() + 60 * S_SLOW;
+    while (!exited && cg_os_now() < deadline) {
         (void)cg_transport_send(dealer, NULL, 0, &hb);
         g->policy_version = version;
         g->seq = (uint64_t)sent + 1;
@@ -1193,8 +1194,8 @@ static void s_answer(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_msg_t *o
 {
     char err[512];
     memset(out, 0, sizeof *out);
-    double deadline = cg_proc_now() + 5 * S_SLOW;
-    while (out->type != CG_MSG_WELCOME && out->type != CG_MSG_REFUSAL && cg_proc_now() < deadline) {
+    double deadline = cg_os_now() + 5 * S_SLOW;
+    while (out->type != CG_MSG_WELCOME && out->type != CG_MSG_REFUSAL && cg_os_now() < deadline) {
         int ready = 0;
         cg_msg_free(out);
         if (cg_transport_poll(&dealer, 1, 50, &ready) == CG_OK && ready)
@@ -1319,7 +1320,7 @@ static void test_integration_identity(void)
 
     /* Actor 1 (peer 1) goes silent: a timeout later its slot and id are peer 2's (actor 0,
      * peer 3, heartbeats on meanwhile and stays). */
-    for (double until = cg_proc_now() + 1.3 * S_SLOW; cg_proc_now() < until;) {
+    for (double until = cg_os_now() + 1.3 * S_SLOW; cg_os_now() < until;) {
         S_REQUIRE(cg_transport_send(dealer[3], NULL, 0, &hb) == CG_OK);
         cg_proc_sleep_ms(100);
         while (cg_transport_recv_discard(dealer[3], NULL) == CG_OK)
@@ -1485,8 +1486,8 @@ static void test_integration_train_killed(void)
     /* Not reaped yet: the zombie keeps its process group, so cleanup cannot reach the
      * actors before we have looked. */
     S_REQUIRE(cg_proc_signal(train, SIGKILL) == 0);
-    double deadline = cg_proc_now() + 5 * S_SLOW;
-    while ((cg_proc_exists(act[0]) || cg_proc_exists(act[1])) && cg_proc_now() < deadline)
+    double deadline = cg_os_now() + 5 * S_SLOW;
+    while ((cg_proc_exists(act[0]) || cg_proc_exists(act[1])) && cg_os_now() < deadline)
         cg_proc_sleep_ms(50);
     printf("\n  actors %d and %d after their launcher was killed: %s, %s\n", (int)act[0],
            (int)act[1], cg_proc_exists(act[0]) ? "running" : "gone",
@@ -1664,16 +1665,16 @@ static void test_integration_train_actors_die(void)
     s_begin("train_actors_die", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
     S_REQUIRE(train > 0);
-    double deadline = cg_proc_now() + 10 * S_SLOW;
+    double deadline = cg_os_now() + 10 * S_SLOW;
     /* Its two children, once both run `cgrpo actor` (still starting up). */
     while ((s_procs(train, 0, act, 2) < 2 || !s_runs_actor(act[0]) || !s_runs_actor(act[1])) &&
-           cg_proc_running(train) && cg_proc_now() < deadline)
+           cg_proc_running(train) && cg_os_now() < deadline)
         cg_proc_sleep_ms(2);
     S_REQUIRE(s_procs(train, 0, act, 2) == 2 && s_runs_actor(act[0]) && s_runs_actor(act[1]));
     S_REQUIRE(kill(act[0], SIGKILL) == 0 && kill(act[1], SIGKILL) == 0);
-    double t_kill = cg_proc_now();
+    double t_kill = cg_os_now();
     int code = s_exit_code(train, 30 * S_SLOW);
-    double took = cg_proc_now() - t_kill;
+    double took = cg_os_now() - t_kill;
     printf("\n  train exited with %d, %.2f s after both actors were killed\n", code, took);
     S_REQUIRE(code >= 0); /* not hanging */
     CU_ASSERT(code == 1);

@@ -10,6 +10,7 @@
 
 #include "cg_alloc.h"
 #include "cg_msg.h"
+#include "cg_os.h"
 #include "cg_rng.h"
 #include "cg_test.h"
 
@@ -672,13 +673,6 @@ static void test_roundtrip_heartbeat(void)
     }
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Sizes of real traffic: 64 groups x 16 x 64 steps (65536 steps, obs_dim 16) and 1M
  * parameters; exact round trips, timings printed for the record. */
 static void test_roundtrip_large(void)
@@ -704,15 +698,15 @@ static void test_roundtrip_large(void)
             for (int32_t j = 0; j < 64 * 16; j++)
                 ep->obs[j] = (float)cg_rng_normal(&rng);
         }
-    double t0 = s_now();
+    double t0 = cg_os_now();
     s_roundtrip_equal(&m);
-    double t1 = s_now();
+    double t1 = cg_os_now();
     cg_msg_free(&m);
 
     s_make_weights(&rng, &m, 1 << 20, 3);
-    double t2 = s_now();
+    double t2 = cg_os_now();
     s_roundtrip_equal(&m);
-    double t3 = s_now();
+    double t3 = cg_os_now();
     cg_msg_free(&m);
     printf("\n    65536-step batch round trip %.1f ms, 1M-param weights %.1f ms ", 1e3 * (t1 - t0),
            1e3 * (t3 - t2));

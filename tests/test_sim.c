@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cg_alloc.h"
+#include "cg_os.h"
 #include "cg_rng.h"
 #include "cg_sim.h"
 #include "cg_test.h"
@@ -1275,13 +1276,6 @@ static void test_null(void)
     s_expect_error(&cfg, "--set null.length: unknown key (hint: [null] has no keys)");
 }
 
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void test_sleep(void)
 {
     cg_config_t cfg;
@@ -1293,11 +1287,11 @@ static void test_sleep(void)
     CU_ASSERT_EQUAL(cg_sim_info(sim)->n_costs, 0);
     float obs[4];
     cg_test_sim_reset(sim, 0, 0, obs);
-    double t0 = s_now();
+    double t0 = cg_os_now();
     for (int t = 0; t < 4; t++)
         CU_ASSERT_FALSE(cg_test_sim_step(sim, 0, 1, obs));
     CU_ASSERT_TRUE(cg_test_sim_step(sim, 0, 1, obs));
-    double elapsed = s_now() - t0;
+    double elapsed = cg_os_now() - t0;
     CU_ASSERT_TRUE(elapsed >= 5 * 4000e-6);
     cg_sim_result_t res;
     cg_test_sim_result(sim, 0, &res);
