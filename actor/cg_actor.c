@@ -21,10 +21,10 @@
 #include "cg_sim.h"
 #include "cg_transport.h"
 
-#define S_IDLE_MS 10            /* longest wait with nothing to do: bounds the stop latency */
-#define S_BUSY_POLL_MS 1.0      /* while rolling out, poll the sockets at most this often */
-#define S_GOODBYE_LINGER_MS 200 /* how long the leaving heartbeat may take to go out */
-#define S_DRAIN_MAX 64          /* messages handled per socket per loop turn */
+#define S_IDLE_MS 10                  /* longest wait with nothing to do: bounds the stop latency */
+#define S_BUSY_POLL_MS 1.0            /* while rolling out, poll the sockets at most this often */
+#define S_GOODBYE_LINGER_MS 200       /* how long the leaving heartbeat may take to go out */
+#define S_DRAIN_MAX 64                /* messages handled per socket per loop turn */
 #define S_SEED_STREAM 0x6163746f72ULL /* "actor": stream splitting the Welcome's seed */
 #define S_HOST_LEN 256
 
@@ -43,7 +43,7 @@ struct cg_actor {
     int32_t hwm_opt;
     int64_t max_bytes_opt;
     int32_t instances_opt;
-    int curve;                  /* CURVE client on all three sockets */
+    int curve; /* CURVE client on all three sockets */
     char curve_server[CG_CURVE_KEY_LEN + 1];
     char curve_public[CG_CURVE_KEY_LEN + 1], curve_secret[CG_CURVE_KEY_LEN + 1];
     char hostname[CG_NAME_LEN];
@@ -53,15 +53,15 @@ struct cg_actor {
     cg_socket_t *dealer;
     cg_socket_t *push;
     cg_socket_t *sub;
-    int data_port;              /* port push is connected to, 0 = none */
-    int weights_port;           /* port sub is connected to, 0 = none */
+    int data_port;    /* port push is connected to, 0 = none */
+    int weights_port; /* port sub is connected to, 0 = none */
     cg_socket_opts_t sock_opts;
     cg_msg_caps_t caps;
 
     /* the run, from the Welcome */
     int have_run;
     cg_config_t cfg;
-    char *config_text;          /* as received, to notice a changed run */
+    char *config_text; /* as received, to notice a changed run */
     char run_id[CG_NAME_LEN];
     int32_t actor_id;
     uint64_t seed;
@@ -73,33 +73,33 @@ struct cg_actor {
     int32_t timeout_ms;
     int deterministic;
     int32_t quota;
-    int credits;                /* the learner grants credits: start groups only as granted */
-    int64_t pending_credit;     /* granted for weights this actor has not applied yet */
-    uint64_t credit_version;    /* ... the version those grants are for */
+    int credits;             /* the learner grants credits: start groups only as granted */
+    int64_t pending_credit;  /* granted for weights this actor has not applied yet */
+    uint64_t credit_version; /* ... the version those grants are for */
     cg_sim_t *sim;
     cg_policy_t *policy;
     cg_rollout_t *rollout;
-    uint64_t steps_before;      /* steps of rollouts replaced by a rebuild */
+    uint64_t steps_before; /* steps of rollouts replaced by a rebuild */
 
     s_phase_t phase;
-    uint64_t version;           /* policy version in use */
-    uint64_t learner_version;   /* the learner's, from its heartbeat replies */
-    cg_msg_t stash;             /* deterministic: newest Weights that came mid-quota */
-    int pending;                /* batch taken from the rollout, not yet sent */
+    uint64_t version;         /* policy version in use */
+    uint64_t learner_version; /* the learner's, from its heartbeat replies */
+    cg_msg_t stash;           /* deterministic: newest Weights that came mid-quota */
+    int pending;              /* batch taken from the rollout, not yet sent */
     cg_msg_t batch;
     uint64_t seq;
-    uint64_t session;           /* the last Welcome's session key (0 before the first) */
+    uint64_t session; /* the last Welcome's session key (0 before the first) */
     int done;
     char refused[CG_REASON_LEN]; /* the last Refusal's reason (logged once per reason) */
 
     /* monotonic milliseconds */
-    double t_heard;             /* last message from the learner */
-    double t_heartbeat;         /* last heartbeat sent */
-    double t_hello;             /* last hello sent */
-    double t_weights;           /* last weights received (Weights or Welcome) */
+    double t_heard;     /* last message from the learner */
+    double t_heartbeat; /* last heartbeat sent */
+    double t_hello;     /* last hello sent */
+    double t_weights;   /* last weights received (Weights or Welcome) */
     int32_t hello_interval_ms;
-    double t_started;           /* cg_actor_run began */
-    int warned_silent;          /* said once that no Welcome comes */
+    double t_started;  /* cg_actor_run began */
+    int warned_silent; /* said once that no Welcome comes */
 
     cg_actor_stats_t stats;
 };
@@ -145,13 +145,15 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
     int curve = opts->curve_server_key && opts->curve_server_key[0];
     char probe[CG_CURVE_KEY_LEN + 1];
     if (curve && !cg_transport_has_curve()) {
-        snprintf(err, errlen, "actor: this libzmq was built without CURVE, which the learner uses "
+        snprintf(err, errlen,
+                 "actor: this libzmq was built without CURVE, which the learner uses "
                  "(hint: install a libzmq built with libsodium, such as Debian's libzmq5)");
         return NULL;
     }
     if (curve && (strlen(opts->curve_server_key) != CG_CURVE_KEY_LEN ||
                   cg_transport_curve_public(opts->curve_server_key, probe) != CG_OK)) {
-        snprintf(err, errlen, "actor: the learner's CURVE public key is not a 40-character Z85 "
+        snprintf(err, errlen,
+                 "actor: the learner's CURVE public key is not a 40-character Z85 "
                  "key (hint: give the learner.pub written by `cgrpo keygen`)");
         return NULL;
     }
@@ -173,7 +175,8 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
         self->curve = 1;
         s_copy_str(self->curve_server, sizeof self->curve_server, opts->curve_server_key);
         if (cg_transport_curve_keypair(self->curve_public, self->curve_secret) != CG_OK) {
-            snprintf(err, errlen, "actor: cannot make a CURVE key pair (hint: see the error above)");
+            snprintf(err, errlen,
+                     "actor: cannot make a CURVE key pair (hint: see the error above)");
             cg_actor_destroy(&self);
             return NULL;
         }
@@ -280,7 +283,8 @@ static cg_socket_t *s_socket(cg_actor_t *self, cg_sock_kind_t kind)
 {
     cg_socket_t *sock = cg_transport_socket(self->tp, kind, &self->sock_opts);
     if (sock && self->curve &&
-        cg_transport_curve_client(sock, self->curve_server, self->curve_public, self->curve_secret)) {
+        cg_transport_curve_client(sock, self->curve_server, self->curve_public,
+                                  self->curve_secret)) {
         cg_transport_close(&sock);
         return NULL;
     }
@@ -490,8 +494,7 @@ static cg_status_t s_build(cg_actor_t *self, const cg_msg_welcome_t *w)
         CG_ERROR("simulator %s here has obs_dim %d and %d actions, the learner's policy has "
                  "obs_dim %d and %d actions (hint: run the same cgrpo build and simulator "
                  "settings on the learner and the actors)",
-                 cg_sim_name(self->sim), info->obs_dim, info->n_actions, w->obs_dim,
-                 w->n_actions);
+                 cg_sim_name(self->sim), info->obs_dim, info->n_actions, w->obs_dim, w->n_actions);
         return CG_ERR_SHAPE;
     }
     if (info->max_steps > self->caps.max_steps)
@@ -635,8 +638,8 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
         return rc;
 
     /* The snapshot always applies: the learner is the authority on the version. */
-    int new_version = rebuilt || w->version != self->version ||
-                      was_deterministic != self->deterministic;
+    int new_version =
+        rebuilt || w->version != self->version || was_deterministic != self->deterministic;
     memcpy(cg_policy_params(self->policy), w->params, (size_t)w->n_params * sizeof(float));
     self->version = w->version;
     self->stats.version = w->version;
@@ -694,8 +697,7 @@ static cg_status_t s_on_control(cg_actor_t *self, cg_msg_t *msg)
     if (msg->type == CG_MSG_REFUSAL) /* may come before we know the run id */
         return s_on_refusal(self, &msg->u.refusal);
     if (strcmp(msg->run_id, self->run_id) != 0) {
-        CG_DEBUG("control message of run \"%s\" ignored (ours: \"%s\")", msg->run_id,
-                 self->run_id);
+        CG_DEBUG("control message of run \"%s\" ignored (ours: \"%s\")", msg->run_id, self->run_id);
         return CG_OK;
     }
     self->t_heard = (1e3 * cg_os_now());
@@ -769,7 +771,8 @@ static cg_status_t s_timers(cg_actor_t *self)
 {
     double now = (1e3 * cg_os_now());
     if (self->phase != S_RUNNING) {
-        if (self->phase == S_WAIT_WELCOME && !self->warned_silent && now - self->t_started > 10000) {
+        if (self->phase == S_WAIT_WELCOME && !self->warned_silent &&
+            now - self->t_started > 10000) {
             self->warned_silent = 1;
             CG_WARN("no welcome from the learner at %s:%d after 10 s (hint: is it running? a "
                     "learner bound off loopback wants its public key ([learner] "

@@ -28,29 +28,29 @@ extern "C" {
 typedef struct cg_actor cg_actor_t;
 
 typedef struct {
-    const char *host;        /* learner host (name or address), required */
-    int port;                /* learner control (ROUTER) port, 1..65535 */
-    int32_t actor_id;        /* requested id, -1 = let the learner assign one */
-    const char *token;       /* run token, NULL or "" = none */
-    int32_t hwm;             /* socket queue bound in messages, 0 = the config's [learner] hwm */
-    int64_t max_msg_bytes;   /* largest message, 0 = the config's [learner] max_msg_bytes */
-    int32_t instances;       /* simulator instances M, 0 = the config's [actor] instances */
+    const char *host;      /* learner host (name or address), required */
+    int port;              /* learner control (ROUTER) port, 1..65535 */
+    int32_t actor_id;      /* requested id, -1 = let the learner assign one */
+    const char *token;     /* run token, NULL or "" = none */
+    int32_t hwm;           /* socket queue bound in messages, 0 = the config's [learner] hwm */
+    int64_t max_msg_bytes; /* largest message, 0 = the config's [learner] max_msg_bytes */
+    int32_t instances;     /* simulator instances M, 0 = the config's [actor] instances */
     const char *curve_server_key; /* the learner's CURVE public key (Z85, `cgrpo keygen`'s
                                    * learner.pub); NULL or "" = no CURVE (loopback learner).
                                    * The actor makes its own key pair for each process. */
 } cg_actor_opts_t;
 
 typedef struct {
-    int32_t actor_id;        /* -1 before the first Welcome */
-    uint64_t version;        /* policy version in use */
+    int32_t actor_id; /* -1 before the first Welcome */
+    uint64_t version; /* policy version in use */
     uint64_t groups_sent;
     uint64_t batches_sent;
-    uint64_t steps;          /* environment steps */
+    uint64_t steps; /* environment steps */
     uint64_t weights_applied;
-    uint64_t welcomes;       /* Welcomes received (1 + re-snapshots and reconnects) */
-    uint64_t rejected;       /* inbound messages that failed validation */
-    uint64_t send_blocked;   /* sends that found the PUSH queue full (learner behind) */
-    double weights_latency_s;/* last publish -> apply latency, -1 if none yet */
+    uint64_t welcomes;        /* Welcomes received (1 + re-snapshots and reconnects) */
+    uint64_t rejected;        /* inbound messages that failed validation */
+    uint64_t send_blocked;    /* sends that found the PUSH queue full (learner behind) */
+    double weights_latency_s; /* last publish -> apply latency, -1 if none yet */
 } cg_actor_stats_t;
 
 /* Checks opts and creates the ZeroMQ context; connects nothing yet (run does). Strings are

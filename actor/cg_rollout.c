@@ -27,44 +27,44 @@ typedef struct {
     s_state_t state;
     uint64_t init_seed;
     int32_t n_checks;
-    uint64_t version;         /* oldest policy version of any of its steps */
-    int32_t n_started;        /* members given to an instance */
-    int32_t n_done;           /* members finished */
-    cg_msg_episode_t *ep;     /* (G) lengths, results and views of the arenas below */
-    int32_t *cap;             /* (G) step capacity of each member's arrays */
+    uint64_t version;     /* oldest policy version of any of its steps */
+    int32_t n_started;    /* members given to an instance */
+    int32_t n_done;       /* members finished */
+    cg_msg_episode_t *ep; /* (G) lengths, results and views of the arenas below */
+    int32_t *cap;         /* (G) step capacity of each member's arrays */
 } s_group_t;
 
 struct cg_rollout {
-    cg_sim_t *sim;            /* borrowed */
-    cg_policy_t *policy;      /* borrowed */
+    cg_sim_t *sim;       /* borrowed */
+    cg_policy_t *policy; /* borrowed */
     cg_sim_info_t info;
     int32_t m, g, obs_dim, n_actions, n_costs;
-    float *temps;             /* (G) member temperatures */
-    cg_rng_t seed_rng;        /* draws each group's init_seed */
-    cg_rng_t *rng;            /* (M) per-instance sampling */
+    float *temps;      /* (G) member temperatures */
+    cg_rng_t seed_rng; /* draws each group's init_seed */
+    cg_rng_t *rng;     /* (M) per-instance sampling */
     uint64_t version;
-    int64_t budget;           /* groups that may still start; -1 = unlimited */
+    int64_t budget; /* groups that may still start; -1 = unlimited */
 
-    int32_t *inst_group;      /* (M) slot of the episode on instance i, -1 = idle */
-    int32_t *inst_member;     /* (M) member index j within that group */
-    float *inst_obs;          /* (M, obs_dim) current observation of each instance */
-    int32_t *run_idx;         /* (M) running instances of this step */
-    int32_t *actions;         /* (M) their actions, in run_idx order */
-    uint8_t *done;            /* (M) their end flags, in run_idx order */
-    float *batch_obs;         /* (M, obs_dim) gathered observations */
-    float *logits;            /* (M, n_actions) */
+    int32_t *inst_group;  /* (M) slot of the episode on instance i, -1 = idle */
+    int32_t *inst_member; /* (M) member index j within that group */
+    float *inst_obs;      /* (M, obs_dim) current observation of each instance */
+    int32_t *run_idx;     /* (M) running instances of this step */
+    int32_t *actions;     /* (M) their actions, in run_idx order */
+    uint8_t *done;        /* (M) their end flags, in run_idx order */
+    float *batch_obs;     /* (M, obs_dim) gathered observations */
+    float *logits;        /* (M, n_actions) */
 
-    s_group_t **slots;        /* (n_slots) each allocated once, never moved */
+    s_group_t **slots; /* (n_slots) each allocated once, never moved */
     int32_t n_slots;
-    int32_t *free_slots;      /* (n_slots) stack of free slot indices */
+    int32_t *free_slots; /* (n_slots) stack of free slot indices */
     int32_t n_free;
-    int32_t *ready;           /* (n_slots) FIFO of finished slots, oldest first */
+    int32_t *ready; /* (n_slots) FIFO of finished slots, oldest first */
     int32_t n_ready;
-    int32_t *taken;           /* (n_slots) slots handed out by take */
+    int32_t *taken; /* (n_slots) slots handed out by take */
     int32_t n_taken;
-    int32_t open;             /* slot still handing out members, -1 = none */
+    int32_t open; /* slot still handing out members, -1 = none */
     int32_t in_flight;
-    cg_msg_group_t *out;      /* (out_cap) views handed out by take */
+    cg_msg_group_t *out; /* (out_cap) views handed out by take */
     int32_t out_cap;
 
     cg_rollout_stats_t stats;
@@ -103,10 +103,9 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
         return NULL;
     }
     if (info->obs_dim != shape->obs_dim || info->n_actions != shape->n_actions) {
-        snprintf(err, errlen,
-                 "simulator %s has obs_dim %d and %d actions, the policy expects %d and %d",
-                 cg_sim_name(sim), info->obs_dim, info->n_actions, shape->obs_dim,
-                 shape->n_actions);
+        snprintf(
+            err, errlen, "simulator %s has obs_dim %d and %d actions, the policy expects %d and %d",
+            cg_sim_name(sim), info->obs_dim, info->n_actions, shape->obs_dim, shape->n_actions);
         return NULL;
     }
     if (info->n_costs < 0 || info->n_costs > CG_MAX_COSTS) {
@@ -296,8 +295,8 @@ static int s_assign(cg_rollout_t *self, int32_t i)
     self->inst_member[i] = j;
     if (grp->n_started == self->g)
         self->open = -1;
-    cg_status_t rc =
-        cg_sim_reset(self->sim, i, grp->init_seed, self->inst_obs + (size_t)i * (size_t)self->obs_dim);
+    cg_status_t rc = cg_sim_reset(self->sim, i, grp->init_seed,
+                                  self->inst_obs + (size_t)i * (size_t)self->obs_dim);
     return rc == CG_OK ? 1 : rc;
 }
 

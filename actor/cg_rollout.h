@@ -26,17 +26,17 @@ extern "C" {
 typedef struct cg_rollout cg_rollout_t;
 
 typedef struct {
-    int32_t group_size;          /* G, 1..CG_MAX_GROUP */
-    int32_t n_temperatures;      /* 0 (all members at 1.0) or G */
-    const float *temperatures;   /* (n_temperatures), each > 0; copied */
-    uint64_t seed;               /* init seeds and the per-instance sampling RNGs */
+    int32_t group_size;        /* G, 1..CG_MAX_GROUP */
+    int32_t n_temperatures;    /* 0 (all members at 1.0) or G */
+    const float *temperatures; /* (n_temperatures), each > 0; copied */
+    uint64_t seed;             /* init seeds and the per-instance sampling RNGs */
 } cg_rollout_opts_t;
 
 typedef struct {
-    uint64_t steps;              /* environment steps (one per instance per batched step) */
-    uint64_t episodes;           /* finished episodes */
-    uint64_t groups;             /* finished groups */
-    uint64_t forwards;           /* batched policy forwards */
+    uint64_t steps;    /* environment steps (one per instance per batched step) */
+    uint64_t episodes; /* finished episodes */
+    uint64_t groups;   /* finished groups */
+    uint64_t forwards; /* batched policy forwards */
 } cg_rollout_stats_t;
 
 /* Borrows sim and policy (both must outlive the rollout; the caller destroys them). The

@@ -45,9 +45,8 @@ static double s_prospect(double v, double beta, double lambda_pos, double lambda
  * (PT = identity there when prospect is off). */
 static double s_stabilise(const cg_adv_config_t *cfg, double z, double r, double sigma_goal)
 {
-    double pz = cfg->prospect
-                    ? s_prospect(z, cfg->pt_beta, cfg->pt_lambda_pos, cfg->pt_lambda_neg)
-                    : z;
+    double pz =
+        cfg->prospect ? s_prospect(z, cfg->pt_beta, cfg->pt_lambda_pos, cfg->pt_lambda_neg) : z;
     if (!cfg->dual_anchor)
         return pz;
     double delta = (r - 0.5) / sigma_goal;

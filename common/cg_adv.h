@@ -31,13 +31,13 @@ extern "C" {
 
 typedef struct {
     cg_adv_estimator_t estimator;
-    float eps;            /* 1e-8 */
+    float eps; /* 1e-8 */
     bool dual_anchor;
-    float alpha;          /* 0.2 */
+    float alpha; /* 0.2 */
     bool prospect;
-    float pt_beta;        /* 0.8 */
-    float pt_lambda_pos;  /* 1.25 */
-    float pt_lambda_neg;  /* 2.0 */
+    float pt_beta;       /* 0.8 */
+    float pt_lambda_pos; /* 1.25 */
+    float pt_lambda_neg; /* 2.0 */
 } cg_adv_config_t;
 
 /* Fills an adv config from the run config ([train] estimator/adv_eps, [stabilisers]). */

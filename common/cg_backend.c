@@ -102,8 +102,7 @@ static void *s_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t *
 }
 
 cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
-                             const cg_adam_config_t *adam, uint64_t seed, char *err,
-                             size_t errlen)
+                             const cg_adam_config_t *adam, uint64_t seed, char *err, size_t errlen)
 {
     char scratch[256];
     if (!err || errlen == 0) {
@@ -127,12 +126,8 @@ cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
     cg_backend_cuda_ctx_transfer_fn *transfer = NULL;
     void *ctx = NULL;
     switch (device) {
-    case CG_DEVICE_CPU:
-        ctx = cg_backend_cpu_new(shape, adam, seed, &ops, err, errlen);
-        break;
-    case CG_DEVICE_CUDA:
-        ctx = s_cuda_new(shape, adam, seed, &ops, &transfer, err, errlen);
-        break;
+    case CG_DEVICE_CPU: ctx = cg_backend_cpu_new(shape, adam, seed, &ops, err, errlen); break;
+    case CG_DEVICE_CUDA: ctx = s_cuda_new(shape, adam, seed, &ops, &transfer, err, errlen); break;
     case CG_DEVICE_AUTO:
 #ifdef CG_WITH_CUDA
         ctx = s_cuda_new(shape, adam, seed, &ops, &transfer, err, errlen);
@@ -245,8 +240,7 @@ cg_status_t cg_backend_get_optim(cg_backend_t *self, float *m, float *v, int64_t
     return self->ops->get_optim(self->ctx, m, v, steps);
 }
 
-cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float *v,
-                                 int64_t steps)
+cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float *v, int64_t steps)
 {
     CG_ASSERT(self);
     if (!m || !v || steps < 0)
@@ -256,8 +250,7 @@ cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float
 
 /* Declared in cg_backend_cuda.h; defined here, in every build, because only this unit sees
  * a backend's context and the module's function for it. */
-cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out,
-                                     int reset)
+cg_status_t cg_backend_cuda_transfer(cg_backend_t *be, cg_backend_cuda_transfer_t *out, int reset)
 {
     if (!be || !out)
         return CG_ERR_INVAL;

@@ -53,8 +53,7 @@ typedef struct cg_backend cg_backend_t;
  * CUDA fails with a message if it cannot be loaded, AUTO falls back to the CPU.
  * Initial parameters come from cg_policy_new(shape, seed). NULL + err on failure. */
 cg_backend_t *cg_backend_new(cg_device_t device, const cg_policy_shape_t *shape,
-                             const cg_adam_config_t *adam, uint64_t seed, char *err,
-                             size_t errlen);
+                             const cg_adam_config_t *adam, uint64_t seed, char *err, size_t errlen);
 void cg_backend_destroy(cg_backend_t **self_p);
 
 const char *cg_backend_name(const cg_backend_t *self);
@@ -70,8 +69,7 @@ cg_status_t cg_backend_get_optim(cg_backend_t *self, float *m, float *v, int64_t
 /* Host threads for updates (the CPU backend splits each minibatch's rows over them; 1 by
  * default); a no-op for a backend without the setting. Message in err on failure. */
 cg_status_t cg_backend_set_threads(cg_backend_t *self, int32_t threads, char *err, size_t errlen);
-cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float *v,
-                                 int64_t steps);
+cg_status_t cg_backend_set_optim(cg_backend_t *self, const float *m, const float *v, int64_t steps);
 
 /* Backend constructors used by cg_backend_new (exposed for tests). Each fills *ops and
  * returns its context, or NULL with a message in err. */

@@ -21,13 +21,14 @@
 #define S_SLICES_PER_THREAD 4 /* slices per thread: the granularity of the load balance */
 #define S_MIN_ROWS 64         /* fewer rows per slice than this: fewer slices */
 #define S_MAX_SLICES (S_MAX_THREADS * S_SLICES_PER_THREAD)
-#define S_SLICE_GRAD_BYTES (64u << 20) /* more slices than threads only while their
-                                        * gradients fit in this */
+#define S_SLICE_GRAD_BYTES                                                                         \
+    (64u << 20) /* more slices than threads only while their                                       \
+                 * gradients fit in this */
 
 /* A thread's scratch: the network it runs slices through, and their logits. */
 typedef struct {
-    cg_policy_t *policy;       /* thread 0: the backend's; others: a copy of its weights */
-    float *logits, *dlogits;   /* (cap, n_actions) */
+    cg_policy_t *policy;     /* thread 0: the backend's; others: a copy of its weights */
+    float *logits, *dlogits; /* (cap, n_actions) */
     int32_t cap;
 } s_thread_t;
 
@@ -36,9 +37,9 @@ typedef struct s_cpu s_cpu_t;
 /* One slice of an update's rows and everything it writes. */
 typedef struct {
     s_cpu_t *owner;
-    float *grad;               /* (n_params) this slice's gradient; slice 0: the backend's */
-    int32_t r0, r1;            /* rows [r0, r1) of the update's minibatch */
-    int bad_action;            /* an action of its rows is out of range: nothing computed */
+    float *grad;    /* (n_params) this slice's gradient; slice 0: the backend's */
+    int32_t r0, r1; /* rows [r0, r1) of the update's minibatch */
+    int bad_action; /* an action of its rows is out of range: nothing computed */
     cg_loss_stats_t stats;
 } s_slice_t;
 
@@ -158,8 +159,8 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
     const int32_t busy = k < self->threads ? k : self->threads;
     for (int32_t t = 1; t < busy; t++)
         memcpy(cg_policy_params(self->thread[t].policy), params, self->n_params * sizeof(float));
-    cg_status_t rc =
-        k == 1 ? (s_slice_run(parts[0], 0), CG_OK) : cg_workers_run(self->workers, s_slice_run, parts, k);
+    cg_status_t rc = k == 1 ? (s_slice_run(parts[0], 0), CG_OK)
+                            : cg_workers_run(self->workers, s_slice_run, parts, k);
     self->mb = NULL;
     if (rc != CG_OK)
         return rc;
@@ -213,8 +214,10 @@ static cg_status_t s_set_threads(void *ctx, int32_t threads, char *err, size_t e
 {
     s_cpu_t *self = ctx;
     if (threads < 1 || threads > S_MAX_THREADS) {
-        cg_status_msg(err, errlen, "cpu backend: %d threads, need 1 to %d (hint: [learner] "
-                      "threads)", threads, S_MAX_THREADS);
+        cg_status_msg(err, errlen,
+                      "cpu backend: %d threads, need 1 to %d (hint: [learner] "
+                      "threads)",
+                      threads, S_MAX_THREADS);
         return CG_ERR_RANGE;
     }
     s_threads_free(self);
@@ -298,8 +301,8 @@ void *cg_backend_cpu_new(const cg_policy_shape_t *shape, const cg_adam_config_t 
                      "cpu backend: invalid Adam settings (lr %g, betas %g/%g, eps %g, "
                      "max_grad_norm %g) (hint: check [policy] lr, adam_beta1/2, adam_eps, "
                      "max_grad_norm)",
-                     (double)adam->lr, (double)adam->beta1, (double)adam->beta2,
-                     (double)adam->eps, (double)adam->max_grad_norm);
+                     (double)adam->lr, (double)adam->beta1, (double)adam->beta2, (double)adam->eps,
+                     (double)adam->max_grad_norm);
         goto fail;
     }
     self->grad = cg_calloc(self->n_params, sizeof(float));

@@ -25,8 +25,8 @@
 #ifndef S_NORM_BLOCKS                /* (the host emulation, tests/cuda_emu, sets fewer) */
 #define S_NORM_BLOCKS 256            /* blocks of the gradient sum-of-squares pass */
 #endif
-#define S_MAX_BLOCKS 8192            /* grid cap of the elementwise kernels (grid-stride) */
-#define S_LOSS_NV 6                  /* loss, pg_loss, kl, entropy, approx_kl, n_clipped */
+#define S_MAX_BLOCKS 8192 /* grid cap of the elementwise kernels (grid-stride) */
+#define S_LOSS_NV 6       /* loss, pg_loss, kl, entropy, approx_kl, n_clipped */
 #define S_HINT "(hint: set [learner] device = cpu or auto)"
 
 /* ---- checks: log file:line and the library's message, return a cg_status_t ---- */
@@ -657,8 +657,9 @@ static void s_destroy(void *ctx)
 }
 
 static const cg_backend_ops_t s_cuda_ops = {
-    "cuda",      s_set_params, s_get_params, s_forward, s_update, s_get_optim, s_set_optim,
-    NULL /* set_threads: the device is the parallelism */, s_destroy,
+    "cuda",    s_set_params, s_get_params, s_forward,
+    s_update,  s_get_optim,  s_set_optim,  NULL /* set_threads: the device is the parallelism */,
+    s_destroy,
 };
 
 /* Layer offsets as cg_policy lays out its arena, and the workspace's row layout. */

@@ -40,10 +40,10 @@
 #define S_CKPT_PREFIX "ckpt-"
 #define S_CKPT_SUFFIX ".cgck"
 
-#define S_HINT_DAMAGED \
+#define S_HINT_DAMAGED                                                                             \
     "hint: the file is damaged; resume from an earlier checkpoint in the same directory"
-#define S_HINT_CONFIG                                                                   \
-    "hint: the checkpoint was written with a different configuration; resume with the " \
+#define S_HINT_CONFIG                                                                              \
+    "hint: the checkpoint was written with a different configuration; resume with the "            \
     "config it was saved with, or start a new run"
 
 /* One section: the writer owns `data` (an encoded copy); the reader's `data` points into
@@ -364,9 +364,9 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
     char tmp[PATH_MAX];
     int len = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     if (len < 0 || (size_t)len >= sizeof(tmp)) {
-        cg_status_msg(err, errlen,
-              "cannot save checkpoint '%s': path too long (hint: use a shorter run directory)",
-              path);
+        cg_status_msg(
+            err, errlen,
+            "cannot save checkpoint '%s': path too long (hint: use a shorter run directory)", path);
         return CG_ERR_INVAL;
     }
     cg_status_t rc = CG_ERR_IO;
@@ -376,43 +376,46 @@ cg_status_t cg_ckpt_writer_save(const cg_ckpt_writer_t *self, const char *path, 
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
-        cg_status_msg(err, errlen,
-              "cannot create '%s': %s (hint: check that the directory exists and is writable)", tmp,
-              strerror(errno));
+        cg_status_msg(
+            err, errlen,
+            "cannot create '%s': %s (hint: check that the directory exists and is writable)", tmp,
+            strerror(errno));
         goto done;
     }
     bool ok = s_write_all(fd, head, head_len) == 0;
     for (size_t i = 0; ok && i < self->n; i++)
         ok = s_write_all(fd, self->sec[i].data, self->sec[i].nbytes) == 0;
     if (!ok) {
-        cg_status_msg(err, errlen, "cannot write '%s': %s (hint: check free disk space and quota)", tmp,
-              strerror(errno));
+        cg_status_msg(err, errlen, "cannot write '%s': %s (hint: check free disk space and quota)",
+                      tmp, strerror(errno));
         goto done;
     }
     if (fsync(fd) < 0) {
-        cg_status_msg(err, errlen, "cannot fsync '%s': %s (hint: check the filesystem and free disk space)",
-              tmp, strerror(errno));
+        cg_status_msg(err, errlen,
+                      "cannot fsync '%s': %s (hint: check the filesystem and free disk space)", tmp,
+                      strerror(errno));
         goto done;
     }
     int close_rc = close(fd);
     fd = -1;
     if (close_rc < 0) {
-        cg_status_msg(err, errlen, "cannot close '%s': %s (hint: check free disk space and quota)", tmp,
-              strerror(errno));
+        cg_status_msg(err, errlen, "cannot close '%s': %s (hint: check free disk space and quota)",
+                      tmp, strerror(errno));
         goto done;
     }
     if (rename(tmp, path) < 0) {
-        cg_status_msg(err, errlen,
-              "cannot rename '%s' to '%s': %s (hint: check that '%s' is not a directory and its "
-              "directory is writable)",
-              tmp, path, strerror(errno), path);
+        cg_status_msg(
+            err, errlen,
+            "cannot rename '%s' to '%s': %s (hint: check that '%s' is not a directory and its "
+            "directory is writable)",
+            tmp, path, strerror(errno), path);
         goto done;
     }
     if (s_fsync_dir(path) < 0) {
         /* The file is complete under its name; only its durability is in doubt. */
         cg_status_msg(err, errlen,
-              "saved '%s' but cannot fsync its directory: %s (hint: check the filesystem)", path,
-              strerror(errno));
+                      "saved '%s' but cannot fsync its directory: %s (hint: check the filesystem)",
+                      path, strerror(errno));
         free(head);
         return CG_ERR_IO;
     }
@@ -451,47 +454,52 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     if (size < S_MAGIC_LEN) {
         if (memcmp(b, S_MAGIC, size) == 0) {
             cg_status_msg(err, errlen,
-                  "checkpoint '%s' is truncated: %zu bytes, shorter than its header (%s)", path,
-                  size, S_HINT_DAMAGED);
+                          "checkpoint '%s' is truncated: %zu bytes, shorter than its header (%s)",
+                          path, size, S_HINT_DAMAGED);
         } else {
-            cg_status_msg(err, errlen,
-                  "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck "
-                  "file written by cgrpo)",
-                  path);
+            cg_status_msg(
+                err, errlen,
+                "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck "
+                "file written by cgrpo)",
+                path);
         }
         return CG_ERR_CORRUPT;
     }
     if (memcmp(b, S_MAGIC, S_MAGIC_LEN) != 0) {
-        cg_status_msg(err, errlen,
-              "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck file "
-              "written by cgrpo)",
-              path);
+        cg_status_msg(
+            err, errlen,
+            "'%s' is not a cgrpo checkpoint (bad magic) (hint: pass a ckpt-<version>.cgck file "
+            "written by cgrpo)",
+            path);
         return CG_ERR_CORRUPT;
     }
     if (size < S_MAGIC_LEN + 4)
         goto truncated;
     uint32_t version = s_get32(b + 8);
     if (version != CG_CKPT_FORMAT_VERSION) {
-        cg_status_msg(err, errlen,
-              "checkpoint '%s' has format version %" PRIu32
-              ", this build reads version %u (hint: resume with the %s cgrpo that wrote it)",
-              path, version, CG_CKPT_FORMAT_VERSION,
-              version > CG_CKPT_FORMAT_VERSION ? "newer" : "older");
+        cg_status_msg(
+            err, errlen,
+            "checkpoint '%s' has format version %" PRIu32
+            ", this build reads version %u (hint: resume with the %s cgrpo that wrote it)",
+            path, version, CG_CKPT_FORMAT_VERSION,
+            version > CG_CKPT_FORMAT_VERSION ? "newer" : "older");
         return CG_ERR_MISMATCH;
     }
     if (size < S_HEAD_LEN)
         goto truncated;
     uint32_t n = s_get32(b + 12);
     if (n > CG_CKPT_MAX_SECTIONS) {
-        cg_status_msg(err, errlen, "checkpoint '%s' claims %" PRIu32 " sections, over the limit of %u (%s)",
-              path, n, CG_CKPT_MAX_SECTIONS, S_HINT_DAMAGED);
+        cg_status_msg(err, errlen,
+                      "checkpoint '%s' claims %" PRIu32 " sections, over the limit of %u (%s)",
+                      path, n, CG_CKPT_MAX_SECTIONS, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
     size_t table_end = S_HEAD_LEN + (size_t)S_ENTRY_LEN * n; /* n is capped: no overflow */
     if (size < table_end + 4)
         goto truncated;
     if (cg_ckpt_crc32(0, b, table_end) != s_get32(b + table_end)) {
-        cg_status_msg(err, errlen, "checkpoint '%s': header checksum mismatch (%s)", path, S_HINT_DAMAGED);
+        cg_status_msg(err, errlen, "checkpoint '%s': header checksum mismatch (%s)", path,
+                      S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
     uint64_t declared = s_get64(b + 16);
@@ -499,8 +507,9 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         goto truncated;
     if (declared < size) {
         cg_status_msg(err, errlen,
-              "checkpoint '%s' has %zu bytes, its header says %" PRIu64 " (trailing data) (%s)",
-              path, size, declared, S_HINT_DAMAGED);
+                      "checkpoint '%s' has %zu bytes, its header says %" PRIu64
+                      " (trailing data) (%s)",
+                      path, size, declared, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
 
@@ -515,22 +524,24 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         for (size_t j = 0; name_ok && j < S_NAME_FIELD; j++)
             name_ok = j < name_len ? (e[j] >= 0x20 && e[j] <= 0x7e) : e[j] == 0;
         if (!name_ok) {
-            cg_status_msg(err, errlen, "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)",
-                  path, i, S_HINT_DAMAGED);
+            cg_status_msg(err, errlen,
+                          "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)", path, i,
+                          S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         memcpy(s->name, e, name_len);
         s->name[name_len] = '\0';
         if (s_find(self->sec, i, s->name)) {
-            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path, s->name,
-                  S_HINT_DAMAGED);
+            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path,
+                          s->name, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         uint32_t dtype = s_get32(e + 64);
         size_t esize = s_elem_size(dtype);
         if (esize == 0) {
-            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)",
-                  path, s->name, dtype, S_HINT_DAMAGED);
+            cg_status_msg(err, errlen,
+                          "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)", path,
+                          s->name, dtype, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         s->dtype = (cg_ckpt_dtype_t)dtype;
@@ -538,9 +549,9 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         s->count = s_get64(e + 72);
         if (s->count > (size - off) / esize) {
             cg_status_msg(err, errlen,
-                  "checkpoint '%s': section '%s' claims %" PRIu64
-                  " %s values, more than the file holds (%s)",
-                  path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
+                          "checkpoint '%s': section '%s' claims %" PRIu64
+                          " %s values, more than the file holds (%s)",
+                          path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         s->nbytes = (size_t)s->count * esize;
@@ -548,20 +559,20 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
         off += s->nbytes;
     }
     if (off != size) {
-        cg_status_msg(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)", path, off,
-              size, S_HINT_DAMAGED);
+        cg_status_msg(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)",
+                      path, off, size, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
     for (uint32_t i = 0; i < n; i++) {
         const s_section_t *s = &self->sec[i];
         if (cg_ckpt_crc32(0, s->data, s->nbytes) != s->crc) {
-            cg_status_msg(err, errlen, "checkpoint '%s': section '%s': checksum mismatch (%s)", path,
-                  s->name, S_HINT_DAMAGED);
+            cg_status_msg(err, errlen, "checkpoint '%s': section '%s': checksum mismatch (%s)",
+                          path, s->name, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
         if (s->dtype == CG_CKPT_STR && memchr(s->data, 0, s->nbytes)) {
-            cg_status_msg(err, errlen, "checkpoint '%s': text section '%s' holds a NUL byte (%s)", path,
-                  s->name, S_HINT_DAMAGED);
+            cg_status_msg(err, errlen, "checkpoint '%s': text section '%s' holds a NUL byte (%s)",
+                          path, s->name, S_HINT_DAMAGED);
             return CG_ERR_CORRUPT;
         }
     }
@@ -569,7 +580,8 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     return CG_OK;
 
 truncated:
-    cg_status_msg(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size, S_HINT_DAMAGED);
+    cg_status_msg(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size,
+                  S_HINT_DAMAGED);
     return CG_ERR_CORRUPT;
 }
 
@@ -581,24 +593,26 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
     uint8_t *buf = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        cg_status_msg(err, errlen,
-              "cannot open checkpoint '%s': %s (hint: check the path; checkpoints are named "
-              "ckpt-<version>.cgck)",
-              path, strerror(errno));
+        cg_status_msg(
+            err, errlen,
+            "cannot open checkpoint '%s': %s (hint: check the path; checkpoints are named "
+            "ckpt-<version>.cgck)",
+            path, strerror(errno));
         return CG_ERR_IO;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        cg_status_msg(err, errlen,
-              "checkpoint '%s' is not a regular file (hint: pass a ckpt-<version>.cgck file)",
-              path);
+        cg_status_msg(
+            err, errlen,
+            "checkpoint '%s' is not a regular file (hint: pass a ckpt-<version>.cgck file)", path);
         goto done;
     }
     if ((uint64_t)st.st_size > (uint64_t)max_bytes) {
-        cg_status_msg(err, errlen,
-              "checkpoint '%s' has %lld bytes, over the cap of %zu (hint: raise the load cap if "
-              "the model is really this large)",
-              path, (long long)st.st_size, max_bytes);
+        cg_status_msg(
+            err, errlen,
+            "checkpoint '%s' has %lld bytes, over the cap of %zu (hint: raise the load cap if "
+            "the model is really this large)",
+            path, (long long)st.st_size, max_bytes);
         rc = CG_ERR_TOOBIG;
         goto done;
     }
@@ -615,8 +629,8 @@ static cg_status_t s_read_file(const char *path, size_t max_bytes, uint8_t **buf
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            cg_status_msg(err, errlen, "cannot read checkpoint '%s': %s (hint: check the disk)", path,
-                  strerror(errno));
+            cg_status_msg(err, errlen, "cannot read checkpoint '%s': %s (hint: check the disk)",
+                          path, strerror(errno));
             goto done;
         }
         if (r == 0)
@@ -689,10 +703,11 @@ static const s_section_t *s_lookup(const cg_ckpt_t *self, const char *name, char
             break;
         used += (size_t)w;
     }
-    cg_status_msg(err, errlen,
-          "section '%s' is missing from the checkpoint (it has: %s) (hint: the checkpoint was "
-          "written by another cgrpo version or configuration)",
-          name, self->n ? names : "no sections");
+    cg_status_msg(
+        err, errlen,
+        "section '%s' is missing from the checkpoint (it has: %s) (hint: the checkpoint was "
+        "written by another cgrpo version or configuration)",
+        name, self->n ? names : "no sections");
     return NULL;
 }
 
@@ -721,10 +736,10 @@ static cg_status_t s_get(const cg_ckpt_t *self, const char *name, cg_ckpt_dtype_
         return CG_ERR_MISMATCH;
     if (s->dtype != dtype || s->count != (uint64_t)expected_n) {
         cg_status_msg(err, errlen,
-              "section '%s': checkpoint has %" PRIu64
-              " %s values, this run needs %zu %s values (%s)",
-              name, s->count, cg_ckpt_dtype_str(s->dtype), expected_n, cg_ckpt_dtype_str(dtype),
-              S_HINT_CONFIG);
+                      "section '%s': checkpoint has %" PRIu64
+                      " %s values, this run needs %zu %s values (%s)",
+                      name, s->count, cg_ckpt_dtype_str(s->dtype), expected_n,
+                      cg_ckpt_dtype_str(dtype), S_HINT_CONFIG);
         return CG_ERR_MISMATCH;
     }
     s_decode(out, s->data, expected_n, s_elem_size(dtype));
@@ -774,8 +789,9 @@ cg_status_t cg_ckpt_get_str(const cg_ckpt_t *self, const char *name, char **out,
         return CG_ERR_MISMATCH;
     if (s->dtype != CG_CKPT_STR) {
         cg_status_msg(err, errlen,
-              "section '%s': checkpoint has %" PRIu64 " %s values, this run needs text (%s)", name,
-              s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_CONFIG);
+                      "section '%s': checkpoint has %" PRIu64
+                      " %s values, this run needs text (%s)",
+                      name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_CONFIG);
         return CG_ERR_MISMATCH;
     }
     char *text = cg_calloc(s->nbytes + 1, 1);
@@ -827,9 +843,10 @@ static cg_status_t s_scan(const char *dir, int64_t **versions, size_t *n, char *
     *n = 0;
     DIR *d = opendir(dir);
     if (!d) {
-        cg_status_msg(err, errlen,
-              "cannot read checkpoint directory '%s': %s (hint: check the run directory path)", dir,
-              strerror(errno));
+        cg_status_msg(
+            err, errlen,
+            "cannot read checkpoint directory '%s': %s (hint: check the run directory path)", dir,
+            strerror(errno));
         return CG_ERR_IO;
     }
     size_t cap = 0;
@@ -905,9 +922,9 @@ cg_status_t cg_ckpt_prune(const char *dir, size_t keep, char *err, size_t errlen
             e = errno;
         if (e && rc == CG_OK) {
             cg_status_msg(err, errlen,
-                  "cannot remove old checkpoint %" PRId64
-                  " in '%s': %s (hint: check the directory's permissions)",
-                  vs[i], dir, strerror(e));
+                          "cannot remove old checkpoint %" PRId64
+                          " in '%s': %s (hint: check the directory's permissions)",
+                          vs[i], dir, strerror(e));
         }
         if (e)
             rc = CG_ERR_IO;

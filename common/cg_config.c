@@ -28,8 +28,8 @@
 #define S_MAX_FILE (1 << 20) /* bytes of a config file */
 #define S_KEY_LEN 128
 #define S_MSG_LEN 768
-#define S_WRAP 72            /* cg_config_write keeps lines about this short */
-#define S_MAX_WIDTH 65536    /* widest hidden layer (CG_POLICY_MAX_DIM) */
+#define S_WRAP 72         /* cg_config_write keeps lines about this short */
+#define S_MAX_WIDTH 65536 /* widest hidden layer (CG_POLICY_MAX_DIM) */
 
 /* ---- the table ------------------------------------------------------------------------ */
 
@@ -58,22 +58,22 @@ typedef struct {
     const char *section;
     const char *key;
     s_kind_t kind;
-    size_t off;                /* offsetof(cg_config_t, field) */
-    size_t cap;                /* S_STR: buffer bytes; lists: most elements */
-    size_t count_off;          /* lists: offset of the int32_t element count */
-    int64_t ilo, ihi;          /* integer range (lists: of each element) */
-    double flo, fhi;           /* float range (lists: of each element) */
+    size_t off;       /* offsetof(cg_config_t, field) */
+    size_t cap;       /* S_STR: buffer bytes; lists: most elements */
+    size_t count_off; /* lists: offset of the int32_t element count */
+    int64_t ilo, ihi; /* integer range (lists: of each element) */
+    double flo, fhi;  /* float range (lists: of each element) */
     unsigned flags;
-    const char *const *names;  /* S_ENUM: names by value; S_STR: allowed values; NULL-ended */
-    const char *note;          /* appended to the hint */
+    const char *const *names; /* S_ENUM: names by value; S_STR: allowed values; NULL-ended */
+    const char *note;         /* appended to the hint */
 } s_key_t;
 
 static const char *const s_SECTIONS[] = {
-    "run", "sim", "policy", "train", "constraints",
-    "multipliers", "stabilisers", "actor", "learner", NULL,
+    "run",         "sim",         "policy", "train",   "constraints",
+    "multipliers", "stabilisers", "actor",  "learner", NULL,
 };
-static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards",
-                                           "scalarized_advantages", NULL};
+static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards", "scalarized_advantages",
+                                           NULL};
 static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed", NULL};
 static const char *const s_ACTIVATIONS[] = {"tanh", "relu", NULL};
 static const char *const s_DEVICES[] = {"auto", "cpu", "cuda", NULL};
@@ -87,22 +87,38 @@ _Static_assert(sizeof(cg_overlap_t) == sizeof(int), "enum stored as int");
 
 #define S_OFF(field) offsetof(cg_config_t, field)
 #define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
-#define K_I32(sec, k, field, lo, hi, nt) \
-    {.section = sec, .key = k, .kind = S_I32, .off = S_OFF(field), .ilo = lo, .ihi = hi, .note = nt}
-#define K_I64(sec, k, field, lo, hi, nt) \
-    {.section = sec, .key = k, .kind = S_I64, .off = S_OFF(field), .ilo = lo, .ihi = hi, .note = nt}
-#define K_U64(sec, k, field, nt) \
-    {.section = sec, .key = k, .kind = S_U64, .off = S_OFF(field), .note = nt}
-#define K_F32(sec, k, field, lo, hi, fl, nt)                                                   \
-    {.section = sec, .key = k, .kind = S_F32, .off = S_OFF(field), .flo = lo, .fhi = hi,    \
-     .flags = fl, .note = nt}
-#define K_BOOL(sec, k, field, nt) \
-    {.section = sec, .key = k, .kind = S_BOOL, .off = S_OFF(field), .note = nt}
-#define K_ENUM(sec, k, field, nm, nt) \
-    {.section = sec, .key = k, .kind = S_ENUM, .off = S_OFF(field), .names = nm, .note = nt}
-#define K_STR(sec, k, field, fl, nm, nt)                                                       \
-    {.section = sec, .key = k, .kind = S_STR, .off = S_OFF(field), .cap = S_SIZE(field),     \
-     .flags = fl, .names = nm, .note = nt}
+#define K_I32(sec, k, field, lo, hi, nt)                                                           \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_I32, .off = S_OFF(field), .ilo = lo, .ihi = hi,        \
+        .note = nt                                                                                 \
+    }
+#define K_I64(sec, k, field, lo, hi, nt)                                                           \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_I64, .off = S_OFF(field), .ilo = lo, .ihi = hi,        \
+        .note = nt                                                                                 \
+    }
+#define K_U64(sec, k, field, nt)                                                                   \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_U64, .off = S_OFF(field), .note = nt                   \
+    }
+#define K_F32(sec, k, field, lo, hi, fl, nt)                                                       \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_F32, .off = S_OFF(field), .flo = lo, .fhi = hi,        \
+        .flags = fl, .note = nt                                                                    \
+    }
+#define K_BOOL(sec, k, field, nt)                                                                  \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_BOOL, .off = S_OFF(field), .note = nt                  \
+    }
+#define K_ENUM(sec, k, field, nm, nt)                                                              \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_ENUM, .off = S_OFF(field), .names = nm, .note = nt     \
+    }
+#define K_STR(sec, k, field, fl, nm, nt)                                                           \
+    {                                                                                              \
+        .section = sec, .key = k, .kind = S_STR, .off = S_OFF(field), .cap = S_SIZE(field),        \
+        .flags = fl, .names = nm, .note = nt                                                       \
+    }
 
 static const s_key_t s_KEYS[] = {
     K_U64("run", "seed", seed, "seeds every RNG of the run"),
@@ -120,8 +136,14 @@ static const s_key_t s_KEYS[] = {
           "a simulator plugin .so built against cgrpo/sim.h; empty = none"),
     K_I32("sim", "horizon", horizon, 0, 1000000, "episode cap; 0 = the simulator's default"),
 
-    {.section = "policy", .key = "hidden", .kind = S_I32_LIST, .off = S_OFF(hidden),
-     .cap = CG_MAX_LAYERS, .count_off = S_OFF(n_hidden), .ilo = 1, .ihi = S_MAX_WIDTH,
+    {.section = "policy",
+     .key = "hidden",
+     .kind = S_I32_LIST,
+     .off = S_OFF(hidden),
+     .cap = CG_MAX_LAYERS,
+     .count_off = S_OFF(n_hidden),
+     .ilo = 1,
+     .ihi = S_MAX_WIDTH,
      .note = "layer widths, empty = a linear policy"},
     K_ENUM("policy", "activation", activation, s_ACTIVATIONS, NULL),
     K_F32("policy", "lr", lr, 0.0, 1.0, S_LO_OPEN, NULL),
@@ -156,9 +178,15 @@ static const s_key_t s_KEYS[] = {
     K_F32("multipliers", "kd", mult_kd, 0.0, INFINITY, 0, NULL),
     K_F32("multipliers", "lambda_reward", fixed_lambda_reward, 0.0, INFINITY, 0, NULL),
 
-    {.section = "stabilisers", .key = "temperatures", .kind = S_F32_LIST,
-     .off = S_OFF(temperatures), .cap = CG_MAX_GROUP, .count_off = S_OFF(n_temperatures),
-     .flo = 0.0, .fhi = INFINITY, .flags = S_LO_OPEN,
+    {.section = "stabilisers",
+     .key = "temperatures",
+     .kind = S_F32_LIST,
+     .off = S_OFF(temperatures),
+     .cap = CG_MAX_GROUP,
+     .count_off = S_OFF(n_temperatures),
+     .flo = 0.0,
+     .fhi = INFINITY,
+     .flags = S_LO_OPEN,
      .note = "empty = none, else one per group member (group_size values)"},
     K_BOOL("stabilisers", "dual_anchor", dual_anchor, NULL),
     K_F32("stabilisers", "alpha", da_alpha, 0.0, 1.0, 0, NULL),
@@ -200,7 +228,8 @@ static const s_key_t s_KEYS[] = {
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static void s_msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_msg(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_msg(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
@@ -310,9 +339,7 @@ static void s_range_text(const s_key_t *k, char *buf, size_t n)
         else
             snprintf(buf, n, "an integer from %" PRId64 " to %" PRId64, k->ilo, k->ihi);
         return;
-    case S_U64:
-        snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX);
-        return;
+    case S_U64: snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX); return;
     case S_F32:
     case S_F32_LIST:
         if (isinf(k->flo) && isinf(k->fhi))
@@ -323,9 +350,7 @@ static void s_range_text(const s_key_t *k, char *buf, size_t n)
             snprintf(buf, n, "a number in %c%g, %g%c", (k->flags & S_LO_OPEN) ? '(' : '[', k->flo,
                      k->fhi, (k->flags & S_HI_OPEN) ? ')' : ']');
         return;
-    default:
-        buf[0] = '\0';
-        return;
+    default: buf[0] = '\0'; return;
     }
 }
 
@@ -334,9 +359,7 @@ static void s_hint(const s_key_t *k, char *buf, size_t n)
 {
     char what[384], names[256];
     switch (k->kind) {
-    case S_BOOL:
-        snprintf(what, sizeof what, "true or false (also 1/0, yes/no, on/off)");
-        break;
+    case S_BOOL: snprintf(what, sizeof what, "true or false (also 1/0, yes/no, on/off)"); break;
     case S_ENUM:
         s_join_names(k->names, "|", names, sizeof names);
         snprintf(what, sizeof what, "one of %s", names);
@@ -357,12 +380,10 @@ static void s_hint(const s_key_t *k, char *buf, size_t n)
     case S_I32_LIST:
     case S_F32_LIST:
         s_range_text(k, names, sizeof names);
-        snprintf(what, sizeof what, "a comma-separated list of up to %zu values, each %s",
-                 k->cap, names);
+        snprintf(what, sizeof what, "a comma-separated list of up to %zu values, each %s", k->cap,
+                 names);
         break;
-    default:
-        s_range_text(k, what, sizeof what);
-        break;
+    default: s_range_text(k, what, sizeof what); break;
     }
     if (k->note)
         snprintf(buf, n, "%s; %s", what, k->note);
@@ -548,8 +569,8 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
                 s_msg(msg, n, "a ';' %s starts a comment in INI (hint: %s)",
                       i == 0 ? "at the start of a value" : "after a space", hint);
             else if (isprint(c))
-                s_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c,
-                      i + 1, hint);
+                s_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c, i + 1,
+                      hint);
             else
                 s_msg(msg, n, "control character 0x%02x at position %zu (hint: %s)", c, i + 1,
                       hint);
@@ -569,8 +590,8 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
 
 /* A list value: elements separated by ',' (and by line breaks, where a trailing ',' is
  * optional). Fills vals (int32_t or float) and *count. */
-static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t *count,
-                        int *piece, char *msg, size_t n)
+static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t *count, int *piece,
+                        char *msg, size_t n)
 {
     char *copy = cg_strdup(value);
     int line = 0, got = 0, rc = 0;
@@ -588,7 +609,7 @@ static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t
             ln = next;
             continue;
         }
-        for (char *el = t;; ) {
+        for (char *el = t;;) {
             char *comma = strchr(el, ',');
             if (comma)
                 *comma = '\0';
@@ -632,8 +653,8 @@ done:
 
 /* Sets one table key from its text value; on error msg is "problem (hint: ...)" and
  * *piece the line (0 = the key's own) that holds the problem. */
-static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int *piece,
-                     char *msg, size_t n)
+static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int *piece, char *msg,
+                     size_t n)
 {
     char *base = (char *)cfg + k->off;
     *piece = 0;
@@ -645,9 +666,10 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         for (const char *c = value; c <= nl; c++)
             line += *c == '\n';
         *piece = line;
-        s_msg(msg, n, "this key takes a single line, but an indented line continues it (hint: "
-                      "only lists and paths, and a simulator's text keys, continue on "
-                      "indented lines; un-indent the next key)");
+        s_msg(msg, n,
+              "this key takes a single line, but an indented line continues it (hint: "
+              "only lists and paths, and a simulator's text keys, continue on "
+              "indented lines; un-indent the next key)");
         return -1;
     }
     switch (k->kind) {
@@ -765,11 +787,17 @@ static bool s_constraint_name_ok(const char *name)
     return !(len > 7 && strcmp(name + len - 7, "_lambda") == 0);
 }
 
-static const s_key_t s_THRESHOLD = {.section = "constraints", .key = "threshold", .kind = S_F32,
-                                    .flo = 0.0, .fhi = 1.0,
+static const s_key_t s_THRESHOLD = {.section = "constraints",
+                                    .key = "threshold",
+                                    .kind = S_F32,
+                                    .flo = 0.0,
+                                    .fhi = 1.0,
                                     .note = "the allowed violation rate d_k of this cost"};
-static const s_key_t s_LAMBDA = {.section = "constraints", .key = "lambda", .kind = S_F32,
-                                 .flo = 0.0, .fhi = INFINITY,
+static const s_key_t s_LAMBDA = {.section = "constraints",
+                                 .key = "lambda",
+                                 .kind = S_F32,
+                                 .flo = 0.0,
+                                 .fhi = INFINITY,
                                  .note = "fixed (or initial) multiplier of this cost"};
 
 /* `<name> = <threshold>` adds or updates a constraint, `<name>_lambda = <value>` sets its
@@ -781,8 +809,9 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
     cfg->constraints_explicit = true;
     if (strchr(value, '\n')) {
         *piece = 1;
-        s_msg(msg, n, "this key takes a single line, but an indented line continues it "
-                      "(hint: un-indent the next key)");
+        s_msg(msg, n,
+              "this key takes a single line, but an indented line continues it "
+              "(hint: un-indent the next key)");
         return -1;
     }
     size_t len = strlen(key);
@@ -791,9 +820,11 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
         snprintf(name, sizeof name, "%.*s", (int)(len - 7), key);
         cg_constraint_t *c = s_find_constraint(cfg, name);
         if (!c) {
-            s_msg(msg, n, "no constraint '%s' to set the lambda of (hint: give '%s = "
-                          "<threshold>' before '%s'; a [constraints] section replaces the "
-                          "simulator's default constraints)", name, name, key);
+            s_msg(msg, n,
+                  "no constraint '%s' to set the lambda of (hint: give '%s = "
+                  "<threshold>' before '%s'; a [constraints] section replaces the "
+                  "simulator's default constraints)",
+                  name, name, key);
             return -1;
         }
         float v = 0.0f;
@@ -803,9 +834,10 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
         return 0;
     }
     if (!s_constraint_name_ok(key)) {
-        s_msg(msg, n, "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
-                      "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)", key,
-              CG_NAME_LEN - 1);
+        s_msg(msg, n,
+              "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
+              "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)",
+              key, CG_NAME_LEN - 1);
         return -1;
     }
     float v = 0.0f;
@@ -851,8 +883,10 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
     }
     if (!s_section_known(section)) {
         s_sections_hint(hint, sizeof hint);
-        s_msg(msg, n, "unknown section (hint: the sections are %s, or a simulator's own, "
-              "named in lower case like [gridworld])", hint);
+        s_msg(msg, n,
+              "unknown section (hint: the sections are %s, or a simulator's own, "
+              "named in lower case like [gridworld])",
+              hint);
         return -1;
     }
     if (strcmp(section, "constraints") == 0)
@@ -946,8 +980,10 @@ cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char 
     }
     cg_config_entry_t *e = (cg_config_entry_t *)cg_config_sim_find(cfg, section, key);
     if (!e && cfg->n_sim_entries >= CG_SIM_ENTRIES) {
-        s_msg(err, errlen, "more than %d simulator settings (hint: a simulator section "
-              "holds a few keys; remove unused ones)", CG_SIM_ENTRIES);
+        s_msg(err, errlen,
+              "more than %d simulator settings (hint: a simulator section "
+              "holds a few keys; remove unused ones)",
+              CG_SIM_ENTRIES);
         return CG_ERR_TOOBIG;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -1029,7 +1065,8 @@ typedef struct {
     size_t errlen;
 } s_parse_t;
 
-static void s_fail(s_parse_t *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void s_fail(s_parse_t *p, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void s_fail(s_parse_t *p, int line, const char *fmt, ...)
 {
     if (p->failed)
@@ -1048,16 +1085,19 @@ static bool s_append(s_parse_t *p, const char *s, size_t len, bool new_piece)
 {
     if (new_piece) {
         if (p->n_pieces >= S_MAX_PIECES) {
-            s_fail(p, p->lineno, "%s:%d: [%s] %s: value spans more than %d lines (hint: shorten "
-                   "it)", p->origin, p->lineno, p->pend_section, p->pend_key, S_MAX_PIECES);
+            s_fail(p, p->lineno,
+                   "%s:%d: [%s] %s: value spans more than %d lines (hint: shorten "
+                   "it)",
+                   p->origin, p->lineno, p->pend_section, p->pend_key, S_MAX_PIECES);
             return false;
         }
         p->piece_line[p->n_pieces++] = p->lineno;
     }
     if (p->val_len + len + 2 > sizeof p->val) {
-        s_fail(p, p->lineno, "%s:%d: [%s] %s: value is longer than %zu characters (hint: "
-               "shorten it)", p->origin, p->lineno, p->pend_section, p->pend_key,
-               sizeof p->val - 2);
+        s_fail(p, p->lineno,
+               "%s:%d: [%s] %s: value is longer than %zu characters (hint: "
+               "shorten it)",
+               p->origin, p->lineno, p->pend_section, p->pend_key, sizeof p->val - 2);
         return false;
     }
     if (new_piece && p->n_pieces > 1)
@@ -1078,8 +1118,10 @@ static bool s_flush(s_parse_t *p)
     int piece = 0;
     int line = p->piece_line[0];
     if (p->pend_too_long) {
-        s_fail(p, line, "%s:%d: [%s] %.40s...: key name is too long (hint: keys are short "
-               "names; see docs/config.md)", p->origin, line, p->pend_section, p->pend_key);
+        s_fail(p, line,
+               "%s:%d: [%s] %.40s...: key name is too long (hint: keys are short "
+               "names; see docs/config.md)",
+               p->origin, line, p->pend_section, p->pend_key);
         return false;
     }
     if (s_apply(p->cfg, p->pend_section, p->pend_key, p->val, p->origin, line, &piece, msg,
@@ -1087,8 +1129,8 @@ static bool s_flush(s_parse_t *p)
         if (piece >= 0 && piece < p->n_pieces)
             line = p->piece_line[piece];
         if (p->pend_section[0])
-            s_fail(p, line, "%s:%d: [%s] %s: %s", p->origin, line, p->pend_section,
-                   p->pend_key, msg);
+            s_fail(p, line, "%s:%d: [%s] %s: %s", p->origin, line, p->pend_section, p->pend_key,
+                   msg);
         else
             s_fail(p, line, "%s:%d: %s: %s", p->origin, line, p->pend_key, msg);
         return false;
@@ -1179,7 +1221,8 @@ static char *s_reader(char *str, int num, void *stream)
             if ((!s_section_known(name) && !s_sim_section_name_ok(name)) || sl >= sizeof name) {
                 char hint[256];
                 s_sections_hint(hint, sizeof hint);
-                s_fail(p, p->lineno, "%s:%d: [%s]: unknown section (hint: the sections are %s, "
+                s_fail(p, p->lineno,
+                       "%s:%d: [%s]: unknown section (hint: the sections are %s, "
                        "or a simulator's own, named in lower case like [gridworld])",
                        p->origin, p->lineno, name, hint);
                 return NULL;
@@ -1203,7 +1246,8 @@ static char *s_reader(char *str, int num, void *stream)
         }
     }
     if (n + 2 > (size_t)num) {
-        s_fail(p, p->lineno, "%s:%d: line is %zu characters long, longer than %d (hint: put "
+        s_fail(p, p->lineno,
+               "%s:%d: line is %zu characters long, longer than %d (hint: put "
                "long values on indented continuation lines, see docs/config.md)",
                p->origin, p->lineno, n, num - 2);
         return NULL;
@@ -1214,8 +1258,8 @@ static char *s_reader(char *str, int num, void *stream)
     return str;
 }
 
-static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len,
-                               const char *origin, char *err, size_t errlen)
+static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len, const char *origin,
+                               char *err, size_t errlen)
 {
     s_parse_t *p = cg_calloc(1, sizeof *p);
     cg_config_t *work = cg_calloc(1, sizeof *work);
@@ -1234,7 +1278,8 @@ static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len,
         const char *sec = "";
         for (int i = 0; i < p->n_sec && p->sec_line[i] < rc; i++)
             sec = p->sec_name[i];
-        s_msg(err, errlen, "%s:%d: %s%s%ssyntax error (hint: a line is '[section]', 'key = "
+        s_msg(err, errlen,
+              "%s:%d: %s%s%ssyntax error (hint: a line is '[section]', 'key = "
               "value', a comment starting with ';' or '#', or an indented continuation)",
               origin, rc, sec[0] ? "[" : "", sec, sec[0] ? "]: " : "");
         st = CG_ERR_INVAL;
@@ -1253,8 +1298,8 @@ static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len,
     return st;
 }
 
-cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin,
-                                  char *err, size_t errlen)
+cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin, char *err,
+                                  size_t errlen)
 {
     CG_ASSERT(cfg && text);
     return s_load_text(cfg, text, strlen(text), origin ? origin : "<string>", err, errlen);
@@ -1275,8 +1320,8 @@ cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t
     fclose(f);
     cg_status_t st;
     if (read_errno) {
-        s_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)",
-              path, strerror(read_errno));
+        s_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)", path,
+              strerror(read_errno));
         st = CG_ERR_IO;
     } else if (len > S_MAX_FILE) {
         s_msg(err, errlen, "%s: larger than %d bytes (hint: is this a config file?)", path,
@@ -1295,8 +1340,10 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
     const char *eq = strchr(assignment, '=');
     const char *dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
     if (!eq || !dot) {
-        s_msg(err, errlen, "--set %.64s: expected section.key=value (hint: e.g. --set "
-              "train.lr=1e-4)", assignment);
+        s_msg(err, errlen,
+              "--set %.64s: expected section.key=value (hint: e.g. --set "
+              "train.lr=1e-4)",
+              assignment);
         return CG_ERR_INVAL;
     }
     char section[S_KEY_LEN], key[S_KEY_LEN];
@@ -1319,8 +1366,8 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
     int piece = 0;
     cg_status_t st = CG_OK;
     if (s[0] == '\0' || k[0] == '\0') {
-        s_msg(err, errlen, "--set %s.%s: empty section or key (hint: --set section.key=value)",
-              s, k);
+        s_msg(err, errlen, "--set %s.%s: empty section or key (hint: --set section.key=value)", s,
+              k);
         st = CG_ERR_INVAL;
     } else if (s_apply(work, s, k, v, "--set", 0, &piece, msg, sizeof msg) != 0) {
         s_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
@@ -1437,8 +1484,7 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
         return 0;
     }
     case S_U64:
-    case S_BOOL:
-        return 0;
+    case S_BOOL: return 0;
     case S_F32: {
         float v;
         memcpy(&v, base, sizeof v);
@@ -1457,8 +1503,7 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
         }
         return 0;
     }
-    case S_STR:
-        return s_check_str(k, base, msg, n);
+    case S_STR: return s_check_str(k, base, msg, n);
     case S_I32_LIST:
     case S_F32_LIST: {
         int32_t count;
@@ -1502,8 +1547,10 @@ static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
     for (int32_t i = 0; i < cfg->n_constraints; i++) {
         const cg_constraint_t *c = &cfg->constraints[i];
         if (strnlen(c->name, CG_NAME_LEN) >= CG_NAME_LEN || !s_constraint_name_ok(c->name)) {
-            s_msg(err, errlen, "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
-                  "or '_', not ending in _lambda)", i + 1, CG_NAME_LEN - 1);
+            s_msg(err, errlen,
+                  "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
+                  "or '_', not ending in _lambda)",
+                  i + 1, CG_NAME_LEN - 1);
             return -1;
         }
         for (int32_t j = 0; j < i; j++)
@@ -1526,9 +1573,10 @@ static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
         }
         if (cfg->mult_kind == CG_MULT_PROJECTED && cfg->mult_upper > 0.0f &&
             c->fixed_lambda > cfg->mult_upper) {
-            s_msg(err, errlen, "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
-                  "(hint: the initial lambda must lie within the projection bound)", c->name,
-                  (double)c->fixed_lambda, (double)cfg->mult_upper);
+            s_msg(err, errlen,
+                  "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
+                  "(hint: the initial lambda must lie within the projection bound)",
+                  c->name, (double)c->fixed_lambda, (double)cfg->mult_upper);
             return -1;
         }
     }
@@ -1538,27 +1586,31 @@ static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
 static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->n_temperatures != 0 && cfg->n_temperatures != cfg->group_size) {
-        s_msg(err, errlen, "[stabilisers] temperatures: %d values but [train] group_size is %d "
+        s_msg(err, errlen,
+              "[stabilisers] temperatures: %d values but [train] group_size is %d "
               "(hint: give one temperature per group member, %d values, or none)",
               cfg->n_temperatures, cfg->group_size, cfg->group_size);
         return -1;
     }
     if (cfg->minibatches > cfg->groups_per_batch) {
-        s_msg(err, errlen, "[train] minibatches: %d is more than [train] groups = %d (hint: "
-              "every minibatch needs a group; use minibatches <= groups)", cfg->minibatches,
-              cfg->groups_per_batch);
+        s_msg(err, errlen,
+              "[train] minibatches: %d is more than [train] groups = %d (hint: "
+              "every minibatch needs a group; use minibatches <= groups)",
+              cfg->minibatches, cfg->groups_per_batch);
         return -1;
     }
     if (cfg->heartbeat_timeout_ms <= cfg->heartbeat_ms) {
-        s_msg(err, errlen, "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
+        s_msg(err, errlen,
+              "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
               "= %d (hint: allow several heartbeats, e.g. 6 x heartbeat_ms)",
               cfg->heartbeat_timeout_ms, cfg->heartbeat_ms);
         return -1;
     }
     if (cfg->horizon > cfg->max_steps_per_episode) {
-        s_msg(err, errlen, "[sim] horizon: %d is above [learner] max_episode_steps = %d (hint: "
-              "the learner would reject such episodes; raise max_episode_steps)", cfg->horizon,
-              cfg->max_steps_per_episode);
+        s_msg(err, errlen,
+              "[sim] horizon: %d is above [learner] max_episode_steps = %d (hint: "
+              "the learner would reject such episodes; raise max_episode_steps)",
+              cfg->horizon, cfg->max_steps_per_episode);
         return -1;
     }
     return s_check_sim_store(cfg, err, errlen);
@@ -1643,8 +1695,7 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
         fprintf(f, "%s = %s\n", k->key, k->names[v]);
         return 0;
     }
-    case S_STR:
-        return s_write_path(f, k->key, base);
+    case S_STR: return s_write_path(f, k->key, base);
     case S_I32_LIST:
     case S_F32_LIST: {
         int32_t count;
@@ -1746,8 +1797,7 @@ cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
             if (strcmp(s_KEYS[i].section, sec) != 0)
                 continue;
             if (s_write_key(f, cfg, &s_KEYS[i]) != 0) {
-                CG_ERROR("config %s: [%s] %s cannot be written as INI", path, sec,
-                         s_KEYS[i].key);
+                CG_ERROR("config %s: [%s] %s cannot be written as INI", path, sec, s_KEYS[i].key);
                 st = CG_ERR_INVAL;
             }
         }

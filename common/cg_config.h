@@ -21,15 +21,16 @@
 extern "C" {
 #endif
 
-#define CG_MAX_LAYERS 8        /* hidden layers of the MLP */
-#define CG_MAX_COSTS 8         /* indicator costs a simulator may report */
-#define CG_MAX_GROUP 256       /* largest group size G */
-#define CG_MAX_ABS_OBS 1e6f    /* largest |observation| (docs/protocol.md): bounds what a
-                                * group can put into the network */
+#define CG_MAX_LAYERS 8  /* hidden layers of the MLP */
+#define CG_MAX_COSTS 8   /* indicator costs a simulator may report */
+#define CG_MAX_GROUP 256 /* largest group size G */
+#define CG_MAX_ABS_OBS                                                                             \
+    1e6f /* largest |observation| (docs/protocol.md): bounds what a                                \
+          * group can put into the network */
 #define CG_NAME_LEN 64
 #define CG_PATH_LEN 1024
-#define CG_SIM_ENTRIES 96       /* simulator section keys (and headers) a config holds */
-#define CG_SIM_TEXT_LEN 32768   /* bytes of their values and origins */
+#define CG_SIM_ENTRIES 96     /* simulator section keys (and headers) a config holds */
+#define CG_SIM_TEXT_LEN 32768 /* bytes of their values and origins */
 
 typedef enum {
     CG_ADV_GRPO = 0,
@@ -66,10 +67,10 @@ typedef enum {
  * came from, so the simulator layer's messages can name file:line. */
 typedef struct {
     char section[CG_NAME_LEN];
-    char key[CG_NAME_LEN];         /* "" = the section header itself */
-    int32_t line;                  /* line in origin; 0 = not from a file */
-    uint32_t origin;               /* offset in sim_text: a path, "--set", "welcome config" ... */
-    uint32_t value;                /* offset in sim_text: the value, rows joined by '\n' */
+    char key[CG_NAME_LEN]; /* "" = the section header itself */
+    int32_t line;          /* line in origin; 0 = not from a file */
+    uint32_t origin;       /* offset in sim_text: a path, "--set", "welcome config" ... */
+    uint32_t value;        /* offset in sim_text: the value, rows joined by '\n' */
 } cg_config_entry_t;
 
 /* One enforced constraint: the simulator cost it refers to and its threshold d_k. */
@@ -81,106 +82,108 @@ typedef struct {
 
 typedef struct {
     /* [run] */
-    uint64_t seed;                 /* seed = 1 */
-    char run_id[CG_NAME_LEN];      /* run_id = "" -> generated at start */
-    char run_dir[CG_PATH_LEN];     /* run_dir = "" -> runs/<timestamp> */
-    int32_t iterations;            /* iterations = 150 (policy updates) */
-    int32_t checkpoint_every;      /* checkpoint_every = 25 (iterations; 0 = only at exit) */
-    bool deterministic;            /* deterministic = false */
-    char token_file[CG_PATH_LEN];  /* token_file = "" (file holding the run token; "" = none) */
+    uint64_t seed;                /* seed = 1 */
+    char run_id[CG_NAME_LEN];     /* run_id = "" -> generated at start */
+    char run_dir[CG_PATH_LEN];    /* run_dir = "" -> runs/<timestamp> */
+    int32_t iterations;           /* iterations = 150 (policy updates) */
+    int32_t checkpoint_every;     /* checkpoint_every = 25 (iterations; 0 = only at exit) */
+    bool deterministic;           /* deterministic = false */
+    char token_file[CG_PATH_LEN]; /* token_file = "" (file holding the run token; "" = none) */
 
     /* [sim] */
-    char sim[CG_NAME_LEN];         /* name = "" -> the default built-in simulator, or the plugin's */
-    char sim_plugin[CG_PATH_LEN];  /* plugin = "" (path of a simulator plugin .so; docs/simulators.md) */
-    int32_t horizon;               /* horizon = 0 -> the simulator's default episode cap */
+    char sim[CG_NAME_LEN];        /* name = "" -> the default built-in simulator, or the plugin's */
+    char sim_plugin[CG_PATH_LEN]; /* plugin = "" (path of a simulator plugin .so;
+                                     docs/simulators.md) */
+    int32_t horizon;              /* horizon = 0 -> the simulator's default episode cap */
 
     /* The simulator's own section(s), [<simulator name>], kept as text: the simulator layer
      * (actor/sim/cg_sim.c) checks them against the simulator's key table; this module only
      * stores, replaces and writes them. */
     int32_t n_sim_entries;
     cg_config_entry_t sim_entries[CG_SIM_ENTRIES];
-    uint32_t sim_text_len;         /* bytes of sim_text in use */
+    uint32_t sim_text_len; /* bytes of sim_text in use */
     char sim_text[CG_SIM_TEXT_LEN];
 
     /* [policy] */
-    int32_t n_hidden;              /* hidden = 64,64 */
+    int32_t n_hidden; /* hidden = 64,64 */
     int32_t hidden[CG_MAX_LAYERS];
-    cg_activation_t activation;    /* activation = tanh */
-    float lr;                      /* lr = 3e-4 */
-    float adam_beta1;              /* adam_beta1 = 0.9 */
-    float adam_beta2;              /* adam_beta2 = 0.999 */
-    float adam_eps;                /* adam_eps = 1e-8 */
-    float max_grad_norm;           /* max_grad_norm = 0.5 (0 = no clipping) */
+    cg_activation_t activation; /* activation = tanh */
+    float lr;                   /* lr = 3e-4 */
+    float adam_beta1;           /* adam_beta1 = 0.9 */
+    float adam_beta2;           /* adam_beta2 = 0.999 */
+    float adam_eps;             /* adam_eps = 1e-8 */
+    float max_grad_norm;        /* max_grad_norm = 0.5 (0 = no clipping) */
 
     /* [train] */
-    int32_t groups_per_batch;      /* groups = 64 (B) */
-    int32_t group_size;            /* group_size = 16 (G) */
-    int32_t epochs;                /* epochs = 4 (E) */
-    int32_t minibatches;           /* minibatches = 4 */
-    float clip;                    /* clip = 0.2 */
-    float kl_coef;                 /* kl_coef = 0.0 (beta; 0 = no KL term) */
-    float ent_coef;                /* ent_coef = 0.0 */
-    int32_t max_policy_lag;        /* max_policy_lag = 1 */
-    cg_adv_estimator_t estimator;  /* estimator = scalarized_advantages */
-    float adv_eps;                 /* adv_eps = 1e-8 */
-    char reference[CG_PATH_LEN];   /* reference = "" (checkpoint for the KL reference; "" = initial weights) */
+    int32_t groups_per_batch;     /* groups = 64 (B) */
+    int32_t group_size;           /* group_size = 16 (G) */
+    int32_t epochs;               /* epochs = 4 (E) */
+    int32_t minibatches;          /* minibatches = 4 */
+    float clip;                   /* clip = 0.2 */
+    float kl_coef;                /* kl_coef = 0.0 (beta; 0 = no KL term) */
+    float ent_coef;               /* ent_coef = 0.0 */
+    int32_t max_policy_lag;       /* max_policy_lag = 1 */
+    cg_adv_estimator_t estimator; /* estimator = scalarized_advantages */
+    float adv_eps;                /* adv_eps = 1e-8 */
+    char reference[CG_PATH_LEN];  /* reference = "" (checkpoint for the KL reference; "" = initial
+                                     weights) */
 
     /* [constraints]  one key per enforced constraint: <cost name> = <threshold>, and
      * optionally <cost name>_lambda = <value> for its fixed_lambda (default 0.1).
      * If the section is never given, the simulator's default constraints apply (the
      * simulator layer adds them, cg_sim_configure). Giving any key replaces them; an
      * empty [constraints] section means none. */
-    bool constraints_explicit;     /* the list is settled: set by the [constraints] header, any
-                                    * key in it, --set constraints.*, or finish adding defaults */
+    bool constraints_explicit; /* the list is settled: set by the [constraints] header, any
+                                * key in it, --set constraints.*, or finish adding defaults */
     int32_t n_constraints;
     cg_constraint_t constraints[CG_MAX_COSTS];
 
     /* [multipliers] */
-    cg_mult_kind_t mult_kind;      /* kind = softmax */
-    float mult_lr;                 /* lr = 0.03 */
-    float mult_beta1;              /* beta1 = 0.9 */
-    float mult_beta2;              /* beta2 = 0.999 */
-    float mult_eps;                /* eps = 1e-5 */
-    float mult_init_logit;         /* init_logit = 0.02 */
-    float mult_temperature;        /* temperature = 1.0 */
-    float mult_upper;              /* upper = 0 (projected: upper bound on lambda_k, 0 = none) */
+    cg_mult_kind_t mult_kind;        /* kind = softmax */
+    float mult_lr;                   /* lr = 0.03 */
+    float mult_beta1;                /* beta1 = 0.9 */
+    float mult_beta2;                /* beta2 = 0.999 */
+    float mult_eps;                  /* eps = 1e-5 */
+    float mult_init_logit;           /* init_logit = 0.02 */
+    float mult_temperature;          /* temperature = 1.0 */
+    float mult_upper;                /* upper = 0 (projected: upper bound on lambda_k, 0 = none) */
     float mult_kp, mult_ki, mult_kd; /* kp = 0.1, ki = 0.01, kd = 0.0 (PID) */
-    float fixed_lambda_reward;     /* lambda_reward = 1.0 (fixed kind: lambda_R) */
+    float fixed_lambda_reward;       /* lambda_reward = 1.0 (fixed kind: lambda_R) */
 
     /* [stabilisers] */
-    int32_t n_temperatures;        /* temperatures = "" (none) or a list of length G */
+    int32_t n_temperatures; /* temperatures = "" (none) or a list of length G */
     float temperatures[CG_MAX_GROUP];
-    bool dual_anchor;              /* dual_anchor = false */
-    float da_alpha;                /* alpha = 0.2 */
-    bool prospect;                 /* prospect = false */
-    float pt_beta;                 /* pt_beta = 0.8 */
-    float pt_lambda_pos;           /* pt_lambda_pos = 1.25 */
-    float pt_lambda_neg;           /* pt_lambda_neg = 2.0 */
-    bool asym_kl;                  /* asym_kl = false */
-    float kl_neg;                  /* kl_neg = 0.025 (beta for A < 0) */
-    float kl_pos;                  /* kl_pos = 0.01 (beta for A >= 0) */
+    bool dual_anchor;    /* dual_anchor = false */
+    float da_alpha;      /* alpha = 0.2 */
+    bool prospect;       /* prospect = false */
+    float pt_beta;       /* pt_beta = 0.8 */
+    float pt_lambda_pos; /* pt_lambda_pos = 1.25 */
+    float pt_lambda_neg; /* pt_lambda_neg = 2.0 */
+    bool asym_kl;        /* asym_kl = false */
+    float kl_neg;        /* kl_neg = 0.025 (beta for A < 0) */
+    float kl_pos;        /* kl_pos = 0.01 (beta for A >= 0) */
 
     /* [actor] */
-    int32_t actors;                /* actors = 2 (local actors started by `cgrpo train`) */
-    int32_t instances;             /* instances = 16 (M simulator instances per actor) */
-    int32_t heartbeat_ms;          /* heartbeat_ms = 500 */
+    int32_t actors;       /* actors = 2 (local actors started by `cgrpo train`) */
+    int32_t instances;    /* instances = 16 (M simulator instances per actor) */
+    int32_t heartbeat_ms; /* heartbeat_ms = 500 */
 
     /* [learner] */
-    char bind_host[CG_NAME_LEN];   /* bind = 127.0.0.1 */
-    char advertise[CG_NAME_LEN];   /* advertise = "" -> bind address, or hostname if a wildcard */
+    char bind_host[CG_NAME_LEN]; /* bind = 127.0.0.1 */
+    char advertise[CG_NAME_LEN]; /* advertise = "" -> bind address, or hostname if a wildcard */
     char curve_secret_key[CG_PATH_LEN]; /* curve_secret_key = "" (needed off loopback) */
     char curve_public_key[CG_PATH_LEN]; /* curve_public_key = "" (actors' server key) */
-    int32_t port;                  /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
-    cg_device_t device;            /* device = auto */
-    int32_t threads;               /* threads = 0 -> every online core (CPU backend: the update's
-                                    * rows split over this many threads) */
-    int32_t heartbeat_timeout_ms;  /* heartbeat_timeout_ms = 3000 */
-    int32_t max_actors;            /* max_actors = 4096 (admitted at once) */
-    int32_t hwm;                   /* hwm = 8 (messages queued per socket) */
-    cg_overlap_t overlap;          /* overlap = auto (updates on their own thread while the
-                                    * next batch is ingested: double-buffered batches) */
-    int64_t max_msg_bytes;         /* max_msg_bytes = 67108864 */
-    int32_t max_inbound_mb;        /* max_inbound_mb = 512 (memory guard; 0 = off) */
+    int32_t port;                 /* port = 0 -> OS picks (base of 3 consecutive ports otherwise) */
+    cg_device_t device;           /* device = auto */
+    int32_t threads;              /* threads = 0 -> every online core (CPU backend: the update's
+                                   * rows split over this many threads) */
+    int32_t heartbeat_timeout_ms; /* heartbeat_timeout_ms = 3000 */
+    int32_t max_actors;           /* max_actors = 4096 (admitted at once) */
+    int32_t hwm;                  /* hwm = 8 (messages queued per socket) */
+    cg_overlap_t overlap;         /* overlap = auto (updates on their own thread while the
+                                   * next batch is ingested: double-buffered batches) */
+    int64_t max_msg_bytes;        /* max_msg_bytes = 67108864 */
+    int32_t max_inbound_mb;       /* max_inbound_mb = 512 (memory guard; 0 = off) */
     int32_t max_steps_per_episode; /* max_episode_steps = 1024 (cap checked on ingest) */
 } cg_config_t;
 
@@ -193,8 +196,8 @@ void cg_config_defaults(cg_config_t *cfg);
 cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t errlen);
 
 /* Reads INI text from memory (`origin` names it in messages). Same contract as load. */
-cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin,
-                                  char *err, size_t errlen);
+cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin, char *err,
+                                  size_t errlen);
 
 /* Applies one "section.key=value" override; messages name "--set section.key". */
 cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, size_t errlen);

@@ -15,17 +15,26 @@ static int s_current_level(void)
         const char *env = getenv("CG_LOG_LEVEL");
         s_level = CG_LOG_INFO;
         if (env) {
-            if (!strcmp(env, "error")) s_level = CG_LOG_ERROR;
-            else if (!strcmp(env, "warn")) s_level = CG_LOG_WARN;
-            else if (!strcmp(env, "debug")) s_level = CG_LOG_DEBUG;
+            if (!strcmp(env, "error"))
+                s_level = CG_LOG_ERROR;
+            else if (!strcmp(env, "warn"))
+                s_level = CG_LOG_WARN;
+            else if (!strcmp(env, "debug"))
+                s_level = CG_LOG_DEBUG;
         }
     }
     return s_level;
 }
 
-void cg_log_set_level(cg_log_level_t level) { s_level = (int)level; }
+void cg_log_set_level(cg_log_level_t level)
+{
+    s_level = (int)level;
+}
 
-int cg_log_enabled(cg_log_level_t level) { return (int)level <= s_current_level(); }
+int cg_log_enabled(cg_log_level_t level)
+{
+    return (int)level <= s_current_level();
+}
 
 void cg_log_write(cg_log_level_t level, const char *file, int line, const char *fmt, ...)
 {

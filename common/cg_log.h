@@ -23,8 +23,9 @@ void cg_log_write(cg_log_level_t level, const char *file, int line, const char *
 #define CG_ERROR(...) cg_log_write(CG_LOG_ERROR, __FILE__, __LINE__, __VA_ARGS__)
 #define CG_WARN(...) cg_log_write(CG_LOG_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define CG_INFO(...) cg_log_write(CG_LOG_INFO, __FILE__, __LINE__, __VA_ARGS__)
-#define CG_DEBUG(...) \
-    (cg_log_enabled(CG_LOG_DEBUG) ? cg_log_write(CG_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__) : (void)0)
+#define CG_DEBUG(...)                                                                              \
+    (cg_log_enabled(CG_LOG_DEBUG) ? cg_log_write(CG_LOG_DEBUG, __FILE__, __LINE__, __VA_ARGS__)    \
+                                  : (void)0)
 
 #ifdef __cplusplus
 }

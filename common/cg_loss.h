@@ -34,14 +34,14 @@ typedef void (*cg_minibatch_fill_fn)(const cg_minibatch_t *mb, int32_t r0, int32
  * are not filled yet: whoever reads rows calls fill for them first (cg_minibatch_fill), so
  * that the gather runs where, and on as many threads as, the rows are used. */
 struct cg_minibatch {
-    int32_t n;              /* steps */
-    const float *obs;       /* (n, obs_dim) */
-    const int32_t *action;  /* (n) */
-    const float *logp_old;  /* (n) behaviour log-prob at temperature 1 */
-    const float *adv;       /* (n) advantage of the step's episode */
-    const float *weight;    /* (n) w_i above */
-    const float *logp_ref;  /* (n) reference log-prob, or NULL when no KL term */
-    const float *kl_coef;   /* (n) per-step beta_i (asymmetric KL), or NULL: use cfg beta */
+    int32_t n;                 /* steps */
+    const float *obs;          /* (n, obs_dim) */
+    const int32_t *action;     /* (n) */
+    const float *logp_old;     /* (n) behaviour log-prob at temperature 1 */
+    const float *adv;          /* (n) advantage of the step's episode */
+    const float *weight;       /* (n) w_i above */
+    const float *logp_ref;     /* (n) reference log-prob, or NULL when no KL term */
+    const float *kl_coef;      /* (n) per-step beta_i (asymmetric KL), or NULL: use cfg beta */
     cg_minibatch_fill_fn fill; /* NULL: the arrays hold every row already */
     const void *fill_ctx;      /* fill's own state */
 };
@@ -65,9 +65,9 @@ static inline int cg_minibatch_actions_ok(const cg_minibatch_t *mb, int32_t r0, 
 }
 
 typedef struct {
-    float clip_eps;   /* 0.2 */
-    float kl_coef;    /* beta when mb->kl_coef is NULL; 0 = no KL term */
-    float ent_coef;   /* entropy bonus coefficient c_ent */
+    float clip_eps; /* 0.2 */
+    float kl_coef;  /* beta when mb->kl_coef is NULL; 0 = no KL term */
+    float ent_coef; /* entropy bonus coefficient c_ent */
 } cg_loss_config_t;
 
 /* Weighted sums over the minibatch (weights w_i), except clip_frac (fraction of steps). */

@@ -51,10 +51,10 @@ static cg_status_t s_fail(s_err_t *e, cg_status_t status, const char *fmt, ...)
 }
 
 /* Returns `status` with a message from the enclosing function when cond is false. */
-#define S_REQUIRE(e, cond, status, ...)                \
-    do {                                               \
-        if (!(cond))                                   \
-            return s_fail((e), (status), __VA_ARGS__); \
+#define S_REQUIRE(e, cond, status, ...)                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            return s_fail((e), (status), __VA_ARGS__);                                             \
     } while (0)
 
 /* ---- small helpers ---- */
@@ -155,11 +155,11 @@ static void s_budget_free(void *data, void *ptr)
 }
 
 /* Moves an unpacked array to the caller: protobuf-c will no longer free it. */
-#define S_TAKE(dst, pb_arr, pb_n) \
-    do {                          \
-        (dst) = (pb_arr);         \
-        (pb_arr) = NULL;          \
-        (pb_n) = 0;               \
+#define S_TAKE(dst, pb_arr, pb_n)                                                                  \
+    do {                                                                                           \
+        (dst) = (pb_arr);                                                                          \
+        (pb_arr) = NULL;                                                                           \
+        (pb_n) = 0;                                                                                \
     } while (0)
 
 /* ---- validation: hello, welcome, weights, heartbeat ---- */
@@ -203,7 +203,8 @@ static cg_status_t s_check_welcome_spec(s_err_t *e, const Cgrpo__Welcome *w,
     }
     S_REQUIRE(e, w->n_constraints == 0 || w->n_constraints + 1 == w->n_lambdas, CG_ERR_SHAPE,
               "welcome.constraints: %zu values for %zu lambdas, expected one per lambda after "
-              "lambda_R", w->n_constraints, w->n_lambdas);
+              "lambda_R",
+              w->n_constraints, w->n_lambdas);
     for (size_t k = 0; k < w->n_constraints; k++)
         S_REQUIRE(e, w->constraints[k] >= 0 && (size_t)w->constraints[k] < w->n_cost_names,
                   CG_ERR_RANGE, "welcome.constraints[%zu]: %d is not a cost index (%zu costs)", k,
@@ -217,13 +218,11 @@ static cg_status_t s_check_welcome_spec(s_err_t *e, const Cgrpo__Welcome *w,
               w->activation);
     const char *layout = s_str(w->layout);
     S_REQUIRE(e, !layout[0] || !strcmp(layout, "mlp"), CG_ERR_SHAPE,
-              "welcome.layout: '%.32s' is not a parameter layout this build knows ('mlp')",
-              layout);
+              "welcome.layout: '%.32s' is not a parameter layout this build knows ('mlp')", layout);
     return CG_OK;
 }
 
-static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
-                                   const cg_msg_caps_t *caps)
+static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w, const cg_msg_caps_t *caps)
 {
     /* caps */
     S_REQUIRE(e, w->group_size <= caps->max_group_size, CG_ERR_TOOBIG,
@@ -246,16 +245,15 @@ static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
     /* shapes */
     S_REQUIRE(e, w->group_size >= 1, CG_ERR_SHAPE, "welcome.group_size: %d, must be >= 1",
               w->group_size);
-    S_REQUIRE(e, w->n_temperatures == 0 || w->n_temperatures == (size_t)w->group_size,
-              CG_ERR_SHAPE, "welcome.temperatures: %zu values, expected 0 or group_size %d",
-              w->n_temperatures, w->group_size);
-    S_REQUIRE(e, w->obs_dim >= 1, CG_ERR_SHAPE, "welcome.obs_dim: %d, must be >= 1",
-              w->obs_dim);
+    S_REQUIRE(e, w->n_temperatures == 0 || w->n_temperatures == (size_t)w->group_size, CG_ERR_SHAPE,
+              "welcome.temperatures: %zu values, expected 0 or group_size %d", w->n_temperatures,
+              w->group_size);
+    S_REQUIRE(e, w->obs_dim >= 1, CG_ERR_SHAPE, "welcome.obs_dim: %d, must be >= 1", w->obs_dim);
     S_REQUIRE(e, w->n_actions >= 1, CG_ERR_SHAPE, "welcome.n_actions: %d, must be >= 1",
               w->n_actions);
     for (size_t l = 0; l < w->n_hidden; l++)
-        S_REQUIRE(e, w->hidden[l] >= 1, CG_ERR_SHAPE, "welcome.hidden[%zu]: %d, must be >= 1",
-                  l, w->hidden[l]);
+        S_REQUIRE(e, w->hidden[l] >= 1, CG_ERR_SHAPE, "welcome.hidden[%zu]: %d, must be >= 1", l,
+                  w->hidden[l]);
     S_REQUIRE(e, w->activation == CG_ACT_TANH || w->activation == CG_ACT_RELU, CG_ERR_SHAPE,
               "welcome.activation: unknown value %d", w->activation);
     int64_t want = s_policy_n_params(w->obs_dim, w->hidden, w->n_hidden, w->n_actions);
@@ -288,8 +286,7 @@ static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w,
     return s_check_welcome_spec(e, w, caps);
 }
 
-static cg_status_t s_check_weights(s_err_t *e, const Cgrpo__Weights *w,
-                                   const cg_msg_caps_t *caps)
+static cg_status_t s_check_weights(s_err_t *e, const Cgrpo__Weights *w, const cg_msg_caps_t *caps)
 {
     S_REQUIRE(e, w->n_params <= s_cap(caps->max_params), CG_ERR_TOOBIG,
               "weights.params: %zu floats over the cap %lld", w->n_params,
@@ -305,8 +302,7 @@ static cg_status_t s_check_weights(s_err_t *e, const Cgrpo__Weights *w,
               "weights.lambdas: empty, expected K+1 >= 1");
     size_t n_thr = w->n_lambdas > 0 ? w->n_lambdas - 1 : 0;
     S_REQUIRE(e, w->n_thresholds == n_thr, CG_ERR_SHAPE,
-              "weights.thresholds: %zu values, expected lambdas - 1 = %zu", w->n_thresholds,
-              n_thr);
+              "weights.thresholds: %zu values, expected lambdas - 1 = %zu", w->n_thresholds, n_thr);
 
     CG_TRY(s_check_finite(e, w->params, w->n_params, "weights.params"));
     CG_TRY(s_check_finite(e, w->lambdas, w->n_lambdas, "weights.lambdas"));
@@ -370,8 +366,7 @@ static cg_status_t s_batch_caps(s_err_t *e, const Cgrpo__GroupBatch *b, const cg
             S_REQUIRE(e, ep->n_costs <= s_cap(s_max_costs(caps)), CG_ERR_TOOBIG,
                       S_EP ".costs: %zu over the cap %d", g, i, ep->n_costs, s_max_costs(caps));
             S_REQUIRE(e, ep->length <= caps->max_steps, CG_ERR_TOOBIG,
-                      S_EP ".length: %d steps over the cap %d", g, i, ep->length,
-                      caps->max_steps);
+                      S_EP ".length: %d steps over the cap %d", g, i, ep->length, caps->max_steps);
             S_REQUIRE(e, ep->n_obs <= max_steps * s_cap(caps->max_obs_dim), CG_ERR_TOOBIG,
                       S_EP ".obs: %zu floats over the cap %d x %d", g, i, ep->n_obs,
                       caps->max_steps, caps->max_obs_dim);
@@ -420,8 +415,8 @@ static cg_status_t s_batch_shape(s_err_t *e, const Cgrpo__GroupBatch *b)
                       S_EP ".logp: %zu values, expected length %d", g, i, ep->n_logp, ep->length);
             for (size_t t = 0; t < len; t++)
                 S_REQUIRE(e, ep->action[t] >= 0 && ep->action[t] < b->n_actions, CG_ERR_SHAPE,
-                          S_EP ".action[%zu]: %d outside [0, n_actions %d)", g, i, t,
-                          ep->action[t], b->n_actions);
+                          S_EP ".action[%zu]: %d outside [0, n_actions %d)", g, i, t, ep->action[t],
+                          b->n_actions);
         }
     }
     return CG_OK;
@@ -439,16 +434,15 @@ static cg_status_t s_batch_finite(s_err_t *e, const Cgrpo__GroupBatch *b)
             S_REQUIRE(e, isfinite(ep->temperature), CG_ERR_NONFINITE,
                       S_EP ".temperature: %g is not finite", g, i, (double)ep->temperature);
             k = s_find_nonfinite(ep->costs, ep->n_costs);
-            S_REQUIRE(e, k == ep->n_costs, CG_ERR_NONFINITE, S_EP ".costs[%zu]: not finite", g,
-                      i, k);
+            S_REQUIRE(e, k == ep->n_costs, CG_ERR_NONFINITE, S_EP ".costs[%zu]: not finite", g, i,
+                      k);
             k = s_find_nonfinite(ep->obs, ep->n_obs);
             S_REQUIRE(e, k == ep->n_obs, CG_ERR_NONFINITE, S_EP ".obs[%zu]: not finite", g, i, k);
             k = s_find_beyond(ep->obs, ep->n_obs, CG_MAX_ABS_OBS);
             S_REQUIRE(e, k == ep->n_obs, CG_ERR_RANGE, S_EP ".obs[%zu]: %g, beyond +-%g", g, i, k,
                       k < ep->n_obs ? (double)ep->obs[k] : 0.0, (double)CG_MAX_ABS_OBS);
             k = s_find_nonfinite(ep->logp, ep->n_logp);
-            S_REQUIRE(e, k == ep->n_logp, CG_ERR_NONFINITE, S_EP ".logp[%zu]: not finite", g, i,
-                      k);
+            S_REQUIRE(e, k == ep->n_logp, CG_ERR_NONFINITE, S_EP ".logp[%zu]: not finite", g, i, k);
         }
     }
     return CG_OK;
@@ -464,8 +458,8 @@ static cg_status_t s_batch_range(s_err_t *e, const Cgrpo__GroupBatch *b)
                 S_REQUIRE(e, ep->costs[k] == 0.0f || ep->costs[k] == 1.0f, CG_ERR_RANGE,
                           S_EP ".costs[%zu]: %g, must be exactly 0 or 1", g, i, k,
                           (double)ep->costs[k]);
-            S_REQUIRE(e, ep->temperature > 0.0f, CG_ERR_RANGE,
-                      S_EP ".temperature: %g, must be > 0", g, i, (double)ep->temperature);
+            S_REQUIRE(e, ep->temperature > 0.0f, CG_ERR_RANGE, S_EP ".temperature: %g, must be > 0",
+                      g, i, (double)ep->temperature);
             for (size_t t = 0; t < ep->n_logp; t++)
                 S_REQUIRE(e, ep->logp[t] <= 0.0f, CG_ERR_RANGE,
                           S_EP ".logp[%zu]: %g, a log-probability must be <= 0", g, i, t,
@@ -634,8 +628,8 @@ cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *
         goto cleanup;
     }
     if (run_id && strcmp(s_str(env->run_id), run_id) != 0) {
-        rc = s_fail(&e, CG_ERR_RUN_ID, "envelope.run_id: \"%.*s\", expected \"%s\"",
-                    CG_NAME_LEN, s_str(env->run_id), run_id);
+        rc = s_fail(&e, CG_ERR_RUN_ID, "envelope.run_id: \"%.*s\", expected \"%s\"", CG_NAME_LEN,
+                    s_str(env->run_id), run_id);
         goto cleanup;
     }
     rc = s_check_name(&e, env->run_id, "envelope.run_id");
@@ -691,9 +685,7 @@ cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *
             msg->type = CG_MSG_REFUSAL;
         }
         break;
-    default:
-        rc = s_fail(&e, CG_ERR_PROTO, "envelope.body: missing or of an unknown kind");
-        break;
+    default: rc = s_fail(&e, CG_ERR_PROTO, "envelope.body: missing or of an unknown kind"); break;
     }
     if (rc == CG_OK)
         s_copy_name(msg->run_id, env->run_id);
@@ -749,11 +741,10 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
 static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb,
                                  char *names[CG_MAX_COSTS])
 {
-    if (w->n_temperatures < 0 || (w->n_temperatures > 0 && !w->temperatures) ||
-        w->n_hidden < 0 || w->n_hidden > CG_MAX_LAYERS || w->n_params < 0 ||
-        (w->n_params > 0 && !w->params) || w->n_lambda < 0 || (w->n_lambda > 0 && !w->lambda) ||
-        w->n_costs < 0 || w->n_costs > CG_MAX_COSTS || w->n_constraints < 0 ||
-        w->n_constraints > CG_MAX_COSTS)
+    if (w->n_temperatures < 0 || (w->n_temperatures > 0 && !w->temperatures) || w->n_hidden < 0 ||
+        w->n_hidden > CG_MAX_LAYERS || w->n_params < 0 || (w->n_params > 0 && !w->params) ||
+        w->n_lambda < 0 || (w->n_lambda > 0 && !w->lambda) || w->n_costs < 0 ||
+        w->n_costs > CG_MAX_COSTS || w->n_constraints < 0 || w->n_constraints > CG_MAX_COSTS)
         return CG_ERR_INVAL;
     for (int32_t k = 0; k < w->n_costs; k++) {
         if (!s_terminated(w->cost_names[k]))
@@ -795,8 +786,8 @@ static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb,
 
 static cg_status_t s_put_batch(const cg_msg_groups_t *b, Cgrpo__GroupBatch *pb, s_scaffold_t *sc)
 {
-    if (b->n_groups < 0 || (b->n_groups > 0 && !b->groups) || b->group_size < 0 ||
-        b->n_costs < 0 || b->n_costs > CG_MAX_COSTS || b->obs_dim < 0)
+    if (b->n_groups < 0 || (b->n_groups > 0 && !b->groups) || b->group_size < 0 || b->n_costs < 0 ||
+        b->n_costs > CG_MAX_COSTS || b->obs_dim < 0)
         return CG_ERR_INVAL;
     size_t n_groups = (size_t)b->n_groups;
     size_t gs = (size_t)b->group_size;
@@ -944,9 +935,7 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len)
         env.body_case = CGRPO__ENVELOPE__BODY_REFUSAL;
         env.refusal = &refusal;
         break;
-    default:
-        rc = CG_ERR_INVAL;
-        break;
+    default: rc = CG_ERR_INVAL; break;
     }
     if (rc != CG_OK)
         goto cleanup;
@@ -995,8 +984,7 @@ void cg_msg_free(cg_msg_t *msg)
         free(msg->u.weights.lambda);
         free(msg->u.weights.thresholds);
         break;
-    default:
-        break;
+    default: break;
     }
     memset(msg, 0, sizeof *msg); /* type CG_MSG_NONE, every pointer NULL */
 }
@@ -1004,20 +992,13 @@ void cg_msg_free(cg_msg_t *msg)
 const char *cg_msg_type_name(cg_msg_type_t type)
 {
     switch (type) {
-    case CG_MSG_NONE:
-        return "none";
-    case CG_MSG_HELLO:
-        return "hello";
-    case CG_MSG_WELCOME:
-        return "welcome";
-    case CG_MSG_GROUPS:
-        return "groups";
-    case CG_MSG_WEIGHTS:
-        return "weights";
-    case CG_MSG_HEARTBEAT:
-        return "heartbeat";
-    case CG_MSG_REFUSAL:
-        return "refusal";
+    case CG_MSG_NONE: return "none";
+    case CG_MSG_HELLO: return "hello";
+    case CG_MSG_WELCOME: return "welcome";
+    case CG_MSG_GROUPS: return "groups";
+    case CG_MSG_WEIGHTS: return "weights";
+    case CG_MSG_HEARTBEAT: return "heartbeat";
+    case CG_MSG_REFUSAL: return "refusal";
     }
     return "unknown";
 }
@@ -1026,15 +1007,15 @@ void cg_msg_caps_from(const cg_config_t *cfg, cg_msg_caps_t *caps)
 {
     caps->max_bytes = cfg->max_msg_bytes > 0 ? (size_t)cfg->max_msg_bytes : S_DEFAULT_MAX_BYTES;
     /* An actor may send any number of finished groups at once, up to a few batches' worth. */
-    int32_t per_batch = cfg->groups_per_batch > cfg->instances ? cfg->groups_per_batch
-                                                               : cfg->instances;
+    int32_t per_batch =
+        cfg->groups_per_batch > cfg->instances ? cfg->groups_per_batch : cfg->instances;
     caps->max_groups = per_batch > 16 ? 4 * per_batch : 64;
     caps->max_group_size = CG_MAX_GROUP;
     caps->max_costs = CG_MAX_COSTS;
     caps->max_obs_dim = S_MAX_OBS_DIM;
     caps->max_actions = S_MAX_ACTIONS;
-    caps->max_steps = cfg->max_steps_per_episode > 0 ? cfg->max_steps_per_episode
-                                                     : S_DEFAULT_MAX_STEPS;
+    caps->max_steps =
+        cfg->max_steps_per_episode > 0 ? cfg->max_steps_per_episode : S_DEFAULT_MAX_STEPS;
     /* A weight vector can never be larger than the bytes that carry it. */
     caps->max_params = (int64_t)(caps->max_bytes / sizeof(float));
 }

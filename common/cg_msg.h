@@ -34,14 +34,14 @@ typedef enum {
 
 /* Limits applied when decoding; anything larger is CG_ERR_TOOBIG. */
 typedef struct {
-    size_t max_bytes;        /* whole message */
-    int32_t max_groups;      /* groups per batch message */
-    int32_t max_group_size;  /* G */
-    int32_t max_costs;       /* K (<= CG_MAX_COSTS) */
+    size_t max_bytes;       /* whole message */
+    int32_t max_groups;     /* groups per batch message */
+    int32_t max_group_size; /* G */
+    int32_t max_costs;      /* K (<= CG_MAX_COSTS) */
     int32_t max_obs_dim;
     int32_t max_actions;
-    int32_t max_steps;       /* steps per episode */
-    int64_t max_params;      /* floats in a weight vector */
+    int32_t max_steps;  /* steps per episode */
+    int64_t max_params; /* floats in a weight vector */
 } cg_msg_caps_t;
 
 /* Generous defaults derived from a config (max_msg_bytes, max_episode_steps, CG_MAX_*). */
@@ -63,52 +63,52 @@ typedef struct {
 
 /* learner -> actor, reply to hello: everything an actor needs to roll out. */
 typedef struct {
-    int32_t actor_id;            /* echoed / assigned */
-    uint64_t seed;               /* the actor's seed (derived from the run seed) */
+    int32_t actor_id; /* echoed / assigned */
+    uint64_t seed;    /* the actor's seed (derived from the run seed) */
     int32_t group_size;
-    int32_t n_temperatures;      /* 0 or group_size */
-    float *temperatures;         /* (n_temperatures) */
+    int32_t n_temperatures; /* 0 or group_size */
+    float *temperatures;    /* (n_temperatures) */
     int32_t obs_dim, n_actions;
     int32_t n_hidden;
     int32_t hidden[CG_MAX_LAYERS];
-    int32_t activation;          /* cg_activation_t */
-    uint64_t version;            /* weights snapshot */
+    int32_t activation; /* cg_activation_t */
+    uint64_t version;   /* weights snapshot */
     int64_t n_params;
-    float *params;               /* (n_params) */
-    int32_t n_lambda;            /* K+1 */
-    float *lambda;               /* (n_lambda) */
+    float *params;    /* (n_params) */
+    int32_t n_lambda; /* K+1 */
+    float *lambda;    /* (n_lambda) */
     int32_t heartbeat_ms;
-    int32_t deterministic;       /* 1: synchronous collection, wait for each new version */
-    int32_t quota;               /* deterministic: groups per version for this actor */
-    int32_t data_port;           /* learner's PULL port (actor PUSHes groups there) */
-    int32_t weights_port;        /* learner's PUB port (actor SUBscribes) */
-    char *config_text;           /* full effective config as INI text (NUL-terminated) */
-    int32_t credits;             /* 1: start groups only as credited (Heartbeat.credit) */
-    uint64_t session;            /* the actor's session key: its group batches carry it */
-    int32_t n_costs;             /* the simulator's costs (0: not said) */
+    int32_t deterministic; /* 1: synchronous collection, wait for each new version */
+    int32_t quota;         /* deterministic: groups per version for this actor */
+    int32_t data_port;     /* learner's PULL port (actor PUSHes groups there) */
+    int32_t weights_port;  /* learner's PUB port (actor SUBscribes) */
+    char *config_text;     /* full effective config as INI text (NUL-terminated) */
+    int32_t credits;       /* 1: start groups only as credited (Heartbeat.credit) */
+    uint64_t session;      /* the actor's session key: its group batches carry it */
+    int32_t n_costs;       /* the simulator's costs (0: not said) */
     char cost_names[CG_MAX_COSTS][CG_NAME_LEN]; /* (n_costs) in GroupBatch cost order */
-    int32_t n_constraints;       /* n_lambda - 1 when n_costs > 0 */
-    int32_t constraints[CG_MAX_COSTS]; /* (n_constraints) cost index of each lambda after
-                                        * lambda_R */
-    int32_t max_steps;           /* episode cap (0: not said) */
+    int32_t n_constraints;                      /* n_lambda - 1 when n_costs > 0 */
+    int32_t constraints[CG_MAX_COSTS];          /* (n_constraints) cost index of each lambda after
+                                                 * lambda_R */
+    int32_t max_steps;                          /* episode cap (0: not said) */
     /* On the wire also activation_name and layout ("mlp"), derived from the fields above. */
 } cg_msg_welcome_t;
 
 /* One episode of a group batch. Steps are packed arrays, not a message per step. */
 typedef struct {
     float reward;
-    float cost[CG_MAX_COSTS];    /* (n_costs) used, each 0 or 1 */
-    int32_t length;              /* steps */
+    float cost[CG_MAX_COSTS]; /* (n_costs) used, each 0 or 1 */
+    int32_t length;           /* steps */
     float temperature;
-    float *obs;                  /* (length, obs_dim) */
-    int32_t *action;             /* (length) */
-    float *logp;                 /* (length) behaviour log-prob at temperature 1 */
+    float *obs;      /* (length, obs_dim) */
+    int32_t *action; /* (length) */
+    float *logp;     /* (length) behaviour log-prob at temperature 1 */
 } cg_msg_episode_t;
 
 typedef struct {
-    uint64_t init_seed;          /* shared initial state ("prompt") of the group */
-    int32_t n_checks;            /* verifiable checks C of the prompt (dual anchor); 0 = n/a */
-    cg_msg_episode_t *episodes;  /* (group_size) */
+    uint64_t init_seed;         /* shared initial state ("prompt") of the group */
+    int32_t n_checks;           /* verifiable checks C of the prompt (dual anchor); 0 = n/a */
+    cg_msg_episode_t *episodes; /* (group_size) */
 } cg_msg_group_t;
 
 /* actor -> learner (PUSH/PULL): finished groups. */
@@ -121,20 +121,20 @@ typedef struct {
     int32_t obs_dim;
     int32_t n_actions;
     int32_t n_groups;
-    cg_msg_group_t *groups;      /* (n_groups) */
-    uint64_t session;            /* the sender's Welcome.session */
+    cg_msg_group_t *groups; /* (n_groups) */
+    uint64_t session;       /* the sender's Welcome.session */
 } cg_msg_groups_t;
 
 /* learner -> actors (PUB/SUB): new weights and multipliers. */
 typedef struct {
     uint64_t version;
     int64_t n_params;
-    float *params;               /* (n_params) */
-    int32_t n_lambda;            /* K+1 */
+    float *params;    /* (n_params) */
+    int32_t n_lambda; /* K+1 */
     float *lambda;
-    float *thresholds;           /* (n_lambda - 1) */
-    double publish_time;         /* learner wall clock, for broadcast latency */
-    int32_t done;                /* 1: training is over, actors exit */
+    float *thresholds;   /* (n_lambda - 1) */
+    double publish_time; /* learner wall clock, for broadcast latency */
+    int32_t done;        /* 1: training is over, actors exit */
 } cg_msg_weights_t;
 
 /* actor -> learner (DEALER): liveness and counters. The learner answers each with a
@@ -143,15 +143,15 @@ typedef struct {
     int32_t actor_id;
     uint64_t applied_version;
     uint64_t groups_sent;
-    double weights_latency_s;    /* last publish -> apply latency seen, or -1 */
-    int32_t credit;              /* learner -> actor: more groups it may start; else 0 */
-    int32_t leaving;             /* actor -> learner: the actor exits now (0 or 1) */
+    double weights_latency_s; /* last publish -> apply latency seen, or -1 */
+    int32_t credit;           /* learner -> actor: more groups it may start; else 0 */
+    int32_t leaving;          /* actor -> learner: the actor exits now (0 or 1) */
 } cg_msg_heartbeat_t;
 
 /* learner -> actor (ROUTER/DEALER): a Hello or Heartbeat it will not take, and why. */
 typedef struct {
     char reason[CG_REASON_LEN];
-    int32_t retry;               /* 1: may work later; 0: never will as sent */
+    int32_t retry; /* 1: may work later; 0: never will as sent */
 } cg_msg_refusal_t;
 
 typedef struct {

@@ -17,7 +17,7 @@ struct cg_mult {
     int32_t K;
     float threshold[CG_MAX_COSTS]; /* d_k */
     double lr, beta1, beta2, eps, temperature, upper, kp, ki, kd;
-    double lambda_reward;          /* fixed kind: lambda_R */
+    double lambda_reward; /* fixed kind: lambda_R */
     double fixed_lambda[CG_MAX_COSTS];
     /* softmax: logits and Adam moments (K+1), Adam step count */
     double z[CG_MAX_COSTS + 1];
@@ -316,9 +316,7 @@ void cg_mult_state_get(const cg_mult_t *self, double *state)
         p = s_put(p, self->v, n1);
         *p++ = self->step;
         break;
-    case CG_MULT_PROJECTED:
-        p = s_put(p, self->lam, K);
-        break;
+    case CG_MULT_PROJECTED: p = s_put(p, self->lam, K); break;
     case CG_MULT_PID:
         p = s_put(p, self->lam, K);
         p = s_put(p, self->integral, K);
@@ -358,8 +356,8 @@ cg_status_t cg_mult_state_set(cg_mult_t *self, const double *state, size_t n)
     /* Validate everything before touching self, so a rejected state changes nothing. */
     switch (self->kind) {
     case CG_MULT_SOFTMAX:
-        if (!s_range_ok(p, 2 * n1, -HUGE_VAL, HUGE_VAL) ||    /* z, m */
-            !s_range_ok(p + 2 * n1, n1, 0.0, HUGE_VAL) || /* v */
+        if (!s_range_ok(p, 2 * n1, -HUGE_VAL, HUGE_VAL) || /* z, m */
+            !s_range_ok(p + 2 * n1, n1, 0.0, HUGE_VAL) ||  /* v */
             !s_step_ok(p[3 * n1]))
             return CG_ERR_CORRUPT;
         memcpy(self->z, p, n1 * sizeof(double));

@@ -18,9 +18,15 @@ static double s_clock(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-double cg_os_now(void) { return s_clock(CLOCK_MONOTONIC); }
+double cg_os_now(void)
+{
+    return s_clock(CLOCK_MONOTONIC);
+}
 
-double cg_os_wall(void) { return s_clock(CLOCK_REALTIME); }
+double cg_os_wall(void)
+{
+    return s_clock(CLOCK_REALTIME);
+}
 
 char *cg_os_read_file(const char *path, size_t *len)
 {

@@ -12,32 +12,32 @@
 #include "cg_alloc.h"
 #include "cg_vector.h"
 
-#define CG_POLICY_LAYERS (CG_MAX_LAYERS + 1) /* hidden layers + the output layer */
+#define CG_POLICY_LAYERS (CG_MAX_LAYERS + 1)    /* hidden layers + the output layer */
 #define CG_POLICY_INIT_STREAM 0x706f6c696379ULL /* "policy": the init RNG's stream */
-#define CG_POLICY_GAIN_TANH (5.0 / 3.0)        /* torch.nn.init.calculate_gain("tanh") */
-#define CG_POLICY_GAIN_RELU 1.4142135623730951 /* sqrt(2), calculate_gain("relu") */
-#define CG_POLICY_GAIN_OUT 0.01                /* small logits: near-uniform start */
+#define CG_POLICY_GAIN_TANH (5.0 / 3.0)         /* torch.nn.init.calculate_gain("tanh") */
+#define CG_POLICY_GAIN_RELU 1.4142135623730951  /* sqrt(2), calculate_gain("relu") */
+#define CG_POLICY_GAIN_OUT 0.01                 /* small logits: near-uniform start */
 
 struct cg_policy {
     cg_policy_shape_t shape;
-    int32_t n_layers;                    /* n_hidden + 1 */
-    int32_t in[CG_POLICY_LAYERS];        /* fan-in of layer l */
-    int32_t out[CG_POLICY_LAYERS];       /* fan-out of layer l */
-    size_t w_off[CG_POLICY_LAYERS];      /* W_l (out_l, in_l) starts at params + w_off[l] */
-    size_t b_off[CG_POLICY_LAYERS];      /* b_l (out_l) starts at params + b_off[l] */
-    size_t x_off[CG_POLICY_LAYERS];      /* layer l's input (n, in_l) at ws + cap_n * x_off[l] */
+    int32_t n_layers;               /* n_hidden + 1 */
+    int32_t in[CG_POLICY_LAYERS];   /* fan-in of layer l */
+    int32_t out[CG_POLICY_LAYERS];  /* fan-out of layer l */
+    size_t w_off[CG_POLICY_LAYERS]; /* W_l (out_l, in_l) starts at params + w_off[l] */
+    size_t b_off[CG_POLICY_LAYERS]; /* b_l (out_l) starts at params + b_off[l] */
+    size_t x_off[CG_POLICY_LAYERS]; /* layer l's input (n, in_l) at ws + cap_n * x_off[l] */
     size_t n_params;
-    float *params;                       /* (n_params) the arena */
+    float *params; /* (n_params) the arena */
     /* Workspace, per row: obs copy (obs_dim), hidden activations (sum of hidden), then two
      * backward buffers (max hidden width each). Sized for cap_n rows. */
-    size_t ws_row;                       /* floats per row */
-    size_t delta_off;                    /* backward buffers at ws + cap_n * delta_off */
+    size_t ws_row;    /* floats per row */
+    size_t delta_off; /* backward buffers at ws + cap_n * delta_off */
     int32_t max_hidden;
     int32_t cap_n;
-    int32_t last_n;                      /* rows of the last forward; -1 before any */
-    const float *obs;                    /* the last forward's obs (its caller's), for backward */
+    int32_t last_n;   /* rows of the last forward; -1 before any */
+    const float *obs; /* the last forward's obs (its caller's), for backward */
     float *ws;
-    double *db_acc;                      /* (widest layer) bias-gradient row sums */
+    double *db_acc; /* (widest layer) bias-gradient row sums */
 };
 
 /* Parameter count in size_t; the caps keep it far from overflow once each dim is checked. */
@@ -85,8 +85,8 @@ size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape)
  * the sign-fixed QR that torch.nn.init.orthogonal_ uses, so Q is Haar-distributed. */
 static void s_init_orthogonal(float *w, int32_t rows, int32_t cols, double gain, cg_rng_t *rng)
 {
-    int32_t p = rows < cols ? rows : cols; /* number of vectors */
-    int32_t q = rows < cols ? cols : rows; /* their length */
+    int32_t p = rows < cols ? rows : cols;                   /* number of vectors */
+    int32_t q = rows < cols ? cols : rows;                   /* their length */
     double *v = cg_calloc((size_t)p * (size_t)q, sizeof *v); /* (p, q), one vector per row */
     for (size_t i = 0; i < (size_t)p * (size_t)q; i++)
         v[i] = cg_rng_normal(rng);
@@ -217,12 +217,11 @@ static void s_reserve(cg_policy_t *self, int32_t n)
  * libm call, so it vectorises; glibc's expf loop it replaces was a quarter of the update. */
 static inline float s_tanh1(float x)
 {
-    const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f,
-                a5 = 1.48572235717979e-05f, a7 = 5.12229709037114e-08f,
-                a9 = -8.60467152213735e-11f, a11 = 2.00018790482477e-13f,
-                a13 = -2.76076847742355e-16f;
-    const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f,
-                b4 = 1.18534705686654e-04f, b6 = 1.19825839466702e-06f;
+    const float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f, a5 = 1.48572235717979e-05f,
+                a7 = 5.12229709037114e-08f, a9 = -8.60467152213735e-11f,
+                a11 = 2.00018790482477e-13f, a13 = -2.76076847742355e-16f;
+    const float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f, b4 = 1.18534705686654e-04f,
+                b6 = 1.19825839466702e-06f;
     x = x > 9.0f ? 9.0f : x;
     x = x < -9.0f ? -9.0f : x;
     {
@@ -324,11 +323,11 @@ void cg_policy_forward(cg_policy_t *self, const float *obs, int32_t n, float *lo
         int last = l == self->n_layers - 1;
         const float *x = l == 0 ? obs : s_layer_input(self, l); /* (n, in) */
         float *y = last ? logits : s_layer_input(self, l + 1);  /* (n, out) */
-        const float *w = self->params + self->w_off[l];          /* (out, in) */
-        const float *b = self->params + self->b_off[l];          /* (out) */
+        const float *w = self->params + self->w_off[l];         /* (out, in) */
+        const float *b = self->params + self->b_off[l];         /* (out) */
         /* Y = act(X W^T + b) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in,
-                    0.0f, y, out);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f,
+                    y, out);
         s_bias_act(y, b, n, out, last ? S_BIAS_ONLY : (int)self->shape.activation);
     }
 }
@@ -347,12 +346,12 @@ void cg_policy_backward(cg_policy_t *self, const float *dlogits, int32_t n, floa
         int32_t in = self->in[l];
         int32_t out = self->out[l];
         const float *x = l == 0 ? self->obs : s_layer_input(self, l); /* (n, in) */
-        const float *w = self->params + self->w_off[l];  /* (out, in) */
-        float *dw = grad + self->w_off[l];               /* (out, in) */
-        float *db = grad + self->b_off[l];               /* (out) */
+        const float *w = self->params + self->w_off[l];               /* (out, in) */
+        float *dw = grad + self->w_off[l];                            /* (out, in) */
+        float *db = grad + self->b_off[l];                            /* (out) */
         /* dW += dY^T X */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in,
-                    1.0f, dw, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
+                    dw, in);
         /* db += column sums of dY, in double (n may be thousands of rows), row by row so the
          * reads are contiguous and vectorise; each column is summed in row order, as before. */
         s_column_sums(dy, n, out, self->db_acc);

@@ -27,7 +27,7 @@ extern "C" {
 typedef struct {
     int32_t obs_dim;
     int32_t n_actions;
-    int32_t n_hidden;                /* number of hidden layers, 0..CG_MAX_LAYERS */
+    int32_t n_hidden; /* number of hidden layers, 0..CG_MAX_LAYERS */
     int32_t hidden[CG_MAX_LAYERS];
     cg_activation_t activation;
 } cg_policy_shape_t;

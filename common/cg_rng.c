@@ -27,7 +27,8 @@ cg_rng_t cg_rng_split(const cg_rng_t *parent, uint64_t index)
     /* Hash the parent's identity (its stream) and the index into a fresh seed and stream. */
     uint64_t base = cg_rng_mix64(parent->inc ^ cg_rng_mix64(parent->state));
     cg_rng_t child;
-    cg_rng_seed(&child, cg_rng_mix64(base + index), cg_rng_mix64(base ^ (index * 0x9e3779b97f4a7c15ULL)));
+    cg_rng_seed(&child, cg_rng_mix64(base + index),
+                cg_rng_mix64(base ^ (index * 0x9e3779b97f4a7c15ULL)));
     return child;
 }
 

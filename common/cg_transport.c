@@ -16,13 +16,12 @@
 #include "cg_log.h"
 
 /* Evaluates a ZeroMQ call returning -1 on failure; logs and yields CG_ERR_ZMQ. */
-#define CG_ZMQ_CHECK(call)                                                        \
-    ((call) == -1 ? (CG_ERROR("%s: %s", #call, zmq_strerror(zmq_errno())), CG_ERR_ZMQ) \
-                  : CG_OK)
+#define CG_ZMQ_CHECK(call)                                                                         \
+    ((call) == -1 ? (CG_ERROR("%s: %s", #call, zmq_strerror(zmq_errno())), CG_ERR_ZMQ) : CG_OK)
 
 struct cg_transport {
     void *ctx;
-    void *auth_pipe;        /* PAIR to the authenticator thread (NULL: not started) */
+    void *auth_pipe; /* PAIR to the authenticator thread (NULL: not started) */
     pthread_t auth_thread;
 };
 
@@ -30,7 +29,7 @@ struct cg_socket {
     void *zsock;
     cg_sock_kind_t kind;
     cg_transport_t *owner;
-    int curve_server;                  /* 1: record the peer key of each message */
+    int curve_server;                    /* 1: record the peer key of each message */
     char peer_key[CG_CURVE_KEY_LEN + 1]; /* User-Id of the last message received */
 };
 
@@ -450,7 +449,10 @@ cg_status_t cg_transport_recv_discard(cg_socket_t *sock, size_t *nbytes)
 #define S_AUTH_MAX_KEYS 65536
 #define S_KEY_BYTES 32
 
-int cg_transport_has_curve(void) { return zmq_has("curve") ? 1 : 0; }
+int cg_transport_has_curve(void)
+{
+    return zmq_has("curve") ? 1 : 0;
+}
 
 static int s_is_z85_key(const char *key)
 {
@@ -479,8 +481,10 @@ cg_status_t cg_transport_curve_read_key(const char *path, char *key, char *err, 
     key[0] = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
-        snprintf(err, errlen, "cannot read key file %s: %s (hint: make keys with `cgrpo keygen "
-                 "DIR` and give their paths in the config)", path, strerror(errno));
+        snprintf(err, errlen,
+                 "cannot read key file %s: %s (hint: make keys with `cgrpo keygen "
+                 "DIR` and give their paths in the config)",
+                 path, strerror(errno));
         return CG_ERR_IO;
     }
     char line[256];
@@ -497,8 +501,10 @@ cg_status_t cg_transport_curve_read_key(const char *path, char *key, char *err, 
         found = 1;
         if (!s_is_z85_key(p)) {
             fclose(f);
-            snprintf(err, errlen, "%s does not hold a CURVE key (hint: a key file holds one "
-                     "40-character Z85 line, as written by `cgrpo keygen`)", path);
+            snprintf(err, errlen,
+                     "%s does not hold a CURVE key (hint: a key file holds one "
+                     "40-character Z85 line, as written by `cgrpo keygen`)",
+                     path);
             return CG_ERR_INVAL;
         }
         memcpy(key, p, CG_CURVE_KEY_LEN); /* s_is_z85_key: exactly CG_CURVE_KEY_LEN characters */
@@ -605,7 +611,7 @@ static void s_auth_reply(void *zap, s_auth_table_t *t)
             zmq_msg_close(&fr[i]);
         return;
     }
-#define S_FRAME_IS(i, str) \
+#define S_FRAME_IS(i, str)                                                                         \
     (zmq_msg_size(&fr[i]) == strlen(str) && !memcmp(zmq_msg_data(&fr[i]), str, strlen(str)))
     const char *status = "400", *text = "not admitted";
     char user[CG_CURVE_KEY_LEN + 1] = "";
@@ -613,7 +619,8 @@ static void s_auth_reply(void *zap, s_auth_table_t *t)
         zmq_msg_size(&fr[6]) == S_KEY_BYTES) {
         const uint8_t *key = zmq_msg_data(&fr[6]);
         zmq_z85_encode(user, key, S_KEY_BYTES);
-        if (S_FRAME_IS(2, S_DOMAIN_OPEN) || (S_FRAME_IS(2, S_DOMAIN_ADMITTED) && s_auth_known(t, key))) {
+        if (S_FRAME_IS(2, S_DOMAIN_OPEN) ||
+            (S_FRAME_IS(2, S_DOMAIN_ADMITTED) && s_auth_known(t, key))) {
             status = "200";
             text = "OK";
         }
@@ -623,7 +630,8 @@ static void s_auth_reply(void *zap, s_auth_table_t *t)
         if (t->refused <= 10 || t->refused % 1000 == 0) {
             char addr[64] = "";
             if (n > 3) {
-                size_t len = zmq_msg_size(&fr[3]) < sizeof addr - 1 ? zmq_msg_size(&fr[3]) : sizeof addr - 1;
+                size_t len =
+                    zmq_msg_size(&fr[3]) < sizeof addr - 1 ? zmq_msg_size(&fr[3]) : sizeof addr - 1;
                 memcpy(addr, zmq_msg_data(&fr[3]), len);
                 addr[len] = 0;
             }
@@ -742,7 +750,8 @@ cg_status_t cg_transport_curve_server(cg_socket_t *sock, const char *secret_key,
     int one = 1;
     const char *dom = domain == CG_AUTH_OPEN ? S_DOMAIN_OPEN : S_DOMAIN_ADMITTED;
     CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SERVER, &one, sizeof one)));
-    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(
+        zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
     CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_ZAP_DOMAIN, dom, strlen(dom))));
     sock->curve_server = 1;
     return CG_OK;
@@ -753,10 +762,16 @@ cg_status_t cg_transport_curve_client(cg_socket_t *sock, const char *server_key,
 {
     if (!s_is_z85_key(server_key) || !s_is_z85_key(public_key) || !s_is_z85_key(secret_key))
         return CG_ERR_INVAL;
-    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SERVERKEY, server_key, CG_CURVE_KEY_LEN)));
-    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_PUBLICKEY, public_key, CG_CURVE_KEY_LEN)));
-    CG_TRY(CG_ZMQ_CHECK(zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(
+        zmq_setsockopt(sock->zsock, ZMQ_CURVE_SERVERKEY, server_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(
+        zmq_setsockopt(sock->zsock, ZMQ_CURVE_PUBLICKEY, public_key, CG_CURVE_KEY_LEN)));
+    CG_TRY(CG_ZMQ_CHECK(
+        zmq_setsockopt(sock->zsock, ZMQ_CURVE_SECRETKEY, secret_key, CG_CURVE_KEY_LEN)));
     return CG_OK;
 }
 
-const char *cg_transport_peer_key(const cg_socket_t *sock) { return sock->peer_key; }
+const char *cg_transport_peer_key(const cg_socket_t *sock)
+{
+    return sock->peer_key;
+}

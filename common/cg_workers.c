@@ -35,7 +35,7 @@ typedef struct {
     cg_socket_t *mine;   /* the owner's end */
     cg_socket_t *theirs; /* the worker's end, closed by the worker */
     s_task_t task;
-    int delivered;       /* the owner's: this run's task went out */
+    int delivered; /* the owner's: this run's task went out */
 } s_worker_t;
 
 struct cg_workers {
@@ -163,8 +163,8 @@ cg_status_t cg_workers_run(cg_workers_t *self, cg_workers_fn fn, void *const *pa
         if (r == CG_OK && back == &w->task && !__atomic_load_n(&w->task.done, __ATOMIC_ACQUIRE))
             r = CG_ERR_PROTO; /* answered without finishing: cannot happen */
         if (r != CG_OK || back != &w->task) {
-            CG_ERROR("worker thread %d did not %s its parts: %s", t, w->delivered ? "finish" : "receive",
-                     cg_status_str(r));
+            CG_ERROR("worker thread %d did not %s its parts: %s", t,
+                     w->delivered ? "finish" : "receive", cg_status_str(r));
             rc = CG_ERR_ZMQ;
         }
     }

@@ -42,7 +42,8 @@ void cg_cmd_install_signals(void)
 int cg_cmd_add_set(cg_cmd_config_opts_t *opts, const char *assignment)
 {
     if (opts->n_sets >= CG_CMD_MAX_SETS) {
-        fprintf(stderr, "cgrpo: too many --set options (at most %d; hint: put them in a --config file)\n",
+        fprintf(stderr,
+                "cgrpo: too many --set options (at most %d; hint: put them in a --config file)\n",
                 CG_CMD_MAX_SETS);
         return -1;
     }
@@ -97,9 +98,10 @@ static int s_probe_sim(const cg_config_t *cfg)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (WIFSIGNALED(status)) {
-        fprintf(stderr, "cgrpo: simulator %s (%s) crashed (signal %d) while being set up "
-                "(hint: fix the simulator; the message above says where)\n", cfg->sim,
-                cfg->sim_plugin[0] ? cfg->sim_plugin : "built in", WTERMSIG(status));
+        fprintf(stderr,
+                "cgrpo: simulator %s (%s) crashed (signal %d) while being set up "
+                "(hint: fix the simulator; the message above says where)\n",
+                cfg->sim, cfg->sim_plugin[0] ? cfg->sim_plugin : "built in", WTERMSIG(status));
         return 1;
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
@@ -447,7 +449,8 @@ int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, s
 {
     server_key[0] = 0;
     if (cli_token && strlen(cli_token) >= token_len) {
-        fprintf(stderr, "cgrpo: --token is %zu characters long; at most %zu are allowed (hint: "
+        fprintf(stderr,
+                "cgrpo: --token is %zu characters long; at most %zu are allowed (hint: "
                 "`cgrpo keygen DIR` writes a token of the right size to DIR/token)\n",
                 strlen(cli_token), token_len - 1);
         return 1;
@@ -457,9 +460,10 @@ int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, s
         FILE *f = fopen(cfg->token_file, "r");
         char line[512] = "";
         if (!f || !fgets(line, sizeof line, f)) {
-            fprintf(stderr, "cgrpo: cannot read the run token from [run] token_file %s: %s (hint: "
-                    "`cgrpo keygen DIR` writes DIR/token)\n", cfg->token_file,
-                    f ? "empty file" : strerror(errno));
+            fprintf(stderr,
+                    "cgrpo: cannot read the run token from [run] token_file %s: %s (hint: "
+                    "`cgrpo keygen DIR` writes DIR/token)\n",
+                    cfg->token_file, f ? "empty file" : strerror(errno));
             if (f)
                 fclose(f);
             return 1;
@@ -467,8 +471,10 @@ int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, s
         fclose(f);
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0] || strlen(line) >= token_len) {
-            fprintf(stderr, "cgrpo: [run] token_file %s: the token must be 1 to %zu characters on "
-                    "the first line\n", cfg->token_file, token_len - 1);
+            fprintf(stderr,
+                    "cgrpo: [run] token_file %s: the token must be 1 to %zu characters on "
+                    "the first line\n",
+                    cfg->token_file, token_len - 1);
             return 1;
         }
         snprintf(token, token_len, "%s", line);

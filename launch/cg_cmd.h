@@ -25,8 +25,8 @@ void cg_cmd_install_signals(void);
 
 /* Options that choose a configuration. */
 typedef struct {
-    const char *config_path;            /* --config F */
-    const char *sets[CG_CMD_MAX_SETS];  /* --set section.key=value, in order */
+    const char *config_path;           /* --config F */
+    const char *sets[CG_CMD_MAX_SETS]; /* --set section.key=value, in order */
     int n_sets;
 } cg_cmd_config_opts_t;
 

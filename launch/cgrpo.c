@@ -6,22 +6,24 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cgrpo COMMAND [options]   (cgrpo COMMAND --help for each)\n\n"
-            "  train     train: learner + local actors (no options: default constrained gridworld)\n"
-            "  eval      evaluate a run's latest checkpoint: goal rate and cost rates\n"
-            "  bench     throughput: bare simulator loop vs end-to-end training\n"
-            "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
-            "  learner   run the learner role only (clusters)\n"
-            "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
-            "  mpi       under mpirun: rank 0 the learner, the other ranks actors\n"
-            "  keygen    CURVE keys and a run token for a learner bound off loopback\n"
-            "  sims      the simulators (built in and plugin) and their config keys\n");
+    fprintf(
+        out,
+        "usage: cgrpo COMMAND [options]   (cgrpo COMMAND --help for each)\n\n"
+        "  train     train: learner + local actors (no options: default constrained gridworld)\n"
+        "  eval      evaluate a run's latest checkpoint: goal rate and cost rates\n"
+        "  bench     throughput: bare simulator loop vs end-to-end training\n"
+        "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
+        "  learner   run the learner role only (clusters)\n"
+        "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
+        "  mpi       under mpirun: rank 0 the learner, the other ranks actors\n"
+        "  keygen    CURVE keys and a run token for a learner bound off loopback\n"
+        "  sims      the simulators (built in and plugin) and their config keys\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

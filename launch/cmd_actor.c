@@ -11,19 +11,21 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cgrpo actor --connect HOST:PORT [options]\n"
-            "Runs one actor: rolls out groups on its simulator instances and streams them to the\n"
-            "learner; gets the run's config and weights from the learner. Retries until the learner\n"
-            "is up, reconnects by itself if it restarts, exits when training ends or on SIGINT/SIGTERM.\n\n"
-            "  --connect HOST:PORT  the learner's control endpoint (printed by cgrpo train/learner)\n"
-            "  --actor-id N         fixed actor id (default: the learner assigns one)\n"
-            "  --instances M        simulator instances (default [actor] instances)\n"
-            "  --token TOKEN        run token, if the learner requires one\n"
-            "  --config FILE        read the run token file ([run] token_file) and the learner's\n"
-            "                       CURVE public key ([learner] curve_public_key) from FILE\n"
-            "  --set SEC.KEY=VALUE  the same from the command line (repeatable)\n"
-            "  -h, --help           this help\n");
+    fprintf(
+        out,
+        "usage: cgrpo actor --connect HOST:PORT [options]\n"
+        "Runs one actor: rolls out groups on its simulator instances and streams them to the\n"
+        "learner; gets the run's config and weights from the learner. Retries until the learner\n"
+        "is up, reconnects by itself if it restarts, exits when training ends or on "
+        "SIGINT/SIGTERM.\n\n"
+        "  --connect HOST:PORT  the learner's control endpoint (printed by cgrpo train/learner)\n"
+        "  --actor-id N         fixed actor id (default: the learner assigns one)\n"
+        "  --instances M        simulator instances (default [actor] instances)\n"
+        "  --token TOKEN        run token, if the learner requires one\n"
+        "  --config FILE        read the run token file ([run] token_file) and the learner's\n"
+        "                       CURVE public key ([learner] curve_public_key) from FILE\n"
+        "  --set SEC.KEY=VALUE  the same from the command line (repeatable)\n"
+        "  -h, --help           this help\n");
 }
 
 static int s_parse_int(const char *s, long lo, long hi, long *out)
@@ -41,11 +43,14 @@ int cg_cmd_actor(int argc, char **argv)
     const char *connect = NULL, *token = "";
     long actor_id = -1, instances = 0;
     cg_cmd_config_opts_t copts = {0};
-    static const struct option longopts[] = {
-        {"connect", required_argument, NULL, 'c'}, {"actor-id", required_argument, NULL, 'i'},
-        {"instances", required_argument, NULL, 'm'}, {"token", required_argument, NULL, 't'},
-        {"config", required_argument, NULL, 'C'}, {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
+                                             {"actor-id", required_argument, NULL, 'i'},
+                                             {"instances", required_argument, NULL, 'm'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"config", required_argument, NULL, 'C'},
+                                             {"set", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -59,13 +64,17 @@ int cg_cmd_actor(int argc, char **argv)
             break;
         case 'm':
             if (s_parse_int(optarg, 1, 65536, &instances)) {
-                fprintf(stderr, "cgrpo actor: --instances needs a number 1..65536, got '%s'\n", optarg);
+                fprintf(stderr, "cgrpo actor: --instances needs a number 1..65536, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 't': token = optarg; break;
         case 'C': copts.config_path = optarg; break;
-        case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
+        case 's':
+            if (cg_cmd_add_set(&copts, optarg))
+                return 2;
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -80,7 +89,8 @@ int cg_cmd_actor(int argc, char **argv)
     long port = 0;
     if (!colon || colon == connect || (size_t)(colon - connect) >= sizeof host ||
         s_parse_int(colon + 1, 1, 65535, &port)) {
-        fprintf(stderr, "cgrpo actor: --connect wants HOST:PORT with a port 1..65535, got '%s'\n", connect);
+        fprintf(stderr, "cgrpo actor: --connect wants HOST:PORT with a port 1..65535, got '%s'\n",
+                connect);
         return 2;
     }
     memcpy(host, connect, (size_t)(colon - connect));
@@ -101,8 +111,11 @@ int cg_cmd_actor(int argc, char **argv)
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
     char err[1024] = "";
-    cg_actor_opts_t opts = {.host = host, .port = (int)port, .actor_id = (int32_t)actor_id,
-                            .token = token, .instances = (int32_t)instances,
+    cg_actor_opts_t opts = {.host = host,
+                            .port = (int)port,
+                            .actor_id = (int32_t)actor_id,
+                            .token = token,
+                            .instances = (int32_t)instances,
                             .curve_server_key = server_key};
     cg_actor_t *actor = cg_actor_new(&opts, err, sizeof err);
     if (!actor) {

@@ -28,25 +28,26 @@
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: cgrpo bench [options]\n"
-            "Measures env-steps/s of the bare rollout loop (simulator + policy inference) and of\n"
-            "end-to-end training with the same simulator and actor count, and their ratio; the\n"
-            "CPU update's samples/s against the single-thread sgemm ceiling of its own shapes;\n"
-            "the cores end to end kept busy, its stale groups, and e2e against the ceiling and\n"
-            "against min(bare loop, update / epochs) (docs/performance.md).\n\n"
-            "  --sims LIST         simulators, comma separated (default: null and the default\n"
-            "                      simulator; a plugin's with --set sim.plugin=PATH)\n"
-            "  --actors N          actor processes in both measurements (default 1)\n"
-            "  --seconds S         duration of each bare-loop measurement (default 5)\n"
-            "  --iterations I      training iterations of each end-to-end run (default 8)\n"
-            "  --overlap           end-to-end twice: [learner] overlap = off, then on (the\n"
-            "                      learner's updates on their own thread, double-buffered)\n"
-            "  --config FILE       base config (default: built-in); --set SEC.KEY=VALUE repeatable\n"
-            "  --out DIR           results directory (default bench/<time>)\n"
-            "  -h, --help          this help\n\n"
-            "The actor-scaling study instead: cgrpo bench --actors 1,2,4,... --sim SIM\n"
-            "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
+    fprintf(
+        out,
+        "usage: cgrpo bench [options]\n"
+        "Measures env-steps/s of the bare rollout loop (simulator + policy inference) and of\n"
+        "end-to-end training with the same simulator and actor count, and their ratio; the\n"
+        "CPU update's samples/s against the single-thread sgemm ceiling of its own shapes;\n"
+        "the cores end to end kept busy, its stale groups, and e2e against the ceiling and\n"
+        "against min(bare loop, update / epochs) (docs/performance.md).\n\n"
+        "  --sims LIST         simulators, comma separated (default: null and the default\n"
+        "                      simulator; a plugin's with --set sim.plugin=PATH)\n"
+        "  --actors N          actor processes in both measurements (default 1)\n"
+        "  --seconds S         duration of each bare-loop measurement (default 5)\n"
+        "  --iterations I      training iterations of each end-to-end run (default 8)\n"
+        "  --overlap           end-to-end twice: [learner] overlap = off, then on (the\n"
+        "                      learner's updates on their own thread, double-buffered)\n"
+        "  --config FILE       base config (default: built-in); --set SEC.KEY=VALUE repeatable\n"
+        "  --out DIR           results directory (default bench/<time>)\n"
+        "  -h, --help          this help\n\n"
+        "The actor-scaling study instead: cgrpo bench --actors 1,2,4,... --sim SIM\n"
+        "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
 }
 
 /* CPU seconds of this process and its reaped children (the local actors). */
@@ -64,9 +65,9 @@ static double s_cpu_s(void)
 
 /* What one end-to-end run measured. */
 typedef struct {
-    double steps_per_s;   /* env-steps/s of the learner's run; -1 on failure */
-    double cores;         /* CPU seconds (learner + actors) per wall second */
-    double stale_frac;    /* groups dropped as stale / groups received */
+    double steps_per_s; /* env-steps/s of the learner's run; -1 on failure */
+    double cores;       /* CPU seconds (learner + actors) per wall second */
+    double stale_frac;  /* groups dropped as stale / groups received */
     double steps_per_iter;
 } s_e2e_t;
 
@@ -149,14 +150,19 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
     cg_env_spec_t env;
     if (cg_cmd_env(cfg, &env))
         return -1;
-    cg_policy_shape_t shape = {.obs_dim = env.obs_dim, .n_actions = env.n_actions,
-                               .n_hidden = cfg->n_hidden, .activation = cfg->activation};
+    cg_policy_shape_t shape = {.obs_dim = env.obs_dim,
+                               .n_actions = env.n_actions,
+                               .n_hidden = cfg->n_hidden,
+                               .activation = cfg->activation};
     memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
     cg_adam_config_t adam = {cfg->lr, cfg->adam_beta1, cfg->adam_beta2, cfg->adam_eps,
                              cfg->max_grad_norm};
     char err[512];
     long online = sysconf(_SC_NPROCESSORS_ONLN);
-    out->threads = cfg->threads > 0 ? cfg->threads : online < 1 ? 1 : online > 64 ? 64 : (int32_t)online;
+    out->threads = cfg->threads > 0 ? cfg->threads
+                   : online < 1     ? 1
+                   : online > 64    ? 64
+                                    : (int32_t)online;
     cg_backend_t *be = cg_backend_new(CG_DEVICE_CPU, &shape, &adam, cfg->seed, err, sizeof err);
     if (!be || cg_backend_set_threads(be, out->threads, err, sizeof err) != CG_OK) {
         fprintf(stderr, "cgrpo bench: %s\n", err);
@@ -177,8 +183,8 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
         adv[i] = (float)cg_rng_normal(&rng);
         w[i] = 1.0f / (float)rows;
     }
-    cg_minibatch_t mb = {.n = rows, .obs = obs, .action = act, .logp_old = lp, .adv = adv,
-                         .weight = w};
+    cg_minibatch_t mb = {
+        .n = rows, .obs = obs, .action = act, .logp_old = lp, .adv = adv, .weight = w};
     cg_loss_config_t loss = {cfg->clip, cfg->kl_coef, cfg->ent_coef};
     int rc = 0;
     long updates = 0;
@@ -207,12 +213,16 @@ static double s_bare_loop(const cg_config_t *cfg, uint64_t seed, double seconds)
         return -1;
     }
     const cg_sim_info_t *info = cg_sim_info(sim);
-    cg_policy_shape_t shape = {.obs_dim = info->obs_dim, .n_actions = info->n_actions,
-                               .n_hidden = cfg->n_hidden, .activation = cfg->activation};
+    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
+                               .n_actions = info->n_actions,
+                               .n_hidden = cfg->n_hidden,
+                               .activation = cfg->activation};
     memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
     cg_policy_t *policy = cg_policy_new(&shape, seed);
-    cg_rollout_opts_t ropts = {.group_size = cfg->group_size, .n_temperatures = cfg->n_temperatures,
-                               .temperatures = cfg->temperatures, .seed = seed};
+    cg_rollout_opts_t ropts = {.group_size = cfg->group_size,
+                               .n_temperatures = cfg->n_temperatures,
+                               .temperatures = cfg->temperatures,
+                               .seed = seed};
     cg_rollout_t *rollout = policy ? cg_rollout_new(sim, policy, &ropts, err, sizeof err) : NULL;
     double steps = -1;
     if (rollout) {
@@ -341,11 +351,11 @@ int cg_cmd_bench(int argc, char **argv)
     double seconds = 5;
     int overlap = 0;
     static const struct option longopts[] = {
-        {"sims", required_argument, NULL, 'S'}, {"actors", required_argument, NULL, 'a'},
+        {"sims", required_argument, NULL, 'S'},    {"actors", required_argument, NULL, 'a'},
         {"seconds", required_argument, NULL, 'T'}, {"iterations", required_argument, NULL, 'i'},
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'}, {"overlap", no_argument, NULL, 'O'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},     {"overlap", no_argument, NULL, 'O'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -362,19 +372,24 @@ int cg_cmd_bench(int argc, char **argv)
         case 'T':
             seconds = strtod(optarg, &end);
             if (*end || !(seconds > 0 && seconds < 3600)) {
-                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n", optarg);
+                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'i':
             iterations = strtol(optarg, &end, 10);
             if (*end || iterations < 1 || iterations > 100000) {
-                fprintf(stderr, "cgrpo bench: --iterations needs a number >= 1, got '%s'\n", optarg);
+                fprintf(stderr, "cgrpo bench: --iterations needs a number >= 1, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'c': copts.config_path = optarg; break;
-        case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
+        case 's':
+            if (cg_cmd_add_set(&copts, optarg))
+                return 2;
+            break;
         case 'o': out_dir = optarg; break;
         case 'O': overlap = 1; break;
         case 'h': s_usage(stdout); return 0;
@@ -403,9 +418,10 @@ int cg_cmd_bench(int argc, char **argv)
         fprintf(stderr, "cgrpo bench: cannot write %s\n", csv_path);
         return 1;
     }
-    fprintf(csv, "sim,actors,instances,bare_steps_per_s,e2e_steps_per_s,ratio%s,"
-                 "update_samples_per_s,update_threads,sgemm_gflops,ceiling_samples_per_s_core,"
-                 "update_per_core_vs_ceiling,e2e_cores,stale_frac,e2e_vs_ceiling,e2e_vs_min\n",
+    fprintf(csv,
+            "sim,actors,instances,bare_steps_per_s,e2e_steps_per_s,ratio%s,"
+            "update_samples_per_s,update_threads,sgemm_gflops,ceiling_samples_per_s_core,"
+            "update_per_core_vs_ceiling,e2e_cores,stale_frac,e2e_vs_ceiling,e2e_vs_min\n",
             overlap ? ",e2e_overlap_steps_per_s,overlap_on_off" : "");
     printf("%-10s %6s %9s %16s %16s %7s", "sim", "actors", "instances", "bare steps/s",
            overlap ? "e2e (off)" : "e2e steps/s", "ratio");

@@ -26,7 +26,8 @@ static void s_usage(FILE *out)
             "the KL to the initial policy (kl_init, mean over the visited states).\n\n"
             "  --episodes N   episodes to roll out (default 1000)\n"
             "  --seed S       evaluation seed (default: derived from the run seed)\n"
-            "  --json         one JSON object: goal_rate, episodes, reward_mean, cost_rates {name: rate}, ...\n"
+            "  --json         one JSON object: goal_rate, episodes, reward_mean, cost_rates {name: "
+            "rate}, ...\n"
             "  --greedy       act greedily (most likely action) instead of sampling\n"
             "  -h, --help     this help\n\n"
             "A simulator with its own evaluation set (instruct: the fixed held-out prompts, one\n"
@@ -156,8 +157,8 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
             cg_sim_result_t res;
             if (cg_sim_result(sim, i, &res) != CG_OK)
                 goto broken;
-            if (hook_tally && tab->eval_episode(hook_tally, cg_sim_context(sim), i, &res, err,
-                                                errlen) != 0) {
+            if (hook_tally &&
+                tab->eval_episode(hook_tally, cg_sim_context(sim), i, &res, err, errlen) != 0) {
                 rc = -1;
                 goto out;
             }
@@ -197,9 +198,9 @@ static void s_report(const char *dir, uint64_t version, const cg_sim_t *sim, con
         return;
     }
     printf("%s (version %llu), %ld %sepisodes, %s actions\n  goal_rate   %.4f\n"
-           "  reward_mean %.4f\n", dir, (unsigned long long)version, t->episodes,
-           tab->eval_seed ? "evaluation-set " : "", greedy ? "greedy" : "sampled",
-           (double)t->goals / ne, t->reward / ne);
+           "  reward_mean %.4f\n",
+           dir, (unsigned long long)version, t->episodes, tab->eval_seed ? "evaluation-set " : "",
+           greedy ? "greedy" : "sampled", (double)t->goals / ne, t->reward / ne);
     for (int32_t k = 0; k < info->n_costs; k++)
         printf("  %-11s %.4f\n", info->cost_names[k], t->cost[k] / ne);
     printf("  KL to initial policy %.4f  mean episode length %.2f\n", kl, t->len_sum / ne);
@@ -215,8 +216,8 @@ int cg_cmd_eval(int argc, char **argv)
     int json = 0, greedy = 0;
     static const struct option longopts[] = {
         {"episodes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'}, {"greedy", no_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'j'},           {"greedy", no_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -250,7 +251,9 @@ int cg_cmd_eval(int argc, char **argv)
     char path[CG_PATH_LEN + 32], err[2048] = "";
     snprintf(path, sizeof path, "%s/config.ini", dir);
     if (access(path, R_OK)) {
-        fprintf(stderr, "cgrpo eval: %s not found (hint: name a run directory written by cgrpo train)\n", path);
+        fprintf(stderr,
+                "cgrpo eval: %s not found (hint: name a run directory written by cgrpo train)\n",
+                path);
         return 1;
     }
     cg_cmd_config_opts_t copts = {0};
@@ -271,8 +274,10 @@ int cg_cmd_eval(int argc, char **argv)
         goto done;
     const cg_sim_info_t *info = cg_sim_info(sim);
     tab = cg_sim_kind_table(cg_sim_kind(sim));
-    cg_policy_shape_t shape = {.obs_dim = info->obs_dim, .n_actions = info->n_actions,
-                               .n_hidden = cfg->n_hidden, .activation = cfg->activation};
+    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
+                               .n_actions = info->n_actions,
+                               .n_hidden = cfg->n_hidden,
+                               .activation = cfg->activation};
     memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
     policy = cg_policy_new(&shape, 0);
     init = cg_policy_new(&shape, cg_learner_init_seed(cfg));

@@ -90,10 +90,14 @@ int cg_cmd_keygen(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    if (cg_transport_curve_write_key(key_path, sec, 1, "cgrpo learner CURVE secret key: keep it "
-                                     "on the learner's node", err, sizeof err) ||
-        cg_transport_curve_write_key(pub_path, pub, 0, "cgrpo learner CURVE public key: give it "
-                                     "to every actor", err, sizeof err) ||
+    if (cg_transport_curve_write_key(key_path, sec, 1,
+                                     "cgrpo learner CURVE secret key: keep it "
+                                     "on the learner's node",
+                                     err, sizeof err) ||
+        cg_transport_curve_write_key(pub_path, pub, 0,
+                                     "cgrpo learner CURVE public key: give it "
+                                     "to every actor",
+                                     err, sizeof err) ||
         s_write_token(token_path, err, sizeof err)) {
         fprintf(stderr, "cgrpo keygen: %s\n", err);
         rc = 1;

@@ -74,12 +74,15 @@ static void s_usage(FILE *out)
 /* 0 ok, 1 help printed, 2 usage error. Every rank parses the same argv the same way. */
 static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"run-dir", required_argument, NULL, 'r'}, {"resume", required_argument, NULL, 'R'},
-        {"token", required_argument, NULL, 't'}, {"instances", required_argument, NULL, 'm'},
-        {"no-progress", no_argument, NULL, 'P'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"set", required_argument, NULL, 's'},
+                                             {"run-dir", required_argument, NULL, 'r'},
+                                             {"resume", required_argument, NULL, 'R'},
+                                             {"token", required_argument, NULL, 't'},
+                                             {"instances", required_argument, NULL, 'm'},
+                                             {"no-progress", no_argument, NULL, 'P'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     FILE *err = rank == 0 ? stderr : NULL;
     int opt;
     optind = 1;
@@ -99,7 +102,8 @@ static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
             o->instances = strtol(optarg, &end, 10);
             if (*end || o->instances < 1 || o->instances > 65536) {
                 if (err)
-                    fprintf(err, "cgrpo mpi: --instances needs a number 1..65536, got '%s'\n", optarg);
+                    fprintf(err, "cgrpo mpi: --instances needs a number 1..65536, got '%s'\n",
+                            optarg);
                 return 2;
             }
             break;
@@ -117,8 +121,9 @@ static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
     if (optind < argc || (o->resume && (o->copts.config_path || o->run_dir))) {
         if (err)
             fprintf(err, "cgrpo mpi: %s (hint: cgrpo mpi --help)\n",
-                    optind < argc ? "unexpected argument"
-                                  : "--resume DIR uses DIR and its config.ini; drop --config and --run-dir");
+                    optind < argc
+                        ? "unexpected argument"
+                        : "--resume DIR uses DIR and its config.ini; drop --config and --run-dir");
         return 2;
     }
     return 0;
@@ -126,8 +131,8 @@ static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
 
 /* Rank 0: the config (with [actor] actors = n_actors), the run directory and the learner.
  * NULL with the reason printed. */
-static cg_learner_t *s_learner_new(const s_opts_t *o, int n_actors, cg_config_t *cfg,
-                                   char *dir, size_t dir_len)
+static cg_learner_t *s_learner_new(const s_opts_t *o, int n_actors, cg_config_t *cfg, char *dir,
+                                   size_t dir_len)
 {
     char base[CG_PATH_LEN + 32], set_actors[64];
     cg_cmd_config_opts_t copts = o->copts;
@@ -168,8 +173,10 @@ static int s_run_learner(cg_learner_t *learner, const char *dir, int n_actors)
     cg_learner_summary(learner, stdout);
     cg_learner_destroy(&learner);
     if (rc == CG_ERR_INTERRUPTED) {
-        fprintf(stderr, "cgrpo mpi: interrupted; checkpoint written (resume with: mpirun ... cgrpo "
-                        "mpi --resume %s)\n", dir);
+        fprintf(stderr,
+                "cgrpo mpi: interrupted; checkpoint written (resume with: mpirun ... cgrpo "
+                "mpi --resume %s)\n",
+                dir);
         return 130;
     }
     if (rc != CG_OK) {
@@ -199,8 +206,11 @@ static int s_run_actor(const s_opts_t *o, const s_rendezvous_t *rv, int32_t acto
         setvbuf(stderr, NULL, _IOLBF, 0);
 
     char err[1024] = "";
-    cg_actor_opts_t aopts = {.host = rv->host, .port = rv->port, .actor_id = actor_id,
-                             .token = token, .instances = (int32_t)o->instances,
+    cg_actor_opts_t aopts = {.host = rv->host,
+                             .port = rv->port,
+                             .actor_id = actor_id,
+                             .token = token,
+                             .instances = (int32_t)o->instances,
                              .curve_server_key = server_key};
     cg_actor_t *actor = cg_actor_new(&aopts, err, sizeof err);
     if (!actor) {
@@ -232,8 +242,10 @@ int cg_cmd_mpi(int argc, char **argv)
     s_opts_t o = {.token = "", .progress = isatty(STDERR_FILENO)};
     int prc = s_parse(argc, argv, rank, &o);
     if (prc == 0 && size < 2) {
-        fprintf(stderr, "cgrpo mpi: %d rank: rank 0 is the learner, so at least one more is needed "
-                        "(hint: mpirun -n N cgrpo mpi with N >= 2)\n", size);
+        fprintf(stderr,
+                "cgrpo mpi: %d rank: rank 0 is the learner, so at least one more is needed "
+                "(hint: mpirun -n N cgrpo mpi with N >= 2)\n",
+                size);
         prc = 2;
     }
     if (prc != 0) { /* every rank decided the same, from the same argv */

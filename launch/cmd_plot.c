@@ -413,7 +413,7 @@ static void s_plot_clauses(FILE *f, const s_plot_t *p, const s_series_t *ser, in
             char title[300];
             if (by_series)
                 cg_status_msg(title, sizeof title, "%s%s%s", s->label, p->n_groups > 1 ? " - " : "",
-                      p->n_groups > 1 ? p->groups[gi].label : "");
+                              p->n_groups > 1 ? p->groups[gi].label : "");
             else if (s->ref)
                 cg_status_msg(title, sizeof title, "%s", s->label);
             else
@@ -514,7 +514,8 @@ static int s_figure(const s_plot_t *p, const char *name, const char *title, cons
     s_gp_str(f, ylabel);
     fprintf(f, "\n");
     char full[512];
-    cg_status_msg(full, sizeof full, "%s%s%s", p->title ? p->title : "", p->title ? ": " : "", title);
+    cg_status_msg(full, sizeof full, "%s%s%s", p->title ? p->title : "", p->title ? ": " : "",
+                  title);
     /* with the key below: fixed margins (both panels match), the key centred under them */
     double bottom = (double)(62 + 18 * key_rows) / height, top = 1.0 - 64.0 / height;
     if (below)
@@ -608,7 +609,7 @@ static int s_default_figures(s_plot_t *p)
         char name[128], title[200];
         cg_status_msg(name, sizeof name, "%s_rate", costs[k]);
         cg_status_msg(title, sizeof title, "%s rate (training batches)%s", costs[k],
-              isnan(d) ? ", not enforced" : "");
+                      isnan(d) ? ", not enforced" : "");
         double zoom = isnan(d) ? 0 : (d > 0 ? fmin(1.0, 4 * d) : 0.05);
         if (s_figure(p, name, title, "violation rate", ser, n, 0, "-0.02:1.02", zoom) < 0)
             return -1;
@@ -661,8 +662,8 @@ static int s_default_figures(s_plot_t *p)
             safe[j] = 0;
             cg_status_msg(name, sizeof name, "eff_weights-%s", safe);
             cg_status_msg(title, sizeof title,
-                  "%s: effective weights (wide) vs signed multipliers w (dashed)",
-                  p->groups[gi].label);
+                          "%s: effective weights (wide) vs signed multipliers w (dashed)",
+                          p->groups[gi].label);
             if (s_figure(&one, name, title, "weight", ser, n, 1, NULL, 0) < 0)
                 return -1;
         }

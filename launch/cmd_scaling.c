@@ -33,11 +33,11 @@
 typedef struct {
     int actors;
     int ok;
-    int window;                /* updates in the measured steady state */
+    int window; /* updates in the measured steady state */
     double steps_per_s, groups_per_s, trained_per_s, busy, lat_p50_ms, lat_p99_ms, lag;
     int64_t dropped, rejected, latency_samples;
     double msg_bytes, groups_per_msg;
-    double dropped_per_s, span_s;  /* stale groups dropped per second; the measured window */
+    double dropped_per_s, span_s; /* stale groups dropped per second; the measured window */
     double raw_msgs_per_s, raw_groups_per_s, ingest_frac;
 } s_row_t;
 
@@ -97,7 +97,8 @@ static int s_series_load(const char *dir, s_series_t *s)
         col[k] = -1;
     if (getline(&line, &cap, f) > 0) {
         int j = 0;
-        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), j++)
+        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t;
+             t = strtok_r(NULL, ",\n", &save), j++)
             for (int k = 0; k < S_N_COLS; k++)
                 if (!strcmp(t, s_COLS[k]))
                     col[k] = j;
@@ -112,7 +113,8 @@ static int s_series_load(const char *dir, s_series_t *s)
                 s->col[k] = cg_realloc(s->col[k], (size_t)cap_rows, sizeof(double));
         }
         int j = 0;
-        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t; t = strtok_r(NULL, ",\n", &save), j++)
+        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t;
+             t = strtok_r(NULL, ",\n", &save), j++)
             for (int k = 0; k < S_N_COLS; k++)
                 if (j == col[k])
                     s->col[k][s->n_rows] = strtod(t, NULL);
@@ -168,7 +170,8 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
         sa.sa_handler = s_on_alarm;
         sigemptyset(&sa.sa_mask);
         sigaction(SIGALRM, &sa, NULL);
-        struct itimerval it = {{0, 0}, {(time_t)duration, (suseconds_t)(1e6 * (duration - (time_t)duration))}};
+        struct itimerval it = {
+            {0, 0}, {(time_t)duration, (suseconds_t)(1e6 * (duration - (time_t)duration))}};
         s_timeup = 0;
         setitimer(ITIMER_REAL, &it, NULL);
         rc = cg_learner_run(learner, &cg_cmd_stop);
@@ -192,8 +195,9 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
 
     s_series_t s = {0};
     if (s_series_load(dir, &s) || s.n_rows < 2) {
-        fprintf(stderr, "cgrpo bench: with %d actors, %d policy updates in %.0f s: too few to "
-                        "measure (hint: a longer --duration, or a smaller train.groups)\n",
+        fprintf(stderr,
+                "cgrpo bench: with %d actors, %d policy updates in %.0f s: too few to "
+                "measure (hint: a longer --duration, or a smaller train.groups)\n",
                 n_actors, s.n_rows, duration);
         s_series_free(&s);
         return -1;
@@ -205,8 +209,9 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
     while (r0 < r1 - 1 && (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup))
         r0++;
     if (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup)
-        fprintf(stderr, "cgrpo bench: with %d actors the measurement starts at %.1f s with %.0f "
-                        "actors alive (hint: a longer --duration)\n",
+        fprintf(stderr,
+                "cgrpo bench: with %d actors the measurement starts at %.1f s with %.0f "
+                "actors alive (hint: a longer --duration)\n",
                 n_actors, s.col[S_WALL][r0], s.col[S_ALIVE][r0]);
     row->window = r1 - r0;
     double span = s.col[S_WALL][r1] - s.col[S_WALL][r0], busy = 0, lag = 0;
@@ -240,7 +245,7 @@ typedef struct {
     int port;
     size_t bytes;
     int32_t hwm;
-    double until;  /* monotonic deadline */
+    double until; /* monotonic deadline */
     pthread_t th;
     int started;
 } s_pusher_t;
@@ -335,13 +340,13 @@ static void s_csv_row(FILE *f, const char *sim, const s_row_t *r)
 {
     if (!r->ok)
         return;
-    fprintf(f, "%s,%d,%.1f,%.3f,%.3f,%.4f,%.3f,%.3f,%lld,%.4f,%.3f,%lld,%.0f,%.3f,%.1f,%.1f,%.5f,"
-               "%d,%.2f,%lld\n",
+    fprintf(f,
+            "%s,%d,%.1f,%.3f,%.3f,%.4f,%.3f,%.3f,%lld,%.4f,%.3f,%lld,%.0f,%.3f,%.1f,%.1f,%.5f,"
+            "%d,%.2f,%lld\n",
             sim, r->actors, r->steps_per_s, r->groups_per_s, r->trained_per_s, r->busy,
-            r->lat_p50_ms, r->lat_p99_ms, (long long)r->latency_samples, r->lag,
-            r->dropped_per_s, (long long)r->rejected, r->msg_bytes, r->groups_per_msg,
-            r->raw_msgs_per_s, r->raw_groups_per_s, r->ingest_frac, r->window, r->span_s,
-            (long long)r->dropped);
+            r->lat_p50_ms, r->lat_p99_ms, (long long)r->latency_samples, r->lag, r->dropped_per_s,
+            (long long)r->rejected, r->msg_bytes, r->groups_per_msg, r->raw_msgs_per_s,
+            r->raw_groups_per_s, r->ingest_frac, r->window, r->span_s, (long long)r->dropped);
 }
 
 /* scaling.gp + scaling.png: throughput, busy/ingest fractions and latency against actors. */
@@ -388,8 +393,10 @@ static int s_plot(const char *dir, const char *title)
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-        fprintf(stderr, "cgrpo bench: gnuplot not found: no scaling.png (hint: apt-get install "
-                        "gnuplot-nox, then cd %s && gnuplot scaling.gp)\n", dir);
+        fprintf(stderr,
+                "cgrpo bench: gnuplot not found: no scaling.png (hint: apt-get install "
+                "gnuplot-nox, then cd %s && gnuplot scaling.gp)\n",
+                dir);
         return -1;
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
@@ -435,8 +442,10 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         if (!strcmp(a, "--actors")) {
             n_counts = s_parse_counts(v, counts);
             if (n_counts <= 0) {
-                fprintf(stderr, "cgrpo bench: --actors wants counts 1..1024 separated by commas, "
-                                "at most %d, got '%s'\n", S_MAX_COUNTS, v);
+                fprintf(stderr,
+                        "cgrpo bench: --actors wants counts 1..1024 separated by commas, "
+                        "at most %d, got '%s'\n",
+                        S_MAX_COUNTS, v);
                 return 2;
             }
         } else if (!strcmp(a, "--sim")) {
@@ -451,7 +460,8 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         } else if (!strcmp(a, "--seconds")) {
             seconds = strtod(v, &end);
             if (*end || !(seconds > 0 && seconds < 3600)) {
-                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n", v);
+                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n",
+                        v);
                 return 2;
             }
         } else if (!strcmp(a, "--config")) {
@@ -462,8 +472,10 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         } else if (!strcmp(a, "--out")) {
             out_dir = v;
         } else {
-            fprintf(stderr, "cgrpo bench: unknown option '%s' in the scaling study (hint: cgrpo "
-                            "bench --actors 1,2,4 --sim sleep:1000; cgrpo bench --help)\n", a);
+            fprintf(stderr,
+                    "cgrpo bench: unknown option '%s' in the scaling study (hint: cgrpo "
+                    "bench --actors 1,2,4 --sim sleep:1000; cgrpo bench --help)\n",
+                    a);
             return 2;
         }
     }
@@ -479,7 +491,8 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         char *end;
         long us = strtol(colon + 1, &end, 10);
         if (strncmp(sim, "sleep:", 6) || end == colon + 1 || *end || us < 0 || us > 60000000) {
-            fprintf(stderr, "cgrpo bench: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n", sim);
+            fprintf(stderr,
+                    "cgrpo bench: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n", sim);
             return 2;
         }
         snprintf(set_sleep, sizeof set_sleep, "sleep.step_us=%ld", us);
@@ -506,10 +519,11 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         fprintf(stderr, "cgrpo bench: cannot write %s\n", csv_path);
         return 1;
     }
-    fprintf(csv, "sim,actors,env_steps_per_s,groups_per_s,trained_groups_per_s,busy_frac,"
-                 "latency_p50_ms,latency_p99_ms,latency_samples,policy_lag,dropped_per_s,rejected,"
-                 "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
-                 "window_s,dropped_total\n");
+    fprintf(csv,
+            "sim,actors,env_steps_per_s,groups_per_s,trained_groups_per_s,busy_frac,"
+            "latency_p50_ms,latency_p99_ms,latency_samples,policy_lag,dropped_per_s,rejected,"
+            "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
+            "window_s,dropped_total\n");
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     int status = 0, header = 0;
@@ -523,20 +537,22 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
         if (cg_cmd_add_set(&o, set_sim) || (set_sleep[0] && cg_cmd_add_set(&o, set_sleep)) ||
             cg_cmd_add_set(&o, set_iters) || cg_cmd_add_set(&o, set_actors) ||
-            cg_cmd_add_set(&o, "run.checkpoint_every=0") || cg_cmd_add_set(&o, "run.deterministic=false") ||
-            cg_cmd_load_config(&o, NULL, cfg)) {
+            cg_cmd_add_set(&o, "run.checkpoint_every=0") ||
+            cg_cmd_add_set(&o, "run.deterministic=false") || cg_cmd_load_config(&o, NULL, cfg)) {
             free(cfg);
             fclose(csv);
             return 1;
         }
         if (!header) {
-            snprintf(title, sizeof title, "sim %s, %d instances per actor, B = %d groups of G = %d, "
-                     "max policy lag %d, %ld CPUs", sim, cfg->instances, cfg->groups_per_batch,
-                     cfg->group_size, cfg->max_policy_lag, ncpu);
+            snprintf(title, sizeof title,
+                     "sim %s, %d instances per actor, B = %d groups of G = %d, "
+                     "max policy lag %d, %ld CPUs",
+                     sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
+                     cfg->max_policy_lag, ncpu);
             printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
                    "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
-                   sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
-                   cfg->max_policy_lag, duration, warmup, ncpu);
+                   sim, cfg->instances, cfg->groups_per_batch, cfg->group_size, cfg->max_policy_lag,
+                   duration, warmup, ncpu);
             s_print_header(stdout);
             fflush(stdout);
             header = 1;
@@ -546,9 +562,11 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         if (row.ok) {
             int pushers = counts[k] < ncpu ? counts[k] : (int)ncpu;
             pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
-            row.raw_msgs_per_s = s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, seconds, cfg->hwm);
+            row.raw_msgs_per_s =
+                s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, seconds, cfg->hwm);
             row.raw_groups_per_s = row.raw_msgs_per_s * row.groups_per_msg;
-            row.ingest_frac = row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
+            row.ingest_frac =
+                row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
         } else {
             status = 1;
         }

@@ -18,24 +18,30 @@
 static void s_usage(FILE *out, const char *cmd)
 {
     int train = !strcmp(cmd, "train");
-    fprintf(out,
-            "usage: cgrpo %s [options]\n"
-            "%s\n\n"
-            "  --config FILE        INI configuration (docs/config.md); default: built-in gridworld run\n"
-            "  --set SEC.KEY=VALUE  override one key (repeatable), e.g. --set train.groups=32\n"
-            "  --run-dir DIR        where config, metrics, checkpoints go (default runs/<time>-<run id>)\n"
-            "  --resume DIR         continue the run in DIR from its latest checkpoint\n"
-            "%s"
-            "  --deterministic      synchronous collection, fixed actor/seed assignment (bit-reproducible on CPU)\n"
-            "  --token TOKEN        run token actors must present\n"
-            "  --no-progress        plain log lines instead of the live progress line\n"
-            "  -h, --help           this help\n",
-            cmd,
-            train ? "Trains a policy: starts the learner and N local actors, shows progress, writes a run\n"
-                    "directory and ends with a summary. With no options: the default constrained gridworld."
-                  : "Runs the learner role only; actors join with `cgrpo actor --connect HOST:PORT`.\n"
-                    "Prints the control endpoint and writes it to RUN_DIR/endpoint.",
-            train ? "  --actors N           local actor processes (default [actor] actors = 2)\n" : "");
+    fprintf(
+        out,
+        "usage: cgrpo %s [options]\n"
+        "%s\n\n"
+        "  --config FILE        INI configuration (docs/config.md); default: built-in gridworld "
+        "run\n"
+        "  --set SEC.KEY=VALUE  override one key (repeatable), e.g. --set train.groups=32\n"
+        "  --run-dir DIR        where config, metrics, checkpoints go (default runs/<time>-<run "
+        "id>)\n"
+        "  --resume DIR         continue the run in DIR from its latest checkpoint\n"
+        "%s"
+        "  --deterministic      synchronous collection, fixed actor/seed assignment "
+        "(bit-reproducible on CPU)\n"
+        "  --token TOKEN        run token actors must present\n"
+        "  --no-progress        plain log lines instead of the live progress line\n"
+        "  -h, --help           this help\n",
+        cmd,
+        train ? "Trains a policy: starts the learner and N local actors, shows progress, writes a "
+                "run\n"
+                "directory and ends with a summary. With no options: the default constrained "
+                "gridworld."
+              : "Runs the learner role only; actors join with `cgrpo actor --connect HOST:PORT`.\n"
+                "Prints the control endpoint and writes it to RUN_DIR/endpoint.",
+        train ? "  --actors N           local actor processes (default [actor] actors = 2)\n" : "");
 }
 
 static int s_run(int argc, char **argv, int spawn_actors)
@@ -45,24 +51,28 @@ static int s_run(int argc, char **argv, int spawn_actors)
     const char *run_dir = NULL, *resume = NULL, *token = "";
     int actors = -1, deterministic = 0, progress = isatty(STDERR_FILENO);
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
         {"run-dir", required_argument, NULL, 'r'}, {"resume", required_argument, NULL, 'R'},
-        {"actors", required_argument, NULL, 'a'}, {"deterministic", no_argument, NULL, 'd'},
-        {"token", required_argument, NULL, 't'}, {"no-progress", no_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"actors", required_argument, NULL, 'a'},  {"deterministic", no_argument, NULL, 'd'},
+        {"token", required_argument, NULL, 't'},   {"no-progress", no_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c': copts.config_path = optarg; break;
-        case 's': if (cg_cmd_add_set(&copts, optarg)) return 2; break;
+        case 's':
+            if (cg_cmd_add_set(&copts, optarg))
+                return 2;
+            break;
         case 'r': run_dir = optarg; break;
         case 'R': resume = optarg; break;
         case 'a': {
             char *end;
             long v = strtol(optarg, &end, 10);
             if (!spawn_actors || *end || v < 0 || v > 1024) {
-                fprintf(stderr, "cgrpo %s: --actors needs a number 0..1024, got '%s'\n", cmd, optarg);
+                fprintf(stderr, "cgrpo %s: --actors needs a number 0..1024, got '%s'\n", cmd,
+                        optarg);
                 return 2;
             }
             actors = (int)v;
@@ -81,7 +91,8 @@ static int s_run(int argc, char **argv, int spawn_actors)
         return 2;
     }
     if (resume && run_dir && strcmp(resume, run_dir)) {
-        fprintf(stderr, "cgrpo %s: --resume DIR already names the run directory; drop --run-dir\n", cmd);
+        fprintf(stderr, "cgrpo %s: --resume DIR already names the run directory; drop --run-dir\n",
+                cmd);
         return 2;
     }
 
@@ -90,13 +101,17 @@ static int s_run(int argc, char **argv, int spawn_actors)
     if (resume) {
         snprintf(base, sizeof base, "%s/config.ini", resume);
         if (access(base, R_OK)) {
-            fprintf(stderr, "cgrpo %s: %s not found (hint: --resume takes a run directory written by cgrpo train)\n",
+            fprintf(stderr,
+                    "cgrpo %s: %s not found (hint: --resume takes a run directory written by cgrpo "
+                    "train)\n",
                     cmd, base);
             free(cfg);
             return 1;
         }
         if (copts.config_path) {
-            fprintf(stderr, "cgrpo %s: --resume uses the run's own config.ini; use --set to change keys\n", cmd);
+            fprintf(stderr,
+                    "cgrpo %s: --resume uses the run's own config.ini; use --set to change keys\n",
+                    cmd);
             free(cfg);
             return 2;
         }
@@ -125,7 +140,8 @@ static int s_run(int argc, char **argv, int spawn_actors)
     int rc = cg_cmd_run_training(cfg, dir, resume != NULL, token, progress,
                                  spawn_actors ? cfg->actors : 0, 0, NULL);
     if (rc == 130)
-        fprintf(stderr, "cgrpo %s: interrupted; checkpoint written (resume with: cgrpo %s --resume %s)\n",
+        fprintf(stderr,
+                "cgrpo %s: interrupted; checkpoint written (resume with: cgrpo %s --resume %s)\n",
                 cmd, cmd, dir);
     free(cfg);
     return rc;
@@ -143,7 +159,7 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
         return 1;
     if (n_actors > 0 && cfg->curve_secret_key[0] && !server_key[0]) {
         fprintf(stderr, "cgrpo: local actors need the learner's public key (hint: set [learner] "
-                "curve_public_key to the learner.pub next to curve_secret_key)\n");
+                        "curve_public_key to the learner.pub next to curve_secret_key)\n");
         return 1;
     }
     cg_env_spec_t env;
@@ -168,7 +184,8 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
     /* Local actors reach a learner bound to every interface on loopback; keys and the token
      * file reach them through the run's config.ini. */
     const char *b = cfg->bind_host;
-    int wildcard = !strcmp(b, "*") || !strcmp(b, "0.0.0.0") || !strcmp(b, "::") || !strcmp(b, "[::]");
+    int wildcard =
+        !strcmp(b, "*") || !strcmp(b, "0.0.0.0") || !strcmp(b, "::") || !strcmp(b, "[::]");
     char actor_cfg[CG_PATH_LEN + 32] = "";
     if (cfg->curve_public_key[0] || cfg->token_file[0])
         snprintf(actor_cfg, sizeof actor_cfg, "%s/config.ini", dir);
@@ -234,5 +251,11 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
     return 0;
 }
 
-int cg_cmd_train(int argc, char **argv) { return s_run(argc, argv, 1); }
-int cg_cmd_learner(int argc, char **argv) { return s_run(argc, argv, 0); }
+int cg_cmd_train(int argc, char **argv)
+{
+    return s_run(argc, argv, 1);
+}
+int cg_cmd_learner(int argc, char **argv)
+{
+    return s_run(argc, argv, 0);
+}

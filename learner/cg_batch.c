@@ -9,41 +9,41 @@
 #include "cg_alloc.h"
 
 typedef struct {
-    uint64_t version;   /* policy version the group was sampled with */
-    uint64_t seq;       /* sender's message sequence number */
+    uint64_t version; /* policy version the group was sampled with */
+    uint64_t seq;     /* sender's message sequence number */
     uint64_t init_seed;
     int32_t actor_id;
-    int32_t index;      /* position within its message */
+    int32_t index; /* position within its message */
     int32_t n_checks;
 } s_group_t;
 
 struct cg_batch {
     int32_t G, K, D;
     int32_t n_groups, cap_groups;
-    s_group_t *groups;      /* (cap_groups) */
+    s_group_t *groups; /* (cap_groups) */
     /* per episode, (cap_groups * G) */
     float *reward;
-    float *cost;            /* (episodes, K) */
+    float *cost; /* (episodes, K) */
     int32_t *length;
     float *temperature;
-    int64_t *step0;         /* first step of the episode in the step arena */
+    int64_t *step0; /* first step of the episode in the step arena */
     float *adv;
     float *kl_coef;
     /* steps */
     int64_t n_steps, cap_steps;
-    float *obs;             /* (cap_steps, D) */
+    float *obs; /* (cap_steps, D) */
     int32_t *action;
     float *logp;
     float *logp_ref;
     /* minibatch gather */
-    int32_t *perm;          /* episode order for the current epoch */
+    int32_t *perm; /* episode order for the current epoch */
     int32_t n_perm, n_mb;
     int64_t cap_mb;
     float *mb_obs, *mb_logp, *mb_adv, *mb_weight, *mb_ref, *mb_kl;
     int32_t *mb_action;
     /* the current minibatch: episodes perm[mb_lo + j], j < mb_n_ep, its rows from
      * mb_row0[j] (mb_row0[mb_n_ep] = rows), gathered by s_fill when the backend asks */
-    int64_t *mb_row0;       /* (cap_perm + 1) */
+    int64_t *mb_row0; /* (cap_perm + 1) */
     int32_t cap_perm;
     int32_t mb_lo, mb_n_ep;
     int mb_with_ref, mb_asym;
@@ -89,11 +89,26 @@ void cg_batch_destroy(cg_batch_t **self_p)
     *self_p = NULL;
 }
 
-int32_t cg_batch_n_groups(const cg_batch_t *self) { return self->n_groups; }
-int64_t cg_batch_n_steps(const cg_batch_t *self) { return self->n_steps; }
-const float *cg_batch_obs(const cg_batch_t *self) { return self->obs; }
-const int32_t *cg_batch_actions(const cg_batch_t *self) { return self->action; }
-float *cg_batch_logp_ref(cg_batch_t *self) { return self->logp_ref; }
+int32_t cg_batch_n_groups(const cg_batch_t *self)
+{
+    return self->n_groups;
+}
+int64_t cg_batch_n_steps(const cg_batch_t *self)
+{
+    return self->n_steps;
+}
+const float *cg_batch_obs(const cg_batch_t *self)
+{
+    return self->obs;
+}
+const int32_t *cg_batch_actions(const cg_batch_t *self)
+{
+    return self->action;
+}
+float *cg_batch_logp_ref(cg_batch_t *self)
+{
+    return self->logp_ref;
+}
 
 static void s_reserve_groups(cg_batch_t *b, int32_t need)
 {
@@ -143,7 +158,7 @@ cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
         const cg_msg_group_t *src = &msg->groups[g];
         int32_t gi = self->n_groups++;
         self->groups[gi] = (s_group_t){msg->policy_version, msg->seq, src->init_seed,
-                                       msg->actor_id, g, src->n_checks};
+                                       msg->actor_id,       g,        src->n_checks};
         for (int32_t j = 0; j < self->G; j++) {
             const cg_msg_episode_t *ep = &src->episodes[j];
             size_t e = (size_t)gi * (size_t)self->G + (size_t)j;
@@ -328,10 +343,12 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
             int csame = 1;
             float c0 = self->cost[(size_t)g * (size_t)G * (size_t)K + (size_t)k];
             for (int32_t j = 0; j < G; j++)
-                csame &= self->cost[((size_t)g * (size_t)G + (size_t)j) * (size_t)K + (size_t)k] == c0;
+                csame &=
+                    self->cost[((size_t)g * (size_t)G + (size_t)j) * (size_t)K + (size_t)k] == c0;
             zero_c[k] += csame;
         }
-        double lag = version >= self->groups[g].version ? (double)(version - self->groups[g].version) : 0.0;
+        double lag =
+            version >= self->groups[g].version ? (double)(version - self->groups[g].version) : 0.0;
         lag_sum += lag;
         if (lag > out->lag_max)
             out->lag_max = lag;
@@ -354,9 +371,9 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
 }
 
 cg_status_t cg_batch_advantages(cg_batch_t *self, int32_t n, const cg_adv_config_t *cfg,
-                                int32_t n_enforced, const int32_t *cost_index,
-                                const float *lambda, int asym_kl, float kl_neg, float kl_pos,
-                                float *eff_weight, double *adv_neg_frac)
+                                int32_t n_enforced, const int32_t *cost_index, const float *lambda,
+                                int asym_kl, float kl_neg, float kl_pos, float *eff_weight,
+                                double *adv_neg_frac)
 {
     int32_t G = self->G, K = self->K;
     float cost[CG_MAX_COSTS * CG_MAX_GROUP];
@@ -419,7 +436,7 @@ static void s_fill(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
     const size_t D = (size_t)self->D;
     for (int32_t j = lo; j < self->mb_n_ep && row0[j] < r1; j++) {
         const int32_t e = self->perm[self->mb_lo + j];
-        const int64_t a = row0[j] > r0 ? row0[j] : r0;           /* rows [a, b) of it */
+        const int64_t a = row0[j] > r0 ? row0[j] : r0; /* rows [a, b) of it */
         const int64_t b = row0[j + 1] < r1 ? row0[j + 1] : r1;
         const int64_t from = self->step0[e] + (a - row0[j]);
         const size_t len = (size_t)(b - a);

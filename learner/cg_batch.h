@@ -28,14 +28,14 @@ typedef struct {
     int32_t n_episodes;
     int64_t n_steps;
     double reward_mean;
-    double goal_rate;                    /* fraction of episodes with reward >= 1 */
-    double cost_rate[CG_MAX_COSTS];      /* per simulator cost: fraction violated */
-    double frac_zero_std_reward;         /* groups whose rewards are all equal */
-    double reward_member[CG_MAX_GROUP];  /* mean reward of group member j (its temperature) */
-    double frac_all_goal;                /* groups whose members all have reward >= 1 */
-    double frac_all_zero;                /* groups whose members all have reward <= 0 */
+    double goal_rate;                   /* fraction of episodes with reward >= 1 */
+    double cost_rate[CG_MAX_COSTS];     /* per simulator cost: fraction violated */
+    double frac_zero_std_reward;        /* groups whose rewards are all equal */
+    double reward_member[CG_MAX_GROUP]; /* mean reward of group member j (its temperature) */
+    double frac_all_goal;               /* groups whose members all have reward >= 1 */
+    double frac_all_zero;               /* groups whose members all have reward <= 0 */
     double frac_zero_std_cost[CG_MAX_COSTS];
-    double lag_mean, lag_max;            /* current version - group policy version */
+    double lag_mean, lag_max; /* current version - group policy version */
 } cg_batch_stats_t;
 
 /* G episodes per group, K simulator costs, observations of obs_dim floats. */
@@ -64,9 +64,9 @@ void cg_batch_stats(const cg_batch_t *self, int32_t n, uint64_t version, cg_batc
  * kl_neg/kl_pos are given (asym >= 0), per-episode KL coefficients. eff_weight (K_enf+1)
  * receives the mean effective weights over groups. */
 cg_status_t cg_batch_advantages(cg_batch_t *self, int32_t n, const cg_adv_config_t *cfg,
-                                int32_t n_enforced, const int32_t *cost_index,
-                                const float *lambda, int asym_kl, float kl_neg, float kl_pos,
-                                float *eff_weight, double *adv_neg_frac);
+                                int32_t n_enforced, const int32_t *cost_index, const float *lambda,
+                                int asym_kl, float kl_neg, float kl_pos, float *eff_weight,
+                                double *adv_neg_frac);
 
 /* Group g's sender (actor id) and its steps [*first, *first + *n) in the step arena (a
  * group's episodes are kept together). */
@@ -83,11 +83,11 @@ float *cg_batch_logp_ref(cg_batch_t *self);
 /* Splits the first n groups' episodes into n_mb minibatches in an order shuffled by rng
  * (call once per epoch), then cg_batch_minibatch(i) sets mb to minibatch i (buffers owned
  * by the batch, valid until the next call), its rows gathered by mb->fill as they are used
- * (cg_minibatch_fill; the backend's threads each gather their own rows). with_ref: fill logp_ref; asym: fill
- * per-step kl_coef. Per-step weight = 1 / (episode length * episodes in the minibatch). */
+ * (cg_minibatch_fill; the backend's threads each gather their own rows). with_ref: fill logp_ref;
+ * asym: fill per-step kl_coef. Per-step weight = 1 / (episode length * episodes in the minibatch).
+ */
 void cg_batch_shuffle(cg_batch_t *self, int32_t n, int32_t n_mb, cg_rng_t *rng);
-void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym,
-                        cg_minibatch_t *mb);
+void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_minibatch_t *mb);
 
 #ifdef __cplusplus
 }

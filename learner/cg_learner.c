@@ -31,34 +31,36 @@
 #include "cg_transport.h"
 #include "cg_updater.h"
 
-#define S_QUARANTINE_STRIKES 3 /* failed batches an actor's groups explain before its data
-                                * is refused for the rest of the run */
-#define S_MAX_UNEXPLAINED 5    /* failed updates in a row that no actor's data explains: the
-                                * training itself diverged, and the run stops */
+#define S_QUARANTINE_STRIKES                                                                       \
+    3 /* failed batches an actor's groups explain before its data                                  \
+       * is refused for the rest of the run */
+#define S_MAX_UNEXPLAINED                                                                          \
+    5 /* failed updates in a row that no actor's data explains: the                                \
+       * training itself diverged, and the run stops */
 #define S_CKPT_KEEP 3
 #define S_CONTROL_MAX_BYTES (64 << 10) /* largest frame taken on the control socket */
-#define S_GUARD_PERIOD_MS 5 /* how often the memory guard looks at RSS */
-#define S_LATENCY_SAMPLES 4096 /* broadcast latencies kept for the percentiles (a ring) */
+#define S_GUARD_PERIOD_MS 5            /* how often the memory guard looks at RSS */
+#define S_LATENCY_SAMPLES 4096         /* broadcast latencies kept for the percentiles (a ring) */
 
 typedef struct {
     int32_t id;
     uint8_t identity[CG_IDENTITY_MAX];
     size_t idlen;
-    double last_seen;       /* monotonic seconds; -INFINITY once it has said it leaves */
+    double last_seen; /* monotonic seconds; -INFINITY once it has said it leaves */
     uint64_t applied_version;
     uint64_t groups_sent;
     double latency_s;
     int32_t pid;
     char host[CG_NAME_LEN];
-    int32_t credits;        /* 1: follows credit grants (its Hello said so, run not deterministic) */
-    int64_t outstanding;    /* groups granted and not yet arrived */
-    double t_delivered;     /* last time it delivered groups, or was first granted some */
-    int32_t defaulted;      /* held grants a heartbeat timeout without delivering: probation */
-    uint64_t session;       /* its connection's secret (Welcome.session); its data carries it */
-    uint64_t last_seq;      /* the last GroupBatch.seq taken this session ... */
-    int32_t has_seq;        /* ... once one was */
-    int32_t strikes;        /* failed (non-finite) batches its groups explained */
-    int32_t quarantined;    /* S_QUARANTINE_STRIKES reached: its data is dropped */
+    int32_t credits;     /* 1: follows credit grants (its Hello said so, run not deterministic) */
+    int64_t outstanding; /* groups granted and not yet arrived */
+    double t_delivered;  /* last time it delivered groups, or was first granted some */
+    int32_t defaulted;   /* held grants a heartbeat timeout without delivering: probation */
+    uint64_t session;    /* its connection's secret (Welcome.session); its data carries it */
+    uint64_t last_seq;   /* the last GroupBatch.seq taken this session ... */
+    int32_t has_seq;     /* ... once one was */
+    int32_t strikes;     /* failed (non-finite) batches its groups explained */
+    int32_t quarantined; /* S_QUARANTINE_STRIKES reached: its data is dropped */
     int64_t refused_groups; /* groups dropped since */
 } s_actor_t;
 
@@ -67,24 +69,24 @@ struct cg_learner {
     char run_dir[CG_PATH_LEN];
     char ckpt_dir[CG_PATH_LEN + 16];
     char token[CG_NAME_LEN];
-    char *config_text;      /* run_dir/config.ini, sent in every Welcome */
+    char *config_text; /* run_dir/config.ini, sent in every Welcome */
     int progress;
 
     /* simulator facts and the enforced-constraint map */
-    cg_env_spec_t env;      /* sizes, costs, cap, extra metrics: from the launcher */
+    cg_env_spec_t env; /* sizes, costs, cap, extra metrics: from the launcher */
     int32_t n_enforced;
     int32_t cost_index[CG_MAX_COSTS]; /* enforced k -> simulator cost */
 
     /* model */
     cg_backend_t *backend;
-    cg_policy_t *ref;       /* frozen reference policy for the KL term, or NULL */
-    float *params;          /* host copy of the current weights (n_params) */
+    cg_policy_t *ref; /* frozen reference policy for the KL term, or NULL */
+    float *params;    /* host copy of the current weights (n_params) */
     size_t n_params;
     cg_mult_t *mult;
     float lambda[CG_MAX_COSTS + 1];
     cg_adv_config_t adv;
     cg_loss_config_t loss;
-    cg_rng_t rng;           /* minibatch shuffles */
+    cg_rng_t rng; /* minibatch shuffles */
 
     /* data: two batches. Groups arrive into `filling`; an update takes its first B groups
      * after swapping it with the empty `training`, so ingest goes on while it runs. */
@@ -98,30 +100,30 @@ struct cg_learner {
     cg_batch_stats_t job_stats;
     float job_eff[CG_MAX_COSTS + 1];
     double job_adv_neg;
-    double *job_mult;       /* the multipliers' state before it (restored if it fails) */
-    double job_t0;          /* when the learner started preparing it */
-    double job_wait_s;      /* seconds the updater sat idle before it */
-    double t_idle;          /* when the updater last became idle */
+    double *job_mult;  /* the multipliers' state before it (restored if it fails) */
+    double job_t0;     /* when the learner started preparing it */
+    double job_wait_s; /* seconds the updater sat idle before it */
+    double t_idle;     /* when the updater last became idle */
 
     /* network */
     cg_transport_t *transport;
     cg_socket_t *control, *data, *weights;
-    cg_guard_t *guard;           /* memory guard over the three sockets (NULL: off) */
+    cg_guard_t *guard; /* memory guard over the three sockets (NULL: off) */
     int port, data_port, weights_port;
-    s_actor_t *actors;      /* (cap_actors) the table: live entries and expired ones, whose
-                             * slots and ids are reused; never more than [learner] max_actors */
+    s_actor_t *actors; /* (cap_actors) the table: live entries and expired ones, whose
+                        * slots and ids are reused; never more than [learner] max_actors */
     int32_t n_actors, cap_actors;
-    int secure;             /* CURVE on all three sockets, actor keys admitted on hello */
+    int secure; /* CURVE on all three sockets, actor keys admitted on hello */
     char curve_secret[CG_CURVE_KEY_LEN + 1];
-    char advertise[256];    /* the host actors connect to (run_dir/endpoint) */
+    char advertise[256]; /* the host actors connect to (run_dir/endpoint) */
 
     /* throughput (cg_learner_counters; not checkpointed) */
-    double busy_s;          /* seconds from an update's preparation to its broadcast */
-    double update_max_s;    /* the longest of them: data waits that long unread */
-    double lag_sum;         /* sum over updates of the batch's mean policy lag */
+    double busy_s;       /* seconds from an update's preparation to its broadcast */
+    double update_max_s; /* the longest of them: data waits that long unread */
+    double lag_sum;      /* sum over updates of the batch's mean policy lag */
     int64_t lag_n;
     int64_t data_msgs, data_bytes, data_groups;
-    double *latency;        /* (S_LATENCY_SAMPLES) publish -> apply, from heartbeats */
+    double *latency; /* (S_LATENCY_SAMPLES) publish -> apply, from heartbeats */
     int64_t latency_n;
 
     /* progress */
@@ -129,11 +131,11 @@ struct cg_learner {
     int64_t iteration;
     int64_t env_steps, episodes;
     int64_t rejected, dropped_stale, groups_ingested;
-    int64_t dropped_batches;     /* updates that turned non-finite: batch dropped, state kept */
-    int64_t missing_batches;     /* group batches skipped by an actor's seq (lost on the way) */
-    int64_t quarantined_groups;  /* groups refused from quarantined actors */
-    int32_t unexplained_in_row;  /* failed updates in a row no actor's data explains */
-    double wall_offset;     /* wall seconds of earlier runs (resume) */
+    int64_t dropped_batches;    /* updates that turned non-finite: batch dropped, state kept */
+    int64_t missing_batches;    /* group batches skipped by an actor's seq (lost on the way) */
+    int64_t quarantined_groups; /* groups refused from quarantined actors */
+    int32_t unexplained_in_row; /* failed updates in a row no actor's data explains */
+    double wall_offset;         /* wall seconds of earlier runs (resume) */
     double t_start, t_last_iter;
     cg_metrics_t *metrics;
     cg_batch_stats_t last_stats;
@@ -159,16 +161,15 @@ static cg_status_t s_checkpoint_save(cg_learner_t *self)
         goto done;
     cg_mult_state_get(self->mult, mult);
     uint64_t counters_u[2] = {self->version, (uint64_t)self->iteration};
-    int64_t counters_i[6] = {self->env_steps, self->episodes, self->rejected, self->dropped_stale,
-                             self->groups_ingested, steps};
+    int64_t counters_i[6] = {self->env_steps,     self->episodes,        self->rejected,
+                             self->dropped_stale, self->groups_ingested, steps};
     double wall = self->wall_offset + (cg_os_now() - self->t_start);
     uint64_t rng[2] = {self->rng.state, self->rng.inc};
     if ((rc = cg_ckpt_put_str(w, "run_id", self->cfg.run_id)) ||
         (rc = cg_ckpt_put_str(w, "config", self->config_text)) ||
         (rc = cg_ckpt_put_u64(w, "version_iteration", counters_u, 2)) ||
         (rc = cg_ckpt_put_i64(w, "counters", counters_i, 6)) ||
-        (rc = cg_ckpt_put_f64(w, "wall_s", &wall, 1)) ||
-        (rc = cg_ckpt_put_u64(w, "rng", rng, 2)) ||
+        (rc = cg_ckpt_put_f64(w, "wall_s", &wall, 1)) || (rc = cg_ckpt_put_u64(w, "rng", rng, 2)) ||
         (rc = cg_ckpt_put_f32(w, "params", self->params, self->n_params)) ||
         (rc = cg_ckpt_put_f32(w, "adam_m", m, self->n_params)) ||
         (rc = cg_ckpt_put_f32(w, "adam_v", v, self->n_params)) ||
@@ -198,8 +199,10 @@ static cg_status_t s_checkpoint_restore(cg_learner_t *self, char *err, size_t er
     if (rc != CG_OK)
         return rc;
     if (ver < 0) {
-        snprintf(err, errlen, "no checkpoint in %s (hint: --resume needs a run directory "
-                 "written by an earlier `cgrpo train`)", self->ckpt_dir);
+        snprintf(err, errlen,
+                 "no checkpoint in %s (hint: --resume needs a run directory "
+                 "written by an earlier `cgrpo train`)",
+                 self->ckpt_dir);
         return CG_ERR_IO;
     }
     cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);
@@ -216,8 +219,10 @@ static cg_status_t s_checkpoint_restore(cg_learner_t *self, char *err, size_t er
     if ((rc = cg_ckpt_get_str(ck, "run_id", &run_id, err, errlen)))
         goto done;
     if (strcmp(run_id, self->cfg.run_id)) {
-        snprintf(err, errlen, "checkpoint %s belongs to run '%s', not '%s' (hint: resume the "
-                 "run directory the checkpoint was written in)", path, run_id, self->cfg.run_id);
+        snprintf(err, errlen,
+                 "checkpoint %s belongs to run '%s', not '%s' (hint: resume the "
+                 "run directory the checkpoint was written in)",
+                 path, run_id, self->cfg.run_id);
         rc = CG_ERR_MISMATCH;
         goto done;
     }
@@ -226,10 +231,11 @@ static cg_status_t s_checkpoint_restore(cg_learner_t *self, char *err, size_t er
     if ((rc = cg_ckpt_info(ck, "params", &dtype, &count, err, errlen)))
         goto done;
     if (count != self->n_params) {
-        snprintf(err, errlen, "checkpoint %s holds a policy of %llu parameters, this config builds "
+        snprintf(err, errlen,
+                 "checkpoint %s holds a policy of %llu parameters, this config builds "
                  "one of %zu (hint: resume with the run's own config.ini; [policy] hidden, "
-                 "activation and the simulator must not change)", path,
-                 (unsigned long long)count, self->n_params);
+                 "activation and the simulator must not change)",
+                 path, (unsigned long long)count, self->n_params);
         rc = CG_ERR_MISMATCH;
         goto done;
     }
@@ -321,8 +327,10 @@ static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errle
                 strcat(names, c ? ", " : "");
                 strcat(names, self->env.cost_names[c]);
             }
-            snprintf(err, errlen, "[constraints] %s: simulator '%s' has no such cost (hint: its "
-                     "costs are: %s)", self->cfg.constraints[k].name, self->env.sim,
+            snprintf(err, errlen,
+                     "[constraints] %s: simulator '%s' has no such cost (hint: its "
+                     "costs are: %s)",
+                     self->cfg.constraints[k].name, self->env.sim,
                      self->env.n_costs ? names : "none");
             return CG_ERR_INVAL;
         }
@@ -361,16 +369,19 @@ static cg_status_t s_security(cg_learner_t *self, char *err, size_t errlen)
     if (loopback && !c->curve_secret_key[0])
         return CG_OK;
     if (!loopback && (!c->curve_secret_key[0] || !self->token[0])) {
-        snprintf(err, errlen, "[learner] bind = %s is reachable from other machines, so the learner "
+        snprintf(err, errlen,
+                 "[learner] bind = %s is reachable from other machines, so the learner "
                  "requires CURVE keys and a run token; %s is not set (hint: `cgrpo keygen DIR`, "
                  "then --set learner.curve_secret_key=DIR/learner.key --set "
                  "learner.curve_public_key=DIR/learner.pub --set run.token_file=DIR/token; or "
-                 "bind 127.0.0.1 for a run on one machine)", c->bind_host,
+                 "bind 127.0.0.1 for a run on one machine)",
+                 c->bind_host,
                  !c->curve_secret_key[0] ? "[learner] curve_secret_key" : "the run token");
         return CG_ERR_AUTH;
     }
     if (!cg_transport_has_curve()) {
-        snprintf(err, errlen, "this libzmq was built without CURVE (zmq_has(\"curve\") is false) "
+        snprintf(err, errlen,
+                 "this libzmq was built without CURVE (zmq_has(\"curve\") is false) "
                  "(hint: install a libzmq built with libsodium, such as Debian's libzmq5, or bind "
                  "127.0.0.1 and set no keys)");
         return CG_ERR_UNSUPPORTED;
@@ -381,7 +392,8 @@ static cg_status_t s_security(cg_learner_t *self, char *err, size_t errlen)
     if (c->curve_public_key[0]) {
         CG_TRY(cg_transport_curve_read_key(c->curve_public_key, want, err, errlen));
         if (strcmp(pub, want)) {
-            snprintf(err, errlen, "[learner] curve_public_key %s is not the public key of "
+            snprintf(err, errlen,
+                     "[learner] curve_public_key %s is not the public key of "
                      "curve_secret_key %s (hint: give both files of one `cgrpo keygen` directory)",
                      c->curve_public_key, c->curve_secret_key);
             return CG_ERR_MISMATCH;
@@ -409,7 +421,8 @@ static cg_status_t s_guard_start(cg_learner_t *self, char *err, size_t errlen)
                 cg_transport_unwatch(socks[j]);
                 cg_transport_close(&watches[j]);
             }
-            snprintf(err, errlen, "memory guard: cannot watch the sockets (the log names the "
+            snprintf(err, errlen,
+                     "memory guard: cannot watch the sockets (the log names the "
                      "ZeroMQ error) (hint: set [learner] max_inbound_mb = 0 to run without it)");
             return CG_ERR_ZMQ;
         }
@@ -472,15 +485,20 @@ static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
         free(text);
     }
     if (!self->port && cg_transport_bind(self->control, self->cfg.bind_host, want, &self->port)) {
-        snprintf(err, errlen, "cannot bind the control socket on %s:%d (hint: pick a free "
-                 "[learner] port or 0)", self->cfg.bind_host, want);
+        snprintf(err, errlen,
+                 "cannot bind the control socket on %s:%d (hint: pick a free "
+                 "[learner] port or 0)",
+                 self->cfg.bind_host, want);
         return CG_ERR_ZMQ;
     }
-    int dport = self->cfg.port ? self->cfg.port + 1 : 0, wport = self->cfg.port ? self->cfg.port + 2 : 0;
+    int dport = self->cfg.port ? self->cfg.port + 1 : 0,
+        wport = self->cfg.port ? self->cfg.port + 2 : 0;
     if (cg_transport_bind(self->data, self->cfg.bind_host, dport, &self->data_port) ||
         cg_transport_bind(self->weights, self->cfg.bind_host, wport, &self->weights_port)) {
-        snprintf(err, errlen, "cannot bind the data/weights sockets on %s (hint: [learner] "
-                 "port P uses P, P+1 and P+2)", self->cfg.bind_host);
+        snprintf(err, errlen,
+                 "cannot bind the data/weights sockets on %s (hint: [learner] "
+                 "port P uses P, P+1 and P+2)",
+                 self->cfg.bind_host);
         return CG_ERR_ZMQ;
     }
     FILE *f = fopen(path, "w");
@@ -512,22 +530,26 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     if (self->env.obs_dim < 1 || self->env.n_actions < 1 || self->env.n_costs < 0 ||
         self->env.n_costs > CG_MAX_COSTS || self->env.n_metrics < 0 ||
         self->env.n_metrics > CG_ENV_MAX_METRICS) {
-        snprintf(err, errlen, "environment spec of '%s' is invalid (obs_dim %d, %d actions, %d "
-                 "costs) (hint: a bug in the launcher)", self->env.sim, self->env.obs_dim,
-                 self->env.n_actions, self->env.n_costs);
+        snprintf(err, errlen,
+                 "environment spec of '%s' is invalid (obs_dim %d, %d actions, %d "
+                 "costs) (hint: a bug in the launcher)",
+                 self->env.sim, self->env.obs_dim, self->env.n_actions, self->env.n_costs);
         goto fail;
     }
     if (self->env.max_steps > self->cfg.max_steps_per_episode) {
-        snprintf(err, errlen, "simulator %s runs episodes of up to %d steps, above [learner] "
-                 "max_episode_steps = %d (hint: raise max_episode_steps)", self->env.sim,
-                 self->env.max_steps, self->cfg.max_steps_per_episode);
+        snprintf(err, errlen,
+                 "simulator %s runs episodes of up to %d steps, above [learner] "
+                 "max_episode_steps = %d (hint: raise max_episode_steps)",
+                 self->env.sim, self->env.max_steps, self->cfg.max_steps_per_episode);
         goto fail;
     }
     if (s_map_constraints(self, err, errlen))
         goto fail;
 
-    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim, .n_actions = self->env.n_actions,
-                               .n_hidden = self->cfg.n_hidden, .activation = self->cfg.activation};
+    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
+                               .n_actions = self->env.n_actions,
+                               .n_hidden = self->cfg.n_hidden,
+                               .activation = self->cfg.activation};
     memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
     cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
                              self->cfg.adam_eps, self->cfg.max_grad_norm};
@@ -575,7 +597,8 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         goto fail;
     /* Written only now, so a refused resume leaves the run directory as it was. */
     snprintf(path, sizeof path, "%s/config.ini", self->run_dir);
-    if (cg_config_write(&self->cfg, path) != CG_OK || !(self->config_text = cg_os_read_file(path, NULL))) {
+    if (cg_config_write(&self->cfg, path) != CG_OK ||
+        !(self->config_text = cg_os_read_file(path, NULL))) {
         snprintf(err, errlen, "cannot write %s (hint: choose a writable --run-dir)", path);
         goto fail;
     }
@@ -590,9 +613,9 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         goto fail;
     }
     /* Overlap pays where the update leaves the host's cores free (docs/performance.md). */
-    const int overlap = self->cfg.overlap == CG_OVERLAP_ON ||
-                        (self->cfg.overlap == CG_OVERLAP_AUTO &&
-                         strcmp(cg_backend_name(self->backend), "cpu") != 0);
+    const int overlap =
+        self->cfg.overlap == CG_OVERLAP_ON || (self->cfg.overlap == CG_OVERLAP_AUTO &&
+                                               strcmp(cg_backend_name(self->backend), "cpu") != 0);
     self->updater =
         cg_updater_new(self->transport, self->backend, self->ref, &self->rng, overlap, err, errlen);
     if (!self->updater)
@@ -638,9 +661,18 @@ void cg_learner_destroy(cg_learner_t **self_p)
     *self_p = NULL;
 }
 
-int cg_learner_port(const cg_learner_t *self) { return self->port; }
-const char *cg_learner_host(const cg_learner_t *self) { return self->advertise; }
-const char *cg_learner_run_id(const cg_learner_t *self) { return self->cfg.run_id; }
+int cg_learner_port(const cg_learner_t *self)
+{
+    return self->port;
+}
+const char *cg_learner_host(const cg_learner_t *self)
+{
+    return self->advertise;
+}
+const char *cg_learner_run_id(const cg_learner_t *self)
+{
+    return self->cfg.run_id;
+}
 
 /* ---- actors and messages ---------------------------------------------------------------- */
 
@@ -680,7 +712,8 @@ static s_actor_t *s_actor_of(cg_learner_t *self, const uint8_t *identity, size_t
 {
     for (int32_t i = 0; i < self->n_actors; i++) {
         s_actor_t *a = &self->actors[i];
-        if (a->idlen == idlen && !memcmp(a->identity, identity, idlen) && s_actor_live(self, a, now))
+        if (a->idlen == idlen && !memcmp(a->identity, identity, idlen) &&
+            s_actor_live(self, a, now))
             return a;
     }
     return NULL;
@@ -814,8 +847,10 @@ static void s_credit(cg_learner_t *self, s_actor_t *a)
         return;
     cg_msg_t out = {.type = CG_MSG_HEARTBEAT};
     snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
-    out.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
-                                           .weights_latency_s = -1, .credit = (int32_t)want};
+    out.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id,
+                                           .applied_version = self->version,
+                                           .weights_latency_s = -1,
+                                           .credit = (int32_t)want};
     if (cg_transport_send(self->control, a->identity, a->idlen, &out) == CG_OK) {
         if (a->outstanding == 0)
             a->t_delivered = now; /* the clock of this grant starts now */
@@ -872,7 +907,8 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
         return;
     }
     /* Token accepted: this connection's CURVE key may now open the data and weights sockets. */
-    if (self->secure && cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control))) {
+    if (self->secure &&
+        cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control))) {
         s_refuse(self, identity, idlen, CG_ERR_AUTH, 0,
                  "hello from actor %d (pid %d) without a CURVE client key", h->actor_id, h->pid);
         return;
@@ -946,7 +982,8 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     w->n_constraints = self->n_enforced;
     memcpy(w->constraints, self->cost_index, sizeof w->constraints);
     w->max_steps = self->env.max_steps < self->cfg.max_steps_per_episode
-                       ? self->env.max_steps : self->cfg.max_steps_per_episode;
+                       ? self->env.max_steps
+                       : self->cfg.max_steps_per_episode;
     cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
     if (rc != CG_OK)
         CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));
@@ -986,8 +1023,8 @@ static void s_on_heartbeat(cg_learner_t *self, const uint8_t *identity, size_t i
     a->latency_s = hb->weights_latency_s;
     cg_msg_t ack = {.type = CG_MSG_HEARTBEAT};
     snprintf(ack.run_id, sizeof ack.run_id, "%s", self->cfg.run_id);
-    ack.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = a->id, .applied_version = self->version,
-                                           .weights_latency_s = -1};
+    ack.u.heartbeat = (cg_msg_heartbeat_t){
+        .actor_id = a->id, .applied_version = self->version, .weights_latency_s = -1};
     (void)cg_transport_send(self->control, identity, idlen, &ack);
     s_credit(self, a);
 }
@@ -1000,8 +1037,8 @@ static void s_drain_control(cg_learner_t *self)
         size_t idlen = 0;
         char err[256] = "";
         /* Any run id is decoded here; hello checks it itself (first contact has none). */
-        cg_status_t rc = cg_transport_recv(self->control, &self->caps, NULL, &msg, identity,
-                                           &idlen, NULL, err, sizeof err);
+        cg_status_t rc = cg_transport_recv(self->control, &self->caps, NULL, &msg, identity, &idlen,
+                                           NULL, err, sizeof err);
         if (rc == CG_ERR_TIMEOUT)
             return;
         if (rc != CG_OK) {
@@ -1037,16 +1074,19 @@ static void s_drain_data(cg_learner_t *self)
         self->data_msgs++;
         self->data_bytes += (int64_t)nbytes;
         if (rc == CG_OK && msg.type != CG_MSG_GROUPS) {
-            snprintf(err, sizeof err, "unexpected %s on the data socket", cg_msg_type_name(msg.type));
+            snprintf(err, sizeof err, "unexpected %s on the data socket",
+                     cg_msg_type_name(msg.type));
             rc = CG_ERR_PROTO;
         }
         if (rc == CG_OK && (msg.u.groups.obs_dim != self->env.obs_dim ||
                             msg.u.groups.n_actions != self->env.n_actions ||
                             msg.u.groups.n_costs != self->env.n_costs ||
                             msg.u.groups.group_size != self->cfg.group_size)) {
-            snprintf(err, sizeof err, "group batch of shape obs %d actions %d costs %d G %d "
-                     "does not match this run", msg.u.groups.obs_dim, msg.u.groups.n_actions,
-                     msg.u.groups.n_costs, msg.u.groups.group_size);
+            snprintf(err, sizeof err,
+                     "group batch of shape obs %d actions %d costs %d G %d "
+                     "does not match this run",
+                     msg.u.groups.obs_dim, msg.u.groups.n_actions, msg.u.groups.n_costs,
+                     msg.u.groups.group_size);
             rc = CG_ERR_SHAPE;
         }
         if (rc != CG_OK) {
@@ -1058,16 +1098,19 @@ static void s_drain_data(cg_learner_t *self)
         self->data_groups += g->n_groups;
         s_actor_t *a = s_actor_find(self, g->actor_id);
         if (!a || g->session != a->session) {
-            snprintf(err, sizeof err, "group batch as actor %d without that actor's session key "
-                     "(not admitted, or from an earlier connection)", g->actor_id);
+            snprintf(err, sizeof err,
+                     "group batch as actor %d without that actor's session key "
+                     "(not admitted, or from an earlier connection)",
+                     g->actor_id);
             s_count_rejected(self, "data", CG_ERR_AUTH, err);
             cg_msg_free(&msg);
             continue;
         }
         if (a->has_seq && g->seq <= a->last_seq) {
-            snprintf(err, sizeof err, "group batch seq %llu from actor %d after seq %llu: replayed "
-                     "or reordered", (unsigned long long)g->seq, a->id,
-                     (unsigned long long)a->last_seq);
+            snprintf(err, sizeof err,
+                     "group batch seq %llu from actor %d after seq %llu: replayed "
+                     "or reordered",
+                     (unsigned long long)g->seq, a->id, (unsigned long long)a->last_seq);
             s_count_rejected(self, "data", CG_ERR_PROTO, err);
             cg_msg_free(&msg);
             continue;
@@ -1075,8 +1118,8 @@ static void s_drain_data(cg_learner_t *self)
         /* cgrpo actors number their batches 1 by 1: a gap is batches lost on the way (a cut
          * connection, a learner restart); other clients may count in larger steps. */
         if (a->has_seq && g->seq - a->last_seq > 1)
-            self->missing_batches += (int64_t)(g->seq - a->last_seq - 1 < 1000000
-                                                   ? g->seq - a->last_seq - 1 : 1000000);
+            self->missing_batches +=
+                (int64_t)(g->seq - a->last_seq - 1 < 1000000 ? g->seq - a->last_seq - 1 : 1000000);
         a->last_seq = g->seq;
         a->has_seq = 1;
         if (a->quarantined) {
@@ -1086,9 +1129,11 @@ static void s_drain_data(cg_learner_t *self)
             continue;
         }
         if (g->policy_version > self->version) {
-            s_count_rejected(self, "data", CG_ERR_RANGE, "group batch from a future policy version");
-        } else if (self->cfg.deterministic ? g->policy_version != version
-                                           : g->policy_version + (uint64_t)self->cfg.max_policy_lag < version) {
+            s_count_rejected(self, "data", CG_ERR_RANGE,
+                             "group batch from a future policy version");
+        } else if (self->cfg.deterministic
+                       ? g->policy_version != version
+                       : g->policy_version + (uint64_t)self->cfg.max_policy_lag < version) {
             self->dropped_stale += g->n_groups;
         } else if (cg_batch_add(self->filling, g) == CG_OK) {
             self->groups_ingested += g->n_groups;
@@ -1124,7 +1169,8 @@ static void s_publish(cg_learner_t *self, int done)
                                        .done = done};
     cg_status_t rc = cg_transport_send(self->weights, NULL, 0, &out);
     if (rc != CG_OK)
-        CG_WARN("weights v%llu not published: %s", (unsigned long long)self->version, cg_status_str(rc));
+        CG_WARN("weights v%llu not published: %s", (unsigned long long)self->version,
+                cg_status_str(rc));
 }
 
 /* Starts the update of the first B groups of `filling`: swaps the batches (`training` is
@@ -1356,8 +1402,8 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
                            (unsigned long long)self->version, st.goal_rate);
         for (int32_t k = 0; k < self->n_enforced && off < (int)sizeof line; k++)
             off += snprintf(line + off, sizeof line - (size_t)off, " %s %.3f (d %.2f, lambda %.3f)",
-                            self->cfg.constraints[k].name, st.cost_rate[self->cost_index[k]],
-                            d[k], self->lambda[k + 1]);
+                            self->cfg.constraints[k].name, st.cost_rate[self->cost_index[k]], d[k],
+                            self->lambda[k + 1]);
         if (off < (int)sizeof line)
             snprintf(line + off, sizeof line - (size_t)off, " steps/s %.0f actors %d",
                      dt > 0 ? st.n_steps / dt : 0.0, alive);
@@ -1422,8 +1468,8 @@ cg_status_t cg_learner_run(cg_learner_t *self, volatile sig_atomic_t *stop)
             }
         }
         if (!self->progress && cg_os_now() - last_report > 30.0) {
-            CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->filling),
-                    B, s_actors_alive(self));
+            CG_INFO("waiting: %d/%d groups, %d actors alive", cg_batch_n_groups(self->filling), B,
+                    s_actors_alive(self));
             last_report = cg_os_now();
         }
     }
@@ -1501,10 +1547,11 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
     double wall = self->wall_offset + (cg_os_now() - self->t_start);
     const float *d = cg_mult_thresholds(self->mult);
     fprintf(out, "\nrun %s  (%s)\n", self->cfg.run_id, self->run_dir);
-    fprintf(out, "  iterations %lld, version %llu, %lld env steps, %lld episodes, %.1f s (%.0f steps/s)\n",
-            (long long)self->iteration, (unsigned long long)self->version,
-            (long long)self->env_steps, (long long)self->episodes, wall,
-            wall > 0 ? self->env_steps / wall : 0.0);
+    fprintf(
+        out,
+        "  iterations %lld, version %llu, %lld env steps, %lld episodes, %.1f s (%.0f steps/s)\n",
+        (long long)self->iteration, (unsigned long long)self->version, (long long)self->env_steps,
+        (long long)self->episodes, wall, wall > 0 ? self->env_steps / wall : 0.0);
     fprintf(out, "  last batch: goal rate %.3f, reward %.3f\n", st->goal_rate, st->reward_mean);
     for (int32_t k = 0; k < self->env.n_costs; k++) {
         int32_t enforced = -1;
@@ -1512,10 +1559,12 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
             if (self->cost_index[j] == k)
                 enforced = j;
         if (enforced >= 0)
-            fprintf(out, "  %-10s rate %.3f  threshold %.3f  lambda %.3f\n", self->env.cost_names[k],
-                    st->cost_rate[k], d[enforced], self->lambda[enforced + 1]);
+            fprintf(out, "  %-10s rate %.3f  threshold %.3f  lambda %.3f\n",
+                    self->env.cost_names[k], st->cost_rate[k], d[enforced],
+                    self->lambda[enforced + 1]);
         else
-            fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->env.cost_names[k], st->cost_rate[k]);
+            fprintf(out, "  %-10s rate %.3f  (not enforced)\n", self->env.cost_names[k],
+                    st->cost_rate[k]);
     }
     fprintf(out, "  lambda_reward %.3f; rejected messages %lld; stale groups dropped %lld",
             self->lambda[0], (long long)self->rejected, (long long)self->dropped_stale);
@@ -1523,7 +1572,8 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
         fprintf(out, "; group batches that never arrived %lld; connections cut %lld",
                 (long long)self->missing_batches, (long long)cg_guard_cuts(self->guard));
     if (self->dropped_batches || self->quarantined_groups)
-        fprintf(out, "; batches dropped (non-finite updates) %lld; groups refused from "
+        fprintf(out,
+                "; batches dropped (non-finite updates) %lld; groups refused from "
                 "quarantined actors %lld",
                 (long long)self->dropped_batches, (long long)self->quarantined_groups);
     fputc('\n', out);
@@ -1535,7 +1585,8 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
         return;
     fputs("{\"run_id\":", f);
     cg_json_string(f, self->cfg.run_id);
-    fprintf(f, ",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
+    fprintf(f,
+            ",\"iterations\":%lld,\"version\":%llu,\"env_steps\":%lld,"
             "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
             "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,"
             "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"missing_batches\":%lld,"
@@ -1561,8 +1612,8 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
     fclose(f);
 }
 
-cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
-                                   uint64_t *version, char *err, size_t errlen)
+cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n, uint64_t *version,
+                                   char *err, size_t errlen)
 {
     char dir[CG_PATH_LEN + 16], path[CG_PATH_LEN + 64];
     snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
@@ -1571,8 +1622,10 @@ cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
     if (rc != CG_OK)
         return rc;
     if (ver < 0) {
-        snprintf(err, errlen, "no checkpoint in %s (hint: train first, or name a run directory "
-                 "written by cgrpo train)", dir);
+        snprintf(err, errlen,
+                 "no checkpoint in %s (hint: train first, or name a run directory "
+                 "written by cgrpo train)",
+                 dir);
         return CG_ERR_IO;
     }
     cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);

@@ -24,14 +24,14 @@ extern "C" {
 typedef struct cg_learner cg_learner_t;
 
 typedef struct {
-    const cg_config_t *cfg;  /* finished config (cg_sim_configure, cg_config_finish); copied */
+    const cg_config_t *cfg;   /* finished config (cg_sim_configure, cg_config_finish); copied */
     const cg_env_spec_t *env; /* the simulator's sizes and cost names (cg_sim_kind_env); copied */
-    const char *run_dir;     /* created if missing */
-    int resume;              /* restore from the latest checkpoint in run_dir */
-    const char *token;       /* run token actors must present ("" or NULL: none); required
-                              * when [learner] bind is not loopback, together with [learner]
-                              * curve_secret_key (the launcher reads [run] token_file) */
-    int progress;            /* 1: live progress line on stderr (TTY), 0: log lines */
+    const char *run_dir;      /* created if missing */
+    int resume;               /* restore from the latest checkpoint in run_dir */
+    const char *token;        /* run token actors must present ("" or NULL: none); required
+                               * when [learner] bind is not loopback, together with [learner]
+                               * curve_secret_key (the launcher reads [run] token_file) */
+    int progress;             /* 1: live progress line on stderr (TTY), 0: log lines */
 } cg_learner_opts_t;
 
 /* Sets up the run directory, restores a checkpoint when resuming, builds the backend and
@@ -56,8 +56,8 @@ void cg_learner_summary(cg_learner_t *self, FILE *out);
 
 /* Reads the weights of the latest checkpoint in run_dir/checkpoints into params (n floats;
  * CG_ERR_MISMATCH with a message if the policy size differs). *version may be NULL. */
-cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
-                                   uint64_t *version, char *err, size_t errlen);
+cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n, uint64_t *version,
+                                   char *err, size_t errlen);
 
 /* The seed of a run's initial weights (cg_policy_new(shape, seed)); they are the KL
  * reference unless [train] reference names a checkpoint. `cgrpo eval` rebuilds them. */

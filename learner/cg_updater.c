@@ -12,16 +12,16 @@
 #include "cg_alloc.h"
 #include "cg_log.h"
 
-#define S_REF_CHUNK 8192 /* steps per reference forward pass */
+#define S_REF_CHUNK 8192         /* steps per reference forward pass */
 #define S_BLAME_FLOATS (1 << 20) /* logits per forward pass of a failed job's check */
 
 struct cg_updater {
     cg_backend_t *backend;
     cg_policy_t *ref;
     cg_rng_t *rng;
-    float *params;     /* (n_params) weights after the last job */
-    float *ref_logits; /* (S_REF_CHUNK, A) then (A): reference forward workspace */
-    float *logits;     /* (S_BLAME_FLOATS): a failed job's forward passes */
+    float *params;      /* (n_params) weights after the last job */
+    float *ref_logits;  /* (S_REF_CHUNK, A) then (A): reference forward workspace */
+    float *logits;      /* (S_BLAME_FLOATS): a failed job's forward passes */
     int32_t blame_rows; /* rows per such pass */
     /* the backend's state when the job started, restored if it fails */
     float *snap_params, *snap_m, *snap_v;

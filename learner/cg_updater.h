@@ -51,9 +51,9 @@ typedef struct {
     double grad_norm_sum;
     const float *params; /* (n_params) the weights after the job, in the updater's buffer:
                           * valid until the next submit */
-    int32_t n_blamed;                        /* distinct senders in blamed (failed jobs) */
-    int32_t blamed[CG_UPDATE_MAX_BLAMED];    /* their actor ids, first seen first */
-    int32_t blamed_groups;                   /* the groups that explain the failure */
+    int32_t n_blamed;    /* distinct senders in blamed (failed jobs) */
+    int32_t blamed[CG_UPDATE_MAX_BLAMED]; /* their actor ids, first seen first */
+    int32_t blamed_groups;                /* the groups that explain the failure */
 } cg_update_job_t;
 
 /* An updater running jobs on backend. ref (may be NULL: no KL term) is the frozen reference

@@ -69,16 +69,11 @@ static int s_parse_list(const char *arg, int32_t *out, int32_t *n)
 static int s_parse(int argc, char **argv, opts_t *o)
 {
     static const struct option longs[] = {
-        {"devices", required_argument, NULL, 'd'},
-        {"hidden", required_argument, NULL, 'H'},
-        {"batch", required_argument, NULL, 'b'},
-        {"updates", required_argument, NULL, 'u'},
-        {"threads", required_argument, NULL, 't'},
-        {"seconds", required_argument, NULL, 's'},
-        {"obs", required_argument, NULL, 'o'},
-        {"actions", required_argument, NULL, 'a'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"devices", required_argument, NULL, 'd'}, {"hidden", required_argument, NULL, 'H'},
+        {"batch", required_argument, NULL, 'b'},   {"updates", required_argument, NULL, 'u'},
+        {"threads", required_argument, NULL, 't'}, {"seconds", required_argument, NULL, 's'},
+        {"obs", required_argument, NULL, 'o'},     {"actions", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     *o = (opts_t){.hidden = {64, 256, 1024},
                   .n_hidden_sizes = 3,

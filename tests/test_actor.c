@@ -24,13 +24,13 @@
 
 /* Like CU_ASSERT, but on failure jumps to `out` so the actor thread is always stopped and
  * joined (a FATAL assert would leave it running). cond is evaluated once. */
-#define S_REQUIRE(cond)                                                                \
-    do {                                                                               \
-        int s_ok_ = (cond) ? 1 : 0;                                                    \
-        CU_assertImplementation(s_ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "", \
-                                CU_FALSE);                                             \
-        if (!s_ok_)                                                                    \
-            goto out;                                                                  \
+#define S_REQUIRE(cond)                                                                            \
+    do {                                                                                           \
+        int s_ok_ = (cond) ? 1 : 0;                                                                \
+        CU_assertImplementation(s_ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",         \
+                                CU_FALSE);                                                         \
+        if (!s_ok_)                                                                                \
+            goto out;                                                                              \
     } while (0)
 
 #define S_RUN_ID "test-run"
@@ -63,12 +63,12 @@ typedef struct {
     cg_msg_caps_t caps;
     cg_config_t cfg;
     char *config_text;
-    cg_policy_t *policy;          /* the learner's weights (params of `version`) */
-    cg_policy_shape_t shape;      /* shape announced in the Welcome */
+    cg_policy_t *policy;     /* the learner's weights (params of `version`) */
+    cg_policy_shape_t shape; /* shape announced in the Welcome */
     uint64_t version;
     int deterministic, quota;
-    int answer;                   /* 0: play dead (receive nothing, answer nothing) */
-    int read_data;                /* 0: leave group batches queued (backpressure) */
+    int answer;    /* 0: play dead (receive nothing, answer nothing) */
+    int read_data; /* 0: leave group batches queued (backpressure) */
     /* what arrived */
     int hellos, heartbeats, bad;
     cg_msg_hello_t last_hello;
@@ -76,7 +76,7 @@ typedef struct {
     int n_batches;
     s_batch_rec_t batches[S_MAX_BATCHES];
     int64_t groups_by_version[16];
-    cg_msg_t keep;                /* a copy of the last batch of version keep_version */
+    cg_msg_t keep; /* a copy of the last batch of version keep_version */
     uint64_t keep_version;
 } s_learner_t;
 
@@ -239,8 +239,8 @@ static void s_on_batch(s_learner_t *L, cg_msg_t *m)
     if (L->n_batches > 0)
         CU_ASSERT(b->seq > L->batches[L->n_batches - 1].seq);
     if (L->n_batches < S_MAX_BATCHES)
-        L->batches[L->n_batches++] = (s_batch_rec_t){b->policy_version, b->n_groups, b->seq,
-                                                     b->actor_id};
+        L->batches[L->n_batches++] =
+            (s_batch_rec_t){b->policy_version, b->n_groups, b->seq, b->actor_id};
     if (b->policy_version < 16)
         L->groups_by_version[b->policy_version] += b->n_groups;
     if (b->policy_version == L->keep_version && L->keep_version > 0) {
@@ -295,9 +295,8 @@ static int s_pump(s_learner_t *L, double ms, int (*done)(s_learner_t *, void *),
             }
             cg_msg_free(&m);
         }
-        while (L->read_data &&
-               (rc = cg_transport_recv(L->pull, &L->caps, S_RUN_ID, &m, NULL, NULL, NULL, err,
-                                       sizeof err)) != CG_ERR_TIMEOUT) {
+        while (L->read_data && (rc = cg_transport_recv(L->pull, &L->caps, S_RUN_ID, &m, NULL, NULL,
+                                                       NULL, err, sizeof err)) != CG_ERR_TIMEOUT) {
             if (rc == CG_OK && m.type == CG_MSG_GROUPS) {
                 s_on_batch(L, &m);
             } else {

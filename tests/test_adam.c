@@ -12,8 +12,8 @@
 
 static cg_adam_config_t s_cfg(float lr, float eps, float max_norm)
 {
-    cg_adam_config_t c = {.lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = eps,
-                          .max_grad_norm = max_norm};
+    cg_adam_config_t c = {
+        .lr = lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = eps, .max_grad_norm = max_norm};
     return c;
 }
 

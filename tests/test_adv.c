@@ -119,8 +119,8 @@ static void test_zscore(void)
 }
 
 static const float W_R[8] = {1, 1, 1, 0, 0, 1, 0, 1};
-static const float W_C[16] = {0, 0, 1, 0, 0, 0, 0, 0, /* C_1 */
-                               0, 1, 1, 0, 1, 0, 0, 1}; /* C_2 */
+static const float W_C[16] = {0, 0, 1, 0, 0, 0, 0, 0,  /* C_1 */
+                              0, 1, 1, 0, 1, 0, 0, 1}; /* C_2 */
 static const float W_LAMBDA[3] = {0.6f, 0.3f, 0.1f};
 
 static void test_worked_g8(void)
@@ -133,9 +133,9 @@ static void test_worked_g8(void)
         rs[i] = 0.6f * W_R[i] - 0.3f * W_C[i] - 0.1f * W_C[8 + i];
     CG_ASSERT_NEAR(cg_adv_zscore(rs, 8, 1e-8f, z), 0.2758510, 1e-7);
 
-    const double screw[8] = {1.132858, 0.770344, -0.317200, -1.042229,
+    const double screw[8] = {1.132858,  0.770344, -0.317200, -1.042229,
                              -1.404744, 1.132858, -1.042229, 0.770344};
-    const double scadv[8] = {0.678147, 0.478147, -0.428967, -0.561207,
+    const double scadv[8] = {0.678147,  0.478147, -0.428967, -0.561207,
                              -0.761207, 0.678147, -0.561207, 0.478147};
     const double eff[3] = {1.0530098, -0.3596713, -0.1812573};
     float a[8], w[3];
@@ -339,8 +339,8 @@ static void test_constant_cost(void)
         group_t g, h;
         s_random_group(&rng, &g, (int)cg_rng_below(&rng, 5));
         int G = g.G, K = g.K, pos = (int)cg_rng_below(&rng, (uint32_t)K + 1);
-        float c = cg_rng_below(&rng, 3) == 0 ? (float)cg_rng_normal(&rng)
-                                             : (float)cg_rng_below(&rng, 2);
+        float c =
+            cg_rng_below(&rng, 3) == 0 ? (float)cg_rng_normal(&rng) : (float)cg_rng_below(&rng, 2);
         /* h = g with a constant cost inserted as cost number pos */
         h.G = G;
         h.K = K + 1;

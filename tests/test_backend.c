@@ -175,8 +175,8 @@ static void test_backend_threads(void)
         CU_ASSERT_EQUAL_FATAL(cg_backend_set_threads(be[b], threads[b], err, sizeof err), CG_OK);
         for (int u = 0; u < UPDATES; u++) {
             int32_t n = N - 150 * u; /* 1000 .. 400 rows */
-            cg_minibatch_t mb = {.n = n, .obs = obs, .action = act, .logp_old = lp, .adv = adv,
-                                 .weight = w};
+            cg_minibatch_t mb = {
+                .n = n, .obs = obs, .action = act, .logp_old = lp, .adv = adv, .weight = w};
             CU_ASSERT_EQUAL_FATAL(cg_backend_update(be[b], &mb, &s_loss, &st[b][u]), CG_OK);
         }
     }
@@ -193,15 +193,17 @@ static void test_backend_threads(void)
         worst = fmax(worst, fabs((double)p[0][i] - (double)p[1][i]));
     CU_ASSERT(worst < 1e-4);
     for (int u = 0; u < UPDATES; u++) {
-        CU_ASSERT(fabs(st[0][u].loss.loss - st[1][u].loss.loss) <= 1e-5 * (1 + fabs(st[0][u].loss.loss)));
+        CU_ASSERT(fabs(st[0][u].loss.loss - st[1][u].loss.loss) <=
+                  1e-5 * (1 + fabs(st[0][u].loss.loss)));
         CU_ASSERT(fabs(st[0][u].loss.clip_frac - st[1][u].loss.clip_frac) <= 0.01);
-        CU_ASSERT(fabsf(st[0][u].grad_norm - st[1][u].grad_norm) <= 1e-4f * (1 + st[0][u].grad_norm));
+        CU_ASSERT(fabsf(st[0][u].grad_norm - st[1][u].grad_norm) <=
+                  1e-4f * (1 + st[0][u].grad_norm));
     }
     /* 100 rows: one slice whatever the count, so the very same bits as one thread */
     cg_backend_t *one = s_cpu(CG_ACT_TANH, 9), *three = s_cpu(CG_ACT_TANH, 9);
     CU_ASSERT_EQUAL(cg_backend_set_threads(three, 3, err, sizeof err), CG_OK);
-    cg_minibatch_t small = {.n = 100, .obs = obs, .action = act, .logp_old = lp, .adv = adv,
-                            .weight = w};
+    cg_minibatch_t small = {
+        .n = 100, .obs = obs, .action = act, .logp_old = lp, .adv = adv, .weight = w};
     cg_update_stats_t s1, s3;
     CU_ASSERT_EQUAL(cg_backend_update(one, &small, &s_loss, &s1), CG_OK);
     CU_ASSERT_EQUAL(cg_backend_update(three, &small, &s_loss, &s3), CG_OK);
@@ -318,8 +320,12 @@ static void test_backend_update_direction(void)
             b.adv[i] = sign[k];
             b.weight[i] = 1.0f / (float)n;
         }
-        cg_minibatch_t mb = {.n = n, .obs = b.obs, .action = b.action, .logp_old = b.logp_old,
-                             .adv = b.adv, .weight = b.weight};
+        cg_minibatch_t mb = {.n = n,
+                             .obs = b.obs,
+                             .action = b.action,
+                             .logp_old = b.logp_old,
+                             .adv = b.adv,
+                             .weight = b.weight};
         cg_loss_config_t lc = {.clip_eps = 0.2f};
         cg_update_stats_t st;
         CU_ASSERT_EQUAL(cg_backend_update(be, &mb, &lc, &st), CG_OK);
@@ -374,8 +380,12 @@ static void test_backend_bandit(void)
             var += (r[i] - mean) * (r[i] - mean) / g;
         for (int32_t i = 0; i < g; i++)
             b.adv[i] = (float)((r[i] - mean) / (sqrt(var) + 1e-8));
-        cg_minibatch_t mb = {.n = g, .obs = b.obs, .action = b.action, .logp_old = b.logp_old,
-                             .adv = b.adv, .weight = b.weight};
+        cg_minibatch_t mb = {.n = g,
+                             .obs = b.obs,
+                             .action = b.action,
+                             .logp_old = b.logp_old,
+                             .adv = b.adv,
+                             .weight = b.weight};
         for (int e = 0; e < 2; e++)
             CU_ASSERT_EQUAL_FATAL(cg_backend_update(be, &mb, &lc, NULL), CG_OK);
         p = s_prob(be, obs, 3, NULL);
@@ -454,8 +464,12 @@ static void s_fill_rows(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
 
 static cg_minibatch_t s_rows_mb(s_rows_t *r)
 {
-    return (cg_minibatch_t){.n = S_FILL_N, .obs = r->obs, .action = r->action,
-                            .logp_old = r->logp_old, .adv = r->adv, .weight = r->weight};
+    return (cg_minibatch_t){.n = S_FILL_N,
+                            .obs = r->obs,
+                            .action = r->action,
+                            .logp_old = r->logp_old,
+                            .adv = r->adv,
+                            .weight = r->weight};
 }
 
 static void test_backend_fill(void)

@@ -648,12 +648,8 @@ int main(void)
         cg_test_skip(reason);
     }
     CU_TestInfo tests[] = {
-        {"forward", test_cuda_forward},
-        {"update", test_cuda_update},
-        {"rows", test_cuda_rows},
-        {"state", test_cuda_state},
-        {"bandit", test_cuda_bandit},
-        CU_TEST_INFO_NULL,
+        {"forward", test_cuda_forward}, {"update", test_cuda_update}, {"rows", test_cuda_rows},
+        {"state", test_cuda_state},     {"bandit", test_cuda_bandit}, CU_TEST_INFO_NULL,
     };
     return cg_test_run("backend_cuda", tests, NULL, NULL);
 }

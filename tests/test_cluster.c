@@ -39,13 +39,13 @@
 #define S_PATH (CG_PATH_LEN + 64)
 
 /* Fails the test (a CUnit failure) and jumps to the test's `done:` cleanup. */
-#define S_REQUIRE(cond)                                                                      \
-    do {                                                                                     \
-        int ok_ = (cond) ? 1 : 0;                                                            \
-        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",     \
-                                CU_FALSE);                                                   \
-        if (!ok_)                                                                            \
-            goto done;                                                                       \
+#define S_REQUIRE(cond)                                                                            \
+    do {                                                                                           \
+        int ok_ = (cond) ? 1 : 0;                                                                  \
+        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",           \
+                                CU_FALSE);                                                         \
+        if (!ok_)                                                                                  \
+            goto done;                                                                             \
     } while (0)
 
 static char s_root[512]; /* the mkdtemp directory every file of the tests goes in */
@@ -85,7 +85,8 @@ static void s_print_tail(const char *path)
 {
     char *text = s_slurp(path);
     size_t len = text ? strlen(text) : 0;
-    printf("\n---- end of %s ----\n%s\n----\n", path, text ? text + (len > 3000 ? len - 3000 : 0) : "(none)");
+    printf("\n---- end of %s ----\n%s\n----\n", path,
+           text ? text + (len > 3000 ? len - 3000 : 0) : "(none)");
     free(text);
 }
 
@@ -137,14 +138,16 @@ static int s_metrics(const char *dir, const char *name, double *last, double *ma
     char *save = NULL, *line = strtok_r(text, "\n", &save);
     if (line) {
         int j = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), j++)
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok;
+             tok = strtok_r(NULL, ",", &s2), j++)
             if (!strcmp(tok, name))
                 col = j;
     }
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
         rows++;
         int j = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), j++)
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok;
+             tok = strtok_r(NULL, ",", &s2), j++)
             if (j == col) {
                 *last = strtod(tok, NULL);
                 if (max && (isnan(*max) || *last > *max))
@@ -213,19 +216,53 @@ static void test_mpi(void)
     char dir[S_PATH], log[S_PATH], line[512], supp[S_PATH];
     snprintf(dir, sizeof dir, "%s/mpi", s_root);
     snprintf(log, sizeof log, "%s/mpirun.log", s_root);
-    snprintf(supp, sizeof supp, "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
-             ":print_suppressions=0", CG_TESTS_DIR);
+    snprintf(supp, sizeof supp,
+             "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
+             ":print_suppressions=0",
+             CG_TESTS_DIR);
     /* Open MPI as root, on loopback and shared memory only, 4 ranks on 2 cores. */
-    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                         "OMPI_MCA_btl=self,vader", "OMPI_MCA_oob_tcp_if_include=lo",
-                         "HWLOC_COMPONENTS=-gl", "OPENBLAS_NUM_THREADS=1", supp, NULL};
-    const char *argv[] = {CG_MPIEXEC, "--oversubscribe", "--enable-recovery", "--mca",
-                          "orte_abort_on_non_zero_status", "0", "-x", "LSAN_OPTIONS", "-x",
-                          "OPENBLAS_NUM_THREADS", "-n", "4", CG_CGRPO_BIN, "mpi", "--no-progress",
-                          "--run-dir", dir, "--set", "sim.name=sleep", "--set", "sleep.step_us=200",
-                          "--set", "run.iterations=30", "--set", "train.groups=8", "--set",
-                          "actor.instances=4", "--set", "actor.heartbeat_ms=200", "--set",
-                          "learner.heartbeat_timeout_ms=1500", "--set", "learner.device=cpu", NULL};
+    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1",
+                         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                         "OMPI_MCA_btl=self,vader",
+                         "OMPI_MCA_oob_tcp_if_include=lo",
+                         "HWLOC_COMPONENTS=-gl",
+                         "OPENBLAS_NUM_THREADS=1",
+                         supp,
+                         NULL};
+    const char *argv[] = {CG_MPIEXEC,
+                          "--oversubscribe",
+                          "--enable-recovery",
+                          "--mca",
+                          "orte_abort_on_non_zero_status",
+                          "0",
+                          "-x",
+                          "LSAN_OPTIONS",
+                          "-x",
+                          "OPENBLAS_NUM_THREADS",
+                          "-n",
+                          "4",
+                          CG_CGRPO_BIN,
+                          "mpi",
+                          "--no-progress",
+                          "--run-dir",
+                          dir,
+                          "--set",
+                          "sim.name=sleep",
+                          "--set",
+                          "sleep.step_us=200",
+                          "--set",
+                          "run.iterations=30",
+                          "--set",
+                          "train.groups=8",
+                          "--set",
+                          "actor.instances=4",
+                          "--set",
+                          "actor.heartbeat_ms=200",
+                          "--set",
+                          "learner.heartbeat_timeout_ms=1500",
+                          "--set",
+                          "learner.device=cpu",
+                          NULL};
     pid_t mpirun = cg_proc_spawn(argv, env, log);
     pid_t victim = -1;
     double alive_max = NAN, last = NAN;
@@ -326,7 +363,8 @@ static int s_client_start(s_client_t *c, const int ports[3], const char *server_
     if (cg_transport_send(c->dealer, NULL, 0, &hello) != CG_OK)
         return -1;
     /* Queued until (if ever) the connection is allowed. */
-    return !junk || cg_transport_send_raw(c->push, NULL, 0, "not a group batch", 17) == CG_OK ? 0 : -1;
+    return !junk || cg_transport_send_raw(c->push, NULL, 0, "not a group batch", 17) == CG_OK ? 0
+                                                                                              : -1;
 }
 
 static void s_client_stop(s_client_t *c)
@@ -425,13 +463,36 @@ static void test_curve(void)
     snprintf(set_pub, sizeof set_pub, "learner.curve_public_key=%s/learner.pub", keys);
     snprintf(set_tok, sizeof set_tok, "run.token_file=%s/token", keys);
     const char *env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
-    const char *largv[] = {CG_CGRPO_BIN, "learner", "--no-progress", "--run-dir", dir,
-                           "--set", "learner.bind=0.0.0.0", "--set", set_sec, "--set", set_pub,
-                           "--set", set_tok, "--set", "sim.name=sleep", "--set",
-                           "sleep.step_us=200", "--set", "run.iterations=15", "--set",
-                           "train.groups=8", "--set", "actor.instances=4", "--set",
-                           "actor.heartbeat_ms=200", "--set", "learner.heartbeat_timeout_ms=1500",
-                           "--set", "learner.device=cpu", NULL};
+    const char *largv[] = {CG_CGRPO_BIN,
+                           "learner",
+                           "--no-progress",
+                           "--run-dir",
+                           dir,
+                           "--set",
+                           "learner.bind=0.0.0.0",
+                           "--set",
+                           set_sec,
+                           "--set",
+                           set_pub,
+                           "--set",
+                           set_tok,
+                           "--set",
+                           "sim.name=sleep",
+                           "--set",
+                           "sleep.step_us=200",
+                           "--set",
+                           "run.iterations=15",
+                           "--set",
+                           "train.groups=8",
+                           "--set",
+                           "actor.instances=4",
+                           "--set",
+                           "actor.heartbeat_ms=200",
+                           "--set",
+                           "learner.heartbeat_timeout_ms=1500",
+                           "--set",
+                           "learner.device=cpu",
+                           NULL};
     learner = cg_proc_spawn(largv, env, llog);
     S_REQUIRE(learner > 0);
     S_REQUIRE(s_wait_line(llog, "control port ", 30, learner, line, sizeof line) == 0);
@@ -443,8 +504,8 @@ static void test_curve(void)
     /* The legitimate actor: the learner's public key and the token file, from --set. */
     char connect[64];
     snprintf(connect, sizeof connect, "127.0.0.1:%d", ports[0]);
-    const char *aargv[] = {CG_CGRPO_BIN, "actor", "--connect", connect, "--set", set_pub,
-                           "--set", set_tok, NULL};
+    const char *aargv[] = {CG_CGRPO_BIN, "actor", "--connect", connect, "--set",
+                           set_pub,      "--set", set_tok,     NULL};
     actor = cg_proc_spawn(aargv, env, alog);
     S_REQUIRE(actor > 0);
     S_REQUIRE(s_wait_metrics(dir, 3, "actors_alive", 1, 60, learner) == 0);
@@ -460,7 +521,7 @@ static void test_curve(void)
     CU_ASSERT_TRUE(s_refused(rogue[2].dealer, 3000, "wrong run token"));
     for (int i = 0; i < 3; i++) {
         got[i][0] = s_drain(rogue[i].dealer, i == 0 ? 2500 : 300); /* Welcome or heartbeat */
-        got[i][1] = s_drain(rogue[i].sub, 300);                   /* Weights */
+        got[i][1] = s_drain(rogue[i].sub, 300);                    /* Weights */
     }
     s_metrics(dir, "version", &v1, NULL);
     S_REQUIRE(v1 > v0); /* weights were published meanwhile */
@@ -482,10 +543,10 @@ static void test_curve(void)
     CU_ASSERT_EQUAL(s_metrics(dir, "iteration", &last, NULL), 15);
     CU_ASSERT_EQUAL(last, 15);
     s_metrics(dir, "rejected_msgs", &last, NULL);
-    CU_ASSERT_EQUAL(last, 1);                               /* the wrong-token Hello, only */
+    CU_ASSERT_EQUAL(last, 1); /* the wrong-token Hello, only */
     CU_ASSERT_EQUAL(s_count(llog, "wrong run token"), 1);
     CU_ASSERT_EQUAL(s_count(llog, "rejected data message"), 0); /* no junk got through */
-    CU_ASSERT_TRUE(s_count(llog, "refused connection") >= 2); /* wrong token: data, weights */
+    CU_ASSERT_TRUE(s_count(llog, "refused connection") >= 2);   /* wrong token: data, weights */
 done:
     if (CU_get_number_of_failures() > 0) {
         s_print_tail(llog);
@@ -504,7 +565,8 @@ static int s_csv_fields(const char *path, const char *prefix, double *v, int n)
 {
     char *text = s_slurp(path), *save = NULL;
     int k = 0;
-    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
+    for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, prefix, strlen(prefix)))
             continue;
         for (char *s2 = NULL, *tok = strtok_r(line + strlen(prefix), ",", &s2); tok && k < n;
@@ -528,10 +590,17 @@ static void test_scaling(void)
     snprintf(csv, sizeof csv, "%s/scaling.csv", out);
     snprintf(png, sizeof png, "%s/scaling.png", out);
     const char *env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
-    const char *argv[] = {CG_CGRPO_BIN, "bench", "--actors", "1,3", "--sim", "sleep:100",
-                          "--duration", "5", "--warmup", "1", "--seconds", "0.5", "--set", "train.groups=6",
-                          "--set", "actor.instances=4", "--set", "learner.device=cpu", "--out",
-                          out, NULL};
+    const char *argv[] = {CG_CGRPO_BIN, "bench",
+                          "--actors",   "1,3",
+                          "--sim",      "sleep:100",
+                          "--duration", "5",
+                          "--warmup",   "1",
+                          "--seconds",  "0.5",
+                          "--set",      "train.groups=6",
+                          "--set",      "actor.instances=4",
+                          "--set",      "learner.device=cpu",
+                          "--out",      out,
+                          NULL};
     pid_t pid = cg_proc_spawn(argv, env, log);
     S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (scaling)"));
     for (int n = 1; n <= 3; n += 2) {
@@ -541,21 +610,27 @@ static void test_scaling(void)
         char prefix[32];
         snprintf(prefix, sizeof prefix, "sleep:100,%d,", n);
         S_REQUIRE(s_csv_fields(csv, prefix, v + 1, 16) == 16);
-        CU_ASSERT_TRUE(v[1] > 0 && v[2] > 0 && v[3] > 0);  /* steps/s, groups/s */
-        CU_ASSERT_TRUE(v[4] > 0 && v[4] < 1);             /* busy fraction */
-        CU_ASSERT_TRUE(v[5] > 0 && v[6] >= v[5]);         /* latency p50 <= p99 */
-        CU_ASSERT_TRUE(v[7] >= n);                        /* latency samples */
-        CU_ASSERT_EQUAL(v[10], 0);                        /* rejected */
-        CU_ASSERT_TRUE(v[11] > 1000);                     /* message bytes */
+        CU_ASSERT_TRUE(v[1] > 0 && v[2] > 0 && v[3] > 0);    /* steps/s, groups/s */
+        CU_ASSERT_TRUE(v[4] > 0 && v[4] < 1);                /* busy fraction */
+        CU_ASSERT_TRUE(v[5] > 0 && v[6] >= v[5]);            /* latency p50 <= p99 */
+        CU_ASSERT_TRUE(v[7] >= n);                           /* latency samples */
+        CU_ASSERT_EQUAL(v[10], 0);                           /* rejected */
+        CU_ASSERT_TRUE(v[11] > 1000);                        /* message bytes */
         CU_ASSERT_TRUE(v[13] > 0 && v[15] > 0 && v[15] < 1); /* raw rate, ingest fraction */
     }
     if (system("command -v gnuplot >/dev/null 2>&1") == 0) {
         struct stat st;
         CU_ASSERT_TRUE(stat(png, &st) == 0 && st.st_size > 1000);
     }
-    const char *bargv[] = {CG_CGRPO_BIN, "bench", "--sims", "null", "--actors", "1",
-                           "--seconds", "0.5", "--iterations", "2", "--set", "train.groups=4",
-                           "--set", "learner.device=cpu", "--overlap", "--out", bare, NULL};
+    const char *bargv[] = {CG_CGRPO_BIN,   "bench",
+                           "--sims",       "null",
+                           "--actors",     "1",
+                           "--seconds",    "0.5",
+                           "--iterations", "2",
+                           "--set",        "train.groups=4",
+                           "--set",        "learner.device=cpu",
+                           "--overlap",    "--out",
+                           bare,           NULL};
     pid = cg_proc_spawn(bargv, env, log);
     S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
     snprintf(csv, sizeof csv, "%s/bench.csv", bare);

@@ -86,33 +86,78 @@ static void s_assert_equal(const cg_config_t *a, const cg_config_t *b)
 {
 #define EQ(f) CU_ASSERT_EQUAL(a->f, b->f)
 #define EQS(f) CU_ASSERT_STRING_EQUAL(a->f, b->f)
-    EQ(seed); EQS(run_id); EQS(run_dir); EQ(iterations); EQ(checkpoint_every);
+    EQ(seed);
+    EQS(run_id);
+    EQS(run_dir);
+    EQ(iterations);
+    EQ(checkpoint_every);
     EQ(deterministic);
-    EQS(sim); EQS(sim_plugin); EQ(horizon);
+    EQS(sim);
+    EQS(sim_plugin);
+    EQ(horizon);
     s_assert_sim_equal(a, b);
     EQ(n_hidden);
     for (int i = 0; i < CG_MAX_LAYERS; i++)
         EQ(hidden[i]);
-    EQ(activation); EQ(lr); EQ(adam_beta1); EQ(adam_beta2); EQ(adam_eps); EQ(max_grad_norm);
-    EQ(groups_per_batch); EQ(group_size); EQ(epochs); EQ(minibatches); EQ(clip); EQ(kl_coef);
-    EQ(ent_coef); EQ(max_policy_lag); EQ(estimator); EQ(adv_eps); EQS(reference);
-    EQ(constraints_explicit); EQ(n_constraints);
+    EQ(activation);
+    EQ(lr);
+    EQ(adam_beta1);
+    EQ(adam_beta2);
+    EQ(adam_eps);
+    EQ(max_grad_norm);
+    EQ(groups_per_batch);
+    EQ(group_size);
+    EQ(epochs);
+    EQ(minibatches);
+    EQ(clip);
+    EQ(kl_coef);
+    EQ(ent_coef);
+    EQ(max_policy_lag);
+    EQ(estimator);
+    EQ(adv_eps);
+    EQS(reference);
+    EQ(constraints_explicit);
+    EQ(n_constraints);
     for (int i = 0; i < CG_MAX_COSTS && i < a->n_constraints; i++) {
         EQS(constraints[i].name);
         EQ(constraints[i].threshold);
         EQ(constraints[i].fixed_lambda);
     }
-    EQ(mult_kind); EQ(mult_lr); EQ(mult_beta1); EQ(mult_beta2); EQ(mult_eps);
-    EQ(mult_init_logit); EQ(mult_temperature); EQ(mult_upper); EQ(mult_kp); EQ(mult_ki);
-    EQ(mult_kd); EQ(fixed_lambda_reward);
+    EQ(mult_kind);
+    EQ(mult_lr);
+    EQ(mult_beta1);
+    EQ(mult_beta2);
+    EQ(mult_eps);
+    EQ(mult_init_logit);
+    EQ(mult_temperature);
+    EQ(mult_upper);
+    EQ(mult_kp);
+    EQ(mult_ki);
+    EQ(mult_kd);
+    EQ(fixed_lambda_reward);
     EQ(n_temperatures);
     for (int i = 0; i < CG_MAX_GROUP; i++)
         EQ(temperatures[i]);
-    EQ(dual_anchor); EQ(da_alpha); EQ(prospect); EQ(pt_beta); EQ(pt_lambda_pos);
-    EQ(pt_lambda_neg); EQ(asym_kl); EQ(kl_neg); EQ(kl_pos);
-    EQ(actors); EQ(instances); EQ(heartbeat_ms);
-    EQS(bind_host); EQ(port); EQ(device); EQ(heartbeat_timeout_ms); EQ(hwm);
-    EQ(max_msg_bytes); EQ(max_inbound_mb); EQ(max_steps_per_episode);
+    EQ(dual_anchor);
+    EQ(da_alpha);
+    EQ(prospect);
+    EQ(pt_beta);
+    EQ(pt_lambda_pos);
+    EQ(pt_lambda_neg);
+    EQ(asym_kl);
+    EQ(kl_neg);
+    EQ(kl_pos);
+    EQ(actors);
+    EQ(instances);
+    EQ(heartbeat_ms);
+    EQS(bind_host);
+    EQ(port);
+    EQ(device);
+    EQ(heartbeat_timeout_ms);
+    EQ(hwm);
+    EQ(max_msg_bytes);
+    EQ(max_inbound_mb);
+    EQ(max_steps_per_episode);
 #undef EQ
 #undef EQS
 }
@@ -271,8 +316,9 @@ static void test_empty_string_is_valid(void)
     char err[ERRLEN] = "";
     CU_ASSERT_EQUAL(cg_config_load_string(cfg, "", "empty.ini", err, sizeof err), CG_OK);
     s_assert_equal(cfg, ref);
-    CU_ASSERT_EQUAL(cg_config_load_string(cfg, "; only a comment\n\n# another\n", "c.ini", err,
-                                          sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(
+        cg_config_load_string(cfg, "; only a comment\n\n# another\n", "c.ini", err, sizeof err),
+        CG_OK);
     s_assert_equal(cfg, ref);
     CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
     free(cfg);
@@ -280,104 +326,103 @@ static void test_empty_string_is_valid(void)
 }
 
 /* Every key set to a non-default value. */
-static const char s_ALL[] =
-    "[run]\n"
-    "seed = 18446744073709551615\n"
-    "run_id = my-run_01\n"
-    "run_dir = /tmp/cgrpo runs/x\n"
-    "iterations = 7\n"
-    "checkpoint_every = 0\n"
-    "deterministic = yes\n"
-    "\n"
-    "[sim]\n"
-    "name = null\n"
-    "horizon = 100\n"
-    "\n"
-    "[sleep]\n"
-    "step_us = 250\n"
-    "\n"
-    "[gridworld]\n"
-    "map =\n"
-    "    #####\n"
-    "    #S.G#\n"
-    "    #L.C#\n"
-    "    #####\n"
-    "battery = 30\n"
-    "reserve = 5\n"
-    "slip = 0.05\n"
-    "\n"
-    "[instruct]\n"
-    "letters = 9\n"
-    "min_constraints = 2\n"
-    "max_constraints = 3\n"
-    "verbosity = 5\n"
-    "\n"
-    "[policy]\n"
-    "hidden = 32, 16, 8\n"
-    "activation = relu\n"
-    "lr = 1e-3\n"
-    "adam_beta1 = 0.8\n"
-    "adam_beta2 = 0.99\n"
-    "adam_eps = 1e-6\n"
-    "max_grad_norm = 0\n"
-    "\n"
-    "[train]\n"
-    "groups = 8\n"
-    "group_size = 4\n"
-    "epochs = 2\n"
-    "minibatches = 2\n"
-    "clip = 0.3\n"
-    "kl_coef = 0.05\n"
-    "ent_coef = 0.01\n"
-    "max_policy_lag = 3\n"
-    "estimator = scalarized_rewards\n"
-    "adv_eps = 1e-6\n"
-    "reference = ckpt/ref.ckpt\n"
-    "\n"
-    "[constraints]\n"
-    "lava = 0.05\n"
-    "lava_lambda = 0.4\n"
-    "verbosity = 0.2\n"
-    "\n"
-    "[multipliers]\n"
-    "kind = pid\n"
-    "lr = 0.1\n"
-    "beta1 = 0.5\n"
-    "beta2 = 0.9\n"
-    "eps = 1e-4\n"
-    "init_logit = -0.5\n"
-    "temperature = 2\n"
-    "upper = 5\n"
-    "kp = 0.2\n"
-    "ki = 0.02\n"
-    "kd = 0.003\n"
-    "lambda_reward = 0.7\n"
-    "\n"
-    "[stabilisers]\n"
-    "temperatures = 0.1, 0.4, 0.7, 1.0\n"
-    "dual_anchor = on\n"
-    "alpha = 0.3\n"
-    "prospect = true\n"
-    "pt_beta = 0.9\n"
-    "pt_lambda_pos = 1.5\n"
-    "pt_lambda_neg = 2.5\n"
-    "asym_kl = 1\n"
-    "kl_neg = 0.03\n"
-    "kl_pos = 0.02\n"
-    "\n"
-    "[actor]\n"
-    "actors = 5\n"
-    "instances = 3\n"
-    "heartbeat_ms = 200\n"
-    "\n"
-    "[learner]\n"
-    "bind = 0.0.0.0\n"
-    "port = 5555\n"
-    "device = cpu\n"
-    "heartbeat_timeout_ms = 1000\n"
-    "hwm = 8\n"
-    "max_msg_bytes = 1048576\n"
-    "max_episode_steps = 512\n";
+static const char s_ALL[] = "[run]\n"
+                            "seed = 18446744073709551615\n"
+                            "run_id = my-run_01\n"
+                            "run_dir = /tmp/cgrpo runs/x\n"
+                            "iterations = 7\n"
+                            "checkpoint_every = 0\n"
+                            "deterministic = yes\n"
+                            "\n"
+                            "[sim]\n"
+                            "name = null\n"
+                            "horizon = 100\n"
+                            "\n"
+                            "[sleep]\n"
+                            "step_us = 250\n"
+                            "\n"
+                            "[gridworld]\n"
+                            "map =\n"
+                            "    #####\n"
+                            "    #S.G#\n"
+                            "    #L.C#\n"
+                            "    #####\n"
+                            "battery = 30\n"
+                            "reserve = 5\n"
+                            "slip = 0.05\n"
+                            "\n"
+                            "[instruct]\n"
+                            "letters = 9\n"
+                            "min_constraints = 2\n"
+                            "max_constraints = 3\n"
+                            "verbosity = 5\n"
+                            "\n"
+                            "[policy]\n"
+                            "hidden = 32, 16, 8\n"
+                            "activation = relu\n"
+                            "lr = 1e-3\n"
+                            "adam_beta1 = 0.8\n"
+                            "adam_beta2 = 0.99\n"
+                            "adam_eps = 1e-6\n"
+                            "max_grad_norm = 0\n"
+                            "\n"
+                            "[train]\n"
+                            "groups = 8\n"
+                            "group_size = 4\n"
+                            "epochs = 2\n"
+                            "minibatches = 2\n"
+                            "clip = 0.3\n"
+                            "kl_coef = 0.05\n"
+                            "ent_coef = 0.01\n"
+                            "max_policy_lag = 3\n"
+                            "estimator = scalarized_rewards\n"
+                            "adv_eps = 1e-6\n"
+                            "reference = ckpt/ref.ckpt\n"
+                            "\n"
+                            "[constraints]\n"
+                            "lava = 0.05\n"
+                            "lava_lambda = 0.4\n"
+                            "verbosity = 0.2\n"
+                            "\n"
+                            "[multipliers]\n"
+                            "kind = pid\n"
+                            "lr = 0.1\n"
+                            "beta1 = 0.5\n"
+                            "beta2 = 0.9\n"
+                            "eps = 1e-4\n"
+                            "init_logit = -0.5\n"
+                            "temperature = 2\n"
+                            "upper = 5\n"
+                            "kp = 0.2\n"
+                            "ki = 0.02\n"
+                            "kd = 0.003\n"
+                            "lambda_reward = 0.7\n"
+                            "\n"
+                            "[stabilisers]\n"
+                            "temperatures = 0.1, 0.4, 0.7, 1.0\n"
+                            "dual_anchor = on\n"
+                            "alpha = 0.3\n"
+                            "prospect = true\n"
+                            "pt_beta = 0.9\n"
+                            "pt_lambda_pos = 1.5\n"
+                            "pt_lambda_neg = 2.5\n"
+                            "asym_kl = 1\n"
+                            "kl_neg = 0.03\n"
+                            "kl_pos = 0.02\n"
+                            "\n"
+                            "[actor]\n"
+                            "actors = 5\n"
+                            "instances = 3\n"
+                            "heartbeat_ms = 200\n"
+                            "\n"
+                            "[learner]\n"
+                            "bind = 0.0.0.0\n"
+                            "port = 5555\n"
+                            "device = cpu\n"
+                            "heartbeat_timeout_ms = 1000\n"
+                            "hwm = 8\n"
+                            "max_msg_bytes = 1048576\n"
+                            "max_episode_steps = 512\n";
 
 static void test_every_key(void)
 {
@@ -524,8 +569,9 @@ static void test_syntax_variants(void)
     CU_ASSERT_EQUAL(s_configure(cfg, err, sizeof err), CG_OK);
     CU_ASSERT_STRING_EQUAL(cfg->sim, "sleep");
     /* a later value of the same key wins */
-    CU_ASSERT_EQUAL(cg_config_load_string(cfg, "[train]\nepochs = 2\nepochs = 3\n", "v.ini", err,
-                                          sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(
+        cg_config_load_string(cfg, "[train]\nepochs = 2\nepochs = 3\n", "v.ini", err, sizeof err),
+        CG_OK);
     CU_ASSERT_EQUAL(cfg->epochs, 3);
     /* lists replace, and empty lists are allowed */
     CU_ASSERT_EQUAL(cg_config_load_string(cfg, "[policy]\nhidden = 7\n", "v.ini", err, sizeof err),
@@ -574,8 +620,9 @@ static void test_multiline_values(void)
     CU_ASSERT_EQUAL(s_configure(work, err, sizeof err), CG_OK); /* and the gridworld takes it */
     S_ASSERT_SIM(work, "gridworld", "map", rows);
     /* rows separated by '/' on one line: the text as given, rows to the gridworld (3 x 3) */
-    CU_ASSERT_EQUAL(cg_config_load_string(cfg, "[gridworld]\nmap = ###/#S#/#G#\n", "m.ini", err,
-                                          sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(
+        cg_config_load_string(cfg, "[gridworld]\nmap = ###/#S#/#G#\n", "m.ini", err, sizeof err),
+        CG_OK);
     S_ASSERT_SIM(cfg, "gridworld", "map", "###/#S#/#G#");
     *work = *cfg;
     CU_ASSERT_EQUAL(s_configure(work, err, sizeof err), CG_OK);
@@ -615,9 +662,8 @@ static void s_check_bad(const s_bad_t *c)
     cg_status_t st = cg_config_load_string(cfg, c->text, "bad.ini", err, sizeof err);
     char where[64];
     snprintf(where, sizeof where, "bad.ini:%d: ", c->line);
-    int ok = st == CG_ERR_INVAL && strncmp(err, where, strlen(where)) == 0 &&
-             strstr(err, c->key) && strstr(err, c->what) && strstr(err, "hint:") &&
-             !strchr(err, '\n');
+    int ok = st == CG_ERR_INVAL && strncmp(err, where, strlen(where)) == 0 && strstr(err, c->key) &&
+             strstr(err, c->what) && strstr(err, "hint:") && !strchr(err, '\n');
     if (!ok)
         printf("\nFAILED case: want %s%s ...%s..., got status %d: %s\n", where, c->key, c->what,
                (int)st, err);
@@ -664,7 +710,8 @@ static void test_load_errors(void)
         {"[policy]\nhidden = 1,2,3,4,5,6,7,8,9\n", 2, "[policy] hidden", "more than 8"},
         {"[policy]\nhidden = 64,0\n", 2, "[policy] hidden", "element 2"},
         {"[train]\nestimator = ppo\n", 2, "[train] estimator", "scalarized_advantages"},
-        {"[multipliers]\nkind = lagrange\n", 2, "[multipliers] kind", "softmax|projected|pid|fixed"},
+        {"[multipliers]\nkind = lagrange\n", 2, "[multipliers] kind",
+         "softmax|projected|pid|fixed"},
         {"[policy]\nactivation = gelu\n", 2, "[policy] activation", "tanh|relu"},
         {"[learner]\ndevice = tpu\n", 2, "[learner] device", "auto|cpu|cuda"},
         {"[sim]\nname = my sim\n", 2, "[sim] name", "' '"},
@@ -1066,8 +1113,8 @@ static void test_finish_checks(void)
 {
     char err[ERRLEN] = "";
     cg_config_t *cfg = s_new_defaults();
-    CU_ASSERT_EQUAL(cg_config_set(cfg, "stabilisers.temperatures=0.1,0.4,0.7,1.0", err,
-                                  sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_config_set(cfg, "stabilisers.temperatures=0.1,0.4,0.7,1.0", err, sizeof err),
+                    CG_OK);
     s_finish_bad(cfg, "[stabilisers] temperatures", "[train] group_size");
     CU_ASSERT_EQUAL(cg_config_set(cfg, "train.group_size=4", err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
@@ -1106,7 +1153,8 @@ static void test_finish_checks(void)
      * default constraints, added by the simulator layer, included) */
     cg_config_defaults(cfg);
     CU_ASSERT_EQUAL(cg_config_load_string(cfg, "[multipliers]\nkind = projected\nupper = 0.05\n",
-                                          "p.ini", err, sizeof err), CG_OK);
+                                          "p.ini", err, sizeof err),
+                    CG_OK);
     CU_ASSERT_EQUAL(s_configure(cfg, err, sizeof err), CG_OK);
     s_finish_bad(cfg, "[constraints] lava_lambda", "[multipliers] upper");
     free(cfg);
@@ -1179,7 +1227,8 @@ static void test_constraints_defaults(void)
     /* one given: only that one */
     cg_config_defaults(cfg);
     CU_ASSERT_EQUAL(cg_config_load_string(cfg, "[constraints]\nbattery = 0.2\nbattery = 0.25\n",
-                                          "c.ini", err, sizeof err), CG_OK);
+                                          "c.ini", err, sizeof err),
+                    CG_OK);
     CU_ASSERT_EQUAL(s_configure(cfg, err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL_FATAL(cfg->n_constraints, 1);
@@ -1283,8 +1332,10 @@ static void test_roundtrip_everything(void)
     cfg->mult_init_logit = -3.3333333f;
     cfg->pt_beta = 1.17549435e-38f; /* smallest normal float */
     cfg->kl_neg = 3.4028235e38f;    /* largest float */
-    CU_ASSERT_EQUAL(cg_config_set(cfg, "gridworld.map=###########/#....C....#/#.........#/"
-                                       "#.#######.#/#S..LLL..G#/###########", err, sizeof err),
+    CU_ASSERT_EQUAL(cg_config_set(cfg,
+                                  "gridworld.map=###########/#....C....#/#.........#/"
+                                  "#.#######.#/#S..LLL..G#/###########",
+                                  err, sizeof err),
                     CG_OK);
     /* a plugin and its section, which only the plugin can check: text kept as given, rows
      * and all */

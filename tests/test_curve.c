@@ -122,8 +122,7 @@ static int s_server_new(s_server_t *s)
         return -1;
     s->control = cg_transport_socket(s->tp, CG_SOCK_ROUTER, &s_opts);
     s->data = cg_transport_socket(s->tp, CG_SOCK_PULL, &s_opts);
-    if (!s->control || !s->data ||
-        cg_transport_curve_server(s->control, s->sec, CG_AUTH_OPEN) ||
+    if (!s->control || !s->data || cg_transport_curve_server(s->control, s->sec, CG_AUTH_OPEN) ||
         cg_transport_curve_server(s->data, s->sec, CG_AUTH_ADMITTED) ||
         cg_transport_bind(s->control, "127.0.0.1", 0, &s->control_port) ||
         cg_transport_bind(s->data, "127.0.0.1", 0, &s->data_port))

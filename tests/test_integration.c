@@ -550,9 +550,13 @@ static int s_await_welcome(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_ms
  * so the honest actor fills the batches. Without that the batch never fills. */
 static void test_integration_credit_hoarder(void)
 {
-    static const char *const sets[] = {"train.groups=8", "train.group_size=4", "actor.instances=8",
-                                       "run.iterations=12", "actor.heartbeat_ms=100",
-                                       "learner.heartbeat_timeout_ms=800", NULL};
+    static const char *const sets[] = {"train.groups=8",
+                                       "train.group_size=4",
+                                       "actor.instances=8",
+                                       "run.iterations=12",
+                                       "actor.heartbeat_ms=100",
+                                       "learner.heartbeat_timeout_ms=800",
+                                       NULL};
     char dir[S_PATH], err[512];
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     cg_transport_t *tp = NULL;
@@ -579,8 +583,8 @@ static void test_integration_credit_hoarder(void)
     /* Heartbeat on, take every grant, send nothing, until the learner is done. */
     cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
     snprintf(hb.run_id, sizeof hb.run_id, "%s", welcome.run_id);
-    hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = welcome.u.welcome.actor_id,
-                                          .weights_latency_s = -1};
+    hb.u.heartbeat =
+        (cg_msg_heartbeat_t){.actor_id = welcome.u.welcome.actor_id, .weights_latency_s = -1};
     int exited = 0;
     double t0 = cg_os_now();
     deadline = t0 + 60 * S_SLOW;
@@ -602,8 +606,8 @@ static void test_integration_credit_hoarder(void)
         exited = cg_proc_wait(learner, 0, &st) == 0;
     }
     double took = cg_os_now() - t0;
-    printf("\n  hoarder was granted %ld groups and sent none; learner %s after %.1f s\n",
-           granted, exited ? "finished" : "stalled", took);
+    printf("\n  hoarder was granted %ld groups and sent none; learner %s after %.1f s\n", granted,
+           exited ? "finished" : "stalled", took);
     CU_ASSERT(granted > 0);
     CU_ASSERT(exited);
     CU_ASSERT(took < 6 * S_SLOW); /* one timeout of delay (0.8 s), not one per batch */
@@ -655,8 +659,7 @@ static void test_integration_actor_killed(void)
     /* heartbeat_timeout_ms 800, then a few seconds at most. */
     S_REQUIRE(s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) ==
               0);
-    printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1,
-           cg_os_now() - t_kill);
+    printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1, cg_os_now() - t_kill);
     S_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
     CU_ASSERT(s_csv_get(&csv, -1, "actors_alive") == 1);
     double v_before = s_csv_get(&csv, -1, "version");
@@ -1080,8 +1083,8 @@ done:
  * every iteration and exit 0; nothing of it may be non-finite. */
 static void test_integration_poisoned_groups(void)
 {
-    static const char *const sets[] = {S_PACED_SETS, "run.iterations=30",
-                                       "policy.activation=relu", NULL};
+    static const char *const sets[] = {S_PACED_SETS, "run.iterations=30", "policy.activation=relu",
+                                       NULL};
     char dir[S_PATH], err[512];
     s_csv_t csv = {0};
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
@@ -1231,8 +1234,8 @@ static int s_is_refusal(const cg_msg_t *m, const char *needle)
 static void test_integration_identity(void)
 {
     static const char *const sets[] = {"run.iterations=100000", "learner.max_actors=2",
-                                       "learner.heartbeat_timeout_ms=1000", "actor.heartbeat_ms=100",
-                                       NULL};
+                                       "learner.heartbeat_timeout_ms=1000",
+                                       "actor.heartbeat_ms=100", NULL};
     enum { N_PEERS = 4 };
     char dir[S_PATH], path[S_PATH];
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
@@ -1352,8 +1355,8 @@ done:
 
 /* Runs `cgrpo train --deterministic --actors 2` with seed into root/name and reads the final
  * checkpoint's weights into *params (n floats, malloc'd). 0 on success. */
-static int s_det_run(const char *name, const char *seed_set, const char *extra_set,
-                     float **params, size_t *n, uint64_t *version)
+static int s_det_run(const char *name, const char *seed_set, const char *extra_set, float **params,
+                     size_t *n, uint64_t *version)
 {
     static const char *const sets[] = {"run.iterations=4", "train.groups=8", "train.group_size=4",
                                        "actor.instances=4", NULL};
@@ -1428,8 +1431,8 @@ static void test_integration_deterministic(void)
     S_REQUIRE(s_det_run("deterministic-a", "run.seed=7", NULL, &p[0], &n[0], &v[0]) == 0);
     S_REQUIRE(s_det_run("deterministic-b", "run.seed=7", NULL, &p[1], &n[1], &v[1]) == 0);
     S_REQUIRE(s_det_run("deterministic-c", "run.seed=8", NULL, &p[2], &n[2], &v[2]) == 0);
-    S_REQUIRE(s_det_run("deterministic-d", "run.seed=7", "learner.overlap=on", &p[3], &n[3],
-                        &v[3]) == 0);
+    S_REQUIRE(
+        s_det_run("deterministic-d", "run.seed=7", "learner.overlap=on", &p[3], &n[3], &v[3]) == 0);
     printf("\n  %zu parameters, versions %llu %llu %llu %llu\n", n[0], (unsigned long long)v[0],
            (unsigned long long)v[1], (unsigned long long)v[2], (unsigned long long)v[3]);
     S_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2] && n[2] == n[3]);
@@ -1589,8 +1592,8 @@ static int s_procs(pid_t ppid, pid_t pgid, pid_t *out, int max)
         long pid = strtol(e->d_name, &end, 10);
         char state = 0;
         pid_t parent = 0, group = 0;
-        if (*end || pid <= 0 || cg_proc_stat((pid_t)pid, &state, &parent, &group) ||
-            state == 'Z' || (ppid > 0 ? parent != ppid : group != pgid))
+        if (*end || pid <= 0 || cg_proc_stat((pid_t)pid, &state, &parent, &group) || state == 'Z' ||
+            (ppid > 0 ? parent != ppid : group != pgid))
             continue;
         if (out && n < max)
             out[n] = (pid_t)pid;

@@ -51,7 +51,8 @@ static void s_make_groups(cg_msg_groups_t *m, int32_t n_groups, uint64_t version
             ep->action = cg_calloc((size_t)ep->length, sizeof(int32_t));
             ep->logp = cg_calloc((size_t)ep->length, sizeof(float));
             for (int32_t t = 0; t < ep->length; t++) {
-                ep->obs[t * D] = (float)(actor * 1000 + (int)seq * 10 + g); /* identifies the group */
+                ep->obs[t * D] =
+                    (float)(actor * 1000 + (int)seq * 10 + g); /* identifies the group */
                 ep->logp[t] = -0.5f;
             }
         }
@@ -229,9 +230,9 @@ static cg_batch_t *s_update_batch(cg_rng_t *rng)
     int32_t cost_index[K] = {0, 1};
     float lambda[K + 1] = {0.6f, 0.3f, 0.1f}, eff[K + 1];
     double neg = 0;
-    CU_ASSERT_EQUAL(cg_batch_advantages(b, 6, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f,
-                                        eff, &neg),
-                    CG_OK);
+    CU_ASSERT_EQUAL(
+        cg_batch_advantages(b, 6, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f, eff, &neg),
+        CG_OK);
     return b;
 }
 
@@ -240,8 +241,8 @@ static cg_batch_t *s_update_batch(cg_rng_t *rng)
  * collect without a job is refused; destroying with a job in flight waits for it. */
 static void test_updater_threaded_matches_inline(void)
 {
-    const cg_policy_shape_t shape = {.obs_dim = D, .n_actions = 2, .n_hidden = 1,
-                                     .hidden = {16}, .activation = CG_ACT_TANH};
+    const cg_policy_shape_t shape = {
+        .obs_dim = D, .n_actions = 2, .n_hidden = 1, .hidden = {16}, .activation = CG_ACT_TANH};
     const cg_adam_config_t adam = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.5f};
     cg_transport_t *t = cg_transport_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(t);
@@ -264,8 +265,12 @@ static void test_updater_threaded_matches_inline(void)
         CU_ASSERT_EQUAL(cg_updater_collect(u, 0, &got), CG_ERR_INVAL);
         for (int round = 0; round < 3; round++) {
             cg_batch_t *b = s_update_batch(&data);
-            cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 2, .minibatches = 3,
-                                   .asym_kl = 1, .loss = {0.2f, 0.0f, 0.01f}};
+            cg_update_job_t job = {.batch = b,
+                                   .n_groups = 6,
+                                   .epochs = 2,
+                                   .minibatches = 3,
+                                   .asym_kl = 1,
+                                   .loss = {0.2f, 0.0f, 0.01f}};
             CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
             CU_ASSERT_TRUE(cg_updater_busy(u));
             CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
@@ -286,8 +291,8 @@ static void test_updater_threaded_matches_inline(void)
         free(now);
         /* in flight at destroy: waited for, nothing leaks (the sanitizer build checks) */
         cg_batch_t *b = s_update_batch(&data);
-        cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 1,
-                               .loss = {0.2f, 0.0f, 0.0f}};
+        cg_update_job_t job = {
+            .batch = b, .n_groups = 6, .epochs = 1, .minibatches = 1, .loss = {0.2f, 0.0f, 0.0f}};
         CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
         cg_updater_destroy(&u);
         CU_ASSERT_PTR_NULL(u);
@@ -298,7 +303,8 @@ static void test_updater_threaded_matches_inline(void)
         cg_policy_destroy(&init);
         if (threaded) {
             CU_ASSERT_EQUAL(memcmp(params[0], params[1], n * sizeof(float)), 0);
-            CU_ASSERT_EQUAL(memcmp(&last[0].loss_sum, &last[1].loss_sum, sizeof last[0].loss_sum), 0);
+            CU_ASSERT_EQUAL(memcmp(&last[0].loss_sum, &last[1].loss_sum, sizeof last[0].loss_sum),
+                            0);
             CU_ASSERT_EQUAL(last[0].grad_norm_sum, last[1].grad_norm_sum);
         }
         cg_backend_destroy(&be);
@@ -314,8 +320,8 @@ static void test_updater_threaded_matches_inline(void)
  * trains as usual. */
 static void test_updater_failed_job(void)
 {
-    const cg_policy_shape_t shape = {.obs_dim = D, .n_actions = 2, .n_hidden = 1,
-                                     .hidden = {16}, .activation = CG_ACT_TANH};
+    const cg_policy_shape_t shape = {
+        .obs_dim = D, .n_actions = 2, .n_hidden = 1, .hidden = {16}, .activation = CG_ACT_TANH};
     const cg_adam_config_t adam = {1e-2f, 0.9f, 0.999f, 1e-8f, 0.5f};
     char err[256] = "";
     cg_backend_t *be = cg_backend_new(CG_DEVICE_CPU, &shape, &adam, 11, err, sizeof err);
@@ -328,8 +334,8 @@ static void test_updater_failed_job(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(u);
     /* one ordinary job first, so that Adam's state is not all zeros */
     cg_batch_t *b = s_update_batch(&data);
-    cg_update_job_t job = {.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2,
-                           .loss = {0.2f, 0.0f, 0.01f}};
+    cg_update_job_t job = {
+        .batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2, .loss = {0.2f, 0.0f, 0.01f}};
     cg_update_job_t *got = NULL;
     CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
     CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
@@ -356,8 +362,8 @@ static void test_updater_failed_job(void)
     float lambda[K + 1] = {0.6f, 0.3f, 0.1f}, eff[K + 1];
     CU_ASSERT_EQUAL(cg_batch_advantages(b, 8, &acfg, K, cost_index, lambda, 0, 0, 0, eff, NULL),
                     CG_OK);
-    job = (cg_update_job_t){.batch = b, .n_groups = 8, .epochs = 2, .minibatches = 4,
-                            .loss = {0.2f, 0.0f, 0.01f}};
+    job = (cg_update_job_t){
+        .batch = b, .n_groups = 8, .epochs = 2, .minibatches = 4, .loss = {0.2f, 0.0f, 0.01f}};
     CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
     CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
     CU_ASSERT_EQUAL(job.status, CG_ERR_NONFINITE);
@@ -373,8 +379,8 @@ static void test_updater_failed_job(void)
     cg_batch_destroy(&b);
 
     b = s_update_batch(&data);
-    job = (cg_update_job_t){.batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2,
-                            .loss = {0.2f, 0.0f, 0.01f}};
+    job = (cg_update_job_t){
+        .batch = b, .n_groups = 6, .epochs = 1, .minibatches = 2, .loss = {0.2f, 0.0f, 0.01f}};
     CU_ASSERT_EQUAL(cg_updater_submit(u, &job), CG_OK);
     CU_ASSERT_EQUAL(cg_updater_collect(u, -1, &got), CG_OK);
     CU_ASSERT_EQUAL(job.status, CG_OK);
@@ -403,7 +409,9 @@ static void test_batch_minibatches(void)
     int32_t cost_index[K] = {1, 0}; /* enforced constraint 0 reads cost 1 */
     float lambda[K + 1] = {0.5f, 0.3f, 0.2f}, eff[K + 1];
     double neg = 0;
-    CU_ASSERT_EQUAL(cg_batch_advantages(b, 5, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f, eff, &neg), CG_OK);
+    CU_ASSERT_EQUAL(
+        cg_batch_advantages(b, 5, &acfg, K, cost_index, lambda, 1, 0.025f, 0.01f, eff, &neg),
+        CG_OK);
     CG_ASSERT_NEAR(eff[0], 0.5, 1e-6);
     CG_ASSERT_NEAR(eff[1], -0.3, 1e-6);
     /* reference advantages of group 0 */

@@ -217,8 +217,8 @@ static void test_loss_clip(void)
                                (float)(l2 - log(0.2)), (float)(l2 - log(0.2))};
     const float adv[4] = {1.0f, -1.0f, -1.0f, 1.0f};
     const float weight[4] = {0.25f, 0.25f, 0.25f, 0.25f};
-    cg_minibatch_t mb = {.n = 4, .action = action, .logp_old = logp_old, .adv = adv,
-                         .weight = weight};
+    cg_minibatch_t mb = {
+        .n = 4, .action = action, .logp_old = logp_old, .adv = adv, .weight = weight};
     cg_loss_config_t cfg = {.clip_eps = 0.2f};
     float dx[12];
     cg_loss_stats_t st;
@@ -243,8 +243,8 @@ static void test_loss_k3(void)
     const float l = (float)-log(2.0);
     const float zero[1] = {0.0f}, one[1] = {1.0f};
     float ref[1], old[1] = {l};
-    cg_minibatch_t mb = {.n = 1, .action = action, .logp_old = old, .adv = zero, .weight = one,
-                         .logp_ref = ref};
+    cg_minibatch_t mb = {
+        .n = 1, .action = action, .logp_old = old, .adv = zero, .weight = one, .logp_ref = ref};
     cg_loss_config_t cfg = {.clip_eps = 0.2f, .kl_coef = 0.5f};
     float dx[2];
     cg_loss_stats_t st;
@@ -308,7 +308,8 @@ static void test_loss_log_ratio_bounded(void)
         CG_ASSERT_NEAR(dx[1], 0.0, 1e-12);
         CG_ASSERT_NEAR(st.approx_kl, CG_LOSS_LOG_RATIO_MAX * -1.0, 1e-9);
         if (advs[k] < 0) /* the unclipped term: rho = e^20 */
-            CG_ASSERT_NEAR(st.pg_loss, exp(CG_LOSS_LOG_RATIO_MAX), 1e-6 * exp(CG_LOSS_LOG_RATIO_MAX));
+            CG_ASSERT_NEAR(st.pg_loss, exp(CG_LOSS_LOG_RATIO_MAX),
+                           1e-6 * exp(CG_LOSS_LOG_RATIO_MAX));
         /* 19 is inside the bound: the ordinary gradient -A rho (onehot - p) */
         old[0] = (float)(-log(2.0) - 19.0);
         cg_loss_compute(logits, 2, &mb, &cfg, dx, &st);
@@ -353,8 +354,8 @@ static void test_loss_stats_hand(void)
     const float adv[2] = {1.0f, -2.0f};
     const float weight[2] = {0.5f, 0.5f};
     const float ref[2] = {(float)l, (float)(l + log(2.0))};
-    cg_minibatch_t mb = {.n = 2, .action = action, .logp_old = old, .adv = adv, .weight = weight,
-                         .logp_ref = ref};
+    cg_minibatch_t mb = {
+        .n = 2, .action = action, .logp_old = old, .adv = adv, .weight = weight, .logp_ref = ref};
     cg_loss_config_t cfg = {.clip_eps = 0.2f, .kl_coef = 0.1f, .ent_coef = 0.01f};
     float dx[4];
     cg_loss_stats_t st;

@@ -47,14 +47,10 @@ static int32_t s_below(cg_rng_t *rng, int32_t bound)
 static float s_any_float(cg_rng_t *rng)
 {
     switch (cg_rng_below(rng, 16)) {
-    case 0:
-        return -0.0f;
-    case 1:
-        return 1e-40f; /* subnormal */
-    case 2:
-        return 3.0e38f;
-    default:
-        return (float)cg_rng_normal(rng);
+    case 0: return -0.0f;
+    case 1: return 1e-40f; /* subnormal */
+    case 2: return 3.0e38f;
+    default: return (float)cg_rng_normal(rng);
     }
 }
 
@@ -235,21 +231,11 @@ static void s_make_heartbeat(cg_rng_t *rng, cg_msg_t *m)
 static void s_make_any(cg_rng_t *rng, int which, cg_msg_t *m)
 {
     switch (which) {
-    case 0:
-        s_make_hello(rng, m);
-        break;
-    case 1:
-        s_make_welcome(rng, m);
-        break;
-    case 2:
-        s_make_batch(rng, m, 2, 3, 2, 3, 4, 5);
-        break;
-    case 3:
-        s_make_weights(rng, m, 40, 3);
-        break;
-    default:
-        s_make_heartbeat(rng, m);
-        break;
+    case 0: s_make_hello(rng, m); break;
+    case 1: s_make_welcome(rng, m); break;
+    case 2: s_make_batch(rng, m, 2, 3, 2, 3, 4, 5); break;
+    case 3: s_make_weights(rng, m, 40, 3); break;
+    default: s_make_heartbeat(rng, m); break;
     }
 }
 
@@ -364,8 +350,7 @@ static void s_assert_equal(const cg_msg_t *a, const cg_msg_t *b)
         CU_ASSERT_EQUAL(x->leaving, y->leaving);
         break;
     }
-    default:
-        CU_FAIL("unexpected message type");
+    default: CU_FAIL("unexpected message type");
     }
 }
 
@@ -566,8 +551,8 @@ static void s_wire_batch(const s_spec_t *s, s_buf_t *out)
             int32_t len = s->length;
             size_t steps = (size_t)(len > 0 ? len : 0);
             size_t n_costs = (size_t)(last && s->last_costs >= 0 ? s->last_costs : s->n_costs);
-            size_t n_obs = last && s->last_obs >= 0 ? (size_t)s->last_obs
-                                                    : steps * (size_t)s->obs_dim;
+            size_t n_obs =
+                last && s->last_obs >= 0 ? (size_t)s->last_obs : steps * (size_t)s->obs_dim;
             size_t n_act = last && s->last_actions >= 0 ? (size_t)s->last_actions : steps;
             size_t n_logp = last && s->last_logp >= 0 ? (size_t)s->last_logp : steps;
             s_buf_t ep = {0};
@@ -1177,13 +1162,13 @@ static void test_nonfinite(void)
     for (int v = 0; v < 3; v++) {
         cg_msg_episode_t *ep = &m.u.groups.groups[2].episodes[3];
         float keep;
-#define S_BAD(lvalue, name)                                                         \
-    do {                                                                            \
-        keep = (lvalue);                                                            \
-        (lvalue) = bad[v];                                                          \
-        CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_NONFINITE);   \
-        CU_ASSERT(s_err_has(name));                                                 \
-        (lvalue) = keep;                                                            \
+#define S_BAD(lvalue, name)                                                                        \
+    do {                                                                                           \
+        keep = (lvalue);                                                                           \
+        (lvalue) = bad[v];                                                                         \
+        CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_NONFINITE);                  \
+        CU_ASSERT(s_err_has(name));                                                                \
+        (lvalue) = keep;                                                                           \
     } while (0)
         S_BAD(ep->reward, "episodes[3].reward");
         S_BAD(ep->cost[1], "episodes[3].costs[1]");
@@ -1335,12 +1320,12 @@ static void test_check_order(void)
     cg_msg_t m;
     s_make_batch(&rng, &m, 3, 4, 2, 3, 5, 8);
     cg_msg_groups_t *b = &m.u.groups;
-    b->groups[2].episodes[3].cost[0] = 0.5f;       /* range, last episode */
-    b->groups[1].episodes[0].logp[0] = NAN;        /* non-finite, earlier episode */
+    b->groups[2].episodes[3].cost[0] = 0.5f; /* range, last episode */
+    b->groups[1].episodes[0].logp[0] = NAN;  /* non-finite, earlier episode */
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_NONFINITE);
-    b->groups[2].episodes[3].action[0] = 99;       /* shape, last episode */
+    b->groups[2].episodes[3].action[0] = 99; /* shape, last episode */
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_SHAPE);
-    caps.max_steps = 1;                            /* caps */
+    caps.max_steps = 1; /* caps */
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, RUN_ID), CG_ERR_TOOBIG);
     caps = s_caps();
     CU_ASSERT_EQUAL(s_roundtrip_status(&m, &caps, "run-other"), CG_ERR_RUN_ID);

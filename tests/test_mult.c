@@ -214,8 +214,7 @@ static void test_fixed(void)
             rate[k] = (float)cg_rng_uniform(&rng);
         CU_ASSERT_EQUAL(cg_mult_update(m, rate), CG_OK);
         cg_mult_lambda(m, lambda);
-        CU_ASSERT(lambda[0] == 0.7f && lambda[1] == 0.2f && lambda[2] == 0.0f &&
-                  lambda[3] == 3.0f);
+        CU_ASSERT(lambda[0] == 0.7f && lambda[1] == 0.2f && lambda[2] == 0.0f && lambda[3] == 3.0f);
     }
     CU_ASSERT_EQUAL(cg_mult_state_size(m), 2);
     cg_mult_destroy(&m);

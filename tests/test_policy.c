@@ -148,7 +148,8 @@ static void test_shape_check(void)
 {
     cg_policy_shape_t s = s_shape(40, 4, 2, 64, 64, CG_ACT_TANH);
     CU_ASSERT_EQUAL(cg_policy_shape_check(&s), CG_OK);
-    CU_ASSERT_EQUAL(cg_policy_shape_n_params(&s), (size_t)(64 * 40 + 64 + 64 * 64 + 64 + 4 * 64 + 4));
+    CU_ASSERT_EQUAL(cg_policy_shape_n_params(&s),
+                    (size_t)(64 * 40 + 64 + 64 * 64 + 64 + 4 * 64 + 4));
     cg_policy_t *p = cg_policy_new(&s, 1);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     CU_ASSERT_EQUAL(cg_policy_n_params(p), cg_policy_shape_n_params(&s));
@@ -268,8 +269,8 @@ static void test_gradient_check(void)
         }
         CU_ASSERT_EQUAL(bad, 0);
         if (bad)
-            printf("\n  shape %d: %zu of %zu gradient entries off (worst rel %.3g)\n", idx, bad,
-                   np, worst);
+            printf("\n  shape %d: %zu of %zu gradient entries off (worst rel %.3g)\n", idx, bad, np,
+                   worst);
         free(scratch);
         free(pd);
         free(gfd);
@@ -433,12 +434,12 @@ static void test_init_scheme(void)
         cg_policy_t *p = cg_policy_new(&sh, 7);
         const float *prm = cg_policy_params(p);
         double g = act ? sqrt(2.0) : 5.0 / 3.0;
-        const float *w0 = prm;                 /* (64, 40) */
-        const float *b0 = w0 + 64 * 40;        /* (64) */
-        const float *w1 = b0 + 64;             /* (64, 64) */
-        const float *b1 = w1 + 64 * 64;        /* (64) */
-        const float *w2 = b1 + 64;             /* (4, 64) */
-        const float *b2 = w2 + 4 * 64;         /* (4) */
+        const float *w0 = prm;          /* (64, 40) */
+        const float *b0 = w0 + 64 * 40; /* (64) */
+        const float *w1 = b0 + 64;      /* (64, 64) */
+        const float *b1 = w1 + 64 * 64; /* (64) */
+        const float *w2 = b1 + 64;      /* (4, 64) */
+        const float *b2 = w2 + 4 * 64;  /* (4) */
         CU_ASSERT(s_orthogonality_error(w0, 64, 40, g) < 1e-5);
         CU_ASSERT(s_orthogonality_error(w1, 64, 64, g) < 1e-5);
         CU_ASSERT(s_orthogonality_error(w2, 4, 64, 0.01) < 1e-5);
@@ -457,8 +458,8 @@ static void test_init_scheme(void)
         float mx = 0.0f;
         for (int32_t k = 0; k < n * 4; k++)
             mx = fmaxf(mx, fabsf(logits[k]));
-        CU_ASSERT(mx < 0.1f);   /* every probability within ~10% of 1/4 */
-        CU_ASSERT(mx > 1e-4f);  /* but not degenerate */
+        CU_ASSERT(mx < 0.1f);  /* every probability within ~10% of 1/4 */
+        CU_ASSERT(mx > 1e-4f); /* but not degenerate */
         free(logits);
         free(obs);
         cg_policy_destroy(&p);

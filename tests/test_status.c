@@ -20,7 +20,10 @@ static void test_status_names_distinct(void)
     CU_ASSERT_STRING_EQUAL(cg_status_str((cg_status_t)-999), "unknown status");
 }
 
-static cg_status_t s_fails(void) { return CG_ERR_SHAPE; }
+static cg_status_t s_fails(void)
+{
+    return CG_ERR_SHAPE;
+}
 static cg_status_t s_propagates(int *reached)
 {
     CG_TRY(s_fails());

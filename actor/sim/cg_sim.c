@@ -233,14 +233,18 @@ static int s_load_plugin(cg_sim_kind_t *self, const char *path, char *err, size_
      * a regular file of this user (or root) that others cannot rewrite. */
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        cg_status_msg(err, errlen, "[sim] plugin: %s is not a regular file (hint: name the "
-                      "plugin's .so itself)", path);
+        cg_status_msg(err, errlen,
+                      "[sim] plugin: %s is not a regular file (hint: name the "
+                      "plugin's .so itself)",
+                      path);
         return -1;
     }
     if ((st.st_uid != getuid() && st.st_uid != 0) || (st.st_mode & S_IWOTH)) {
-        cg_status_msg(err, errlen, "[sim] plugin: %s is %s, so cgrpo will not load it (hint: "
+        cg_status_msg(err, errlen,
+                      "[sim] plugin: %s is %s, so cgrpo will not load it (hint: "
                       "a plugin must belong to the user running cgrpo, or root, and not be "
-                      "writable by others: chown/chmod o-w it)", path,
+                      "writable by others: chown/chmod o-w it)",
+                      path,
                       (st.st_mode & S_IWOTH) ? "writable by every user" : "owned by another user");
         return -1;
     }
@@ -765,7 +769,10 @@ out:
 
 /* ---- instances ------------------------------------------------------------------------ */
 
-int cg_sim_kind_runs_here(const cg_sim_kind_t *self) { return self->t->create != NULL; }
+int cg_sim_kind_runs_here(const cg_sim_kind_t *self)
+{
+    return self->t->create != NULL;
+}
 
 cg_sim_t *cg_sim_create(const cg_sim_kind_t *kind, int32_t n, uint64_t seed, char *err,
                         size_t errlen)

@@ -93,9 +93,9 @@ const char *cublasGetStatusName(cublasStatus_t e);
 cublasStatus_t cublasSgemm(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m,
                            int n, int k, const float *alpha, const float *A, int lda,
                            const float *B, int ldb, const float *beta, float *C, int ldc);
-cublasStatus_t cublasSgemv(cublasHandle_t h, cublasOperation_t ta, int m, int n,
-                           const float *alpha, const float *A, int lda, const float *x, int incx,
-                           const float *beta, float *y, int incy);
+cublasStatus_t cublasSgemv(cublasHandle_t h, cublasOperation_t ta, int m, int n, const float *alpha,
+                           const float *A, int lda, const float *x, int incx, const float *beta,
+                           float *y, int incy);
 
 /* ---- launches ---- */
 void emu_check_dev(const void *p, const char *kernel, int arg);
