@@ -71,3 +71,15 @@ double cg_rng_normal(cg_rng_t *rng)
         u1 = 1e-300;
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
+
+void cg_rng_get_state(const cg_rng_t *r, uint64_t out[2])
+{
+    out[0] = r->state;
+    out[1] = r->inc;
+}
+
+void cg_rng_set_state(cg_rng_t *r, const uint64_t in[2])
+{
+    r->state = in[0];
+    r->inc = in[1] | 1u; /* a stream selector is odd */
+}

@@ -21,6 +21,10 @@ void cg_rng_seed(cg_rng_t *rng, uint64_t seed, uint64_t stream);
 /* A child generator for sub-task `index` (actor i, instance j, ...), independent of the
  * parent's later draws: it depends only on the parent's seed material and index. */
 cg_rng_t cg_rng_split(const cg_rng_t *parent, uint64_t index);
+/* The generator's whole state as two words (checkpoints), and back: set_state(get_state(r))
+ * continues r's sequence exactly. */
+void cg_rng_get_state(const cg_rng_t *r, uint64_t out[2]);
+void cg_rng_set_state(cg_rng_t *r, const uint64_t in[2]);
 
 uint32_t cg_rng_u32(cg_rng_t *rng);
 uint64_t cg_rng_u64(cg_rng_t *rng);
