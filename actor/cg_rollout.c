@@ -213,11 +213,6 @@ int32_t cg_rollout_n_ready(const cg_rollout_t *self)
     return self->n_ready;
 }
 
-const cg_sim_info_t *cg_rollout_sim_info(const cg_rollout_t *self)
-{
-    return &self->info;
-}
-
 void cg_rollout_stats(const cg_rollout_t *self, cg_rollout_stats_t *out)
 {
     *out = self->stats;

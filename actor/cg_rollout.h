@@ -89,7 +89,6 @@ void cg_rollout_release(cg_rollout_t *self);
 
 /* ---- introspection ---- */
 
-const cg_sim_info_t *cg_rollout_sim_info(const cg_rollout_t *self);
 void cg_rollout_stats(const cg_rollout_t *self, cg_rollout_stats_t *out);
 
 #ifdef __cplusplus

@@ -19,7 +19,6 @@ struct cg_metrics {
     int n_cols;
     char *names[S_MAX_COLS];
     double values[S_MAX_COLS];
-    double last[S_MAX_COLS];
     int n_row;
 };
 
@@ -137,7 +136,6 @@ cg_status_t cg_metrics_commit(cg_metrics_t *self)
         s_fmt(num, sizeof num, self->values[i]);
         fprintf(self->csv, "%s%s", i ? "," : "", strcmp(num, "null") ? num : "nan");
         fprintf(self->jsonl, "%s\"%s\":%s", i ? "," : "", self->names[i], num);
-        self->last[i] = self->values[i];
     }
     fputc('\n', self->csv);
     fputs("}\n", self->jsonl);
@@ -145,12 +143,4 @@ cg_status_t cg_metrics_commit(cg_metrics_t *self)
     if (fflush(self->csv) || fflush(self->jsonl))
         return CG_ERR_IO;
     return CG_OK;
-}
-
-double cg_metrics_last(const cg_metrics_t *self, const char *name)
-{
-    for (int i = 0; i < self->n_cols; i++)
-        if (!strcmp(self->names[i], name))
-            return self->last[i];
-    return NAN;
 }

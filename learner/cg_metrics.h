@@ -23,8 +23,6 @@ void cg_metrics_close(cg_metrics_t **self_p);
 void cg_metrics_add(cg_metrics_t *self, const char *name, double value);
 /* Writes the row to both files and flushes them. */
 cg_status_t cg_metrics_commit(cg_metrics_t *self);
-/* Last committed value of a column (NaN if absent): for the progress line and summary. */
-double cg_metrics_last(const cg_metrics_t *self, const char *name);
 
 #ifdef __cplusplus
 }
