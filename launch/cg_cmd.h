@@ -100,13 +100,22 @@ void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suf
  * share few cores, and one thread keeps results bit-reproducible. */
 void cg_cmd_blas_threads(void);
 
+/* How cg_cmd_run_training runs. */
+typedef struct {
+    const char *dir;                 /* the run directory */
+    int resume;                      /* 1: continue the run in dir from its latest checkpoint */
+    const char *token;               /* --token, or "" (then [run] token_file, if any) */
+    int progress;                    /* 1: the live progress line, else log lines */
+    int n_actors;                    /* local actor processes to start */
+    int quiet;                       /* 1: no start line and no summary (cgrpo bench) */
+    cg_learner_counters_t *counters; /* filled at the end when non-NULL */
+} cg_cmd_training_t;
+
 /* Runs a training: the learner in this process, n_actors local actor processes (logs in
- * dir/actor-<i>.log), watched while it runs and stopped by PID at the end. Prints the summary
- * unless quiet. Fills *counters (the learner's, at its end) when non-NULL. Returns the
- * exit status: 0 done, 130 stopped by SIGINT/SIGTERM, 1 on errors, among them every local
- * actor having exited before the last iteration (the learner then stops and checkpoints). */
-int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
-                        int progress, int n_actors, int quiet, cg_learner_counters_t *counters);
+ * dir/actor-<i>.log), watched while it runs and stopped by PID at the end. Returns the exit
+ * status: 0 done, 130 stopped by SIGINT/SIGTERM, 1 on errors, among them every local actor
+ * having exited before the last iteration (the learner then stops and checkpoints). */
+int cg_cmd_run_training(const cg_config_t *cfg, const cg_cmd_training_t *how);
 
 int cg_cmd_train(int argc, char **argv);
 int cg_cmd_learner(int argc, char **argv);

@@ -76,7 +76,9 @@ static s_e2e_t s_e2e(const cg_config_t *cfg, const char *sim, const char *run_di
 {
     cg_learner_counters_t c = {0};
     double cpu0 = s_cpu_s(), t0 = cg_os_now();
-    int rc = cg_cmd_run_training(cfg, run_dir, 0, "", 0, (int)actors, 1, &c);
+    const cg_cmd_training_t how = {
+        .dir = run_dir, .token = "", .n_actors = (int)actors, .quiet = 1, .counters = &c};
+    int rc = cg_cmd_run_training(cfg, &how);
     double cpu = s_cpu_s() - cpu0, wall = cg_os_now() - t0;
     if (rc != 0 && rc != 130)
         fprintf(stderr, "cgrpo bench: the end-to-end run of %s failed (run directory %s)\n", sim,

@@ -137,8 +137,12 @@ static int s_run(int argc, char **argv, int spawn_actors)
     else
         cg_cmd_stamp_dir(dir, sizeof dir, "runs", cfg->run_id);
 
-    int rc = cg_cmd_run_training(cfg, dir, resume != NULL, token, progress,
-                                 spawn_actors ? cfg->actors : 0, 0, NULL);
+    const cg_cmd_training_t how = {.dir = dir,
+                                   .resume = resume != NULL,
+                                   .token = token,
+                                   .progress = progress,
+                                   .n_actors = spawn_actors ? cfg->actors : 0};
+    int rc = cg_cmd_run_training(cfg, &how);
     if (rc == 130)
         fprintf(stderr,
                 "cgrpo %s: interrupted; checkpoint written (resume with: cgrpo %s --resume %s)\n",
@@ -147,9 +151,12 @@ static int s_run(int argc, char **argv, int spawn_actors)
     return rc;
 }
 
-int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, const char *token,
-                        int progress, int n_actors, int quiet, cg_learner_counters_t *counters)
+int cg_cmd_run_training(const cg_config_t *cfg, const cg_cmd_training_t *how)
 {
+    const char *dir = how->dir, *token = how->token ? how->token : "";
+    const int resume = how->resume, progress = how->progress, n_actors = how->n_actors;
+    const int quiet = how->quiet;
+    cg_learner_counters_t *counters = how->counters;
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
     char err[1024] = "";
@@ -226,8 +233,8 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
          * failure. Before that, it is. */
         if (c.iteration >= cfg->iterations)
             return 0;
-        char how[96], resume_hint[CG_PATH_LEN + 96] = "";
-        cg_cmd_wait_str(watch.named_status, how, sizeof how);
+        char exit_how[96], resume_hint[CG_PATH_LEN + 96] = "";
+        cg_cmd_wait_str(watch.named_status, exit_how, sizeof exit_how);
         if (!quiet)
             snprintf(resume_hint, sizeof resume_hint,
                      "; once fixed, `cgrpo train --resume %s` continues from the checkpoint "
@@ -238,7 +245,7 @@ int cg_cmd_run_training(const cg_config_t *cfg, const char *dir, int resume, con
                 "cgrpo: all %d local actors exited before training finished (iteration %lld of "
                 "%d; actor %d: %s, see %s) (hint: read the actor logs; usual causes are a setting "
                 "only the actors check, a crash, or the OOM killer (signal 9, see dmesg)%s)\n",
-                watch.n, (long long)c.iteration, cfg->iterations, watch.named_id, how,
+                watch.n, (long long)c.iteration, cfg->iterations, watch.named_id, exit_how,
                 watch.named_log[0] ? watch.named_log : "its log", resume_hint);
         return 1;
     }
