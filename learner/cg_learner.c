@@ -46,6 +46,70 @@ static cg_status_t s_map_constraints(cg_learner_t *self, char *err, size_t errle
     return CG_OK;
 }
 
+/* The environment's sizes and cost names, as the launcher found them (no simulator here). */
+static cg_status_t s_check_env(cg_learner_t *self, const cg_env_spec_t *env, char *err,
+                               size_t errlen)
+{
+    CG_ASSERT(env);
+    self->env = *env;
+    if (self->env.obs_dim < 1 || self->env.n_actions < 1 || self->env.n_costs < 0 ||
+        self->env.n_costs > CG_MAX_COSTS || self->env.n_metrics < 0 ||
+        self->env.n_metrics > CG_ENV_MAX_METRICS) {
+        snprintf(err, errlen,
+                 "environment spec of '%s' is invalid (obs_dim %d, %d actions, %d "
+                 "costs) (hint: a bug in the launcher)",
+                 self->env.sim, self->env.obs_dim, self->env.n_actions, self->env.n_costs);
+        return CG_ERR_INVAL;
+    }
+    if (self->env.max_steps > self->cfg.max_steps_per_episode) {
+        snprintf(err, errlen,
+                 "simulator %s runs episodes of up to %d steps, above [learner] "
+                 "max_episode_steps = %d (hint: raise max_episode_steps)",
+                 self->env.sim, self->env.max_steps, self->cfg.max_steps_per_episode);
+        return CG_ERR_INVAL;
+    }
+    return CG_OK;
+}
+
+/* The backend with its first weights (and threads), the host copy of the weights, and the
+ * frozen KL reference when the loss needs one. */
+static cg_status_t s_model_new(cg_learner_t *self, char *err, size_t errlen)
+{
+    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
+                               .n_actions = self->env.n_actions,
+                               .n_hidden = self->cfg.n_hidden,
+                               .activation = self->cfg.activation};
+    memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
+    cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
+                             self->cfg.adam_eps, self->cfg.max_grad_norm};
+    uint64_t model_seed = cg_learner_init_seed(&self->cfg);
+    self->backend = cg_backend_new(self->cfg.device, &shape, &adam, model_seed, err, errlen);
+    if (!self->backend)
+        return CG_ERR_INVAL;
+    int32_t threads = self->cfg.threads;
+    if (threads == 0) { /* every online core: the actors mostly wait on the learner */
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online < 1 ? 1 : online > 64 ? 64 : (int32_t)online;
+    }
+    if (cg_backend_set_threads(self->backend, threads, err, errlen) != CG_OK)
+        return CG_ERR_INVAL;
+    if (!strcmp(cg_backend_name(self->backend), "cpu"))
+        CG_INFO("updates split over %d threads ([learner] threads)", threads);
+    self->n_params = cg_backend_n_params(self->backend);
+    self->params = cg_calloc(self->n_params, sizeof *self->params);
+    if (cg_backend_get_params(self->backend, self->params)) {
+        snprintf(err, errlen, "backend %s: cannot read parameters", cg_backend_name(self->backend));
+        return CG_ERR_INVAL;
+    }
+    if (self->cfg.kl_coef > 0 || self->cfg.asym_kl) {
+        self->ref = cg_policy_new(&shape, model_seed);
+        memcpy(cg_policy_params(self->ref), self->params, self->n_params * sizeof(float));
+        if (self->cfg.reference[0] && cg_learner_ckpt_load_reference(self, err, errlen) != CG_OK)
+            return CG_ERR_INVAL;
+    }
+    return CG_OK;
+}
+
 cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t errlen)
 {
     cg_learner_t *self = cg_calloc(1, sizeof *self);
@@ -61,60 +125,9 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         goto fail;
     }
 
-    /* The environment's sizes and cost names, as the launcher found them (no simulator here). */
-    CG_ASSERT(opts->env);
-    self->env = *opts->env;
-    if (self->env.obs_dim < 1 || self->env.n_actions < 1 || self->env.n_costs < 0 ||
-        self->env.n_costs > CG_MAX_COSTS || self->env.n_metrics < 0 ||
-        self->env.n_metrics > CG_ENV_MAX_METRICS) {
-        snprintf(err, errlen,
-                 "environment spec of '%s' is invalid (obs_dim %d, %d actions, %d "
-                 "costs) (hint: a bug in the launcher)",
-                 self->env.sim, self->env.obs_dim, self->env.n_actions, self->env.n_costs);
+    if (s_check_env(self, opts->env, err, errlen) || s_map_constraints(self, err, errlen) ||
+        s_model_new(self, err, errlen))
         goto fail;
-    }
-    if (self->env.max_steps > self->cfg.max_steps_per_episode) {
-        snprintf(err, errlen,
-                 "simulator %s runs episodes of up to %d steps, above [learner] "
-                 "max_episode_steps = %d (hint: raise max_episode_steps)",
-                 self->env.sim, self->env.max_steps, self->cfg.max_steps_per_episode);
-        goto fail;
-    }
-    if (s_map_constraints(self, err, errlen))
-        goto fail;
-
-    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
-                               .n_actions = self->env.n_actions,
-                               .n_hidden = self->cfg.n_hidden,
-                               .activation = self->cfg.activation};
-    memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
-    cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
-                             self->cfg.adam_eps, self->cfg.max_grad_norm};
-    uint64_t model_seed = cg_learner_init_seed(&self->cfg);
-    self->backend = cg_backend_new(self->cfg.device, &shape, &adam, model_seed, err, errlen);
-    if (!self->backend)
-        goto fail;
-    int32_t threads = self->cfg.threads;
-    if (threads == 0) { /* every online core: the actors mostly wait on the learner */
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online < 1 ? 1 : online > 64 ? 64 : (int32_t)online;
-    }
-    if (cg_backend_set_threads(self->backend, threads, err, errlen) != CG_OK)
-        goto fail;
-    if (!strcmp(cg_backend_name(self->backend), "cpu"))
-        CG_INFO("updates split over %d threads ([learner] threads)", threads);
-    self->n_params = cg_backend_n_params(self->backend);
-    self->params = cg_calloc(self->n_params, sizeof *self->params);
-    if (cg_backend_get_params(self->backend, self->params)) {
-        snprintf(err, errlen, "backend %s: cannot read parameters", cg_backend_name(self->backend));
-        goto fail;
-    }
-    if (self->cfg.kl_coef > 0 || self->cfg.asym_kl) {
-        self->ref = cg_policy_new(&shape, model_seed);
-        memcpy(cg_policy_params(self->ref), self->params, self->n_params * sizeof(float));
-        if (self->cfg.reference[0] && cg_learner_ckpt_load_reference(self, err, errlen) != CG_OK)
-            goto fail;
-    }
     self->mult = cg_mult_new(&self->cfg);
     if (!self->mult) {
         snprintf(err, errlen, "invalid [multipliers] settings");
