@@ -218,6 +218,46 @@ static int32_t s_actor_quota(const cg_learner_t *self, int32_t id)
     return B / n + (id < B % n);
 }
 
+/* The Welcome for actor a (id): everything it needs to roll out, the current weights
+ * borrowed from the learner (valid until the next update). */
+static void s_welcome(cg_learner_t *self, const cg_learner_actor_t *a, int32_t id, cg_msg_t *out)
+{
+    *out = (cg_msg_t){.type = CG_MSG_WELCOME};
+    snprintf(out->run_id, sizeof out->run_id, "%s", self->cfg.run_id);
+    cg_msg_welcome_t *w = &out->u.welcome;
+    const cg_policy_shape_t *shape = cg_backend_shape(self->backend);
+    w->actor_id = id;
+    w->seed = s_actor_seed(self, id);
+    w->group_size = self->cfg.group_size;
+    w->n_temperatures = self->cfg.n_temperatures;
+    w->temperatures = self->cfg.temperatures;
+    w->obs_dim = shape->obs_dim;
+    w->n_actions = shape->n_actions;
+    w->n_hidden = shape->n_hidden;
+    memcpy(w->hidden, shape->hidden, sizeof w->hidden);
+    w->activation = (int32_t)shape->activation;
+    w->version = self->version;
+    w->n_params = (int64_t)self->n_params;
+    w->params = self->params;
+    w->n_lambda = self->n_enforced + 1;
+    w->lambda = self->lambda;
+    w->heartbeat_ms = self->cfg.heartbeat_ms;
+    w->deterministic = self->cfg.deterministic;
+    w->quota = self->cfg.deterministic ? s_actor_quota(self, id) : 0;
+    w->data_port = self->data_port;
+    w->weights_port = self->weights_port;
+    w->config_text = self->config_text;
+    w->credits = a->credits;
+    w->session = a->session;
+    w->n_costs = self->env.n_costs;
+    memcpy(w->cost_names, self->env.cost_names, sizeof w->cost_names);
+    w->n_constraints = self->n_enforced;
+    memcpy(w->constraints, self->cost_index, sizeof w->constraints);
+    w->max_steps = self->env.max_steps < self->cfg.max_steps_per_episode
+                       ? self->env.max_steps
+                       : self->cfg.max_steps_per_episode;
+}
+
 static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen,
                        const cg_msg_t *in)
 {
@@ -291,40 +331,8 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
     snprintf(a->host, sizeof a->host, "%s", h->host);
     a->credits = h->credits && !self->cfg.deterministic;
 
-    cg_msg_t out = {.type = CG_MSG_WELCOME};
-    snprintf(out.run_id, sizeof out.run_id, "%s", self->cfg.run_id);
-    const cg_policy_shape_t *shape = cg_backend_shape(self->backend);
-    cg_msg_welcome_t *w = &out.u.welcome;
-    w->actor_id = id;
-    w->seed = s_actor_seed(self, id);
-    w->group_size = self->cfg.group_size;
-    w->n_temperatures = self->cfg.n_temperatures;
-    w->temperatures = self->cfg.temperatures;
-    w->obs_dim = shape->obs_dim;
-    w->n_actions = shape->n_actions;
-    w->n_hidden = shape->n_hidden;
-    memcpy(w->hidden, shape->hidden, sizeof w->hidden);
-    w->activation = (int32_t)shape->activation;
-    w->version = self->version;
-    w->n_params = (int64_t)self->n_params;
-    w->params = self->params;
-    w->n_lambda = self->n_enforced + 1;
-    w->lambda = self->lambda;
-    w->heartbeat_ms = self->cfg.heartbeat_ms;
-    w->deterministic = self->cfg.deterministic;
-    w->quota = self->cfg.deterministic ? s_actor_quota(self, id) : 0;
-    w->data_port = self->data_port;
-    w->weights_port = self->weights_port;
-    w->config_text = self->config_text;
-    w->credits = a->credits;
-    w->session = a->session;
-    w->n_costs = self->env.n_costs;
-    memcpy(w->cost_names, self->env.cost_names, sizeof w->cost_names);
-    w->n_constraints = self->n_enforced;
-    memcpy(w->constraints, self->cost_index, sizeof w->constraints);
-    w->max_steps = self->env.max_steps < self->cfg.max_steps_per_episode
-                       ? self->env.max_steps
-                       : self->cfg.max_steps_per_episode;
+    cg_msg_t out;
+    s_welcome(self, a, id, &out);
     cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
     if (rc != CG_OK)
         CG_WARN("welcome to actor %d not sent: %s", id, cg_status_str(rc));
