@@ -442,12 +442,10 @@ void cg_ckpt_destroy(cg_ckpt_t **self_p)
     *self_p = NULL;
 }
 
-/* Validates self->buf (self->size bytes) and builds the section list. Checks run in an
- * order where each one can trust what the earlier ones established: magic, version,
- * table bounds, header CRC (so the table is as written), declared size, then each
- * entry's name/dtype/count (overflow-safe: count is compared to the bytes remaining),
- * then each section's data CRC. */
-static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t errlen)
+/* The header: magic, format version, section count, header CRC and declared size. *n gets
+ * the section count. */
+static cg_status_t s_parse_header(const cg_ckpt_t *self, const char *path, uint32_t *n_out,
+                                  char *err, size_t errlen)
 {
     const uint8_t *b = self->buf;
     size_t size = self->size;
@@ -512,52 +510,78 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
                       path, size, declared, S_HINT_DAMAGED);
         return CG_ERR_CORRUPT;
     }
+    *n_out = n;
+    return CG_OK;
 
-    self->sec = cg_calloc(n, sizeof(s_section_t));
-    size_t off = table_end + 4;
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *e = b + S_HEAD_LEN + (size_t)S_ENTRY_LEN * i;
-        s_section_t *s = &self->sec[i];
-        const uint8_t *nul = memchr(e, 0, S_NAME_FIELD);
-        size_t name_len = nul ? (size_t)(nul - e) : S_NAME_FIELD;
-        bool name_ok = name_len > 0 && name_len <= CG_CKPT_NAME_MAX;
-        for (size_t j = 0; name_ok && j < S_NAME_FIELD; j++)
-            name_ok = j < name_len ? (e[j] >= 0x20 && e[j] <= 0x7e) : e[j] == 0;
-        if (!name_ok) {
-            cg_status_msg(err, errlen,
-                          "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)", path, i,
-                          S_HINT_DAMAGED);
-            return CG_ERR_CORRUPT;
-        }
-        memcpy(s->name, e, name_len);
-        s->name[name_len] = '\0';
-        if (s_find(self->sec, i, s->name)) {
-            cg_status_msg(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path,
-                          s->name, S_HINT_DAMAGED);
-            return CG_ERR_CORRUPT;
-        }
-        uint32_t dtype = s_get32(e + 64);
-        size_t esize = s_elem_size(dtype);
-        if (esize == 0) {
-            cg_status_msg(err, errlen,
-                          "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)", path,
-                          s->name, dtype, S_HINT_DAMAGED);
-            return CG_ERR_CORRUPT;
-        }
-        s->dtype = (cg_ckpt_dtype_t)dtype;
-        s->crc = s_get32(e + 68);
-        s->count = s_get64(e + 72);
-        if (s->count > (size - off) / esize) {
-            cg_status_msg(err, errlen,
-                          "checkpoint '%s': section '%s' claims %" PRIu64
-                          " %s values, more than the file holds (%s)",
-                          path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
-            return CG_ERR_CORRUPT;
-        }
-        s->nbytes = (size_t)s->count * esize;
-        s->data = self->buf + off;
-        off += s->nbytes;
+truncated:
+    cg_status_msg(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size,
+                  S_HINT_DAMAGED);
+    return CG_ERR_CORRUPT;
+}
+
+/* Table entry i (at e): name, dtype, CRC and count; its data starts at *off, which moves past
+ * it. */
+static cg_status_t s_parse_entry(cg_ckpt_t *self, uint32_t i, const uint8_t *e, size_t *off,
+                                 const char *path, char *err, size_t errlen)
+{
+    const size_t size = self->size;
+    s_section_t *s = &self->sec[i];
+    const uint8_t *nul = memchr(e, 0, S_NAME_FIELD);
+    size_t name_len = nul ? (size_t)(nul - e) : S_NAME_FIELD;
+    bool name_ok = name_len > 0 && name_len <= CG_CKPT_NAME_MAX;
+    for (size_t j = 0; name_ok && j < S_NAME_FIELD; j++)
+        name_ok = j < name_len ? (e[j] >= 0x20 && e[j] <= 0x7e) : e[j] == 0;
+    if (!name_ok) {
+        cg_status_msg(err, errlen, "checkpoint '%s': section %" PRIu32 " has an invalid name (%s)",
+                      path, i, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
     }
+    memcpy(s->name, e, name_len);
+    s->name[name_len] = '\0';
+    if (s_find(self->sec, i, s->name)) {
+        cg_status_msg(err, errlen, "checkpoint '%s': section '%s' appears twice (%s)", path,
+                      s->name, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    uint32_t dtype = s_get32(e + 64);
+    size_t esize = s_elem_size(dtype);
+    if (esize == 0) {
+        cg_status_msg(err, errlen,
+                      "checkpoint '%s': section '%s' has unknown dtype %" PRIu32 " (%s)", path,
+                      s->name, dtype, S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    s->dtype = (cg_ckpt_dtype_t)dtype;
+    s->crc = s_get32(e + 68);
+    s->count = s_get64(e + 72);
+    if (s->count > (size - *off) / esize) {
+        cg_status_msg(err, errlen,
+                      "checkpoint '%s': section '%s' claims %" PRIu64
+                      " %s values, more than the file holds (%s)",
+                      path, s->name, s->count, cg_ckpt_dtype_str(s->dtype), S_HINT_DAMAGED);
+        return CG_ERR_CORRUPT;
+    }
+    s->nbytes = (size_t)s->count * esize;
+    s->data = self->buf + *off;
+    *off += s->nbytes;
+    return CG_OK;
+}
+
+/* Validates self->buf (self->size bytes) and builds the section list. Checks run in an
+ * order where each one can trust what the earlier ones established: magic, version,
+ * table bounds, header CRC (so the table is as written), declared size, then each
+ * entry's name/dtype/count (overflow-safe: count is compared to the bytes remaining),
+ * then each section's data CRC. */
+static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t errlen)
+{
+    uint32_t n = 0;
+    CG_TRY(s_parse_header(self, path, &n, err, errlen));
+    const size_t size = self->size;
+    self->sec = cg_calloc(n, sizeof(s_section_t));
+    size_t off = S_HEAD_LEN + (size_t)S_ENTRY_LEN * n + 4;
+    for (uint32_t i = 0; i < n; i++)
+        CG_TRY(s_parse_entry(self, i, self->buf + S_HEAD_LEN + (size_t)S_ENTRY_LEN * i, &off, path,
+                             err, errlen));
     if (off != size) {
         cg_status_msg(err, errlen, "checkpoint '%s': sections hold %zu bytes, the file %zu (%s)",
                       path, off, size, S_HINT_DAMAGED);
@@ -578,11 +602,6 @@ static cg_status_t s_parse(cg_ckpt_t *self, const char *path, char *err, size_t 
     }
     self->n = n;
     return CG_OK;
-
-truncated:
-    cg_status_msg(err, errlen, "checkpoint '%s' is truncated (%zu bytes) (%s)", path, size,
-                  S_HINT_DAMAGED);
-    return CG_ERR_CORRUPT;
 }
 
 /* Reads the regular file at path into a new buffer of at most max_bytes. */
