@@ -651,6 +651,46 @@ done:
     return rc;
 }
 
+/* An S_STR key: paths may continue on indented lines, whose pieces are concatenated; a key
+ * with allowed values stores their canonical spelling. */
+static int s_set_str(const s_key_t *k, char *base, const char *value, char *msg, size_t n)
+{
+    char *joined = cg_strdup(value);
+    size_t o = 0;
+    for (const char *c = value; *c; c++)
+        if (*c != '\n')
+            joined[o++] = *c;
+    joined[o] = '\0';
+    int rc = s_check_str(k, joined, msg, n);
+    if (rc == 0) {
+        const char *v = joined;
+        if (k->names)
+            v = k->names[s_name_index(k->names, joined)];
+        memset(base, 0, k->cap);
+        memcpy(base, v, strlen(v));
+    }
+    free(joined);
+    return rc;
+}
+
+/* An S_I32_LIST or S_F32_LIST key: the values and their count. */
+static int s_set_list(cg_config_t *cfg, const s_key_t *k, char *base, const char *value, int *piece,
+                      char *msg, size_t n)
+{
+    float fvals[CG_MAX_GROUP];
+    int32_t ivals[CG_MAX_GROUP];
+    int32_t count = 0;
+    void *vals = k->kind == S_F32_LIST ? (void *)fvals : (void *)ivals;
+    CG_ASSERT(k->cap <= CG_MAX_GROUP);
+    if (s_list_parse(k, value, vals, &count, piece, msg, n) != 0)
+        return -1;
+    size_t el = k->kind == S_F32_LIST ? sizeof(float) : sizeof(int32_t);
+    memset(base, 0, k->cap * el);
+    memcpy(base, vals, (size_t)count * el);
+    memcpy((char *)cfg + k->count_off, &count, sizeof count);
+    return 0;
+}
+
 /* Sets one table key from its text value; on error msg is "problem (hint: ...)" and
  * *piece the line (0 = the key's own) that holds the problem. */
 static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int *piece, char *msg,
@@ -728,40 +768,9 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         memcpy(base, &v, sizeof v);
         return 0;
     }
-    case S_STR: {
-        /* Paths may continue on indented lines: the pieces are concatenated. */
-        char *joined = cg_strdup(value);
-        size_t o = 0;
-        for (const char *c = value; *c; c++)
-            if (*c != '\n')
-                joined[o++] = *c;
-        joined[o] = '\0';
-        int rc = s_check_str(k, joined, msg, n);
-        if (rc == 0) {
-            const char *v = joined;
-            if (k->names) /* store the canonical spelling */
-                v = k->names[s_name_index(k->names, joined)];
-            memset(base, 0, k->cap);
-            memcpy(base, v, strlen(v));
-        }
-        free(joined);
-        return rc;
-    }
+    case S_STR: return s_set_str(k, base, value, msg, n);
     case S_I32_LIST:
-    case S_F32_LIST: {
-        float fvals[CG_MAX_GROUP];
-        int32_t ivals[CG_MAX_GROUP];
-        int32_t count = 0;
-        void *vals = k->kind == S_F32_LIST ? (void *)fvals : (void *)ivals;
-        CG_ASSERT(k->cap <= CG_MAX_GROUP);
-        if (s_list_parse(k, value, vals, &count, piece, msg, n) != 0)
-            return -1;
-        size_t el = k->kind == S_F32_LIST ? sizeof(float) : sizeof(int32_t);
-        memset(base, 0, k->cap * el);
-        memcpy(base, vals, (size_t)count * el);
-        memcpy((char *)cfg + k->count_off, &count, sizeof count);
-        return 0;
-    }
+    case S_F32_LIST: return s_set_list(cfg, k, base, value, piece, msg, n);
     }
     return -1;
 }

@@ -235,6 +235,57 @@ static int s_cmp_type(const void *a, const void *b)
     return (x->type > y->type) - (x->type < y->type);
 }
 
+/* Constraint c (its type set) gets its parameters, read off the witness w (n tokens); forbid
+ * is the token the witness avoids, if c forbids one. */
+static void s_constraint_params(const cg_instruct_spec_t *spec, cg_rng_t *rng, const int32_t *w,
+                                int32_t n, int32_t forbid, cg_instruct_constraint_t *c)
+{
+    const int32_t H = spec->max_len, dot = cg_instruct_dot(spec);
+    c->x = c->y = -1;
+    c->k = 0;
+    switch ((cg_instruct_type_t)c->type) {
+    case CG_INSTRUCT_LEN_EQ: c->k = n; break;
+    case CG_INSTRUCT_LEN_GE: {
+        int32_t slack = n - 1 < 3 ? n - 1 : 3;
+        c->k = n - (int32_t)cg_rng_below(rng, (uint32_t)slack + 1);
+        break;
+    }
+    case CG_INSTRUCT_LEN_LE: {
+        int32_t slack = H - n < 3 ? H - n : 3;
+        c->k = n + (int32_t)cg_rng_below(rng, (uint32_t)slack + 1);
+        break;
+    }
+    case CG_INSTRUCT_COUNT_GE:
+        c->x = w[cg_rng_below(rng, (uint32_t)n)];
+        c->k = 1 + (int32_t)cg_rng_below(rng, (uint32_t)s_count(w, n, c->x));
+        break;
+    case CG_INSTRUCT_COUNT_EQ:
+        c->x = w[cg_rng_below(rng, (uint32_t)n)];
+        c->k = s_count(w, n, c->x);
+        break;
+    case CG_INSTRUCT_FORBID: c->x = forbid; break;
+    case CG_INSTRUCT_STARTS: c->x = w[0]; break;
+    case CG_INSTRUCT_ENDS: c->x = w[n - 1]; break;
+    case CG_INSTRUCT_NO_REPEAT: break;
+    case CG_INSTRUCT_SENTENCES: c->k = s_count(w, n, dot); break;
+    case CG_INSTRUCT_BIGRAM: {
+        int32_t p = (int32_t)cg_rng_below(rng, (uint32_t)(n - 1));
+        c->x = w[p];
+        c->y = w[p + 1];
+        break;
+    }
+    case CG_INSTRUCT_VOWELS_GE:
+        c->k = 1 + (int32_t)cg_rng_below(rng, (uint32_t)s_vowels(spec, w, n));
+        break;
+    case CG_INSTRUCT_DISTINCT_GE: {
+        int32_t d = s_distinct_letters(spec, w, n), slack = d - 1 < 2 ? d - 1 : 2;
+        c->k = d - (int32_t)cg_rng_below(rng, (uint32_t)slack + 1);
+        break;
+    }
+    case CG_INSTRUCT_N_TYPES: CG_ASSERT(0);
+    }
+}
+
 void cg_instruct_prompt(const cg_instruct_spec_t *spec, uint64_t init_seed,
                         cg_instruct_prompt_t *out)
 {
@@ -246,7 +297,7 @@ void cg_instruct_prompt(const cg_instruct_spec_t *spec, uint64_t init_seed,
     memset(out, 0, sizeof *out);
     cg_rng_t rng;
     cg_rng_seed(&rng, init_seed, S_PROMPT_STREAM);
-    int32_t H = spec->max_len, T = cg_instruct_n_text(spec), dot = cg_instruct_dot(spec);
+    int32_t T = cg_instruct_n_text(spec), dot = cg_instruct_dot(spec);
 
     /* C distinct types, uniform over the catalogue (a partial Fisher-Yates shuffle). */
     int32_t C =
@@ -292,51 +343,8 @@ void cg_instruct_prompt(const cg_instruct_spec_t *spec, uint64_t init_seed,
 
     out->n = C;
     for (int32_t i = 0; i < C; i++) {
-        cg_instruct_constraint_t *c = &out->c[i];
-        c->type = types[i];
-        c->x = c->y = -1;
-        c->k = 0;
-        switch ((cg_instruct_type_t)c->type) {
-        case CG_INSTRUCT_LEN_EQ: c->k = n; break;
-        case CG_INSTRUCT_LEN_GE: {
-            int32_t slack = n - 1 < 3 ? n - 1 : 3;
-            c->k = n - (int32_t)cg_rng_below(&rng, (uint32_t)slack + 1);
-            break;
-        }
-        case CG_INSTRUCT_LEN_LE: {
-            int32_t slack = H - n < 3 ? H - n : 3;
-            c->k = n + (int32_t)cg_rng_below(&rng, (uint32_t)slack + 1);
-            break;
-        }
-        case CG_INSTRUCT_COUNT_GE:
-            c->x = w[cg_rng_below(&rng, (uint32_t)n)];
-            c->k = 1 + (int32_t)cg_rng_below(&rng, (uint32_t)s_count(w, n, c->x));
-            break;
-        case CG_INSTRUCT_COUNT_EQ:
-            c->x = w[cg_rng_below(&rng, (uint32_t)n)];
-            c->k = s_count(w, n, c->x);
-            break;
-        case CG_INSTRUCT_FORBID: c->x = forbid; break;
-        case CG_INSTRUCT_STARTS: c->x = w[0]; break;
-        case CG_INSTRUCT_ENDS: c->x = w[n - 1]; break;
-        case CG_INSTRUCT_NO_REPEAT: break;
-        case CG_INSTRUCT_SENTENCES: c->k = s_count(w, n, dot); break;
-        case CG_INSTRUCT_BIGRAM: {
-            int32_t p = (int32_t)cg_rng_below(&rng, (uint32_t)(n - 1));
-            c->x = w[p];
-            c->y = w[p + 1];
-            break;
-        }
-        case CG_INSTRUCT_VOWELS_GE:
-            c->k = 1 + (int32_t)cg_rng_below(&rng, (uint32_t)s_vowels(spec, w, n));
-            break;
-        case CG_INSTRUCT_DISTINCT_GE: {
-            int32_t d = s_distinct_letters(spec, w, n), slack = d - 1 < 2 ? d - 1 : 2;
-            c->k = d - (int32_t)cg_rng_below(&rng, (uint32_t)slack + 1);
-            break;
-        }
-        case CG_INSTRUCT_N_TYPES: CG_ASSERT(0);
-        }
+        out->c[i].type = types[i];
+        s_constraint_params(spec, &rng, w, n, forbid, &out->c[i]);
     }
     qsort(out->c, (size_t)C, sizeof out->c[0], s_cmp_type);
     /* Satisfiable by construction: the witness meets every constraint. */
