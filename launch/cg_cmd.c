@@ -505,3 +505,31 @@ void cg_cmd_blas_threads(void)
     if (!getenv("OPENBLAS_NUM_THREADS"))
         openblas_set_num_threads(1);
 }
+
+int cg_cmd_opt_long(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "cgrpo %s: %s needs an integer from %ld to %ld, got '%s'\n", cmd, opt, lo,
+                hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cg_cmd_opt_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                      double *out)
+{
+    char *end;
+    double v = strtod(text, &end);
+    if (!*text || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "cgrpo %s: %s needs a number from %g to %g, got '%s'\n", cmd, opt, lo, hi,
+                text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}

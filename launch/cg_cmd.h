@@ -100,6 +100,13 @@ void cg_cmd_stamp_dir(char *dir, size_t len, const char *parent, const char *suf
  * share few cores, and one thread keeps results bit-reproducible. */
 void cg_cmd_blas_threads(void);
 
+/* An option's value as an integer / a number in [lo, hi]: 0, or -1 after saying on stderr
+ * "cgrpo CMD: OPT needs an integer from LO to HI, got 'TEXT'" (the caller exits 2). */
+int cg_cmd_opt_long(const char *cmd, const char *opt, const char *text, long lo, long hi,
+                    long *out);
+int cg_cmd_opt_double(const char *cmd, const char *opt, const char *text, double lo, double hi,
+                      double *out);
+
 /* How cg_cmd_run_training runs. */
 typedef struct {
     const char *dir;                 /* the run directory */
@@ -124,7 +131,7 @@ int cg_cmd_eval(int argc, char **argv);
 int cg_cmd_bench(int argc, char **argv);
 /* The actor-scaling study (cmd_scaling.c); cg_cmd_bench hands over on --sim or a list of
  * actor counts. */
-int cg_cmd_bench_scaling(int argc, char **argv);
+int cg_cmd_scaling(int argc, char **argv);
 int cg_cmd_mpi(int argc, char **argv);
 int cg_cmd_keygen(int argc, char **argv);
 int cg_cmd_sims(int argc, char **argv);

@@ -12,6 +12,7 @@ static void s_usage(FILE *out)
         "  train     train: learner + local actors (no options: default constrained gridworld)\n"
         "  eval      evaluate a run's latest checkpoint: goal rate and cost rates\n"
         "  bench     throughput: bare simulator loop vs end-to-end training\n"
+        "  scaling   the actor-scaling study: throughput against the number of actors\n"
         "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
         "  learner   run the learner role only (clusters)\n"
         "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
         return cg_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))
         return cg_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "scaling"))
+        return cg_cmd_scaling(argc - 1, argv + 1);
     if (!strcmp(cmd, "plot"))
         return cg_cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "mpi"))

@@ -46,7 +46,8 @@ static void s_usage(FILE *out)
         "  --config FILE       base config (default: built-in); --set SEC.KEY=VALUE repeatable\n"
         "  --out DIR           results directory (default bench/<time>)\n"
         "  -h, --help          this help\n\n"
-        "The actor-scaling study instead: cgrpo bench --actors 1,2,4,... --sim SIM\n"
+        "The actor-scaling study is its own command: cgrpo scaling --actors 1,2,4,... --sim SIM\n"
+        "(cgrpo bench --actors 1,2,4,... --sim SIM still runs it, as an alias)\n"
         "(--sim, or a list of actor counts, selects it; cgrpo bench --sim null --help).\n");
 }
 
@@ -344,7 +345,7 @@ int cg_cmd_bench(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--sim") ||
             (!strcmp(argv[i], "--actors") && i + 1 < argc && strchr(argv[i + 1], ',')))
-            return cg_cmd_bench_scaling(argc, argv);
+            return cg_cmd_scaling(argc, argv); /* the study's old spelling, kept as an alias */
     cg_cmd_config_opts_t copts = {0};
     char sims_buf[256];
     snprintf(sims_buf, sizeof sims_buf, "null,%s", cg_sim_builtin(0)->name);
@@ -361,31 +362,19 @@ int cg_cmd_bench(int argc, char **argv)
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        char *end;
         switch (opt) {
         case 'S': snprintf(sims_buf, sizeof sims_buf, "%s", optarg); break;
         case 'a':
-            actors = strtol(optarg, &end, 10);
-            if (*end || actors < 1 || actors > 1024) {
-                fprintf(stderr, "cgrpo bench: --actors needs 1..1024, got '%s'\n", optarg);
+            if (cg_cmd_opt_long("bench", "--actors", optarg, 1, 1024, &actors))
                 return 2;
-            }
             break;
         case 'T':
-            seconds = strtod(optarg, &end);
-            if (*end || !(seconds > 0 && seconds < 3600)) {
-                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n",
-                        optarg);
+            if (cg_cmd_opt_double("bench", "--seconds", optarg, 0.001, 3600, &seconds))
                 return 2;
-            }
             break;
         case 'i':
-            iterations = strtol(optarg, &end, 10);
-            if (*end || iterations < 1 || iterations > 100000) {
-                fprintf(stderr, "cgrpo bench: --iterations needs a number >= 1, got '%s'\n",
-                        optarg);
+            if (cg_cmd_opt_long("bench", "--iterations", optarg, 1, 100000, &iterations))
                 return 2;
-            }
             break;
         case 'c': copts.config_path = optarg; break;
         case 's':

@@ -1,4 +1,4 @@
-/* cmd_scaling: `cgrpo bench --actors 1,2,4,... --sim null|gridworld|sleep:US`, the actor-
+/* cmd_scaling: `cgrpo scaling --actors 1,2,4,... --sim null|gridworld|sleep:US`, the actor-
  * scaling study. For each actor count: a training of fixed duration (learner in this
  * process, N local actor processes) measured over its steady state (from the first update
  * after the warm-up with every actor alive, to the last): env-steps/s, groups/s ingested,
@@ -8,6 +8,7 @@
  * ingest as a fraction of it. A table on stdout, scaling.csv, scaling.gp and scaling.png
  * (gnuplot) in the bench directory. docs/performance.md. */
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -44,7 +45,8 @@ typedef struct {
 static void s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: cgrpo bench --actors LIST --sim SIM [options]\n"
+            "usage: cgrpo scaling --actors LIST --sim SIM [options]\n"
+            "(also as cgrpo bench --actors LIST --sim SIM)\n"
             "The actor-scaling study: for each actor count a short training on this machine,\n"
             "measured from the end of its first update to its last, then a raw ZeroMQ PUSH/PULL\n"
             "baseline with the same message size. Table on stdout; scaling.csv and scaling.png\n"
@@ -150,7 +152,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
     cg_learner_opts_t lopts = {cfg, &env, dir, 0, "", 0};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
-        fprintf(stderr, "cgrpo bench: %s\n", err);
+        fprintf(stderr, "cgrpo scaling: %s\n", err);
         return -1;
     }
     int port = cg_learner_port(learner);
@@ -188,7 +190,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
     cg_learner_destroy(&learner);
     free(pids);
     if (rc != CG_OK) {
-        fprintf(stderr, "cgrpo bench: the run with %d actors stopped: %s\n", n_actors,
+        fprintf(stderr, "cgrpo scaling: the run with %d actors stopped: %s\n", n_actors,
                 cg_status_str(rc));
         return -1;
     }
@@ -196,7 +198,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
     s_series_t s = {0};
     if (s_series_load(dir, &s) || s.n_rows < 2) {
         fprintf(stderr,
-                "cgrpo bench: with %d actors, %d policy updates in %.0f s: too few to "
+                "cgrpo scaling: with %d actors, %d policy updates in %.0f s: too few to "
                 "measure (hint: a longer --duration, or a smaller train.groups)\n",
                 n_actors, s.n_rows, duration);
         s_series_free(&s);
@@ -210,7 +212,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
         r0++;
     if (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup)
         fprintf(stderr,
-                "cgrpo bench: with %d actors the measurement starts at %.1f s with %.0f "
+                "cgrpo scaling: with %d actors the measurement starts at %.1f s with %.0f "
                 "actors alive (hint: a longer --duration)\n",
                 n_actors, s.col[S_WALL][r0], s.col[S_ALIVE][r0]);
     row->window = r1 - r0;
@@ -394,7 +396,7 @@ static int s_plot(const char *dir, const char *title)
         return -1;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
         fprintf(stderr,
-                "cgrpo bench: gnuplot not found: no scaling.png (hint: apt-get install "
+                "cgrpo scaling: gnuplot not found: no scaling.png (hint: apt-get install "
                 "gnuplot-nox, then cd %s && gnuplot scaling.gp)\n",
                 dir);
         return -1;
@@ -419,7 +421,7 @@ static int s_parse_counts(const char *s, int *out)
     return n;
 }
 
-int cg_cmd_bench_scaling(int argc, char **argv)
+int cg_cmd_scaling(int argc, char **argv)
 {
     cg_cmd_config_opts_t copts = {0};
     int counts[S_MAX_COUNTS], n_counts = 0;
@@ -427,57 +429,56 @@ int cg_cmd_bench_scaling(int argc, char **argv)
     double duration = 40, warmup = -1;
     double seconds = 2;
     cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            s_usage(stdout);
-            return 0;
-        }
-        if (!v) {
-            fprintf(stderr, "cgrpo bench: %s needs a value (hint: cgrpo bench --help)\n", a);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--actors")) {
-            n_counts = s_parse_counts(v, counts);
+    static const struct option longopts[] = {
+        {"actors", required_argument, NULL, 'a'},   {"sim", required_argument, NULL, 'S'},
+        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
+        {"seconds", required_argument, NULL, 'T'},  {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'a':
+            n_counts = s_parse_counts(optarg, counts);
             if (n_counts <= 0) {
                 fprintf(stderr,
-                        "cgrpo bench: --actors wants counts 1..1024 separated by commas, "
+                        "cgrpo scaling: --actors wants counts 1..1024 separated by commas, "
                         "at most %d, got '%s'\n",
-                        S_MAX_COUNTS, v);
+                        S_MAX_COUNTS, optarg);
                 return 2;
             }
-        } else if (!strcmp(a, "--sim")) {
-            sim = v;
-        } else if (!strcmp(a, "--duration") || !strcmp(a, "--warmup")) {
-            double d = strtod(v, &end);
-            if (*end || !(d >= 0 && d < 86400) || (a[2] == 'd' && d < 1)) {
-                fprintf(stderr, "cgrpo bench: %s needs seconds (duration >= 1), got '%s'\n", a, v);
+            break;
+        case 'S': sim = optarg; break;
+        case 'd':
+            if (cg_cmd_opt_double("scaling", "--duration", optarg, 1, 86400, &duration))
                 return 2;
-            }
-            *(a[2] == 'd' ? &duration : &warmup) = d;
-        } else if (!strcmp(a, "--seconds")) {
-            seconds = strtod(v, &end);
-            if (*end || !(seconds > 0 && seconds < 3600)) {
-                fprintf(stderr, "cgrpo bench: --seconds needs a number in (0, 3600), got '%s'\n",
-                        v);
+            break;
+        case 'w':
+            if (cg_cmd_opt_double("scaling", "--warmup", optarg, 0, 86400, &warmup))
                 return 2;
-            }
-        } else if (!strcmp(a, "--config")) {
-            copts.config_path = v;
-        } else if (!strcmp(a, "--set")) {
-            if (cg_cmd_add_set(&copts, v))
+            break;
+        case 'T':
+            if (cg_cmd_opt_double("scaling", "--seconds", optarg, 0.001, 3600, &seconds))
                 return 2;
-        } else if (!strcmp(a, "--out")) {
-            out_dir = v;
-        } else {
-            fprintf(stderr,
-                    "cgrpo bench: unknown option '%s' in the scaling study (hint: cgrpo "
-                    "bench --actors 1,2,4 --sim sleep:1000; cgrpo bench --help)\n",
-                    a);
+            break;
+        case 'c': copts.config_path = optarg; break;
+        case 's':
+            if (cg_cmd_add_set(&copts, optarg))
+                return 2;
+            break;
+        case 'o': out_dir = optarg; break;
+        case 'h': s_usage(stdout); return 0;
+        default:
+            fprintf(stderr, "(hint: cgrpo scaling --actors 1,2,4 --sim sleep:1000; cgrpo scaling "
+                            "--help)\n");
             return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cgrpo scaling: unexpected argument '%s' (hint: cgrpo scaling --help)\n",
+                argv[optind]);
+        return 2;
     }
     if (n_counts == 0)
         n_counts = s_parse_counts("1,2,4", counts);
@@ -492,7 +493,8 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         long us = strtol(colon + 1, &end, 10);
         if (strncmp(sim, "sleep:", 6) || end == colon + 1 || *end || us < 0 || us > 60000000) {
             fprintf(stderr,
-                    "cgrpo bench: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n", sim);
+                    "cgrpo scaling: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n",
+                    sim);
             return 2;
         }
         snprintf(set_sleep, sizeof set_sleep, "sleep.step_us=%ld", us);
@@ -507,7 +509,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
         cg_cmd_stamp_dir(dir, sizeof dir, "bench", NULL);
     }
     if (cg_os_mkdir_p(dir, 0755)) {
-        fprintf(stderr, "cgrpo bench: cannot create %s: %s\n", dir, strerror(errno));
+        fprintf(stderr, "cgrpo scaling: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
     cg_cmd_install_signals();
@@ -516,7 +518,7 @@ int cg_cmd_bench_scaling(int argc, char **argv)
     snprintf(csv_path, sizeof csv_path, "%s/scaling.csv", dir);
     FILE *csv = fopen(csv_path, "w");
     if (!csv) {
-        fprintf(stderr, "cgrpo bench: cannot write %s\n", csv_path);
+        fprintf(stderr, "cgrpo scaling: cannot write %s\n", csv_path);
         return 1;
     }
     fprintf(csv,
