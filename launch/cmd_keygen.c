@@ -2,6 +2,7 @@
  * (docs/cluster.md): a CURVE key pair for the learner and a random run token, as files in a
  * new directory. Never overwrites a key. */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -57,11 +58,18 @@ static int s_write_token(const char *path, char *err, size_t errlen)
 
 int cg_cmd_keygen(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        s_usage(stdout);
-        return 0;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            s_usage(stdout);
+            return 0;
+        }
+        s_usage(stderr);
+        return 2;
     }
-    if (argc != 2 || argv[1][0] == '-') {
+    if (argc - optind != 1) {
         s_usage(stderr);
         return 2;
     }
@@ -70,7 +78,7 @@ int cg_cmd_keygen(int argc, char **argv)
                         "built with libsodium, such as Debian's libzmq5)\n");
         return 1;
     }
-    const char *dir = argv[1];
+    const char *dir = argv[optind];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "cgrpo keygen: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
