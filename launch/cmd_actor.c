@@ -57,17 +57,12 @@ int cg_cmd_actor(int argc, char **argv)
         switch (opt) {
         case 'c': connect = optarg; break;
         case 'i':
-            if (s_parse_int(optarg, -1, 1000000, &actor_id)) {
-                fprintf(stderr, "cgrpo actor: --actor-id needs a number >= -1, got '%s'\n", optarg);
+            if (cg_cmd_opt_long("actor", "--actor-id", optarg, -1, 1000000, &actor_id))
                 return 2;
-            }
             break;
         case 'm':
-            if (s_parse_int(optarg, 1, 65536, &instances)) {
-                fprintf(stderr, "cgrpo actor: --instances needs a number 1..65536, got '%s'\n",
-                        optarg);
+            if (cg_cmd_opt_long("actor", "--instances", optarg, 1, 65536, &instances))
                 return 2;
-            }
             break;
         case 't': token = optarg; break;
         case 'C': copts.config_path = optarg; break;

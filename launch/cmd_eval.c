@@ -224,11 +224,8 @@ int cg_cmd_eval(int argc, char **argv)
         char *end;
         switch (opt) {
         case 'n':
-            episodes = strtol(optarg, &end, 10);
-            if (*end || episodes < 1 || episodes > 100000000) {
-                fprintf(stderr, "cgrpo eval: --episodes needs a number >= 1, got '%s'\n", optarg);
+            if (cg_cmd_opt_long("eval", "--episodes", optarg, 1, 100000000, &episodes))
                 return 2;
-            }
             break;
         case 's':
             seed = strtoll(optarg, &end, 10);

@@ -68,13 +68,16 @@ static int s_run(int argc, char **argv, int spawn_actors)
         case 'r': run_dir = optarg; break;
         case 'R': resume = optarg; break;
         case 'a': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (!spawn_actors || *end || v < 0 || v > 1024) {
-                fprintf(stderr, "cgrpo %s: --actors needs a number 0..1024, got '%s'\n", cmd,
-                        optarg);
+            long v = 0;
+            if (!spawn_actors) {
+                fprintf(stderr,
+                        "cgrpo %s: --actors is for cgrpo train (hint: start actors with "
+                        "cgrpo actor --connect HOST:PORT)\n",
+                        cmd);
                 return 2;
             }
+            if (cg_cmd_opt_long(cmd, "--actors", optarg, 0, 1024, &v))
+                return 2;
             actors = (int)v;
             break;
         }
