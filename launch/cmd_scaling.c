@@ -421,6 +421,89 @@ static int s_parse_counts(const char *s, int *out)
     return n;
 }
 
+/* The study's settings, and what its counts share. */
+typedef struct {
+    cg_cmd_config_opts_t copts; /* --config and --set, heartbeat first */
+    const char *sim;            /* --sim as given */
+    char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64];
+    double duration, warmup, seconds;
+    long ncpu;
+    char dir[CG_PATH_LEN];
+    char title[256]; /* the plot's, from the first count's config */
+    int header;      /* the table's header is printed */
+} s_study_t;
+
+/* --sim: a simulator name, or sleep:MICROSECONDS. -1 (said on stderr) if neither. */
+static int s_parse_sim(s_study_t *st)
+{
+    const char *sim = st->sim, *colon = strchr(sim, ':');
+    st->set_sleep[0] = '\0';
+    if (colon) {
+        char *end;
+        long us = strtol(colon + 1, &end, 10);
+        if (strncmp(sim, "sleep:", 6) || end == colon + 1 || *end || us < 0 || us > 60000000) {
+            fprintf(stderr,
+                    "cgrpo scaling: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n",
+                    sim);
+            return -1;
+        }
+        snprintf(st->set_sleep, sizeof st->set_sleep, "sleep.step_us=%ld", us);
+    }
+    snprintf(st->sim_name, sizeof st->sim_name, "%.*s",
+             colon ? (int)(colon - sim) : (int)strlen(sim), sim);
+    snprintf(st->set_sim, sizeof st->set_sim, "sim.name=%s", st->sim_name);
+    return 0;
+}
+
+/* One actor count: its training measured, then the raw baseline; a row on stdout and in csv.
+ * 0, 1 if the count failed (the study goes on), -1 if its config cannot be made. */
+static int s_one_count(s_study_t *st, int actors, FILE *csv)
+{
+    s_row_t row = {.actors = actors};
+    char set_iters[64], set_actors[64], run_dir[CG_PATH_LEN + 96];
+    cg_cmd_config_opts_t o = st->copts;
+    snprintf(set_iters, sizeof set_iters, "run.iterations=%d", 100000000); /* time-bound */
+    snprintf(set_actors, sizeof set_actors, "actor.actors=%d", actors);
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    if (cg_cmd_add_set(&o, st->set_sim) ||
+        (st->set_sleep[0] && cg_cmd_add_set(&o, st->set_sleep)) || cg_cmd_add_set(&o, set_iters) ||
+        cg_cmd_add_set(&o, set_actors) || cg_cmd_add_set(&o, "run.checkpoint_every=0") ||
+        cg_cmd_add_set(&o, "run.deterministic=false") || cg_cmd_load_config(&o, NULL, cfg)) {
+        free(cfg);
+        return -1;
+    }
+    if (!st->header) {
+        snprintf(st->title, sizeof st->title,
+                 "sim %s, %d instances per actor, B = %d groups of G = %d, "
+                 "max policy lag %d, %ld CPUs",
+                 st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
+                 cfg->max_policy_lag, st->ncpu);
+        printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
+               "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
+               st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size, cfg->max_policy_lag,
+               st->duration, st->warmup, st->ncpu);
+        s_print_header(stdout);
+        fflush(stdout);
+        st->header = 1;
+    }
+    snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", st->dir, st->sim_name, actors);
+    row.ok = s_measure(cfg, run_dir, actors, st->duration, st->warmup, &row) == 0;
+    if (row.ok) {
+        int pushers = actors < st->ncpu ? actors : (int)st->ncpu;
+        pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
+        row.raw_msgs_per_s =
+            s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, st->seconds, cfg->hwm);
+        row.raw_groups_per_s = row.raw_msgs_per_s * row.groups_per_msg;
+        row.ingest_frac = row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
+    }
+    s_print_row(stdout, &row);
+    s_csv_row(csv, st->sim, &row);
+    fflush(stdout);
+    fflush(csv);
+    free(cfg);
+    return row.ok ? 0 : 1;
+}
+
 int cg_cmd_scaling(int argc, char **argv)
 {
     cg_cmd_config_opts_t copts = {0};
@@ -485,28 +568,20 @@ int cg_cmd_scaling(int argc, char **argv)
     if (warmup < 0)
         warmup = duration / 4;
 
-    /* --sim: a simulator name, or sleep:MICROSECONDS. */
-    char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64] = "";
-    const char *colon = strchr(sim, ':');
-    if (colon) {
-        char *end;
-        long us = strtol(colon + 1, &end, 10);
-        if (strncmp(sim, "sleep:", 6) || end == colon + 1 || *end || us < 0 || us > 60000000) {
-            fprintf(stderr,
-                    "cgrpo scaling: --sim '%s': only sleep takes a value, sleep:MICROSECONDS\n",
-                    sim);
-            return 2;
-        }
-        snprintf(set_sleep, sizeof set_sleep, "sleep.step_us=%ld", us);
-    }
-    snprintf(sim_name, sizeof sim_name, "%.*s", colon ? (int)(colon - sim) : (int)strlen(sim), sim);
-    snprintf(set_sim, sizeof set_sim, "sim.name=%s", sim_name);
+    s_study_t st = {.copts = copts,
+                    .sim = sim,
+                    .duration = duration,
+                    .warmup = warmup,
+                    .seconds = seconds,
+                    .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
+    if (s_parse_sim(&st))
+        return 2;
 
-    char dir[CG_PATH_LEN];
+    char *dir = st.dir;
     if (out_dir) {
-        snprintf(dir, sizeof dir, "%s", out_dir);
+        snprintf(dir, sizeof st.dir, "%s", out_dir);
     } else {
-        cg_cmd_stamp_dir(dir, sizeof dir, "bench", NULL);
+        cg_cmd_stamp_dir(dir, sizeof st.dir, "bench", NULL);
     }
     if (cg_os_mkdir_p(dir, 0755)) {
         fprintf(stderr, "cgrpo scaling: cannot create %s: %s\n", dir, strerror(errno));
@@ -527,61 +602,19 @@ int cg_cmd_scaling(int argc, char **argv)
             "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
             "window_s,dropped_total\n");
 
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int status = 0, header = 0;
-    char title[256] = "";
+    int status = 0;
     for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
-        s_row_t row = {.actors = counts[k]};
-        char set_iters[64], set_actors[64], run_dir[CG_PATH_LEN + 96];
-        cg_cmd_config_opts_t o = copts;
-        snprintf(set_iters, sizeof set_iters, "run.iterations=%d", 100000000); /* time-bound */
-        snprintf(set_actors, sizeof set_actors, "actor.actors=%d", counts[k]);
-        cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
-        if (cg_cmd_add_set(&o, set_sim) || (set_sleep[0] && cg_cmd_add_set(&o, set_sleep)) ||
-            cg_cmd_add_set(&o, set_iters) || cg_cmd_add_set(&o, set_actors) ||
-            cg_cmd_add_set(&o, "run.checkpoint_every=0") ||
-            cg_cmd_add_set(&o, "run.deterministic=false") || cg_cmd_load_config(&o, NULL, cfg)) {
-            free(cfg);
+        const int rc = s_one_count(&st, counts[k], csv);
+        if (rc < 0) {
             fclose(csv);
             return 1;
         }
-        if (!header) {
-            snprintf(title, sizeof title,
-                     "sim %s, %d instances per actor, B = %d groups of G = %d, "
-                     "max policy lag %d, %ld CPUs",
-                     sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
-                     cfg->max_policy_lag, ncpu);
-            printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
-                   "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
-                   sim, cfg->instances, cfg->groups_per_batch, cfg->group_size, cfg->max_policy_lag,
-                   duration, warmup, ncpu);
-            s_print_header(stdout);
-            fflush(stdout);
-            header = 1;
-        }
-        snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", dir, sim_name, counts[k]);
-        row.ok = s_measure(cfg, run_dir, counts[k], duration, warmup, &row) == 0;
-        if (row.ok) {
-            int pushers = counts[k] < ncpu ? counts[k] : (int)ncpu;
-            pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
-            row.raw_msgs_per_s =
-                s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, seconds, cfg->hwm);
-            row.raw_groups_per_s = row.raw_msgs_per_s * row.groups_per_msg;
-            row.ingest_frac =
-                row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
-        } else {
-            status = 1;
-        }
-        s_print_row(stdout, &row);
-        s_csv_row(csv, sim, &row);
-        fflush(stdout);
-        fflush(csv);
-        free(cfg);
+        status |= rc;
     }
     fclose(csv);
     char png[CG_PATH_LEN + 32];
     snprintf(png, sizeof png, "%s/scaling.png", dir);
-    if (s_plot(dir, title) == 0)
+    if (s_plot(dir, st.title) == 0)
         printf("results: %s, %s\n", csv_path, png);
     else
         printf("results: %s (no plot)\n", csv_path);
