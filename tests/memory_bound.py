@@ -16,7 +16,6 @@ not take the machine down.
   python3 tests/memory_bound.py --cgrpo build/launch/cgrpo
 """
 import argparse
-import csv
 import os
 import shutil
 import signal
@@ -28,26 +27,11 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "launch"))
+from soak import read_metrics as metrics, rss_mb  # noqa: E402  (the soak's own helpers)
+
 FRAME = 32 << 10  # bytes per "more" frame: under every socket's frame limit (control: 64 KiB)
-
-
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return None
-
-
-def metrics(run_dir):
-    try:
-        with open(os.path.join(run_dir, "metrics.csv")) as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
 
 
 def zmtp_frame(body, more=False, command=False):

@@ -19,7 +19,6 @@ same_task     the Python cart-pole and the C plugin (--plugin, through ctypes) g
 Exit 0 all passed, 1 a failure, 77 skipped (no numpy, zmq or protobuf).
 """
 import argparse
-import csv
 import json
 import math
 import os
@@ -34,6 +33,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "actor", "python"))
 sys.path.insert(0, os.path.join(ROOT, "actor", "python", "examples"))
+sys.path.insert(0, os.path.join(ROOT, "launch"))
+from soak import read_metrics as metrics  # noqa: E402  (the soak's own helper)
+
 CONFIG = os.path.join(ROOT, "configs", "cartpole_safe_python.ini")
 
 
@@ -44,14 +46,6 @@ class Fail(Exception):
 def check(cond, what):
     if not cond:
         raise Fail(what)
-
-
-def metrics(run_dir):
-    try:
-        with open(os.path.join(run_dir, "metrics.csv")) as f:
-            return list(csv.DictReader(f))
-    except OSError:
-        return []
 
 
 class Learner:
