@@ -13,6 +13,8 @@ mixed         a learner running the C plugin of the same task, one `cgrpo actor`
 reconnect     the learner is SIGKILLed and resumed; the same actor goes on to the end
 bad_env       NaN observations and a cost of 0.5 stop the actor with a clear EnvError, and the
               learner receives nothing (rejected_msgs 0)
+curve         a learner bound to 0.0.0.0 with CURVE keys and a run token (cgrpo keygen): a
+              Python actor with the public key and the token trains; a wrong token is refused
 doc_example   docs/protocol.md's GroupBatch in protobuf text format parses as an Envelope
 same_task     the Python cart-pole and the C plugin (--plugin, through ctypes) give the same
               observations, costs and ends for the same seeds and actions
@@ -88,9 +90,9 @@ class Learner:
             return json.load(f)
 
 
-def run_actor(connect, env_fn, n_envs=16):
+def run_actor(connect, env_fn, n_envs=16, **kw):
     from cgrpo import Actor
-    return Actor(connect, env_fn, n_envs=n_envs, log=lambda m: None).run()
+    return Actor(connect, env_fn, n_envs=n_envs, log=lambda m: None, **kw).run()
 
 
 def test_policy(a, out):
@@ -334,7 +336,44 @@ def test_same_task(a, out):
         t.destroy(ctx)
 
 
-TESTS = {"policy": test_policy, "doc_example": test_doc_example, "logp_match": test_logp_match, "trains": test_trains,
+def test_curve(a, out):
+    import zmq
+    from cartpole_safe import make_env
+    from cgrpo import LearnerRefused
+    from cgrpo.actor import read_key_file
+    if not zmq.has("curve"):
+        print("    (this libzmq has no CURVE: skipped)")
+        return
+    keys = os.path.join(out, "keys")
+    subprocess.run([a.cgrpo, "keygen", keys], check=True, capture_output=True)
+    lrn = Learner(a.cgrpo, out, ["run.iterations=3", f"run.token_file={keys}/token",
+                                 "learner.bind=0.0.0.0",
+                                 f"learner.curve_secret_key={keys}/learner.key",
+                                 f"learner.curve_public_key={keys}/learner.pub"])
+    try:
+        key = read_key_file(os.path.join(keys, "learner.pub"))
+        try:
+            run_actor(lrn.connect(), make_env, token="not-the-token", server_key=key)
+            raise Fail("a wrong token was let in")
+        except LearnerRefused as e:
+            check("token" in str(e), f"unclear refusal: {e}")
+        # The right ones, as docs/python.md's command line gives them.
+        env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "actor", "python"))
+        actor = subprocess.run(
+            [sys.executable, "-m", "cgrpo.actor", "--connect", lrn.connect(), "--env",
+             os.path.join(ROOT, "actor", "python", "examples", "cartpole_safe.py") + ":make_env",
+             "--server-key", os.path.join(keys, "learner.pub"), "--token-file",
+             os.path.join(keys, "token")], env=env, capture_output=True, text=True, timeout=120)
+        check(actor.returncode == 0, f"the actor failed: {actor.stderr[-500:]}")
+        check(lrn.wait() == 0 and lrn.summary()["iterations"] == 3,
+              "the CURVE run did not finish")
+        print(f"    wrong token refused; with the key and token files: "
+              f"{actor.stderr.strip().splitlines()[-1]}")
+    finally:
+        lrn.stop()
+
+
+TESTS = {"policy": test_policy, "curve": test_curve, "doc_example": test_doc_example, "logp_match": test_logp_match, "trains": test_trains,
          "mixed": test_mixed, "reconnect": test_reconnect, "bad_env": test_bad_env,
          "same_task": test_same_task}
 

@@ -35,6 +35,17 @@ class EnvError(ValueError):
     """An environment returned something the learner would refuse (nothing was sent)."""
 
 
+def read_key_file(path):
+    """A key file as `cgrpo keygen` writes it: the first line that is not empty or a '#'
+    comment, a 40-character Z85 CURVE key (the token file: the token)."""
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#"):
+                return line
+    raise ValueError(f"{path}: no key in it (hint: give a file written by `cgrpo keygen`)")
+
+
 def _costs_of(info, n_costs, where):
     c = info.get("costs", ()) if isinstance(info, dict) else ()
     if isinstance(c, dict):
@@ -63,13 +74,24 @@ def _check_obs(obs, obs_dim, where):
 
 
 class Actor:
-    def __init__(self, connect, env_fn, n_envs=16, actor_id=-1, token="", log=None):
+    def __init__(self, connect, env_fn, n_envs=16, actor_id=-1, token="", log=None,
+                 server_key=None):
         host, _, port = connect.rpartition(":")
         if not host or not port.isdigit():
             raise ValueError(f"connect {connect!r}: expected HOST:PORT")
         self.host, self.port = host, int(port)
         self.env_fn, self.n_envs = env_fn, int(n_envs)
         self.actor_id, self.token = int(actor_id), token
+        # A learner bound off loopback is a CURVE server (docs/cluster.md): this actor then
+        # needs its public key (Z85) and makes a key pair of its own, as `cgrpo actor` does.
+        self.server_key = server_key
+        if server_key is not None:
+            if not zmq.has("curve"):
+                raise ValueError("this libzmq has no CURVE (hint: Debian's libzmq5 has it)")
+            if len(server_key) != 40:
+                raise ValueError(f"server key {server_key[:12]!r}...: not a 40-character Z85 "
+                                 "key (hint: the learner.pub that `cgrpo keygen` wrote)")
+            self.public_key, self.secret_key = zmq.curve_keypair()
         self.log = log or (lambda m: print(f"cgrpo actor: {m}", file=sys.stderr, flush=True))
         self.ctx = zmq.Context()
         self.control = self.data = self.weights = None
@@ -87,6 +109,10 @@ class Actor:
     def _socket(self, kind, port):
         s = self.ctx.socket(kind)
         s.setsockopt(zmq.LINGER, 0)
+        if self.server_key is not None:
+            s.curve_serverkey = self.server_key.encode()
+            s.curve_publickey = self.public_key
+            s.curve_secretkey = self.secret_key
         s.setsockopt(zmq.SNDHWM, 8)
         if kind == zmq.SUB:
             s.setsockopt(zmq.SUBSCRIBE, b"")
@@ -306,10 +332,16 @@ def main(argv=None):
     ap.add_argument("--n-envs", type=int, default=16, help="environments stepped in lockstep")
     ap.add_argument("--actor-id", type=int, default=-1, help="-1: the learner assigns one")
     ap.add_argument("--token", default="", help="the run token, if the learner needs one")
+    ap.add_argument("--token-file", help="the run token from a file (cgrpo keygen's DIR/token)")
+    ap.add_argument("--server-key", help="the learner's CURVE public key file (DIR/learner.pub): "
+                    "for a learner bound off loopback")
     a = ap.parse_args(argv)
     try:
-        Actor(a.connect, load_env_fn(a.env), a.n_envs, a.actor_id, a.token).run()
-    except (LearnerRefused, EnvError, TimeoutError, ValueError) as e:
+        token = read_key_file(a.token_file) if a.token_file else a.token
+        key = read_key_file(a.server_key) if a.server_key else None
+        Actor(a.connect, load_env_fn(a.env), a.n_envs, a.actor_id, token,
+              server_key=key).run()
+    except (LearnerRefused, EnvError, TimeoutError, ValueError, OSError) as e:
         print(f"cgrpo actor: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
