@@ -331,7 +331,7 @@ def test_same_task(a, out):
                 check(bool(done[0]) == (term or trunc), f"seed {seed}: step {k} ends differ")
                 if done[0]:
                     break
-        print(f"    3 seeds, random actions: identical observations and ends")
+        print("    3 seeds, random actions: identical observations and ends")
     finally:
         t.destroy(ctx)
 
