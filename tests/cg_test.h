@@ -15,5 +15,14 @@ void cg_test_skip(const char *reason) __attribute__((noreturn));
 
 /* |a - b| <= tol, reporting both values on failure. */
 #define CG_ASSERT_NEAR(a, b, tol) CU_ASSERT_DOUBLE_EQUAL((double)(a), (double)(b), (double)(tol))
+/* Fails the test (an ordinary CUnit failure) and jumps to the test's `done:` cleanup. */
+#define CG_TEST_REQUIRE(cond)                                                                      \
+    do {                                                                                           \
+        int cg_ok_ = (cond) ? 1 : 0;                                                               \
+        CU_assertImplementation(cg_ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",        \
+                                CU_FALSE);                                                         \
+        if (!cg_ok_)                                                                               \
+            goto done;                                                                             \
+    } while (0)
 
 #endif

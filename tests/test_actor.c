@@ -24,14 +24,6 @@
 
 /* Like CU_ASSERT, but on failure jumps to `out` so the actor thread is always stopped and
  * joined (a FATAL assert would leave it running). cond is evaluated once. */
-#define S_REQUIRE(cond)                                                                            \
-    do {                                                                                           \
-        int s_ok_ = (cond) ? 1 : 0;                                                                \
-        CU_assertImplementation(s_ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",         \
-                                CU_FALSE);                                                         \
-        if (!s_ok_)                                                                                \
-            goto out;                                                                              \
-    } while (0)
 
 #define S_RUN_ID "test-run"
 #define S_ACTOR_ID 7
@@ -424,10 +416,10 @@ static void test_actor_protocol(void)
     s_bind(&L, 0);
     L.keep_version = 2;
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, L.port, 0));
 
     int want = 3;
-    S_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
+    CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
     CU_ASSERT_EQUAL(L.hellos, 1);
     CU_ASSERT_EQUAL(L.last_hello.actor_id, -1);
     CU_ASSERT_STRING_EQUAL(L.last_hello_run, ""); /* empty run id on first contact */
@@ -440,7 +432,7 @@ static void test_actor_protocol(void)
 
     s_publish(&L, 2, 0);
     uint64_t v2 = 2;
-    S_REQUIRE(s_pump(&L, 5000, s_has_version, &v2));
+    CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_version, &v2));
     int first_v2 = L.n_batches - 1;
     want = L.n_batches + 3;
     CU_ASSERT(s_pump(&L, 5000, s_has_batches, &want));
@@ -448,7 +440,7 @@ static void test_actor_protocol(void)
         CU_ASSERT_EQUAL(L.batches[i].version, 2); /* once at v2, never back */
 
     /* The v2 batch's log-probs are those of the v2 parameters. */
-    S_REQUIRE(L.keep.type == CG_MSG_GROUPS);
+    CG_TEST_REQUIRE(L.keep.type == CG_MSG_GROUPS);
     const cg_msg_episode_t *ep = &L.keep.u.groups.groups[0].episodes[0];
     float logits[2 * S_NULL_LEN], lp[2];
     cg_policy_forward(L.policy, ep->obs, ep->length, logits);
@@ -457,7 +449,7 @@ static void test_actor_protocol(void)
         CG_ASSERT_NEAR(lp[ep->action[s]], ep->logp[s], 1e-4);
     }
 
-    S_REQUIRE(s_finish(&t, &L, 3000));
+    CG_TEST_REQUIRE(s_finish(&t, &L, 3000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     cg_actor_stats_t st;
     cg_actor_stats(t.actor, &st);
@@ -467,7 +459,7 @@ static void test_actor_protocol(void)
     CU_ASSERT(st.steps > 0);
     CU_ASSERT(st.weights_latency_s >= 0.0 && st.weights_latency_s < 5.0);
     CU_ASSERT_EQUAL(L.bad, 0);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -479,12 +471,12 @@ static void test_actor_stop(void)
     s_learner_init(&L, 0, 0, 0, 0);
     s_bind(&L, 0);
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, L.port, 0));
     int want = 2;
     CU_ASSERT(s_pump(&L, 5000, s_has_batches, &want));
     double t0 = (1e3 * cg_os_now());
     t.stop = 1;
-    S_REQUIRE(s_actor_join(&t, NULL, 2000));
+    CG_TEST_REQUIRE(s_actor_join(&t, NULL, 2000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     printf("(stop while running: %.1f ms) ", t.t_finished - t0);
     CU_ASSERT(t.t_finished - t0 < 500.0);
@@ -493,15 +485,15 @@ static void test_actor_stop(void)
     /* No learner at that port (nothing bound): still returns at once on stop. */
     int port = L.port;
     s_unbind(&L);
-    S_REQUIRE(s_actor_start(&t, port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, port, 0));
     usleep(200000);
     t0 = (1e3 * cg_os_now());
     t.stop = 1;
-    S_REQUIRE(s_actor_join(&t, NULL, 2000));
+    CG_TEST_REQUIRE(s_actor_join(&t, NULL, 2000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     printf("(stop while waiting: %.1f ms) ", t.t_finished - t0);
     CU_ASSERT(t.t_finished - t0 < 500.0);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -513,13 +505,14 @@ static void test_actor_deterministic_quota(void)
     s_learner_init(&L, 1, 3, 0, 0);
     s_bind(&L, 0);
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 5)); /* M = 5 > G: without a quota groups keep coming */
+    CG_TEST_REQUIRE(
+        s_actor_start(&t, L.port, 5)); /* M = 5 > G: without a quota groups keep coming */
 
     for (uint64_t v = 1; v <= 3; v++) {
         if (v > 1)
             s_publish(&L, v, 0);
         int64_t want[2] = {(int64_t)v, 3};
-        S_REQUIRE(s_pump(&L, 5000, s_has_groups_of, want));
+        CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_groups_of, want));
         s_pump(&L, 300, NULL, NULL); /* nothing more may come for this version */
         CU_ASSERT_EQUAL(L.groups_by_version[v], 3);
         int64_t total = 0;
@@ -527,10 +520,10 @@ static void test_actor_deterministic_quota(void)
             total += L.groups_by_version[i];
         CU_ASSERT_EQUAL(total, 3 * (int64_t)v);
     }
-    S_REQUIRE(s_finish(&t, &L, 3000));
+    CG_TEST_REQUIRE(s_finish(&t, &L, 3000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     CU_ASSERT_EQUAL(L.bad, 0);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -547,11 +540,11 @@ static void test_actor_learner_late_and_restart(void)
     s_unbind(&L);
 
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, port, 0));
     usleep(700000); /* the actor says hello into the void */
     s_bind(&L, port);
     int want = 2;
-    S_REQUIRE(s_pump(&L, 8000, s_has_batches, &want));
+    CG_TEST_REQUIRE(s_pump(&L, 8000, s_has_batches, &want));
     CU_ASSERT_EQUAL(L.hellos, 1);
 
     /* Learner goes away, then comes back on the same control port, new data/weights ports. */
@@ -563,19 +556,19 @@ static void test_actor_learner_late_and_restart(void)
     s_bind(&L, port);
     CU_ASSERT_NOT_EQUAL(L.data_port, old_data);
     uint64_t v5 = 5;
-    S_REQUIRE(s_pump(&L, 8000, s_has_version, &v5));
+    CG_TEST_REQUIRE(s_pump(&L, 8000, s_has_version, &v5));
     CU_ASSERT(L.hellos >= 1);
     CU_ASSERT_EQUAL(L.last_hello.actor_id, S_ACTOR_ID);
     CU_ASSERT_STRING_EQUAL(L.last_hello_run, S_RUN_ID);
     CU_ASSERT_STRING_EQUAL(L.last_hello.sim, "sleep");
     CU_ASSERT_EQUAL(L.last_hello.group_size, S_G);
 
-    S_REQUIRE(s_finish(&t, &L, 3000));
+    CG_TEST_REQUIRE(s_finish(&t, &L, 3000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     cg_actor_stats_t st;
     cg_actor_stats(t.actor, &st);
     CU_ASSERT(st.welcomes >= 2);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -589,22 +582,22 @@ static void test_actor_snapshot_on_lag(void)
     s_learner_init(&L, 0, 0, 0, 0);
     s_bind(&L, 0);
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, L.port, 0));
     int want = 2;
-    S_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
+    CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
     CU_ASSERT_EQUAL(L.hellos, 1);
     L.version = 3; /* new weights, never published */
     float *p = cg_policy_params(L.policy);
     for (size_t i = 0; i < cg_policy_n_params(L.policy); i++)
         p[i] = -p[i];
     uint64_t v3 = 3;
-    S_REQUIRE(s_pump(&L, 5000, s_has_version, &v3));
+    CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_version, &v3));
     CU_ASSERT(L.hellos >= 2);
     CU_ASSERT_EQUAL(L.last_hello.actor_id, S_ACTOR_ID);
-    S_REQUIRE(s_finish(&t, &L, 3000));
+    CG_TEST_REQUIRE(s_finish(&t, &L, 3000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     CU_ASSERT_EQUAL(L.bad, 0);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -617,26 +610,26 @@ static void test_actor_backpressure(void)
     s_learner_init(&L, 0, 0, 0, 1);
     s_bind(&L, 0);
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 0));
+    CG_TEST_REQUIRE(s_actor_start(&t, L.port, 0));
     int want = 2;
-    S_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
+    CG_TEST_REQUIRE(s_pump(&L, 5000, s_has_batches, &want));
     L.read_data = 0;
     s_pump(&L, 800, NULL, NULL); /* heartbeats answered, batches left queued */
     cg_actor_stats_t st;
     L.read_data = 1;
     want = L.n_batches + 200;
-    S_REQUIRE(s_pump(&L, 8000, s_has_batches, &want));
+    CG_TEST_REQUIRE(s_pump(&L, 8000, s_has_batches, &want));
     for (int i = 1; i < L.n_batches; i++)
         CU_ASSERT_EQUAL(L.batches[i].seq, L.batches[i - 1].seq + 1);
     CU_ASSERT_EQUAL(L.batches[0].seq, 0);
-    S_REQUIRE(s_finish(&t, &L, 3000));
+    CG_TEST_REQUIRE(s_finish(&t, &L, 3000));
     CU_ASSERT_EQUAL(t.rc, CG_OK);
     cg_actor_stats(t.actor, &st);
     CU_ASSERT(st.batches_sent >= (uint64_t)L.n_batches);
     printf("(%llu batches, %llu blocked sends) ", (unsigned long long)st.batches_sent,
            (unsigned long long)st.send_blocked);
     CU_ASSERT(st.send_blocked > 0); /* the full queue was met, and waited out */
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }
@@ -648,10 +641,10 @@ static void test_actor_shape_mismatch(void)
     s_learner_init(&L, 0, 0, 6, 0);
     s_bind(&L, 0);
     s_actor_thread_t t;
-    S_REQUIRE(s_actor_start(&t, L.port, 0));
-    S_REQUIRE(s_actor_join(&t, &L, 5000));
+    CG_TEST_REQUIRE(s_actor_start(&t, L.port, 0));
+    CG_TEST_REQUIRE(s_actor_join(&t, &L, 5000));
     CU_ASSERT_EQUAL(t.rc, CG_ERR_SHAPE);
-out:
+done:
     s_actor_free(&t);
     s_learner_free(&L);
 }

@@ -39,16 +39,6 @@
 
 #define S_PATH (CG_PATH_LEN + 64)
 
-/* Fails the test (a CUnit failure) and jumps to the test's `done:` cleanup. */
-#define S_REQUIRE(cond)                                                                            \
-    do {                                                                                           \
-        int ok_ = (cond) ? 1 : 0;                                                                  \
-        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",           \
-                                CU_FALSE);                                                         \
-        if (!ok_)                                                                                  \
-            goto done;                                                                             \
-    } while (0)
-
 static char s_root[512]; /* the mkdtemp directory every file of the tests goes in */
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -267,24 +257,24 @@ static void test_mpi(void)
     pid_t mpirun = cg_proc_spawn(argv, env, log);
     pid_t victim = -1;
     double alive_max = NAN, last = NAN;
-    S_REQUIRE(mpirun > 0);
+    CG_TEST_REQUIRE(mpirun > 0);
     /* Three actor ranks join and train together. */
-    S_REQUIRE(s_wait_metrics(dir, 4, "actors_alive", 3, 90, mpirun) == 0);
-    S_REQUIRE(s_wait_line(log, "actor 1 joined (host ", 5, mpirun, line, sizeof line) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 4, "actors_alive", 3, 90, mpirun) == 0);
+    CG_TEST_REQUIRE(s_wait_line(log, "actor 1 joined (host ", 5, mpirun, line, sizeof line) == 0);
     const char *p = strstr(line, "pid ");
     victim = p ? (pid_t)atoi(p + 4) : -1;
-    S_REQUIRE(victim > 1);
+    CG_TEST_REQUIRE(victim > 1);
     char cmdline_path[64];
     snprintf(cmdline_path, sizeof cmdline_path, "/proc/%d/cmdline", (int)victim);
     char *cmdline = s_slurp(cmdline_path);
     int is_rank = cmdline && strstr(cmdline, "cgrpo");
     free(cmdline);
-    S_REQUIRE(is_rank); /* an actor rank of ours, not a reused PID */
+    CG_TEST_REQUIRE(is_rank); /* an actor rank of ours, not a reused PID */
     int rows_at_kill = s_metrics(dir, "iteration", &last, NULL);
-    S_REQUIRE(kill(victim, SIGKILL) == 0);
+    CG_TEST_REQUIRE(kill(victim, SIGKILL) == 0);
     /* The learner notices (2 actors alive) and keeps training to the end. */
-    S_REQUIRE(s_wait_metrics(dir, rows_at_kill + 1, "actors_alive", 2, 60, mpirun) == 0);
-    S_REQUIRE(s_exited_ok(mpirun, 120, "mpirun"));
+    CG_TEST_REQUIRE(s_wait_metrics(dir, rows_at_kill + 1, "actors_alive", 2, 60, mpirun) == 0);
+    CG_TEST_REQUIRE(s_exited_ok(mpirun, 120, "mpirun"));
     int rows = s_metrics(dir, "actors_alive", &last, &alive_max);
     CU_ASSERT_EQUAL(rows, 30);
     CU_ASSERT_EQUAL(alive_max, 3);
@@ -439,26 +429,26 @@ static void test_curve(void)
     pid_t learner = -1, actor = -1;
 
     /* cgrpo keygen: the files, their modes, and no overwriting. */
-    S_REQUIRE(s_keygen(keys) == 0 && s_keygen(other) == 0);
+    CG_TEST_REQUIRE(s_keygen(keys) == 0 && s_keygen(other) == 0);
     struct stat st;
     snprintf(path, sizeof path, "%s/learner.key", keys);
-    S_REQUIRE(stat(path, &st) == 0);
+    CG_TEST_REQUIRE(stat(path, &st) == 0);
     CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
     snprintf(path, sizeof path, "%s/token", keys);
-    S_REQUIRE(stat(path, &st) == 0);
+    CG_TEST_REQUIRE(stat(path, &st) == 0);
     CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
     printf("\n(the next keygen must refuse:)");
     CU_ASSERT_NOT_EQUAL(s_keygen(keys), 0);
     snprintf(path, sizeof path, "%s/learner.pub", keys);
-    S_REQUIRE(cg_transport_curve_read_key(path, server_key, err, sizeof err) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_curve_read_key(path, server_key, err, sizeof err) == CG_OK);
     snprintf(path, sizeof path, "%s/learner.pub", other);
-    S_REQUIRE(cg_transport_curve_read_key(path, wrong_key, err, sizeof err) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_curve_read_key(path, wrong_key, err, sizeof err) == CG_OK);
     snprintf(path, sizeof path, "%s/token", keys);
     char *tok = s_slurp(path);
-    S_REQUIRE(tok != NULL);
+    CG_TEST_REQUIRE(tok != NULL);
     snprintf(token, sizeof token, "%.*s", (int)strcspn(tok, "\n"), tok);
     free(tok);
-    S_REQUIRE(strlen(token) == 32);
+    CG_TEST_REQUIRE(strlen(token) == 32);
 
     snprintf(set_sec, sizeof set_sec, "learner.curve_secret_key=%s/learner.key", keys);
     snprintf(set_pub, sizeof set_pub, "learner.curve_public_key=%s/learner.pub", keys);
@@ -495,12 +485,12 @@ static void test_curve(void)
                            "learner.device=cpu",
                            NULL};
     learner = cg_proc_spawn(largv, env, llog);
-    S_REQUIRE(learner > 0);
-    S_REQUIRE(s_wait_line(llog, "control port ", 30, learner, line, sizeof line) == 0);
+    CG_TEST_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(s_wait_line(llog, "control port ", 30, learner, line, sizeof line) == 0);
     int ports[3] = {0, 0, 0};
     const char *cp = strstr(line, "control port ");
-    S_REQUIRE(cp && sscanf(cp, "control port %d (data %d, weights %d)", &ports[0], &ports[1],
-                           &ports[2]) == 3);
+    CG_TEST_REQUIRE(cp && sscanf(cp, "control port %d (data %d, weights %d)", &ports[0], &ports[1],
+                                 &ports[2]) == 3);
 
     /* The legitimate actor: the learner's public key and the token file, from --set. */
     char connect[64];
@@ -508,13 +498,13 @@ static void test_curve(void)
     const char *aargv[] = {CG_CGRPO_BIN, "actor", "--connect", connect, "--set",
                            set_pub,      "--set", set_tok,     NULL};
     actor = cg_proc_spawn(aargv, env, alog);
-    S_REQUIRE(actor > 0);
-    S_REQUIRE(s_wait_metrics(dir, 3, "actors_alive", 1, 60, learner) == 0);
+    CG_TEST_REQUIRE(actor > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 3, "actors_alive", 1, 60, learner) == 0);
 
     /* Three intruders: no keys, another learner's key, the right key with a wrong token. */
-    S_REQUIRE(s_client_start(&rogue[0], ports, NULL, token, 50, 1) == 0);
-    S_REQUIRE(s_client_start(&rogue[1], ports, wrong_key, token, 51, 1) == 0);
-    S_REQUIRE(s_client_start(&rogue[2], ports, server_key, "wrong-token", 52, 1) == 0);
+    CG_TEST_REQUIRE(s_client_start(&rogue[0], ports, NULL, token, 50, 1) == 0);
+    CG_TEST_REQUIRE(s_client_start(&rogue[1], ports, wrong_key, token, 51, 1) == 0);
+    CG_TEST_REQUIRE(s_client_start(&rogue[2], ports, server_key, "wrong-token", 52, 1) == 0);
     double v0 = NAN, v1 = NAN;
     s_metrics(dir, "version", &v0, NULL);
     int got[3][2];
@@ -525,21 +515,21 @@ static void test_curve(void)
         got[i][1] = s_drain(rogue[i].sub, 300);                    /* Weights */
     }
     s_metrics(dir, "version", &v1, NULL);
-    S_REQUIRE(v1 > v0); /* weights were published meanwhile */
+    CG_TEST_REQUIRE(v1 > v0); /* weights were published meanwhile */
     for (int i = 0; i < 3; i++) {
         CU_ASSERT_EQUAL(got[i][0], 0);
         CU_ASSERT_EQUAL(got[i][1], 0);
     }
     /* The same client with the right key and token gets a Welcome and, subscribing after it
      * (as an actor does), weights: the refusals above are the learner's doing. */
-    S_REQUIRE(s_client_start(&friend_, ports, server_key, token, 60, 0) == 0);
+    CG_TEST_REQUIRE(s_client_start(&friend_, ports, server_key, token, 60, 0) == 0);
     CU_ASSERT_TRUE(s_drain(friend_.dealer, 3000) >= 1);
-    S_REQUIRE(s_client_socket(&friend_, 2) == 0);
+    CG_TEST_REQUIRE(s_client_socket(&friend_, 2) == 0);
     CU_ASSERT_TRUE(s_drain(friend_.sub, 5000) >= 1);
 
     /* Training is unaffected: the legitimate actor trains to the last iteration. */
-    S_REQUIRE(s_exited_ok(learner, 120, "learner"));
-    S_REQUIRE(s_exited_ok(actor, 20, "actor"));
+    CG_TEST_REQUIRE(s_exited_ok(learner, 120, "learner"));
+    CG_TEST_REQUIRE(s_exited_ok(actor, 20, "actor"));
     double last = NAN;
     CU_ASSERT_EQUAL(s_metrics(dir, "iteration", &last, NULL), 15);
     CU_ASSERT_EQUAL(last, 15);
@@ -619,14 +609,14 @@ static void test_scaling(void)
     }
     CU_ASSERT_PTR_NOT_NULL(strstr(line, "cgrpo scaling: --actors wants counts"));
     pid_t pid = cg_proc_spawn(argv, env, log);
-    S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo scaling"));
+    CG_TEST_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo scaling"));
     for (int n = 1; n <= 3; n += 2) {
         /* actors, env_steps_per_s, groups_per_s, trained, busy, p50, p99, samples, lag,
          * dropped/s, rejected, msg_bytes, groups_per_msg, raw msgs, raw groups, ingest frac */
         double v[17];
         char prefix[32];
         snprintf(prefix, sizeof prefix, "sleep:100,%d,", n);
-        S_REQUIRE(s_csv_fields(csv, prefix, v + 1, 16) == 16);
+        CG_TEST_REQUIRE(s_csv_fields(csv, prefix, v + 1, 16) == 16);
         CU_ASSERT_TRUE(v[1] > 0 && v[2] > 0 && v[3] > 0);    /* steps/s, groups/s */
         CU_ASSERT_TRUE(v[4] > 0 && v[4] < 1);                /* busy fraction */
         CU_ASSERT_TRUE(v[5] > 0 && v[6] >= v[5]);            /* latency p50 <= p99 */
@@ -649,7 +639,7 @@ static void test_scaling(void)
                            "--overlap",    "--out",
                            bare,           NULL};
     pid = cg_proc_spawn(bargv, env, log);
-    S_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
+    CG_TEST_REQUIRE(pid > 0 && s_exited_ok(pid, 120, "cgrpo bench (bare vs end to end)"));
     snprintf(csv, sizeof csv, "%s/bench.csv", bare);
     /* instances, bare, e2e (overlap off), ratio, e2e (overlap on), on/off, update samples/s,
      * threads, sgemm GFLOP/s, ceiling, update per core / ceiling, cores, stale fraction,

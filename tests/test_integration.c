@@ -45,16 +45,6 @@
 #define S_MAX_LOGS 16
 #define S_MAX_COLS 128
 
-/* Fails the test (an ordinary CUnit failure) and jumps to the test's `done:` cleanup. */
-#define S_REQUIRE(cond)                                                                            \
-    do {                                                                                           \
-        int ok_ = (cond) ? 1 : 0;                                                                  \
-        CU_assertImplementation(ok_ ? CU_TRUE : CU_FALSE, __LINE__, #cond, __FILE__, "",           \
-                                CU_FALSE);                                                         \
-        if (!ok_)                                                                                  \
-            goto done;                                                                             \
-    } while (0)
-
 /* Every child: one BLAS thread (few cores, several processes; bit-reproducible results). */
 static const char *const s_env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
 
@@ -475,11 +465,11 @@ static void s_learns(const char *name, const char *overlap_set, const char *log_
     s_arg(&a, overlap_set);
     s_sets(&a, sets);
     pid_t train = s_spawn(&a, log, NULL);
-    S_REQUIRE(train > 0);
-    S_REQUIRE(s_exit_code(train, 60 * S_SLOW) == 0);
+    CG_TEST_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(s_exit_code(train, 60 * S_SLOW) == 0);
     CU_ASSERT(s_log_line(log, log_needle, NULL, 0));
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
-    S_REQUIRE(csv.n_rows == 30);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(csv.n_rows == 30);
     double first = 0, last = 0, wait = 0;
     for (int r = 0; r < 3; r++) {
         first += s_csv_get(&csv, r, "goal_rate") / 3;
@@ -565,21 +555,21 @@ static void test_integration_credit_hoarder(void)
     long granted = 0;
     s_begin("credit_hoarder", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
 
     cg_msg_caps_t caps;
-    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
+    CG_TEST_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
     cg_msg_t hello = {.type = CG_MSG_HELLO};
     hello.u.hello = (cg_msg_hello_t){.actor_id = 7, .pid = (int32_t)getpid(), .credits = 1};
     snprintf(hello.u.hello.host, sizeof hello.u.hello.host, "%s", "hoarder");
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &hello) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &hello) == CG_OK);
     /* The hoarder joins first, so it holds grants before the honest actor exists. */
-    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0 && welcome.u.welcome.credits);
+    CG_TEST_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0 && welcome.u.welcome.credits);
     double deadline;
     pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
-    S_REQUIRE(actor > 0);
+    CG_TEST_REQUIRE(actor > 0);
     /* Heartbeat on, take every grant, send nothing, until the learner is done. */
     cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
     snprintf(hb.run_id, sizeof hb.run_id, "%s", welcome.run_id);
@@ -644,41 +634,42 @@ static void test_integration_actor_killed(void)
     s_csv_t csv = {0};
     s_begin("actor_killed", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     pid_t a0 = s_start_actor(dir, port, 0, "actor-0.log");
     pid_t a1 = s_start_actor(dir, port, 1, "actor-1.log");
-    S_REQUIRE(a0 > 0 && a1 > 0);
+    CG_TEST_REQUIRE(a0 > 0 && a1 > 0);
     int row = -1;
-    S_REQUIRE(s_wait_metrics(dir, 3, 0, 2, 15 * S_SLOW, learner, &csv, &row) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 3, 0, 2, 15 * S_SLOW, learner, &csv, &row) == 0);
 
     int n_kill = csv.n_rows;
     cg_proc_kill(a0);
     double t_kill = cg_os_now();
     /* heartbeat_timeout_ms 800, then a few seconds at most. */
-    S_REQUIRE(s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) ==
-              0);
+    CG_TEST_REQUIRE(
+        s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) == 0);
     printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1, cg_os_now() - t_kill);
-    S_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
     CU_ASSERT(s_csv_get(&csv, -1, "actors_alive") == 1);
     double v_before = s_csv_get(&csv, -1, "version");
 
     pid_t a0b = s_start_actor(dir, port, 0, "actor-0-again.log");
-    S_REQUIRE(a0b > 0);
+    CG_TEST_REQUIRE(a0b > 0);
     s_path(log, dir, "actor-0-again.log");
-    S_REQUIRE(s_wait_log(log, "welcome: actor 0 in run", 10 * S_SLOW, a0b, line, sizeof line) == 0);
+    CG_TEST_REQUIRE(
+        s_wait_log(log, "welcome: actor 0 in run", 10 * S_SLOW, a0b, line, sizeof line) == 0);
     const char *at = strstr(line, " at version ");
     unsigned long long welcome_v = 0;
-    S_REQUIRE(at && sscanf(at, " at version %llu", &welcome_v) == 1);
+    CG_TEST_REQUIRE(at && sscanf(at, " at version %llu", &welcome_v) == 1);
     printf("  restarted actor welcomed at version %llu (learner was at %.0f before)\n", welcome_v,
            v_before);
     CU_ASSERT(welcome_v > 0);
     CU_ASSERT((double)welcome_v >= v_before);
 
     int n_restart = csv.n_rows;
-    S_REQUIRE(s_wait_metrics(dir, 0, n_restart, 2, 10 * S_SLOW, learner, &csv, &row) == 0);
-    S_REQUIRE(s_wait_metrics(dir, row + 3, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 0, n_restart, 2, 10 * S_SLOW, learner, &csv, &row) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, row + 3, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
 
     CU_ASSERT(s_stop(learner, 10 * S_SLOW) == 130); /* interrupted: checkpoint, then exit */
     CU_ASSERT(s_stop(a1, 5 * S_SLOW) == 0);
@@ -703,20 +694,20 @@ static void test_integration_learner_killed(void)
     s_csv_t csv = {0};
     s_begin("learner_killed", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     pid_t act[2];
     act[0] = s_start_actor(dir, port, 0, "actor-0.log");
     act[1] = s_start_actor(dir, port, 1, "actor-1.log");
-    S_REQUIRE(act[0] > 0 && act[1] > 0);
-    S_REQUIRE(s_wait_metrics(dir, 5, 0, -1, 15 * S_SLOW, learner, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(act[0] > 0 && act[1] > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 5, 0, -1, 15 * S_SLOW, learner, &csv, NULL) == 0);
 
     cg_proc_kill(learner);
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     int n_kill = csv.n_rows;
     double v_last = s_csv_get(&csv, -1, "version");
-    S_REQUIRE(n_kill < ITERS); /* else the run ended before the kill: nothing to test */
+    CG_TEST_REQUIRE(n_kill < ITERS); /* else the run ended before the kill: nothing to test */
 
     cg_proc_sleep_ms(2000);
     CU_ASSERT(cg_proc_running(act[0]));
@@ -725,20 +716,20 @@ static void test_integration_learner_killed(void)
     char ckpt_dir[S_PATH];
     s_path(ckpt_dir, dir, "checkpoints");
     int64_t v_ckpt = -1;
-    S_REQUIRE(cg_ckpt_latest(ckpt_dir, path, sizeof path, &v_ckpt, err, sizeof err) == CG_OK);
+    CG_TEST_REQUIRE(cg_ckpt_latest(ckpt_dir, path, sizeof path, &v_ckpt, err, sizeof err) == CG_OK);
     printf("\n  killed at %d rows (version %.0f); latest checkpoint version %lld\n", n_kill, v_last,
            (long long)v_ckpt);
-    S_REQUIRE(v_ckpt >= 4 && (double)v_ckpt <= v_last);
+    CG_TEST_REQUIRE(v_ckpt >= 4 && (double)v_ckpt <= v_last);
 
     learner = s_start_learner(dir, 1, NULL, "learner-resumed.log", NULL);
-    S_REQUIRE(learner > 0);
-    S_REQUIRE(s_exit_code(learner, 30 * S_SLOW) == 0);
+    CG_TEST_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(s_exit_code(learner, 30 * S_SLOW) == 0);
 
     s_path(path, dir, "learner-resumed.log");
-    S_REQUIRE(s_log_line(path, "resumed from", line, sizeof line));
+    CG_TEST_REQUIRE(s_log_line(path, "resumed from", line, sizeof line));
     const char *at = strstr(line, ": version ");
     unsigned long long v_resumed = 0;
-    S_REQUIRE(at && sscanf(at, ": version %llu", &v_resumed) == 1);
+    CG_TEST_REQUIRE(at && sscanf(at, ": version %llu", &v_resumed) == 1);
     CU_ASSERT(v_resumed == (unsigned long long)v_ckpt);
     for (int i = 0; i < 2; i++) {
         /* The resumed learner welcomed the very same processes ... */
@@ -750,10 +741,10 @@ static void test_integration_learner_killed(void)
         CU_ASSERT(s_log_line(alog, "reconnected to the learner", NULL, 0));
     }
 
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     printf("  resumed at version %llu; %d rows after the restart\n", v_resumed,
            csv.n_rows - n_kill);
-    S_REQUIRE(csv.n_rows > n_kill);
+    CG_TEST_REQUIRE(csv.n_rows > n_kill);
     CU_ASSERT(s_csv_get(&csv, n_kill, "version") == (double)v_resumed + 1);
     for (int r = n_kill + 1; r < csv.n_rows; r++)
         CU_ASSERT(s_csv_get(&csv, r, "version") == s_csv_get(&csv, r - 1, "version") + 1);
@@ -883,16 +874,16 @@ static void test_integration_malformed_flood(void)
     s_begin("malformed_flood", dir);
 
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
-    S_REQUIRE(actor > 0);
-    S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 20 * S_SLOW, learner, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(actor > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 20 * S_SLOW, learner, &csv, NULL) == 0);
 
     cg_msg_caps_t caps;
-    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
-    S_REQUIRE(cg_transport_wait_writable(dealer, (int)(5000 * S_SLOW)) == CG_OK);
+    CG_TEST_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
+    CG_TEST_REQUIRE(cg_transport_wait_writable(dealer, (int)(5000 * S_SLOW)) == CG_OK);
 
     /* Control socket: 3 random blobs, a hello of another run, then our own legitimate hello. */
     int bad_ctrl = 0;
@@ -900,48 +891,48 @@ static void test_integration_malformed_flood(void)
         uint8_t junk[97];
         for (size_t k = 0; k < sizeof junk; k++)
             junk[k] = (uint8_t)cg_rng_u32(&rng);
-        S_REQUIRE(cg_transport_send_raw(dealer, NULL, 0, junk, 17 + 40 * (size_t)i) == CG_OK);
+        CG_TEST_REQUIRE(cg_transport_send_raw(dealer, NULL, 0, junk, 17 + 40 * (size_t)i) == CG_OK);
         bad_ctrl++;
     }
     m = (cg_msg_t){.type = CG_MSG_HELLO};
     snprintf(m.run_id, sizeof m.run_id, "%s", "some-other-run");
     m.u.hello.actor_id = 5;
     m.u.hello.pid = (int32_t)getpid();
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
     bad_ctrl++;
     m.run_id[0] = 0;
     m.u.hello.actor_id = -1;
     snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "integration-test");
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
-    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    CG_TEST_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
     const cg_msg_welcome_t *w = &welcome.u.welcome;
     const char *run_id = welcome.run_id;
-    S_REQUIRE(w->data_port > 0 && w->config_text);
+    CG_TEST_REQUIRE(w->data_port > 0 && w->config_text);
 
     /* Two heartbeats the learner must refuse: an id we were not given, another run. */
     m = (cg_msg_t){.type = CG_MSG_HEARTBEAT};
     snprintf(m.run_id, sizeof m.run_id, "%s", run_id);
     m.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = 4242, .weights_latency_s = -1};
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
     snprintf(m.run_id, sizeof m.run_id, "%s", "some-other-run");
     m.u.heartbeat.actor_id = w->actor_id;
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
     bad_ctrl += 2;
 
     /* The run's shape, from the config the Welcome carries, as an actor reads it. */
     kind = s_welcome_kind(cfg, w);
-    S_REQUIRE(kind != NULL);
+    CG_TEST_REQUIRE(kind != NULL);
     const cg_sim_info_t *info = cg_sim_kind_info(kind);
-    S_REQUIRE(info->n_costs >= 1);
-    S_REQUIRE(info->obs_dim == w->obs_dim && info->n_actions == w->n_actions);
+    CG_TEST_REQUIRE(info->n_costs >= 1);
+    CG_TEST_REQUIRE(info->obs_dim == w->obs_dim && info->n_actions == w->n_actions);
     int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions, K = info->n_costs;
 
     /* The template is valid: it decodes cleanly, so each fault below is the only one. */
     s_batch_fill(&tmpl, run_id, w->version, G, K, D, A);
     s_blob_encode(&bad, &tmpl);
     cg_msg_t check;
-    S_REQUIRE(cg_msg_decode(bad.data[0], bad.len[0], &caps, run_id, &check, err, sizeof err) ==
-              CG_OK);
+    CG_TEST_REQUIRE(
+        cg_msg_decode(bad.data[0], bad.len[0], &caps, run_id, &check, err, sizeof err) == CG_OK);
     cg_msg_free(&check);
     valid = bad.data[0];
     valid_len = bad.len[0];
@@ -962,7 +953,7 @@ static void test_integration_malformed_flood(void)
         s_blob_add(&bad, part, cuts[i]);
     }
     /* Another protocol version: the envelope starts with field 1 (protocol) = 1. */
-    S_REQUIRE(valid_len > 2 && valid[0] == 0x08 && valid[1] == CG_PROTOCOL_VERSION);
+    CG_TEST_REQUIRE(valid_len > 2 && valid[0] == 0x08 && valid[1] == CG_PROTOCOL_VERSION);
     uint8_t *ver = cg_calloc(valid_len, 1);
     memcpy(ver, valid, valid_len);
     ver[1] = CG_PROTOCOL_VERSION + 1;
@@ -1027,7 +1018,7 @@ static void test_integration_malformed_flood(void)
     /* Flood: every bad message ROUNDS times, counting those that left our queue. */
     cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
     push = cg_transport_socket(tp, CG_SOCK_PUSH, &sopts);
-    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    CG_TEST_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
     int bad_data = 0, not_sent = 0;
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < bad.n; i++) {
@@ -1037,18 +1028,18 @@ static void test_integration_malformed_flood(void)
             else
                 not_sent++;
         }
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     int rows_at_flood_end = csv.n_rows;
 
-    S_REQUIRE(s_exit_code(learner, 40 * S_SLOW) == 0);
+    CG_TEST_REQUIRE(s_exit_code(learner, 40 * S_SLOW) == 0);
     CU_ASSERT(s_exit_code(actor, 10 * S_SLOW) == 0);
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     char path[S_PATH];
     s_path(path, dir, "summary.json");
     summary = s_slurp(path, NULL);
-    S_REQUIRE(summary != NULL);
+    CG_TEST_REQUIRE(summary != NULL);
     const char *rj = strstr(summary, "\"rejected_msgs\":");
-    S_REQUIRE(rj != NULL);
+    CG_TEST_REQUIRE(rj != NULL);
     long rejected = strtol(rj + strlen("\"rejected_msgs\":"), NULL, 10);
     int sent = bad_ctrl + bad_data;
     printf("\n  %d bad messages sent (%d control, %d data, %d not sent), learner rejected %ld; "
@@ -1094,22 +1085,22 @@ static void test_integration_poisoned_groups(void)
     cg_socket_t *dealer = NULL, *push = NULL;
     s_begin("poisoned_groups", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     pid_t actor = s_start_actor(dir, port, 0, "actor-0.log");
-    S_REQUIRE(actor > 0);
+    CG_TEST_REQUIRE(actor > 0);
 
     cg_msg_caps_t caps;
-    S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
+    CG_TEST_REQUIRE(s_peer_connect(port, cfg, &caps, &tp, &dealer) == 0);
     m = (cg_msg_t){.type = CG_MSG_HELLO};
     m.u.hello = (cg_msg_hello_t){.actor_id = 9, .pid = (int32_t)getpid()};
     snprintf(m.u.hello.host, sizeof m.u.hello.host, "%s", "poisoner");
-    S_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
-    S_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
+    CG_TEST_REQUIRE(cg_transport_send(dealer, NULL, 0, &m) == CG_OK);
+    CG_TEST_REQUIRE(s_await_welcome(dealer, &caps, &welcome) == 0);
     const cg_msg_welcome_t *w = &welcome.u.welcome;
     kind = s_welcome_kind(cfg, w);
-    S_REQUIRE(kind != NULL);
+    CG_TEST_REQUIRE(kind != NULL);
     const int32_t G = w->group_size, D = w->obs_dim, A = w->n_actions,
                   K = cg_sim_kind_info(kind)->n_costs;
     s_batch_fill(&tmpl, welcome.run_id, w->version, G, K, D, A);
@@ -1128,14 +1119,15 @@ static void test_integration_poisoned_groups(void)
     uint8_t *buf = NULL;
     size_t len = 0;
     cg_msg_t check;
-    S_REQUIRE(cg_msg_encode(&tmpl, &buf, &len) == CG_OK);
-    S_REQUIRE(cg_msg_decode(buf, len, &caps, welcome.run_id, &check, err, sizeof err) == CG_OK);
+    CG_TEST_REQUIRE(cg_msg_encode(&tmpl, &buf, &len) == CG_OK);
+    CG_TEST_REQUIRE(cg_msg_decode(buf, len, &caps, welcome.run_id, &check, err, sizeof err) ==
+                    CG_OK);
     cg_msg_free(&check);
     free(buf);
 
     cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
     push = cg_transport_socket(tp, CG_SOCK_PUSH, &sopts);
-    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    CG_TEST_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
     cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
     snprintf(hb.run_id, sizeof hb.run_id, "%s", welcome.run_id);
     hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = w->actor_id, .weights_latency_s = -1};
@@ -1160,7 +1152,7 @@ static void test_integration_poisoned_groups(void)
         }
         exited = cg_proc_wait(learner, 0, &st) == 0;
     }
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     printf("\n  %d poisoned group batches sent; learner %s after %d of 30 iterations, "
            "%.0f groups ingested, %.0f messages rejected, %.0f stale, %.0f batches dropped\n",
            sent, exited ? "exited" : "still running", csv.n_rows,
@@ -1247,16 +1239,16 @@ static void test_integration_identity(void)
     s_begin("identity", dir);
     s_path(path, dir, "learner.log");
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     cg_msg_caps_t caps;
     for (int i = 0; i < N_PEERS; i++)
-        S_REQUIRE(s_peer_connect(port, cfg, &caps, &tp[i], &dealer[i]) == 0);
+        CG_TEST_REQUIRE(s_peer_connect(port, cfg, &caps, &tp[i], &dealer[i]) == 0);
 
     /* Peer 0: id 0, and the same id for 200 more Hellos on its connection. */
     s_hello(dealer[0], &caps, -1, 0, &w0);
-    S_REQUIRE(w0.type == CG_MSG_WELCOME && w0.u.welcome.actor_id == 0);
+    CG_TEST_REQUIRE(w0.type == CG_MSG_WELCOME && w0.u.welcome.actor_id == 0);
     const uint64_t session = w0.u.welcome.session;
     CU_ASSERT(session != 0);
     int same = 0;
@@ -1287,7 +1279,7 @@ static void test_integration_identity(void)
     cg_msg_t hb = {.type = CG_MSG_HEARTBEAT};
     snprintf(hb.run_id, sizeof hb.run_id, "%s", w0.run_id);
     hb.u.heartbeat = (cg_msg_heartbeat_t){.actor_id = 0, .weights_latency_s = -1};
-    S_REQUIRE(cg_transport_send(dealer[0], NULL, 0, &hb) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(dealer[0], NULL, 0, &hb) == CG_OK);
     s_answer(dealer[0], &caps, &ans);
     CU_ASSERT(s_is_refusal(&ans, "not admitted"));
     cg_msg_free(&ans);
@@ -1295,27 +1287,27 @@ static void test_integration_identity(void)
     /* Data: the run's shape from the Welcome's config, one group per message. */
     const cg_msg_welcome_t *w = &w0.u.welcome;
     kind = s_welcome_kind(cfg, w);
-    S_REQUIRE(kind != NULL);
+    CG_TEST_REQUIRE(kind != NULL);
     s_batch_fill(&tmpl, w0.run_id, w->version, w->group_size, cg_sim_kind_info(kind)->n_costs,
                  w->obs_dim, w->n_actions);
     cg_socket_opts_t sopts = {1000, cfg->max_msg_bytes};
     push = cg_transport_socket(tp[3], CG_SOCK_PUSH, &sopts);
-    S_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
-    S_REQUIRE(cg_transport_wait_writable(push, (int)(5000 * S_SLOW)) == CG_OK);
+    CG_TEST_REQUIRE(push && cg_transport_connect(push, "127.0.0.1", w->data_port) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_wait_writable(push, (int)(5000 * S_SLOW)) == CG_OK);
     cg_msg_groups_t *g = &tmpl.u.groups;
     g->actor_id = 0;
     g->seq = 5;
     g->session = 0; /* no Hello behind it */
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
     g->session = session + 1; /* a guess */
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK);
     g->session = session;
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken */
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* the same again: replay */
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken */
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* the same again: replay */
     g->seq = 4;
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* older: reordered */
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* older: reordered */
     g->seq = 9;
-    S_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken: 6, 7, 8 missing */
+    CG_TEST_REQUIRE(cg_transport_send(push, NULL, 0, &tmpl) == CG_OK); /* taken: 6, 7, 8 missing */
     CU_ASSERT(s_wait_log(path, "seq 4 from actor 0 after seq 5", 5 * S_SLOW, learner, NULL, 0) ==
               0);
     CU_ASSERT(s_log_line(path, "group batch as actor 0 without that actor's session key", NULL, 0));
@@ -1324,7 +1316,7 @@ static void test_integration_identity(void)
     /* Actor 1 (peer 1) goes silent: a timeout later its slot and id are peer 2's (actor 0,
      * peer 3, heartbeats on meanwhile and stays). */
     for (double until = cg_os_now() + 1.3 * S_SLOW; cg_os_now() < until;) {
-        S_REQUIRE(cg_transport_send(dealer[3], NULL, 0, &hb) == CG_OK);
+        CG_TEST_REQUIRE(cg_transport_send(dealer[3], NULL, 0, &hb) == CG_OK);
         cg_proc_sleep_ms(100);
         while (cg_transport_recv_discard(dealer[3], NULL) == CG_OK)
             ;
@@ -1428,14 +1420,14 @@ static void test_integration_deterministic(void)
     size_t n[4] = {0, 0, 0, 0};
     uint64_t v[4] = {0, 0, 0, 0};
     s_begin("deterministic", dir);
-    S_REQUIRE(s_det_run("deterministic-a", "run.seed=7", NULL, &p[0], &n[0], &v[0]) == 0);
-    S_REQUIRE(s_det_run("deterministic-b", "run.seed=7", NULL, &p[1], &n[1], &v[1]) == 0);
-    S_REQUIRE(s_det_run("deterministic-c", "run.seed=8", NULL, &p[2], &n[2], &v[2]) == 0);
-    S_REQUIRE(
+    CG_TEST_REQUIRE(s_det_run("deterministic-a", "run.seed=7", NULL, &p[0], &n[0], &v[0]) == 0);
+    CG_TEST_REQUIRE(s_det_run("deterministic-b", "run.seed=7", NULL, &p[1], &n[1], &v[1]) == 0);
+    CG_TEST_REQUIRE(s_det_run("deterministic-c", "run.seed=8", NULL, &p[2], &n[2], &v[2]) == 0);
+    CG_TEST_REQUIRE(
         s_det_run("deterministic-d", "run.seed=7", "learner.overlap=on", &p[3], &n[3], &v[3]) == 0);
     printf("\n  %zu parameters, versions %llu %llu %llu %llu\n", n[0], (unsigned long long)v[0],
            (unsigned long long)v[1], (unsigned long long)v[2], (unsigned long long)v[3]);
-    S_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2] && n[2] == n[3]);
+    CG_TEST_REQUIRE(n[0] > 0 && n[0] == n[1] && n[1] == n[2] && n[2] == n[3]);
     CU_ASSERT(v[0] == 4 && v[1] == 4 && v[2] == 4 && v[3] == 4);
     CU_ASSERT(memcmp(p[0], p[1], n[0] * sizeof(float)) == 0);
     CU_ASSERT(memcmp(p[0], p[2], n[0] * sizeof(float)) != 0);
@@ -1472,23 +1464,23 @@ static void test_integration_train_killed(void)
     s_arg(&a, dir);
     s_sets(&a, sets);
     pid_t train = s_spawn(&a, log, NULL);
-    S_REQUIRE(train > 0);
-    S_REQUIRE(s_wait_metrics(dir, 1, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 1, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
     for (int i = 0; i < 2; i++) {
         /* The learner logs "actor I joined (host H, pid P) at version V". */
         char needle[64];
         snprintf(needle, sizeof needle, "actor %d joined (host ", i);
-        S_REQUIRE(s_wait_log(log, needle, 5 * S_SLOW, train, line, sizeof line) == 0);
+        CG_TEST_REQUIRE(s_wait_log(log, needle, 5 * S_SLOW, train, line, sizeof line) == 0);
         const char *p = strstr(line, ", pid ");
         int pid = 0;
-        S_REQUIRE(p && sscanf(p, ", pid %d)", &pid) == 1 && pid > 0);
+        CG_TEST_REQUIRE(p && sscanf(p, ", pid %d)", &pid) == 1 && pid > 0);
         act[i] = (pid_t)pid;
     }
-    S_REQUIRE(cg_proc_exists(act[0]) && cg_proc_exists(act[1]));
+    CG_TEST_REQUIRE(cg_proc_exists(act[0]) && cg_proc_exists(act[1]));
 
     /* Not reaped yet: the zombie keeps its process group, so cleanup cannot reach the
      * actors before we have looked. */
-    S_REQUIRE(cg_proc_signal(train, SIGKILL) == 0);
+    CG_TEST_REQUIRE(cg_proc_signal(train, SIGKILL) == 0);
     double deadline = cg_os_now() + 5 * S_SLOW;
     while ((cg_proc_exists(act[0]) || cg_proc_exists(act[1])) && cg_os_now() < deadline)
         cg_proc_sleep_ms(50);
@@ -1531,28 +1523,28 @@ static void test_integration_bounded_memory(void)
              asan && asan[0] ? ":" : "");
     const char *const env[] = {s_env[0], asan_opts, NULL};
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", env);
-    S_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(learner > 0);
     int port = s_wait_port(dir, 10 * S_SLOW, learner);
-    S_REQUIRE(port > 0);
+    CG_TEST_REQUIRE(port > 0);
     cg_proc_sleep_ms(200);
     long idle = cg_proc_rss_kb(learner); /* bound, set up, no data yet */
-    S_REQUIRE(idle > 0);
+    CG_TEST_REQUIRE(idle > 0);
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "actor-%d.log", i);
         act[i] = s_start_actor(dir, port, i, name);
-        S_REQUIRE(act[i] > 0);
+        CG_TEST_REQUIRE(act[i] > 0);
     }
-    S_REQUIRE(s_wait_metrics(dir, 1, 0, 3, 20 * S_SLOW, learner, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 1, 0, 3, 20 * S_SLOW, learner, &csv, NULL) == 0);
     long peak = 0;
     for (int i = 0; i < N_SAMPLES; i++) {
         if (i)
             cg_proc_sleep_ms(500);
         rss[i] = cg_proc_rss_kb(learner);
-        S_REQUIRE(rss[i] > 0);
+        CG_TEST_REQUIRE(rss[i] > 0);
         peak = rss[i] > peak ? rss[i] : peak;
     }
-    S_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows >= 3);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows >= 3);
     /* The learner was the bottleneck: it spent its time updating, not waiting for groups. */
     double busy = 0;
     for (int r = 1; r < csv.n_rows; r++)
@@ -1667,24 +1659,24 @@ static void test_integration_train_actors_die(void)
     pid_t act[2] = {0, 0};
     s_begin("train_actors_die", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
-    S_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(train > 0);
     double deadline = cg_os_now() + 10 * S_SLOW;
     /* Its two children, once both run `cgrpo actor` (still starting up). */
     while ((s_procs(train, 0, act, 2) < 2 || !s_runs_actor(act[0]) || !s_runs_actor(act[1])) &&
            cg_proc_running(train) && cg_os_now() < deadline)
         cg_proc_sleep_ms(2);
-    S_REQUIRE(s_procs(train, 0, act, 2) == 2 && s_runs_actor(act[0]) && s_runs_actor(act[1]));
-    S_REQUIRE(kill(act[0], SIGKILL) == 0 && kill(act[1], SIGKILL) == 0);
+    CG_TEST_REQUIRE(s_procs(train, 0, act, 2) == 2 && s_runs_actor(act[0]) && s_runs_actor(act[1]));
+    CG_TEST_REQUIRE(kill(act[0], SIGKILL) == 0 && kill(act[1], SIGKILL) == 0);
     double t_kill = cg_os_now();
     int code = s_exit_code(train, 30 * S_SLOW);
     double took = cg_os_now() - t_kill;
     printf("\n  train exited with %d, %.2f s after both actors were killed\n", code, took);
-    S_REQUIRE(code >= 0); /* not hanging */
+    CG_TEST_REQUIRE(code >= 0); /* not hanging */
     CU_ASSERT(code == 1);
     CU_ASSERT(took < 30.0);
 
-    S_REQUIRE(s_log_line(err_log, "all 2 local actors exited before training finished", line,
-                         sizeof line));
+    CG_TEST_REQUIRE(s_log_line(err_log, "all 2 local actors exited before training finished", line,
+                               sizeof line));
     printf("  stderr: %s\n", line);
     CU_ASSERT(strstr(line, ": killed by signal 9, see ") != NULL);
     CU_ASSERT(strstr(line, "/actor-") != NULL);
@@ -1721,16 +1713,16 @@ static void test_integration_train_actor_dies(void)
     s_csv_t csv = {0};
     s_begin("train_actor_dies", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
-    S_REQUIRE(train > 0);
-    S_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 2, 0, -1, 15 * S_SLOW, train, &csv, NULL) == 0);
     /* The learner logs "actor 0 joined (host H, pid P) at version V". */
-    S_REQUIRE(s_wait_log(err_log, "actor 0 joined (host ", 5 * S_SLOW, train, line, sizeof line) ==
-              0);
+    CG_TEST_REQUIRE(
+        s_wait_log(err_log, "actor 0 joined (host ", 5 * S_SLOW, train, line, sizeof line) == 0);
     const char *p = strstr(line, ", pid ");
     int a0 = 0;
-    S_REQUIRE(p && sscanf(p, ", pid %d)", &a0) == 1 && a0 > 0);
-    S_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows < ITERS);
-    S_REQUIRE(kill((pid_t)a0, SIGKILL) == 0);
+    CG_TEST_REQUIRE(p && sscanf(p, ", pid %d)", &a0) == 1 && a0 > 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0 && csv.n_rows < ITERS);
+    CG_TEST_REQUIRE(kill((pid_t)a0, SIGKILL) == 0);
     int code = s_exit_code(train, 60 * S_SLOW);
     printf("\n  train exited with %d after actor 0 (pid %d) was killed at iteration %d\n", code, a0,
            csv.n_rows);
@@ -1740,7 +1732,7 @@ static void test_integration_train_actor_dies(void)
     CU_ASSERT(strstr(line, "; 1 of 2 local actors left (its log: ") != NULL);
     CU_ASSERT(!s_log_line(err_log, "0 of 2 local actors left", NULL, 0));
     CU_ASSERT(!s_log_line(err_log, "local actors exited", NULL, 0));
-    S_REQUIRE(s_csv_load(dir, &csv) == 0);
+    CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     CU_ASSERT(csv.n_rows == ITERS);
     CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
 done:
@@ -1758,9 +1750,9 @@ static void test_integration_train_interrupted(void)
     s_csv_t csv = {0};
     s_begin("train_interrupted", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
-    S_REQUIRE(train > 0);
-    S_REQUIRE(s_wait_metrics(dir, 2, 0, 2, 15 * S_SLOW, train, &csv, NULL) == 0);
-    S_REQUIRE(cg_proc_running(train) && kill(-train, SIGINT) == 0); /* cg_proc: own group */
+    CG_TEST_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 2, 0, 2, 15 * S_SLOW, train, &csv, NULL) == 0);
+    CG_TEST_REQUIRE(cg_proc_running(train) && kill(-train, SIGINT) == 0); /* cg_proc: own group */
     int code = s_exit_code(train, 30 * S_SLOW);
     printf("\n  train exited with %d after SIGINT to its process group\n", code);
     CU_ASSERT(code == 130);
@@ -1783,7 +1775,7 @@ static void test_integration_train_long_token(void)
     s_begin("train_long_token", dir);
     const char *const args[] = {"--token", token, NULL};
     pid_t train = s_start_train(dir, args, NULL, err_log);
-    S_REQUIRE(train > 0);
+    CG_TEST_REQUIRE(train > 0);
     CU_ASSERT(s_exit_code(train, 10 * S_SLOW) == 1);
     CU_ASSERT(s_log_line(err_log, "--token is 79 characters long; at most 63", NULL, 0));
     CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
