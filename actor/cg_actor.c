@@ -281,7 +281,10 @@ static void s_msg_init(const cg_actor_t *self, cg_msg_t *msg, cg_msg_type_t type
 /* A socket of kind with the run's limits; a CURVE client of the learner when it uses CURVE. */
 static cg_socket_t *s_socket(cg_actor_t *self, cg_sock_kind_t kind)
 {
-    cg_socket_t *sock = cg_transport_socket(self->tp, kind, &self->sock_opts);
+    cg_socket_opts_t opts = self->sock_opts;
+    if (kind == CG_SOCK_PUSH && self->hwm_opt <= 0)
+        opts.hwm = cg_config_data_hwm(&self->cfg); /* room for every granted group */
+    cg_socket_t *sock = cg_transport_socket(self->tp, kind, &opts);
     if (sock && self->curve &&
         cg_transport_curve_client(sock, self->curve_server, self->curve_public,
                                   self->curve_secret)) {
@@ -896,7 +899,10 @@ cg_status_t cg_actor_run(cg_actor_t *self, volatile sig_atomic_t *stop)
     if (rc != CG_OK)
         CG_ERROR("actor %d stops: %s", self->actor_id, cg_status_str(rc));
     else
-        CG_INFO("actor %d done: %llu groups sent, version %llu", self->actor_id,
-                (unsigned long long)self->stats.groups_sent, (unsigned long long)self->version);
+        CG_INFO("actor %d done: %llu groups sent in %llu messages (%llu times the send queue "
+                "was full), version %llu",
+                self->actor_id, (unsigned long long)self->stats.groups_sent,
+                (unsigned long long)self->stats.batches_sent,
+                (unsigned long long)self->stats.send_blocked, (unsigned long long)self->version);
     return rc;
 }

@@ -211,6 +211,21 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen);
  * and reproduces cfg exactly. */
 cg_status_t cg_config_write(const cg_config_t *cfg, const char *path);
 
+/* Credit flow's window: the groups in the learner's filling batch plus those granted and not
+ * yet arrived, max(1, max_policy_lag) batches (docs/protocol.md, "Credit flow"). */
+static inline int64_t cg_config_credit_window(const cg_config_t *cfg)
+{
+    return (int64_t)cfg->groups_per_batch * (cfg->max_policy_lag > 0 ? cfg->max_policy_lag : 1);
+}
+/* Messages the GroupBatch queue holds each way (actor's PUSH, learner's PULL): an actor's whole
+ * credit window (at worst a group per message) and at least [learner] hwm, so that granted
+ * groups are rolled out and queued while an update runs instead of blocking the actor. */
+static inline int32_t cg_config_data_hwm(const cg_config_t *cfg)
+{
+    const int64_t w = cg_config_credit_window(cfg);
+    return w > cfg->hwm ? (w < 1000000 ? (int32_t)w : 1000000) : cfg->hwm;
+}
+
 /* ---- simulator sections (for the simulator layer) ---- */
 
 /* The entry of [section] key (key "" = the header), or NULL. */

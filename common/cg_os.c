@@ -1,4 +1,4 @@
-/* cg_os: clocks, whole-file reads and mkdir -p. */
+/* cg_os: clocks, the machine's CPU time, whole-file reads and mkdir -p. */
 #include "cg_os.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cg_alloc.h"
 
@@ -26,6 +27,21 @@ double cg_os_now(void)
 double cg_os_wall(void)
 {
     return s_clock(CLOCK_REALTIME);
+}
+
+double cg_os_cpu_busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1.0;
+    unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+    const int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle,
+                         &iowait, &irq, &softirq);
+    fclose(f);
+    const long hz = sysconf(_SC_CLK_TCK);
+    if (n != 7 || hz <= 0)
+        return -1.0;
+    return (double)(user + nice + sys + irq + softirq) / (double)hz;
 }
 
 char *cg_os_read_file(const char *path, size_t *len)

@@ -162,10 +162,12 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
         snprintf(err, errlen, "cannot start ZeroMQ");
         goto fail;
     }
-    /* Overlap pays where the update leaves the host's cores free (docs/performance.md). */
+    /* Overlap pays wherever ingest has a core besides the update's: with a GPU, and on a CPU of
+     * two or more cores (measured, docs/performance.md); on one core it would only compete. */
     const int overlap =
-        self->cfg.overlap == CG_OVERLAP_ON || (self->cfg.overlap == CG_OVERLAP_AUTO &&
-                                               strcmp(cg_backend_name(self->backend), "cpu") != 0);
+        self->cfg.overlap == CG_OVERLAP_ON ||
+        (self->cfg.overlap == CG_OVERLAP_AUTO &&
+         (strcmp(cg_backend_name(self->backend), "cpu") != 0 || sysconf(_SC_NPROCESSORS_ONLN) > 1));
     self->updater =
         cg_updater_new(self->transport, self->backend, self->ref, &self->rng, overlap, err, errlen);
     if (!self->updater)
@@ -256,6 +258,10 @@ static cg_status_t s_update_start(cg_learner_t *self)
     const int32_t B = c->groups_per_batch;
     self->job_t0 = cg_os_now();
     self->job_wait_s = self->job_t0 - self->t_idle;
+    if (self->train_t0 == 0) {
+        self->train_t0 = self->job_t0;
+        self->train_cpu0 = cg_os_cpu_busy_s();
+    }
     cg_batch_t *batch = self->filling;
     self->filling = self->training;
     self->training = batch;
@@ -363,6 +369,8 @@ static cg_status_t s_update_finish(cg_learner_t *self, const cg_update_job_t *jo
     if (c->max_policy_lag == 0)
         cg_learner_credit_all(self); /* on-policy: sampled with the weights just published */
     double t1 = cg_os_now();
+    self->train_t1 = t1;
+    self->train_cpu1 = cg_os_cpu_busy_s();
 
     self->env_steps += st.n_steps;
     self->episodes += st.n_episodes;

@@ -76,6 +76,9 @@ typedef struct {
     /* throughput of this process's run (not carried over by --resume) */
     double busy_s;           /* seconds spent in policy updates (+ their broadcast) */
     double run_s;            /* seconds since cg_learner_run started */
+    double train_s;          /* seconds from the first update's start to the last broadcast */
+    double train_cores;      /* cores the machine kept busy meanwhile (all its processes,
+                              * /proc/stat); -1 where unknown */
     double lag_mean;         /* mean policy lag of the groups trained on */
     int64_t data_msgs;       /* group batch messages received (valid or not) */
     int64_t data_bytes;      /* ... and their bytes */

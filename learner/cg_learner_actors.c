@@ -146,8 +146,7 @@ static void s_credit(cg_learner_t *self, cg_learner_actor_t *a)
     if (!a->credits || a->quarantined)
         return;
     const double now = cg_os_now(), timeout = self->cfg.heartbeat_timeout_ms / 1000.0;
-    const int32_t lag = self->cfg.max_policy_lag > 0 ? self->cfg.max_policy_lag : 1;
-    const int64_t window = (int64_t)self->cfg.groups_per_batch * lag;
+    const int64_t window = cg_config_credit_window(&self->cfg);
     int32_t n = 0;
     int64_t outstanding = 0;
     for (int32_t i = 0; i < self->n_actors; i++) {

@@ -123,11 +123,13 @@ static void s_guard_stop(cg_learner_t *self)
 static cg_status_t s_bind(cg_learner_t *self, char *err, size_t errlen)
 {
     cg_socket_opts_t opts = {self->cfg.hwm, self->cfg.max_msg_bytes};
+    /* Credits bound what honest actors queue there; the memory guard bounds the rest. */
+    cg_socket_opts_t data_opts = {cg_config_data_hwm(&self->cfg), self->cfg.max_msg_bytes};
     /* What actors send on the control socket (Hello, Heartbeat) is under a kilobyte: a
      * larger frame there drops the connection, so a peer queues at most hwm x 64 KiB. */
     cg_socket_opts_t control_opts = {self->cfg.hwm, CG_LEARNER_CONTROL_MAX_BYTES};
     self->control = cg_transport_socket(self->transport, CG_SOCK_ROUTER, &control_opts);
-    self->data = cg_transport_socket(self->transport, CG_SOCK_PULL, &opts);
+    self->data = cg_transport_socket(self->transport, CG_SOCK_PULL, &data_opts);
     self->weights = cg_transport_socket(self->transport, CG_SOCK_PUB, &opts);
     if (!self->control || !self->data || !self->weights) {
         snprintf(err, errlen, "cannot create ZeroMQ sockets");

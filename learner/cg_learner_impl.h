@@ -121,6 +121,9 @@ struct cg_learner {
     double lag_sum;      /* sum over updates of the batch's mean policy lag */
     int64_t lag_n;
     int64_t data_msgs, data_bytes, data_groups;
+    /* the training window, first update's start to the last update's broadcast: its wall
+     * clock and the machine's busy CPU seconds (cg_os_cpu_busy_s) at both ends; 0 before */
+    double train_t0, train_t1, train_cpu0, train_cpu1;
     double *latency; /* (CG_LEARNER_LATENCY_SAMPLES) publish -> apply, from heartbeats */
     int64_t latency_n;
 

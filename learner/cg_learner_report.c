@@ -3,6 +3,7 @@
 #include "cg_learner_impl.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "cg_alloc.h"
 #include "cg_json.h"
@@ -137,6 +138,20 @@ static int s_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The training window's seconds, and the cores the machine kept busy in it (-1: unknown). */
+static double s_train_s(const cg_learner_t *self)
+{
+    return self->train_t1 > self->train_t0 ? self->train_t1 - self->train_t0 : 0.0;
+}
+
+static double s_train_cores(const cg_learner_t *self)
+{
+    const double s = s_train_s(self);
+    return s > 0 && self->train_cpu0 >= 0 && self->train_cpu1 >= 0
+               ? (self->train_cpu1 - self->train_cpu0) / s
+               : -1.0;
+}
+
 void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
 {
     *out = (cg_learner_counters_t){.version = self->version,
@@ -149,6 +164,8 @@ void cg_learner_counters(const cg_learner_t *self, cg_learner_counters_t *out)
                                    .actors_alive = cg_learner_actors_alive(self)};
     out->busy_s = self->busy_s;
     out->run_s = self->t_start > 0 ? cg_os_now() - self->t_start : 0.0;
+    out->train_s = s_train_s(self);
+    out->train_cores = s_train_cores(self);
     out->lag_mean = self->lag_n ? self->lag_sum / (double)self->lag_n : 0.0;
     out->data_msgs = self->data_msgs;
     out->data_bytes = self->data_bytes;
@@ -178,6 +195,10 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
         "  iterations %lld, version %llu, %lld env steps, %lld episodes, %.1f s (%.0f steps/s)\n",
         (long long)self->iteration, (unsigned long long)self->version, (long long)self->env_steps,
         (long long)self->episodes, wall, wall > 0 ? self->env_steps / wall : 0.0);
+    if (s_train_cores(self) >= 0)
+        fprintf(out,
+                "  training %.1f s (first update to last), the machine's cores busy %.2f of %ld\n",
+                s_train_s(self), s_train_cores(self), sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(out, "  last batch: goal rate %.3f, reward %.3f\n", st->goal_rate, st->reward_mean);
     for (int32_t k = 0; k < self->env.n_costs; k++) {
         int32_t enforced = -1;
@@ -216,13 +237,13 @@ void cg_learner_summary(cg_learner_t *self, FILE *out)
             "\"episodes\":%lld,\"wall_s\":%.3f,\"goal_rate\":%.6f,\"reward_mean\":%.6f,"
             "\"lambda_reward\":%.6f,\"rejected_msgs\":%lld,\"dropped_stale\":%lld,"
             "\"dropped_batches\":%lld,\"quarantined_groups\":%lld,\"missing_batches\":%lld,"
-            "\"cut_connections\":%lld,\"cost_rates\":{",
+            "\"cut_connections\":%lld,\"train_s\":%.3f,\"train_cores\":%.3f,\"cost_rates\":{",
             (long long)self->iteration, (unsigned long long)self->version,
             (long long)self->env_steps, (long long)self->episodes, wall, st->goal_rate,
             st->reward_mean, self->lambda[0], (long long)self->rejected,
             (long long)self->dropped_stale, (long long)self->dropped_batches,
             (long long)self->quarantined_groups, (long long)self->missing_batches,
-            (long long)cg_guard_cuts(self->guard));
+            (long long)cg_guard_cuts(self->guard), s_train_s(self), s_train_cores(self));
     for (int32_t k = 0; k < self->env.n_costs; k++) {
         fputs(k ? "," : "", f);
         cg_json_string(f, self->env.cost_names[k]);
