@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cg_alloc.h"
+#include "cg_vector.h"
 
 struct cg_adam {
     cg_adam_config_t cfg;
@@ -52,39 +53,63 @@ void cg_adam_destroy(cg_adam_t **self_p)
     *self_p = NULL;
 }
 
-float cg_adam_step(cg_adam_t *self, float *params, float *grad)
+/* The squared L2 norm in double, summed in S_LANES interleaved lanes (fixed order: the same
+ * bits on every run and clone) so that the loop vectorises. */
+#define S_LANES 8
+CG_VECTOR static double s_sum_squares(const float *g, size_t n)
 {
-    size_t n = self->n_params;
+    double lane[S_LANES] = {0};
+    size_t i = 0;
+    for (; i + S_LANES <= n; i += S_LANES)
+        for (size_t k = 0; k < S_LANES; k++)
+            lane[k] += (double)g[i + k] * (double)g[i + k];
+    for (size_t k = 0; i < n; i++, k++)
+        lane[k] += (double)g[i] * (double)g[i];
     double sq = 0.0;
+    for (size_t k = 0; k < S_LANES; k++)
+        sq += lane[k];
+    return sq;
+}
+
+CG_VECTOR static void s_scale(float *g, size_t n, float scale)
+{
     for (size_t i = 0; i < n; i++)
-        sq += (double)grad[i] * (double)grad[i];
-    double norm = sqrt(sq);
-    if (!(norm <= FLT_MAX)) /* NaN, inf, or a norm that would read as inf in float */
-        return isnan(norm) ? NAN : INFINITY;
+        g[i] *= scale;
+}
 
-    double max_norm = self->cfg.max_grad_norm;
-    if (max_norm > 0.0 && norm > max_norm) {
-        float scale = (float)(max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < n; i++)
-            grad[i] *= scale;
-    }
-
-    self->steps++;
-    float b1 = self->cfg.beta1;
-    float b2 = self->cfg.beta2;
-    double t = (double)self->steps;
-    /* p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), arranged as PyTorch does it. */
-    float step_size = (float)(self->cfg.lr / (1.0 - pow(b1, t)));
-    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
-    float eps = self->cfg.eps;
-    float *m = self->state;     /* (n_params) */
-    float *v = self->state + n; /* (n_params) */
+/* p -= lr * (m / bc1) / (sqrt(v / bc2) + eps), arranged as PyTorch does it (sqrtf is exact
+ * in every clone: the build has no math errno, so it vectorises). */
+CG_VECTOR static void s_moments_step(float *restrict params, float *restrict m, float *restrict v,
+                                     const float *restrict grad, size_t n, float b1, float b2,
+                                     float step_size, float bc2_sqrt, float eps)
+{
     for (size_t i = 0; i < n; i++) {
         float g = grad[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * g * g;
         params[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
     }
+}
+
+float cg_adam_step(cg_adam_t *self, float *params, float *grad)
+{
+    size_t n = self->n_params;
+    double norm = sqrt(s_sum_squares(grad, n));
+    if (!(norm <= FLT_MAX)) /* NaN, inf, or a norm that would read as inf in float */
+        return isnan(norm) ? NAN : INFINITY;
+
+    double max_norm = self->cfg.max_grad_norm;
+    if (max_norm > 0.0 && norm > max_norm)
+        s_scale(grad, n, (float)(max_norm / (norm + 1e-6)));
+
+    self->steps++;
+    float b1 = self->cfg.beta1;
+    float b2 = self->cfg.beta2;
+    double t = (double)self->steps;
+    float step_size = (float)(self->cfg.lr / (1.0 - pow(b1, t)));
+    float bc2_sqrt = (float)sqrt(1.0 - pow(b2, t));
+    s_moments_step(params, self->state, self->state + n, grad, n, b1, b2, step_size, bc2_sqrt,
+                   self->cfg.eps);
     return (float)norm;
 }
 

@@ -15,6 +15,7 @@
 
 #include "cg_alloc.h"
 #include "cg_backend.h"
+#include "cg_vector.h"
 #include "cg_workers.h"
 
 #define S_MAX_THREADS 64
@@ -135,6 +136,13 @@ static int32_t s_slice_count(const s_cpu_t *self, int32_t n)
     return k > 1 ? k : 1;
 }
 
+/* acc += x, element by element (the same bits in every clone). */
+CG_VECTOR static void s_accumulate(float *restrict acc, const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += x[i];
+}
+
 /* A non-finite loss or gradient norm leaves parameters and optimiser state untouched
  * (cg_adam_step skips non-finite gradients) and returns CG_ERR_NONFINITE. */
 static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_config_t *loss,
@@ -178,8 +186,7 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
         st->approx_kl += sl->stats.approx_kl;
         st->clip_frac += sl->stats.clip_frac * (double)(sl->r1 - sl->r0);
         if (t > 0)
-            for (size_t i = 0; i < self->n_params; i++)
-                self->grad[i] += sl->grad[i];
+            s_accumulate(self->grad, sl->grad, self->n_params);
     }
     st->clip_frac = n > 0 ? st->clip_frac / (double)n : 0.0;
     if (k == 1)

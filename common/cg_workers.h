@@ -3,10 +3,11 @@
  * started, and the call returns when all are done. A thread held up (by the actors sharing
  * its core) takes fewer parts and the others take more, so a job split into more parts than
  * threads keeps every core busy. Used by the CPU backend to split a minibatch's rows over
- * cores. Each part owns what it writes; what travels over the inproc pipes
- * (cg_transport_pipe) is a pointer to the job, so the threads share no mutable state besides
- * the job's part counter. A worker that is not running a part blocks in a receive (it spins
- * nothing: the cores stay free for the actors).
+ * cores. Each part owns what it writes; besides the job's part counter the threads share
+ * only the hand-off sequence numbers (atomics: the job is published with release order). A
+ * thread waiting for a hand-off watches for it for 100 us (the gap between two minibatch
+ * updates), then sleeps in a receive on its inproc pipe (cg_transport_pipe), where the
+ * other rings only a sleeper: between updates the cores stay free for the actors.
  * Threading: one owner thread calls run and destroy. */
 #ifndef CG_WORKERS_H
 #define CG_WORKERS_H
