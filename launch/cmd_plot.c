@@ -15,6 +15,7 @@
 
 #include "cg_alloc.h"
 #include "cg_cmd.h"
+#include "cg_metrics.h"
 #include "cg_os.h"
 
 #define S_MAX_RUNS 256
@@ -24,9 +25,7 @@
 typedef struct {
     char dir[CG_PATH_LEN];
     char label[128];
-    int n_cols, n_rows;
-    char **cols; /* (n_cols) header names */
-    double *v;   /* (n_rows, n_cols), NAN where a cell is empty or not a number */
+    cg_metrics_table_t t; /* its metrics.csv */
 } s_run_t;
 
 typedef struct {
@@ -110,112 +109,31 @@ static void s_gp_str(FILE *f, const char *s)
 
 static int s_col(const s_run_t *r, const char *name)
 {
-    for (int i = 0; i < r->n_cols; i++)
-        if (!strcmp(r->cols[i], name))
-            return i;
-    return -1;
+    return cg_metrics_col(&r->t, name);
 }
 
-static void s_run_free(s_run_t *r)
-{
-    for (int i = 0; i < r->n_cols; i++)
-        free(r->cols[i]);
-    free(r->cols);
-    free(r->v);
-    memset(r, 0, sizeof *r);
-}
-
-/* Loads dir/metrics.csv. A last line without its newline (a run still writing) is skipped. */
+/* Loads dir/metrics.csv (the learner's reader). */
 static int s_run_load(s_run_t *r, const char *dir)
 {
-    char path[CG_PATH_LEN + 32];
+    char err[CG_PATH_LEN + 128];
     cg_status_msg(r->dir, sizeof r->dir, "%s", dir);
-    cg_status_msg(path, sizeof path, "%s/metrics.csv", dir);
-    size_t len = 0;
-    char *buf = cg_os_read_file(path, &len);
-    if (!buf) {
-        fprintf(
-            stderr,
-            "cgrpo plot: cannot read %s: %s (hint: name a run directory written by cgrpo train)\n",
-            path, strerror(errno));
+    cg_status_t rc = cg_metrics_load(dir, &r->t, err, sizeof err);
+    if (rc != CG_OK) {
+        fprintf(stderr, "cgrpo plot: %s (hint: %s)\n", err,
+                rc == CG_ERR_IO ? "name a run directory written by cgrpo train"
+                                : "the run has not finished an iteration yet");
         return -1;
     }
-    char *line = buf, *nl = strchr(line, '\n');
-    if (!nl || nl == line) {
+    if (r->t.n_skipped)
         fprintf(stderr,
-                "cgrpo plot: %s is empty (hint: the run has not finished an iteration yet)\n",
-                path);
-        free(buf);
-        return -1;
-    }
-    *nl = 0;
-    int cap_cols = 16;
-    r->cols = cg_calloc((size_t)cap_cols, sizeof *r->cols);
-    for (char *p = line;;) {
-        char *c = strchr(p, ',');
-        if (c)
-            *c = 0;
-        size_t l = strlen(p);
-        if (l && p[l - 1] == '\r')
-            p[--l] = 0;
-        if (r->n_cols == cap_cols) {
-            cap_cols *= 2;
-            r->cols = cg_realloc(r->cols, (size_t)cap_cols, sizeof *r->cols);
-        }
-        r->cols[r->n_cols++] = cg_strdup(p);
-        if (!c)
-            break;
-        p = c + 1;
-    }
-    int cap_rows = 256, lineno = 1;
-    r->v = cg_calloc((size_t)cap_rows * (size_t)r->n_cols, sizeof *r->v);
-    for (char *p = nl + 1; *p; lineno++) {
-        char *e = strchr(p, '\n');
-        if (!e)
-            break; /* partial last line */
-        *e = 0;
-        if (e > p && e[-1] == '\r')
-            e[-1] = 0;
-        if (!*p) {
-            p = e + 1;
-            continue;
-        }
-        if (r->n_rows == cap_rows) {
-            cap_rows *= 2;
-            r->v = cg_realloc(r->v, (size_t)cap_rows * (size_t)r->n_cols, sizeof *r->v);
-        }
-        double *row = r->v + (size_t)r->n_rows * (size_t)r->n_cols;
-        int k = 0;
-        for (char *q = p;; k++) {
-            char *c = strchr(q, ',');
-            if (c)
-                *c = 0;
-            if (k < r->n_cols) {
-                char *end;
-                double x = strtod(q, &end);
-                row[k] = (end == q || *end || !isfinite(x)) ? NAN : x;
-            }
-            if (!c)
-                break;
-            q = c + 1;
-        }
-        if (k + 1 != r->n_cols) {
-            fprintf(stderr,
-                    "cgrpo plot: %s:%d: %d fields but the header has %d (hint: is this a cgrpo "
-                    "metrics.csv?)\n",
-                    path, lineno + 1, k + 1, r->n_cols);
-            free(buf);
-            return -1;
-        }
-        r->n_rows++;
-        p = e + 1;
-    }
-    free(buf);
-    if (r->n_rows == 0) {
+                "cgrpo plot: %s/metrics.csv: skipped %d line(s) whose field count is not the "
+                "header's (the first: line %d)\n",
+                dir, r->t.n_skipped, r->t.skipped_line);
+    if (r->t.n_rows == 0) {
         fprintf(stderr,
-                "cgrpo plot: %s has a header but no rows (hint: the run has not finished an "
-                "iteration yet)\n",
-                path);
+                "cgrpo plot: %s/metrics.csv has a header but no rows (hint: the run has not "
+                "finished an iteration yet)\n",
+                dir);
         return -1;
     }
     /* label: the directory's last component */
@@ -232,8 +150,8 @@ static int s_run_load(s_run_t *r, const char *dir)
 static void s_print_columns(const s_run_t *r)
 {
     fprintf(stderr, "  the columns of %s/metrics.csv are:", r->dir);
-    for (int i = 0; i < r->n_cols; i++)
-        fprintf(stderr, "%s%s", i ? "," : " ", r->cols[i]);
+    for (int i = 0; i < r->t.n_cols; i++)
+        fprintf(stderr, "%s%s", i ? "," : " ", r->t.names[i]);
     fputc('\n', stderr);
 }
 
@@ -243,8 +161,8 @@ static int s_cost_names(const s_plot_t *p, char names[][96], int max)
     int n = 0;
     for (int ri = 0; ri < p->n_runs; ri++) {
         const s_run_t *r = &p->runs[ri];
-        for (int c = 0; c < r->n_cols; c++) {
-            const char *s = r->cols[c];
+        for (int c = 0; c < r->t.n_cols; c++) {
+            const char *s = r->t.names[c];
             size_t l = strlen(s);
             if (l <= 5 || l - 5 >= 96 || strcmp(s + l - 5, "_rate") || !strcmp(s, "goal_rate"))
                 continue;
@@ -288,8 +206,8 @@ static int s_write_data(FILE *f, const s_plot_t *p, int gi, int si, const s_seri
             const s_run_t *r = &p->runs[ids[i]];
             int xc = s_col(r, p->xcol), yc = s_col(r, s->col);
             fprintf(f, "$d_%d_%d_%d << EOD\n", gi, si, i);
-            for (int row = 0; row < r->n_rows; row++) {
-                const double *v = r->v + (size_t)row * (size_t)r->n_cols;
+            for (int row = 0; row < r->t.n_rows; row++) {
+                const double *v = r->t.v + (size_t)row * (size_t)r->t.n_cols;
                 if (isnan(v[xc]) || isnan(v[yc]))
                     fprintf(f, "\n"); /* a gap */
                 else
@@ -300,17 +218,17 @@ static int s_write_data(FILE *f, const s_plot_t *p, int gi, int si, const s_seri
         return n;
     }
     /* band: row-aligned across the group's runs, up to the shortest run */
-    int rows = p->runs[ids[0]].n_rows;
+    int rows = p->runs[ids[0]].t.n_rows;
     for (int i = 1; i < n; i++)
-        if (p->runs[ids[i]].n_rows < rows)
-            rows = p->runs[ids[i]].n_rows;
+        if (p->runs[ids[i]].t.n_rows < rows)
+            rows = p->runs[ids[i]].t.n_rows;
     fprintf(f, "$d_%d_%d_0 << EOD\n", gi, si);
     for (int row = 0; row < rows; row++) {
         double xs = 0, sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
         int m = 0, mx = 0;
         for (int i = 0; i < n; i++) {
             const s_run_t *r = &p->runs[ids[i]];
-            const double *v = r->v + (size_t)row * (size_t)r->n_cols;
+            const double *v = r->t.v + (size_t)row * (size_t)r->t.n_cols;
             double x = v[s_col(r, p->xcol)], y = s->scale * v[s_col(r, s->col)];
             if (!isnan(x)) {
                 xs += x;
@@ -579,8 +497,8 @@ static double s_threshold(const s_plot_t *p, const char *name)
     for (int ri = 0; ri < p->n_runs; ri++) {
         const s_run_t *r = &p->runs[ri];
         int c = s_col(r, col);
-        if (c >= 0 && !isnan(r->v[c]))
-            return r->v[c];
+        if (c >= 0 && !isnan(r->t.v[c]))
+            return r->t.v[c];
     }
     return NAN;
 }
@@ -868,9 +786,9 @@ int cg_cmd_plot(int argc, char **argv)
 
     for (int gi = 0; gi < p.n_groups && p.band != S_BAND_NONE; gi++) {
         const s_group_t *g = &p.groups[gi];
-        int lo = p.runs[g->runs[0]].n_rows, hi = lo;
+        int lo = p.runs[g->runs[0]].t.n_rows, hi = lo;
         for (int i = 1; i < g->n; i++) {
-            int r = p.runs[g->runs[i]].n_rows;
+            int r = p.runs[g->runs[i]].t.n_rows;
             lo = r < lo ? r : lo;
             hi = r > hi ? r : hi;
         }
@@ -892,7 +810,7 @@ int cg_cmd_plot(int argc, char **argv)
     rc = (columns ? s_column_figures(&p, columns) : s_default_figures(&p)) ? 1 : 0;
 done:
     for (int i = 0; i < p.n_runs; i++)
-        s_run_free(&p.runs[i]);
+        cg_metrics_table_free(&p.runs[i].t);
     free(p.runs);
     return rc;
 }

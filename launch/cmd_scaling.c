@@ -24,6 +24,7 @@
 #include "cg_alloc.h"
 #include "cg_cmd.h"
 #include "cg_learner.h"
+#include "cg_metrics.h"
 #include "cg_os.h"
 #include "cg_transport.h"
 
@@ -83,49 +84,25 @@ static void s_series_free(s_series_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Reads the columns the study needs from dir/metrics.csv. 0 on success. */
+/* Reads the columns the study needs from dir/metrics.csv (the learner's reader). 0 on
+ * success; -1 when the file or one of the columns is missing. */
 static int s_series_load(const char *dir, s_series_t *s)
 {
-    char path[CG_PATH_LEN + 128];
-    snprintf(path, sizeof path, "%s/metrics.csv", dir);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t cap = 0;
-    char *line = NULL;
-    int col[S_N_COLS], cap_rows = 0, rc = -1;
     memset(s, 0, sizeof *s);
-    for (int k = 0; k < S_N_COLS; k++)
-        col[k] = -1;
-    if (getline(&line, &cap, f) > 0) {
-        int j = 0;
-        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t;
-             t = strtok_r(NULL, ",\n", &save), j++)
-            for (int k = 0; k < S_N_COLS; k++)
-                if (!strcmp(t, s_COLS[k]))
-                    col[k] = j;
-    }
-    for (int k = 0; k < S_N_COLS; k++)
-        if (col[k] < 0)
-            goto done;
-    while (getline(&line, &cap, f) > 0) {
-        if (s->n_rows == cap_rows) {
-            cap_rows = cap_rows ? 2 * cap_rows : 64;
-            for (int k = 0; k < S_N_COLS; k++)
-                s->col[k] = cg_realloc(s->col[k], (size_t)cap_rows, sizeof(double));
+    cg_metrics_table_t t = {0};
+    char err[CG_PATH_LEN + 128];
+    int rc = cg_metrics_load(dir, &t, err, sizeof err) == CG_OK ? 0 : -1;
+    for (int k = 0; k < S_N_COLS && rc == 0; k++)
+        rc = cg_metrics_col(&t, s_COLS[k]) >= 0 ? 0 : -1;
+    if (rc == 0) {
+        s->n_rows = t.n_rows;
+        for (int k = 0; k < S_N_COLS; k++) {
+            s->col[k] = cg_calloc((size_t)(t.n_rows > 0 ? t.n_rows : 1), sizeof(double));
+            for (int r = 0; r < t.n_rows; r++)
+                s->col[k][r] = cg_metrics_get(&t, r, s_COLS[k]);
         }
-        int j = 0;
-        for (char *save = NULL, *t = strtok_r(line, ",\n", &save); t;
-             t = strtok_r(NULL, ",\n", &save), j++)
-            for (int k = 0; k < S_N_COLS; k++)
-                if (j == col[k])
-                    s->col[k][s->n_rows] = strtod(t, NULL);
-        s->n_rows++;
     }
-    rc = 0;
-done:
-    free(line);
-    fclose(f);
+    cg_metrics_table_free(&t);
     return rc;
 }
 

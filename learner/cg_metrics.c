@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cg_alloc.h"
 #include "cg_log.h"
+#include "cg_os.h"
 
 #define S_MAX_COLS 128
 
@@ -22,6 +24,27 @@ struct cg_metrics {
     int n_row;
 };
 
+/* A row a killed learner left without its newline is cut off on resume, so that the next
+ * row starts a line of its own instead of extending it. */
+static void s_drop_partial_line(FILE *f, const char *path)
+{
+    if (fseek(f, 0, SEEK_END) != 0)
+        return;
+    long end = ftell(f), keep = end;
+    while (keep > 0) {
+        if (fseek(f, keep - 1, SEEK_SET) != 0)
+            return;
+        if (fgetc(f) == '\n')
+            break;
+        keep--;
+    }
+    if (keep < end && ftruncate(fileno(f), keep) == 0)
+        CG_WARN("%s: dropped an unfinished last line (%ld bytes: a row cut short when the "
+                "learner stopped)",
+                path, end - keep);
+    fseek(f, 0, SEEK_END);
+}
+
 static FILE *s_open(const char *dir, const char *name, char **first_line, char *err, size_t errlen)
 {
     char path[1200];
@@ -32,6 +55,7 @@ static FILE *s_open(const char *dir, const char *name, char **first_line, char *
                  path, strerror(errno));
         return NULL;
     }
+    s_drop_partial_line(f, path);
     if (first_line) {
         rewind(f);
         char *line = NULL;
@@ -143,4 +167,111 @@ cg_status_t cg_metrics_commit(cg_metrics_t *self)
     if (fflush(self->csv) || fflush(self->jsonl))
         return CG_ERR_IO;
     return CG_OK;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+void cg_metrics_table_free(cg_metrics_table_t *t)
+{
+    for (int32_t i = 0; i < t->n_cols; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Splits line at commas in place: up to max fields into f; the count (more than max: max+1). */
+static int32_t s_split(char *line, char **f, int32_t max)
+{
+    int32_t n = 0;
+    for (char *p = line;; n++) {
+        char *c = strchr(p, ',');
+        if (c)
+            *c = '\0';
+        if (n < max)
+            f[n] = p;
+        if (!c)
+            return n + 1 > max ? max + 1 : n + 1;
+        p = c + 1;
+    }
+}
+
+/* Cuts a trailing '\r' (a file edited on Windows). */
+static void s_chomp_cr(char *s)
+{
+    size_t l = strlen(s);
+    if (l && s[l - 1] == '\r')
+        s[l - 1] = '\0';
+}
+
+cg_status_t cg_metrics_load(const char *dir, cg_metrics_table_t *t, char *err, size_t errlen)
+{
+    cg_metrics_table_free(t);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    char *text = cg_os_read_file(path, NULL);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return CG_ERR_IO;
+    }
+    char *nl = strchr(text, '\n');
+    if (!nl || nl == text) {
+        snprintf(err, errlen, "%s is empty: it has no header yet", path);
+        free(text);
+        return CG_ERR_INVAL;
+    }
+    *nl = '\0';
+    s_chomp_cr(text);
+    char *field[S_MAX_COLS];
+    t->n_cols = s_split(text, field, S_MAX_COLS);
+    if (t->n_cols > S_MAX_COLS)
+        t->n_cols = S_MAX_COLS;
+    t->names = cg_calloc((size_t)t->n_cols, sizeof *t->names);
+    for (int32_t i = 0; i < t->n_cols; i++)
+        t->names[i] = cg_strdup(field[i]);
+    int32_t cap = 64, lineno = 1;
+    t->v = cg_calloc((size_t)cap * (size_t)t->n_cols, sizeof *t->v);
+    for (char *line = nl + 1, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
+        lineno++;
+        *end = '\0';
+        s_chomp_cr(line);
+        if (!*line)
+            continue;
+        if (s_split(line, field, S_MAX_COLS) != t->n_cols) {
+            if (t->n_skipped++ == 0)
+                t->skipped_line = lineno;
+            continue;
+        }
+        if (t->n_rows == cap) {
+            cap *= 2;
+            t->v = cg_realloc(t->v, (size_t)cap * (size_t)t->n_cols, sizeof *t->v);
+        }
+        double *row = t->v + (size_t)t->n_rows * (size_t)t->n_cols;
+        for (int32_t i = 0; i < t->n_cols; i++) {
+            char *e;
+            double x = strtod(field[i], &e);
+            row[i] = (e == field[i] || *e || !isfinite(x)) ? NAN : x;
+        }
+        t->n_rows++;
+    }
+    free(text);
+    return CG_OK;
+}
+
+int32_t cg_metrics_col(const cg_metrics_table_t *t, const char *name)
+{
+    for (int32_t i = 0; i < t->n_cols; i++)
+        if (!strcmp(t->names[i], name))
+            return i;
+    return -1;
+}
+
+double cg_metrics_get(const cg_metrics_table_t *t, int32_t row, const char *name)
+{
+    const int32_t c = cg_metrics_col(t, name);
+    if (row < 0)
+        row += t->n_rows;
+    if (c < 0 || row < 0 || row >= t->n_rows)
+        return NAN;
+    return t->v[(size_t)row * (size_t)t->n_cols + (size_t)c];
 }

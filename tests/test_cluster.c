@@ -22,6 +22,7 @@
 #include "cg_alloc.h"
 #include "cg_config.h"
 #include "cg_msg.h"
+#include "cg_metrics.h"
 #include "cg_os.h"
 #include "cg_proc.h"
 #include "cg_test.h"
@@ -112,40 +113,25 @@ static int s_wait_line(const char *path, const char *needle, double timeout_s, p
     return -1;
 }
 
-/* metrics.csv: rows (complete lines after the header) and the value of column name in the
- * last row (NAN if none). */
+/* metrics.csv (the learner's reader): its rows, and column name's value in the last row
+ * and (max not NULL) its largest (NAN if none). */
 static int s_metrics(const char *dir, const char *name, double *last, double *max)
 {
-    char path[S_PATH];
-    if (snprintf(path, sizeof path, "%s/metrics.csv", dir) >= (int)sizeof path)
-        return -1; /* no such long run directory here */
-    char *text = s_slurp(path);
+    cg_metrics_table_t t = {0};
+    char err[512];
     *last = NAN;
     if (max)
         *max = NAN;
-    if (!text)
+    if (cg_metrics_load(dir, &t, err, sizeof err) != CG_OK)
         return 0;
-    int col = -1, rows = 0;
-    char *save = NULL, *line = strtok_r(text, "\n", &save);
-    if (line) {
-        int j = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok;
-             tok = strtok_r(NULL, ",", &s2), j++)
-            if (!strcmp(tok, name))
-                col = j;
+    const int rows = t.n_rows;
+    *last = cg_metrics_get(&t, -1, name);
+    for (int r = 0; max && r < rows; r++) {
+        const double v = cg_metrics_get(&t, r, name);
+        if (isnan(*max) || v > *max)
+            *max = v;
     }
-    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        rows++;
-        int j = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok;
-             tok = strtok_r(NULL, ",", &s2), j++)
-            if (j == col) {
-                *last = strtod(tok, NULL);
-                if (max && (isnan(*max) || *last > *max))
-                    *max = *last;
-            }
-    }
-    free(text);
+    cg_metrics_table_free(&t);
     return rows;
 }
 

@@ -115,6 +115,16 @@ expect_err "unknown column 'nope'" --out "$work/p" --x nope "$out/runs/grpo-s1"
 expect_err "need --out" "$out/runs/grpo-s1" "$out/runs/one-scadv-s1"
 "$cgrpo" plot --help | grep -q "usage: cgrpo plot" || fail "cgrpo plot --help"
 
+# a line of another width (an edited file) is skipped and said, the rest plotted
+mkdir -p "$work/ragged"
+{ head -n 3 "$out/runs/grpo-s1/metrics.csv"; echo "1,2,3"; tail -n +4 "$out/runs/grpo-s1/metrics.csv"; } \
+    >"$work/ragged/metrics.csv"
+"$cgrpo" plot --out "$work/pr" --columns goal_rate "$work/ragged" >"$work/ragged.out" 2>&1 ||
+    fail "cgrpo plot with a ragged line: $(cat "$work/ragged.out")"
+grep -qF "skipped 1 line(s) whose field count is not the header's (the first: line 4)" "$work/ragged.out" ||
+    fail "cgrpo plot did not say it skipped the ragged line: $(cat "$work/ragged.out")"
+[ -s "$work/pr/goal_rate.png" ] || fail "no PNG for the ragged run"
+
 # a name with quotes, spaces and a gnuplot command reaches gnuplot as a string, not a command
 odd="$work/it's a \"run\"; system('touch pwned')"
 mkdir -p "$odd"

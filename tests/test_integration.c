@@ -18,6 +18,7 @@
 #include "cg_ckpt.h"
 #include "cg_config.h"
 #include "cg_learner.h"
+#include "cg_metrics.h"
 #include "cg_msg.h"
 #include "cg_os.h"
 #include "cg_policy.h"
@@ -43,7 +44,6 @@
 
 #define S_PATH (CG_PATH_LEN + 64)
 #define S_MAX_LOGS 16
-#define S_MAX_COLS 128
 
 /* Every child: one BLAS thread (few cores, several processes; bit-reproducible results). */
 static const char *const s_env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
@@ -184,89 +184,11 @@ static int s_wait_port(const char *dir, double timeout_s, pid_t learner)
 
 /* ---- metrics.csv ----------------------------------------------------------------------- */
 
-typedef struct {
-    int n_cols, n_rows;
-    char *names[S_MAX_COLS];
-    double *v; /* (n_rows, n_cols) */
-} s_csv_t;
-
-static void s_csv_free(s_csv_t *c)
+/* dir/metrics.csv through the learner's reader: 0, or -1 before it has a header. */
+static int s_csv_load(const char *dir, cg_metrics_table_t *c)
 {
-    for (int i = 0; i < c->n_cols; i++)
-        free(c->names[i]);
-    free(c->v);
-    memset(c, 0, sizeof *c);
-}
-
-/* Loads dir/metrics.csv: the header and every complete row (a row still being written, or
- * one cut short by a kill, is skipped). 0 on success (maybe no rows), -1 if no header yet. */
-static int s_csv_load(const char *dir, s_csv_t *c)
-{
-    s_csv_free(c);
-    char path[S_PATH];
-    s_path(path, dir, "metrics.csv");
-    char *text = s_slurp(path, NULL);
-    char *nl = text ? strchr(text, '\n') : NULL;
-    if (!nl) {
-        free(text);
-        return -1;
-    }
-    *nl = 0;
-    for (char *save = NULL, *tok = strtok_r(text, ",", &save); tok && c->n_cols < S_MAX_COLS;
-         tok = strtok_r(NULL, ",", &save))
-        c->names[c->n_cols++] = cg_strdup(tok);
-    if (c->n_cols == 0) {
-        free(text);
-        return -1;
-    }
-    int cap = 16;
-    c->v = cg_calloc((size_t)cap * (size_t)c->n_cols, sizeof *c->v);
-    for (char *line = nl + 1, *end; (end = strchr(line, '\n')) != NULL; line = end + 1) {
-        *end = 0;
-        if (c->n_rows == cap) {
-            cap *= 2;
-            c->v = cg_realloc(c->v, (size_t)cap * (size_t)c->n_cols, sizeof *c->v);
-        }
-        double *row = c->v + (size_t)c->n_rows * (size_t)c->n_cols;
-        int n = 0, ok = 1;
-        for (char *p = line;;) {
-            char *q;
-            if (!strncmp(p, "null", 4)) {
-                row[n] = NAN;
-                q = p + 4;
-            } else {
-                row[n] = strtod(p, &q);
-            }
-            if (q == p) {
-                ok = 0;
-                break;
-            }
-            n++;
-            if (*q == 0)
-                break;
-            if (*q != ',' || n == c->n_cols) {
-                ok = 0;
-                break;
-            }
-            p = q + 1;
-        }
-        if (ok && n == c->n_cols)
-            c->n_rows++;
-    }
-    free(text);
-    return 0;
-}
-
-/* Value of column name in row (negative: from the end), NAN if either is missing. */
-static double s_csv_get(const s_csv_t *c, int row, const char *name)
-{
-    if (row < 0)
-        row += c->n_rows;
-    for (int j = 0; j < c->n_cols; j++)
-        if (!strcmp(c->names[j], name))
-            return row >= 0 && row < c->n_rows ? c->v[(size_t)row * (size_t)c->n_cols + (size_t)j]
-                                               : NAN;
-    return NAN;
+    char err[512];
+    return cg_metrics_load(dir, c, err, sizeof err) == CG_OK ? 0 : -1;
 }
 
 /* Polls dir/metrics.csv until it has at least min_rows rows and, when alive >= 0, a row at
@@ -274,7 +196,7 @@ static double s_csv_get(const s_csv_t *c, int row, const char *name)
  * early when watch exits. 0 on success, -1 (message printed) otherwise; csv keeps the last
  * load either way. */
 static int s_wait_metrics(const char *dir, int min_rows, int from_row, int alive, double timeout_s,
-                          pid_t watch, s_csv_t *csv, int *found)
+                          pid_t watch, cg_metrics_table_t *csv, int *found)
 {
     double deadline = cg_os_now() + timeout_s;
     for (;;) {
@@ -282,7 +204,7 @@ static int s_wait_metrics(const char *dir, int min_rows, int from_row, int alive
             if (alive < 0)
                 return 0;
             for (int r = from_row; r < csv->n_rows; r++)
-                if (s_csv_get(csv, r, "actors_alive") == alive) {
+                if (cg_metrics_get(csv, r, "actors_alive") == alive) {
                     if (found)
                         *found = r;
                     return 0;
@@ -446,7 +368,7 @@ static void s_learns(const char *name, const char *overlap_set, const char *log_
         "actor.instances=8",
         NULL};
     char dir[S_PATH], log[S_PATH];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_begin(name, dir);
     s_path(log, dir, "actor-0.log");
     s_add_log(log);
@@ -472,14 +394,14 @@ static void s_learns(const char *name, const char *overlap_set, const char *log_
     CG_TEST_REQUIRE(csv.n_rows == 30);
     double first = 0, last = 0, wait = 0;
     for (int r = 0; r < 3; r++) {
-        first += s_csv_get(&csv, r, "goal_rate") / 3;
-        last += s_csv_get(&csv, csv.n_rows - 3 + r, "goal_rate") / 3;
+        first += cg_metrics_get(&csv, r, "goal_rate") / 3;
+        last += cg_metrics_get(&csv, csv.n_rows - 3 + r, "goal_rate") / 3;
     }
     for (int r = 0; r < csv.n_rows; r++)
-        wait += s_csv_get(&csv, r, "update_wait_s");
+        wait += cg_metrics_get(&csv, r, "update_wait_s");
     /* Credit flow: actors produce what will be trained on, not groups dropped as stale. */
-    double stale = s_csv_get(&csv, csv.n_rows - 1, "dropped_stale");
-    double used = s_csv_get(&csv, csv.n_rows - 1, "groups_ingested");
+    double stale = cg_metrics_get(&csv, csv.n_rows - 1, "dropped_stale");
+    double used = cg_metrics_get(&csv, csv.n_rows - 1, "groups_ingested");
     printf("\n  %s: goal_rate first 3 rows %.3f, last 3 rows %.3f; updater idle %.2f s; "
            "%.0f groups stale of %.0f\n",
            overlap_set, first, last, wait, stale, stale + used);
@@ -490,7 +412,7 @@ static void s_learns(const char *name, const char *overlap_set, const char *log_
     CU_ASSERT(last >= 0.8);
     CU_ASSERT(wait >= 0);
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -601,10 +523,10 @@ static void test_integration_credit_hoarder(void)
     CU_ASSERT(granted > 0);
     CU_ASSERT(exited);
     CU_ASSERT(took < 6 * S_SLOW); /* one timeout of delay (0.8 s), not one per batch */
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     if (s_csv_load(dir, &csv) == 0) {
         CU_ASSERT_EQUAL(csv.n_rows, 12);
-        s_csv_free(&csv);
+        cg_metrics_table_free(&csv);
     } else {
         CU_FAIL("no metrics.csv");
     }
@@ -631,7 +553,7 @@ static void test_integration_actor_killed(void)
 {
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
     char dir[S_PATH], log[S_PATH], line[1024];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_begin("actor_killed", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
     CG_TEST_REQUIRE(learner > 0);
@@ -651,8 +573,8 @@ static void test_integration_actor_killed(void)
         s_wait_metrics(dir, n_kill + 1, n_kill, 1, (0.8 + 5) * S_SLOW, learner, &csv, &row) == 0);
     printf("\n  actors_alive 1 in row %d, %.1f s after the kill\n", row + 1, cg_os_now() - t_kill);
     CG_TEST_REQUIRE(s_wait_metrics(dir, row + 4, 0, -1, 5 * S_SLOW, learner, &csv, NULL) == 0);
-    CU_ASSERT(s_csv_get(&csv, -1, "actors_alive") == 1);
-    double v_before = s_csv_get(&csv, -1, "version");
+    CU_ASSERT(cg_metrics_get(&csv, -1, "actors_alive") == 1);
+    double v_before = cg_metrics_get(&csv, -1, "version");
 
     pid_t a0b = s_start_actor(dir, port, 0, "actor-0-again.log");
     CG_TEST_REQUIRE(a0b > 0);
@@ -675,7 +597,7 @@ static void test_integration_actor_killed(void)
     CU_ASSERT(s_stop(a1, 5 * S_SLOW) == 0);
     CU_ASSERT(s_stop(a0b, 5 * S_SLOW) == 0);
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -691,7 +613,7 @@ static void test_integration_learner_killed(void)
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=24", "run.checkpoint_every=2",
                                        NULL};
     char dir[S_PATH], path[S_PATH], line[1024], err[512], needle[128];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_begin("learner_killed", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
     CG_TEST_REQUIRE(learner > 0);
@@ -706,7 +628,7 @@ static void test_integration_learner_killed(void)
     cg_proc_kill(learner);
     CG_TEST_REQUIRE(s_csv_load(dir, &csv) == 0);
     int n_kill = csv.n_rows;
-    double v_last = s_csv_get(&csv, -1, "version");
+    double v_last = cg_metrics_get(&csv, -1, "version");
     CG_TEST_REQUIRE(n_kill < ITERS); /* else the run ended before the kill: nothing to test */
 
     cg_proc_sleep_ms(2000);
@@ -745,11 +667,11 @@ static void test_integration_learner_killed(void)
     printf("  resumed at version %llu; %d rows after the restart\n", v_resumed,
            csv.n_rows - n_kill);
     CG_TEST_REQUIRE(csv.n_rows > n_kill);
-    CU_ASSERT(s_csv_get(&csv, n_kill, "version") == (double)v_resumed + 1);
+    CU_ASSERT(cg_metrics_get(&csv, n_kill, "version") == (double)v_resumed + 1);
     for (int r = n_kill + 1; r < csv.n_rows; r++)
-        CU_ASSERT(s_csv_get(&csv, r, "version") == s_csv_get(&csv, r - 1, "version") + 1);
-    CU_ASSERT(s_csv_get(&csv, -1, "iteration") == ITERS);
-    CU_ASSERT(s_csv_get(&csv, -1, "version") == ITERS);
+        CU_ASSERT(cg_metrics_get(&csv, r, "version") == cg_metrics_get(&csv, r - 1, "version") + 1);
+    CU_ASSERT(cg_metrics_get(&csv, -1, "iteration") == ITERS);
+    CU_ASSERT(cg_metrics_get(&csv, -1, "version") == ITERS);
 
     /* The actors exit on the learner's done, with status 0, and say so as they leave. */
     CU_ASSERT(s_exit_code(act[0], 10 * S_SLOW) == 0);
@@ -759,7 +681,7 @@ static void test_integration_learner_killed(void)
         CU_ASSERT(s_log_line(path, needle, NULL, 0));
     }
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -859,7 +781,7 @@ static void test_integration_malformed_flood(void)
                                        NULL};
     enum { ROUNDS = 5 };
     char dir[S_PATH], err[512];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_blobs_t bad = {{0}, {0}, 0};
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     cg_msg_t welcome = {0}, tmpl = {0}, m = {0};
@@ -1050,7 +972,7 @@ static void test_integration_malformed_flood(void)
     CU_ASSERT(bad_data >= (ROUNDS * bad.n * 9) / 10);
     CU_ASSERT(rejected >= (sent * 9 + 9) / 10);
     CU_ASSERT(rejected <= sent); /* and nothing of the real actor's was refused */
-    CU_ASSERT(s_csv_get(&csv, -1, "rejected_msgs") > 0);
+    CU_ASSERT(cg_metrics_get(&csv, -1, "rejected_msgs") > 0);
 done:
     free(summary);
     cg_transport_close(&push);
@@ -1062,7 +984,7 @@ done:
     cg_msg_free(&welcome);
     cg_sim_kind_destroy(&kind);
     free(cfg);
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -1077,7 +999,7 @@ static void test_integration_poisoned_groups(void)
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=30", "policy.activation=relu",
                                        NULL};
     char dir[S_PATH], err[512];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
     cg_msg_t welcome = {0}, tmpl = {0}, m = {0};
     cg_sim_kind_t *kind = NULL;
@@ -1156,17 +1078,17 @@ static void test_integration_poisoned_groups(void)
     printf("\n  %d poisoned group batches sent; learner %s after %d of 30 iterations, "
            "%.0f groups ingested, %.0f messages rejected, %.0f stale, %.0f batches dropped\n",
            sent, exited ? "exited" : "still running", csv.n_rows,
-           csv.n_rows ? s_csv_get(&csv, -1, "groups_ingested") : 0.0,
-           csv.n_rows ? s_csv_get(&csv, -1, "rejected_msgs") : 0.0,
-           csv.n_rows ? s_csv_get(&csv, -1, "dropped_stale") : 0.0,
-           csv.n_rows ? s_csv_get(&csv, -1, "dropped_batches") : 0.0);
+           csv.n_rows ? cg_metrics_get(&csv, -1, "groups_ingested") : 0.0,
+           csv.n_rows ? cg_metrics_get(&csv, -1, "rejected_msgs") : 0.0,
+           csv.n_rows ? cg_metrics_get(&csv, -1, "dropped_stale") : 0.0,
+           csv.n_rows ? cg_metrics_get(&csv, -1, "dropped_batches") : 0.0);
     CU_ASSERT(exited);
     CU_ASSERT(exited && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     CU_ASSERT(sent >= 20);
     CU_ASSERT_EQUAL(csv.n_rows, 30);
     for (int r = 0; r < csv.n_rows; r++) {
-        CU_ASSERT(isfinite(s_csv_get(&csv, r, "loss")));
-        CU_ASSERT(isfinite(s_csv_get(&csv, r, "grad_norm")));
+        CU_ASSERT(isfinite(cg_metrics_get(&csv, r, "loss")));
+        CU_ASSERT(isfinite(cg_metrics_get(&csv, r, "grad_norm")));
     }
     CU_ASSERT(s_exit_code(actor, 10 * S_SLOW) == 0);
 done:
@@ -1177,7 +1099,7 @@ done:
     cg_msg_free(&welcome);
     cg_sim_kind_destroy(&kind);
     free(cfg);
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -1446,7 +1368,7 @@ static void test_integration_train_killed(void)
 {
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
     char dir[S_PATH], log[S_PATH], line[1024];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     pid_t act[2] = {0, 0};
     s_begin("train_killed", dir);
     s_path(log, dir, "actor-0.log");
@@ -1490,7 +1412,7 @@ static void test_integration_train_killed(void)
     CU_ASSERT(!cg_proc_exists(act[0]));
     CU_ASSERT(!cg_proc_exists(act[1]));
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -1510,7 +1432,7 @@ static void test_integration_bounded_memory(void)
                                        "learner.hwm=4",      NULL};
     enum { N_SAMPLES = 15 }; /* every 0.5 s: 7 s */
     char dir[S_PATH];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     long rss[N_SAMPLES];
     pid_t act[3] = {0, 0, 0};
     char asan_opts[1024];
@@ -1548,13 +1470,13 @@ static void test_integration_bounded_memory(void)
     /* The learner was the bottleneck: it spent its time updating, not waiting for groups. */
     double busy = 0;
     for (int r = 1; r < csv.n_rows; r++)
-        busy += s_csv_get(&csv, r, "update_s");
-    busy /= s_csv_get(&csv, -1, "wall_s") - s_csv_get(&csv, 0, "wall_s");
+        busy += cg_metrics_get(&csv, r, "update_s");
+    busy /= cg_metrics_get(&csv, -1, "wall_s") - cg_metrics_get(&csv, 0, "wall_s");
     printf("\n  learner VmRSS (KiB): idle %ld, then every 0.5 s:", idle);
     for (int i = 0; i < N_SAMPLES; i++)
         printf(" %ld", rss[i]);
     printf("\n  %d iterations, learner busy %.0f%% of the time, %.0f stale groups dropped\n",
-           csv.n_rows, 100 * busy, s_csv_get(&csv, -1, "dropped_stale"));
+           csv.n_rows, 100 * busy, cg_metrics_get(&csv, -1, "dropped_stale"));
     CU_ASSERT(busy > 0.5);
     CU_ASSERT(peak < idle + S_RSS_GROWTH_KB);
     /* Level: at most 16 MiB more at the end than at t = 2 s (under 20% of any baseline). */
@@ -1564,7 +1486,7 @@ static void test_integration_bounded_memory(void)
     for (int i = 0; i < 3; i++)
         CU_ASSERT(s_stop(act[i], 5 * S_SLOW) == 0);
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -1710,7 +1632,7 @@ static void test_integration_train_actor_dies(void)
     enum { ITERS = 24 };
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=24", NULL};
     char dir[S_PATH], err_log[S_PATH], line[2048], needle[128];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_begin("train_actor_dies", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
     CG_TEST_REQUIRE(train > 0);
@@ -1736,7 +1658,7 @@ static void test_integration_train_actor_dies(void)
     CU_ASSERT(csv.n_rows == ITERS);
     CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 
@@ -1747,7 +1669,7 @@ static void test_integration_train_interrupted(void)
 {
     static const char *const sets[] = {S_PACED_SETS, "run.iterations=100000", NULL};
     char dir[S_PATH], err_log[S_PATH];
-    s_csv_t csv = {0};
+    cg_metrics_table_t csv = {0};
     s_begin("train_interrupted", dir);
     pid_t train = s_start_train(dir, NULL, sets, err_log);
     CG_TEST_REQUIRE(train > 0);
@@ -1761,7 +1683,7 @@ static void test_integration_train_interrupted(void)
     CU_ASSERT(!s_log_line(err_log, "local actors left", NULL, 0));
     CU_ASSERT(s_procs(0, train, NULL, 0) == 0);
 done:
-    s_csv_free(&csv);
+    cg_metrics_table_free(&csv);
     s_end();
 }
 

@@ -518,6 +518,55 @@ static void test_metrics_files(void)
     cg_metrics_close(&m);
 }
 
+/* metrics.csv read back: values, "nan" as NAN, a last line still being written is not a
+ * row, a line of another width is skipped and counted; a row cut short by a stop is dropped
+ * when the writer resumes; a missing file and an empty one are told apart. */
+static void test_metrics_read_back(void)
+{
+    char dir[300], path[400], err[512];
+    snprintf(dir, sizeof dir, "%s/metrics-read", s_tmp);
+    CU_ASSERT_EQUAL_FATAL(mkdir(dir, 0755), 0);
+    cg_metrics_table_t t = {0};
+    CU_ASSERT_EQUAL(cg_metrics_load(dir, &t, err, sizeof err), CG_ERR_IO);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "metrics.csv"));
+    snprintf(path, sizeof path, "%s/metrics.csv", dir);
+    FILE *f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fclose(f);
+    CU_ASSERT_EQUAL(cg_metrics_load(dir, &t, err, sizeof err), CG_ERR_INVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "is empty"));
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("iteration,goal_rate\n1,0.5\r\n2,nan\n3,0.7,9\n\n4,x\n5,0.9", f);
+    fclose(f);
+    CU_ASSERT_EQUAL_FATAL(cg_metrics_load(dir, &t, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(t.n_cols, 2);
+    CU_ASSERT_STRING_EQUAL(t.names[1], "goal_rate");
+    CU_ASSERT_EQUAL(t.n_rows, 3); /* 1, 2, 4; 3 skipped; 5 unfinished */
+    CU_ASSERT_EQUAL(t.n_skipped, 1);
+    CU_ASSERT_EQUAL(t.skipped_line, 4);
+    CU_ASSERT_EQUAL(cg_metrics_get(&t, 0, "goal_rate"), 0.5);
+    CU_ASSERT(isnan(cg_metrics_get(&t, 1, "goal_rate")));
+    CU_ASSERT(isnan(cg_metrics_get(&t, -1, "goal_rate")));
+    CU_ASSERT_EQUAL(cg_metrics_get(&t, -1, "iteration"), 4);
+    CU_ASSERT(isnan(cg_metrics_get(&t, 3, "iteration")));
+    CU_ASSERT(isnan(cg_metrics_get(&t, 0, "no_such")));
+    CU_ASSERT_EQUAL(cg_metrics_col(&t, "no_such"), -1);
+    /* the writer resuming this file drops "5,0.9" before its row */
+    cg_metrics_t *m = cg_metrics_open(dir, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+    cg_metrics_add(m, "iteration", 6);
+    cg_metrics_add(m, "goal_rate", 1.0);
+    CU_ASSERT_EQUAL(cg_metrics_commit(m), CG_OK);
+    cg_metrics_close(&m);
+    CU_ASSERT_EQUAL_FATAL(cg_metrics_load(dir, &t, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(t.n_rows, 4);
+    CU_ASSERT_EQUAL(cg_metrics_get(&t, -1, "iteration"), 6);
+    CU_ASSERT_EQUAL(cg_metrics_get(&t, -1, "goal_rate"), 1.0);
+    cg_metrics_table_free(&t);
+    CU_ASSERT_EQUAL(t.n_cols, 0);
+}
+
 /* The null simulator as the launcher describes it (cg_cmd_env): the learner links no
  * simulator, so its tests give it the spec by hand. */
 static const cg_env_spec_t s_null_env = {
@@ -692,6 +741,7 @@ int main(void)
         {"updater_failed_job_restores", test_updater_failed_job},
         {"batch_minibatches", test_batch_minibatches},
         {"metrics_files", test_metrics_files},
+        {"metrics_read_back", test_metrics_read_back},
         {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},
         {"learner_env_spec", test_learner_env_spec},
         CU_TEST_INFO_NULL,
