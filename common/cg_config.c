@@ -1019,6 +1019,17 @@ cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char 
     return CG_ERR_TOOBIG;
 }
 
+void cg_config_sim_remove(cg_config_t *cfg, const char *section, const char *key)
+{
+    const cg_config_entry_t *e = cg_config_sim_find(cfg, section, key);
+    if (!e)
+        return;
+    const int32_t i = (int32_t)(e - cfg->sim_entries);
+    memmove(&cfg->sim_entries[i], &cfg->sim_entries[i + 1],
+            (size_t)(cfg->n_sim_entries - i - 1) * sizeof *e);
+    cfg->n_sim_entries--; /* its strings stay in the pool until the next compaction */
+}
+
 /* Finish-time sanity of the store (it may have been filled in code). */
 static int s_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
 {

@@ -244,6 +244,8 @@ static inline const char *cg_config_sim_origin(const cg_config_t *cfg, const cg_
 cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char *key,
                               const char *value, const char *origin, int32_t line, char *err,
                               size_t errlen);
+/* Removes [section] key if present. */
+void cg_config_sim_remove(cg_config_t *cfg, const char *section, const char *key);
 /* "[run] [sim] ... [learner]": the fixed sections, for hints. */
 void cg_config_sections(char *buf, size_t n);
 

@@ -216,6 +216,67 @@ static void s_roundtrip(const cg_config_t *cfg)
     unlink(path);
 }
 
+/* [gridworld] map_file: a text key read from a file, a relative path from the config file's
+ * directory (from the working directory for --set); stored as the key itself so that the
+ * run's config.ini carries the rows; errors name the line and the file. */
+static void test_text_key_from_file(void)
+{
+    char dir[PATHLEN], path[PATHLEN + 64], map[PATHLEN + 64], err[ERRLEN] = "";
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/cg_test_mapfile_XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    snprintf(map, sizeof map, "%s/room.map", dir);
+    FILE *f = fopen(map, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("#####\r\n#S.G#\n\n#...#\n#####\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/run.ini", dir);
+    f = fopen(path, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("[sim]\nname = gridworld\n[gridworld]\nmap_file = room.map\n", f);
+    fclose(f);
+    cg_config_t *cfg = s_new_defaults();
+    CU_ASSERT_EQUAL_FATAL(cg_config_load(cfg, path, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL_FATAL(s_configure(cfg, err, sizeof err), CG_OK);
+    CU_ASSERT_STRING_EQUAL(s_sim_text(cfg, "gridworld", "map"), "#####\n#S.G#\n#...#\n#####");
+    CU_ASSERT_PTR_NULL(cg_config_sim_find(cfg, "gridworld", "map_file"));
+    const cg_config_entry_t *e = cg_config_sim_find(cfg, "gridworld", "map");
+    CU_ASSERT_EQUAL(e ? e->line : 0, 4); /* the map_file line */
+    CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
+    s_roundtrip(cfg);
+
+    /* given twice; a file that is not there; a bad map in the file */
+    cg_config_t *c2 = s_new_defaults();
+    CU_ASSERT_EQUAL_FATAL(cg_config_load(c2, path, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_config_set(c2, "gridworld.map=#S.G#", err, sizeof err), CG_OK);
+    CU_ASSERT_NOT_EQUAL(cg_sim_configure(c2, err, sizeof err), CG_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "given twice"));
+    free(c2);
+    c2 = s_new_defaults();
+    CU_ASSERT_EQUAL_FATAL(cg_config_load(c2, path, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(cg_config_set(c2, "gridworld.map_file=no-such.map", err, sizeof err), CG_OK);
+    CU_ASSERT_NOT_EQUAL(cg_sim_configure(c2, err, sizeof err), CG_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "--set gridworld.map_file: cannot read no-such.map"));
+    free(c2);
+    f = fopen(map, "w");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    fputs("#####\n#S.G#\n#..#\n", f);
+    fclose(f);
+    c2 = s_new_defaults();
+    CU_ASSERT_EQUAL_FATAL(cg_config_load(c2, path, err, sizeof err), CG_OK);
+    CU_ASSERT_NOT_EQUAL(cg_sim_configure(c2, err, sizeof err), CG_OK);
+    char want[PATHLEN + 128];
+    snprintf(want, sizeof want, "%s:4: [gridworld] map_file (room.map): row 3 has 4 cells", path);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+    if (!strstr(err, want))
+        printf("\n%s\n", err);
+    free(c2);
+    free(cfg);
+    unlink(map);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_defaults(void)
 {
     cg_config_t *cfg = s_new_defaults();
@@ -1521,6 +1582,7 @@ int main(void)
         {"every key parses", test_every_key},
         {"syntax variants", test_syntax_variants},
         {"multi-line values", test_multiline_values},
+        {"a text key from a file", test_text_key_from_file},
         {"load errors name file, line and key", test_load_errors},
         {"simulator key errors name file, line and key", test_sim_errors},
         {"'#' rows in a simulator section", test_sim_hash_rows},

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cg_alloc.h"
+#include "cg_os.h"
 
 _Static_assert(CG_SIM_MAX_COSTS == CG_MAX_COSTS, "cgrpo/sim.h and cg_config.h agree on K");
 _Static_assert((long long)CG_SIM_MAX_ABS_OBS == (long long)CG_MAX_ABS_OBS,
@@ -432,6 +433,78 @@ static int s_parse_value(const cg_sim_key_t *key, const char *text, cg_sim_value
     }
 }
 
+/* A text key may come from a file: `<key>_file = PATH` (e.g. [gridworld] map_file). */
+#define S_FILE_SUFFIX "_file"
+
+/* The text key `name` (a `<key>_file` entry) stands for, or -1. */
+static int32_t s_file_key(const cg_sim_table_t *t, const char *name)
+{
+    const size_t n = strlen(name), sl = strlen(S_FILE_SUFFIX);
+    if (n <= sl || strcmp(name + n - sl, S_FILE_SUFFIX) != 0)
+        return -1;
+    for (int32_t k = 0; k < t->n_keys; k++)
+        if (t->keys[k].type == CG_SIM_TEXT && strlen(t->keys[k].name) == n - sl &&
+            !strncmp(t->keys[k].name, name, n - sl))
+            return k;
+    return -1;
+}
+
+/* Whether a stored value is empty (blanks only). */
+static int s_blank(const char *v)
+{
+    while (*v && isspace((unsigned char)*v))
+        v++;
+    return *v == '\0';
+}
+
+/* The `<key>_file` entry of text key k, when it names a file; NULL otherwise. */
+static const cg_config_entry_t *s_file_entry(const cg_sim_table_t *t, int32_t k,
+                                             const cg_config_t *cfg)
+{
+    if (t->keys[k].type != CG_SIM_TEXT)
+        return NULL;
+    char name[CG_NAME_LEN + 8];
+    snprintf(name, sizeof name, "%s%s", t->keys[k].name, S_FILE_SUFFIX);
+    const cg_config_entry_t *e = cg_config_sim_find(cfg, t->name, name);
+    return e && !s_blank(cg_config_sim_value(cfg, e)) ? e : NULL;
+}
+
+/* Reads the file a `<key>_file` entry names: a relative path from the directory of the
+ * config file that gave it (from the working directory for --set). NULL with msg. */
+static char *s_read_key_file(const cg_config_t *cfg, const cg_config_entry_t *e, char *msg,
+                             size_t n)
+{
+    char name[CG_PATH_LEN], path[2 * CG_PATH_LEN];
+    const char *v = cg_config_sim_value(cfg, e), *origin = cg_config_sim_origin(cfg, e);
+    while (isspace((unsigned char)*v))
+        v++;
+    snprintf(name, sizeof name, "%s", v);
+    for (size_t l = strlen(name); l > 0 && isspace((unsigned char)name[l - 1]); l--)
+        name[l - 1] = '\0';
+    const char *slash = strrchr(origin, '/');
+    if (name[0] != '/' && e->line > 0 && slash)
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - origin), origin, name);
+    else
+        snprintf(path, sizeof path, "%s", name);
+    size_t len = 0;
+    char *text = cg_os_read_file(path, &len);
+    if (!text) {
+        cg_status_msg(msg, n,
+                      "cannot read %s: %s (hint: a relative path is taken from the directory "
+                      "of the config file that names it)",
+                      path, strerror(errno));
+        return NULL;
+    }
+    if (len >= CG_SIM_MAX_TEXT || strlen(text) != len) {
+        cg_status_msg(msg, n, "%s is %s (hint: a text file under %d bytes)", path,
+                      strlen(text) != len ? "not text: it holds a NUL byte" : "too long",
+                      CG_SIM_MAX_TEXT);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 /* Parses the table's every key from cfg's [name] section (defaults for missing keys) into
  * values, copies of their texts into texts (when not NULL); refuses keys the table lacks. */
 static int s_parse_section(const cg_sim_table_t *t, const cg_config_t *cfg, cg_sim_value_t *values,
@@ -447,7 +520,7 @@ static int s_parse_section(const cg_sim_table_t *t, const cg_config_t *cfg, cg_s
         int32_t k = 0;
         while (k < t->n_keys && strcmp(t->keys[k].name, e->key))
             k++;
-        if (k == t->n_keys) {
+        if (k == t->n_keys && s_file_key(t, e->key) < 0) {
             size_t o = 0;
             msg[0] = '\0';
             for (int32_t j = 0; j < t->n_keys && o < sizeof msg; j++)
@@ -462,10 +535,24 @@ static int s_parse_section(const cg_sim_table_t *t, const cg_config_t *cfg, cg_s
     for (int32_t k = 0; k < t->n_keys; k++) {
         const cg_sim_key_t *key = &t->keys[k];
         const cg_config_entry_t *e = cg_config_sim_find(cfg, t->name, key->name);
+        const cg_config_entry_t *ef = s_file_entry(t, k, cfg);
         const char *raw = e ? cg_config_sim_value(cfg, e) : key->def;
-        if (s_normalise(key, raw, norm, msg, sizeof msg) ||
-            s_parse_value(key, norm, &values[k], msg, sizeof msg)) {
-            s_where(cfg, e, t->name, key->name, where, sizeof where);
+        char *file_text = NULL;
+        int bad = 0;
+        if (ef && e && !s_blank(raw)) {
+            cg_status_msg(msg, sizeof msg, "given twice, here and as %s%s (hint: keep one)",
+                          key->name, S_FILE_SUFFIX);
+            bad = 1;
+        } else if (ef) {
+            e = ef;
+            raw = file_text = s_read_key_file(cfg, ef, msg, sizeof msg);
+            bad = !raw;
+        }
+        bad = bad || s_normalise(key, raw, norm, msg, sizeof msg) ||
+              s_parse_value(key, norm, &values[k], msg, sizeof msg);
+        free(file_text);
+        if (bad) {
+            s_where(cfg, e, t->name, e ? e->key : key->name, where, sizeof where);
             cg_status_msg(err, errlen, "%s%s: %s", e ? "" : "the default of ", where, msg);
             goto out;
         }
@@ -546,12 +633,15 @@ static void s_describe_error(const cg_sim_table_t *t, const cg_config_t *cfg, co
         for (int32_t k = 0; key[kl] == ':' && k < t->n_keys; k++) {
             if (strlen(t->keys[k].name) != kl || strncmp(t->keys[k].name, key, kl))
                 continue;
-            const cg_config_entry_t *e = cg_config_sim_find(cfg, t->name, t->keys[k].name);
+            const cg_config_entry_t *ef = s_file_entry(t, k, cfg);
+            const cg_config_entry_t *e =
+                ef ? ef : cg_config_sim_find(cfg, t->name, t->keys[k].name);
             if (!e)
                 break;
             char where[CG_PATH_LEN + 160];
-            s_where(cfg, e, t->name, t->keys[k].name, where, sizeof where);
-            cg_status_msg(err, errlen, "%s%s", where, key + kl);
+            s_where(cfg, e, t->name, e->key, where, sizeof where);
+            cg_status_msg(err, errlen, "%s%s%s%s%s", where, ef ? " (" : "",
+                          ef ? cg_config_sim_value(cfg, ef) : "", ef ? ")" : "", key + kl);
             return;
         }
     }
@@ -705,7 +795,10 @@ static cg_status_t s_store_values(cg_config_t *cfg, const cg_sim_kind_t *kind, c
 {
     const cg_sim_table_t *t = kind->t;
     for (int32_t k = 0; k < t->n_keys; k++) {
-        const cg_config_entry_t *e = cg_config_sim_find(cfg, t->name, t->keys[k].name);
+        /* A text read from `<key>_file` is stored as the key itself (at the _file line), so
+         * that the run's config.ini, a resume and the actors' Welcome carry the text. */
+        const cg_config_entry_t *ef = s_file_entry(t, k, cfg);
+        const cg_config_entry_t *e = ef ? ef : cg_config_sim_find(cfg, t->name, t->keys[k].name);
         char origin[CG_PATH_LEN], num[64];
         int32_t line = e ? e->line : 0;
         snprintf(origin, sizeof origin, "%s", e ? cg_config_sim_origin(cfg, e) : "default");
@@ -719,6 +812,11 @@ static cg_status_t s_store_values(cg_config_t *cfg, const cg_sim_kind_t *kind, c
             CG_OK) {
             cg_status_msg(err, errlen, "[%s] %s: %s", t->name, t->keys[k].name, why);
             return CG_ERR_TOOBIG;
+        }
+        if (t->keys[k].type == CG_SIM_TEXT) {
+            char name[CG_NAME_LEN + 8];
+            snprintf(name, sizeof name, "%s%s", t->keys[k].name, S_FILE_SUFFIX);
+            cg_config_sim_remove(cfg, t->name, name);
         }
     }
     return CG_OK;
