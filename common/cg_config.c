@@ -57,6 +57,7 @@ enum {
 typedef struct {
     const char *section;
     const char *key;
+    const char *def; /* the default, spelled as in a config file */
     s_kind_t kind;
     size_t off;       /* offsetof(cg_config_t, field) */
     size_t cap;       /* S_STR: buffer bytes; lists: most elements */
@@ -87,54 +88,55 @@ _Static_assert(sizeof(cg_overlap_t) == sizeof(int), "enum stored as int");
 
 #define S_OFF(field) offsetof(cg_config_t, field)
 #define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
-#define K_I32(sec, k, field, lo, hi, nt)                                                           \
+#define K_I32(sec, k, field, d, lo, hi, nt)                                                        \
     {                                                                                              \
-        .section = sec, .key = k, .kind = S_I32, .off = S_OFF(field), .ilo = lo, .ihi = hi,        \
+        .section = sec, .key = k, .def = d, .kind = S_I32, .off = S_OFF(field), .ilo = lo,         \
+        .ihi = hi, .note = nt                                                                      \
+    }
+#define K_I64(sec, k, field, d, lo, hi, nt)                                                        \
+    {                                                                                              \
+        .section = sec, .key = k, .def = d, .kind = S_I64, .off = S_OFF(field), .ilo = lo,         \
+        .ihi = hi, .note = nt                                                                      \
+    }
+#define K_U64(sec, k, field, d, nt)                                                                \
+    {                                                                                              \
+        .section = sec, .key = k, .def = d, .kind = S_U64, .off = S_OFF(field), .note = nt         \
+    }
+#define K_F32(sec, k, field, d, lo, hi, fl, nt)                                                    \
+    {                                                                                              \
+        .section = sec, .key = k, .def = d, .kind = S_F32, .off = S_OFF(field), .flo = lo,         \
+        .fhi = hi, .flags = fl, .note = nt                                                         \
+    }
+#define K_BOOL(sec, k, field, d, nt)                                                               \
+    {                                                                                              \
+        .section = sec, .key = k, .def = d, .kind = S_BOOL, .off = S_OFF(field), .note = nt        \
+    }
+#define K_ENUM(sec, k, field, d, nm, nt)                                                           \
+    {                                                                                              \
+        .section = sec, .key = k, .def = d, .kind = S_ENUM, .off = S_OFF(field), .names = nm,      \
         .note = nt                                                                                 \
     }
-#define K_I64(sec, k, field, lo, hi, nt)                                                           \
+#define K_STR(sec, k, field, d, fl, nm, nt)                                                        \
     {                                                                                              \
-        .section = sec, .key = k, .kind = S_I64, .off = S_OFF(field), .ilo = lo, .ihi = hi,        \
-        .note = nt                                                                                 \
-    }
-#define K_U64(sec, k, field, nt)                                                                   \
-    {                                                                                              \
-        .section = sec, .key = k, .kind = S_U64, .off = S_OFF(field), .note = nt                   \
-    }
-#define K_F32(sec, k, field, lo, hi, fl, nt)                                                       \
-    {                                                                                              \
-        .section = sec, .key = k, .kind = S_F32, .off = S_OFF(field), .flo = lo, .fhi = hi,        \
-        .flags = fl, .note = nt                                                                    \
-    }
-#define K_BOOL(sec, k, field, nt)                                                                  \
-    {                                                                                              \
-        .section = sec, .key = k, .kind = S_BOOL, .off = S_OFF(field), .note = nt                  \
-    }
-#define K_ENUM(sec, k, field, nm, nt)                                                              \
-    {                                                                                              \
-        .section = sec, .key = k, .kind = S_ENUM, .off = S_OFF(field), .names = nm, .note = nt     \
-    }
-#define K_STR(sec, k, field, fl, nm, nt)                                                           \
-    {                                                                                              \
-        .section = sec, .key = k, .kind = S_STR, .off = S_OFF(field), .cap = S_SIZE(field),        \
-        .flags = fl, .names = nm, .note = nt                                                       \
+        .section = sec, .key = k, .def = d, .kind = S_STR, .off = S_OFF(field),                    \
+        .cap = S_SIZE(field), .flags = fl, .names = nm, .note = nt                                 \
     }
 
 static const s_key_t s_KEYS[] = {
-    K_U64("run", "seed", seed, "seeds every RNG of the run"),
-    K_STR("run", "run_id", run_id, S_STR_ID, NULL, "empty = generated at start"),
-    K_STR("run", "run_dir", run_dir, S_STR_PATH, NULL, "empty = runs/<timestamp>"),
-    K_I32("run", "iterations", iterations, 1, INT32_MAX, "policy updates"),
-    K_I32("run", "checkpoint_every", checkpoint_every, 0, INT32_MAX, "0 = only at exit"),
-    K_BOOL("run", "deterministic", deterministic, NULL),
-    K_STR("run", "token_file", token_file, S_STR_PATH, NULL,
+    K_U64("run", "seed", seed, "1", "seeds every RNG of the run"),
+    K_STR("run", "run_id", run_id, "", S_STR_ID, NULL, "empty = generated at start"),
+    K_STR("run", "run_dir", run_dir, "", S_STR_PATH, NULL, "empty = runs/<timestamp>"),
+    K_I32("run", "iterations", iterations, "150", 1, INT32_MAX, "policy updates"),
+    K_I32("run", "checkpoint_every", checkpoint_every, "25", 0, INT32_MAX, "0 = only at exit"),
+    K_BOOL("run", "deterministic", deterministic, "false", NULL),
+    K_STR("run", "token_file", token_file, "", S_STR_PATH, NULL,
           "file holding the run token actors must present; empty = none"),
 
-    K_STR("sim", "name", sim, S_STR_ID, NULL,
+    K_STR("sim", "name", sim, "", S_STR_ID, NULL,
           "a built-in simulator (cgrpo sims lists them) or the plugin's; empty = the default"),
-    K_STR("sim", "plugin", sim_plugin, S_STR_PATH, NULL,
+    K_STR("sim", "plugin", sim_plugin, "", S_STR_PATH, NULL,
           "a simulator plugin .so built against cgrpo/sim.h; empty = none"),
-    K_I32("sim", "horizon", horizon, 0, 1000000, "episode cap; 0 = the simulator's default"),
+    K_I32("sim", "horizon", horizon, "0", 0, 1000000, "episode cap; 0 = the simulator's default"),
 
     {.section = "policy",
      .key = "hidden",
@@ -142,41 +144,42 @@ static const s_key_t s_KEYS[] = {
      .off = S_OFF(hidden),
      .cap = CG_MAX_LAYERS,
      .count_off = S_OFF(n_hidden),
+     .def = "64, 64",
      .ilo = 1,
      .ihi = S_MAX_WIDTH,
      .note = "layer widths, empty = a linear policy"},
-    K_ENUM("policy", "activation", activation, s_ACTIVATIONS, NULL),
-    K_F32("policy", "lr", lr, 0.0, 1.0, S_LO_OPEN, NULL),
-    K_F32("policy", "adam_beta1", adam_beta1, 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("policy", "adam_beta2", adam_beta2, 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("policy", "adam_eps", adam_eps, 0.0, 1.0, S_LO_OPEN, NULL),
-    K_F32("policy", "max_grad_norm", max_grad_norm, 0.0, INFINITY, 0, "0 = no clipping"),
+    K_ENUM("policy", "activation", activation, "tanh", s_ACTIVATIONS, NULL),
+    K_F32("policy", "lr", lr, "3e-4", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("policy", "adam_beta1", adam_beta1, "0.9", 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("policy", "adam_beta2", adam_beta2, "0.999", 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("policy", "adam_eps", adam_eps, "1e-8", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("policy", "max_grad_norm", max_grad_norm, "0.5", 0.0, INFINITY, 0, "0 = no clipping"),
 
-    K_I32("train", "groups", groups_per_batch, 1, 65536, "groups per policy update (B)"),
-    K_I32("train", "group_size", group_size, 2, CG_MAX_GROUP, "episodes per group (G)"),
-    K_I32("train", "epochs", epochs, 1, 1000, NULL),
-    K_I32("train", "minibatches", minibatches, 1, 65536, "at most groups"),
-    K_F32("train", "clip", clip, 0.0, 1.0, S_LO_OPEN | S_HI_OPEN, NULL),
-    K_F32("train", "kl_coef", kl_coef, 0.0, INFINITY, 0, "0 = no KL term"),
-    K_F32("train", "ent_coef", ent_coef, 0.0, INFINITY, 0, "0 = no entropy bonus"),
-    K_I32("train", "max_policy_lag", max_policy_lag, 0, 1000000, "versions"),
-    K_ENUM("train", "estimator", estimator, s_ESTIMATORS, NULL),
-    K_F32("train", "adv_eps", adv_eps, 0.0, 1.0, S_LO_OPEN, NULL),
-    K_STR("train", "reference", reference, S_STR_PATH, NULL,
+    K_I32("train", "groups", groups_per_batch, "64", 1, 65536, "groups per policy update (B)"),
+    K_I32("train", "group_size", group_size, "16", 2, CG_MAX_GROUP, "episodes per group (G)"),
+    K_I32("train", "epochs", epochs, "4", 1, 1000, NULL),
+    K_I32("train", "minibatches", minibatches, "4", 1, 65536, "at most groups"),
+    K_F32("train", "clip", clip, "0.2", 0.0, 1.0, S_LO_OPEN | S_HI_OPEN, NULL),
+    K_F32("train", "kl_coef", kl_coef, "0.0", 0.0, INFINITY, 0, "0 = no KL term"),
+    K_F32("train", "ent_coef", ent_coef, "0.0", 0.0, INFINITY, 0, "0 = no entropy bonus"),
+    K_I32("train", "max_policy_lag", max_policy_lag, "1", 0, 1000000, "versions"),
+    K_ENUM("train", "estimator", estimator, "scalarized_advantages", s_ESTIMATORS, NULL),
+    K_F32("train", "adv_eps", adv_eps, "1e-8", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_STR("train", "reference", reference, "", S_STR_PATH, NULL,
           "checkpoint of the KL reference, empty = the initial weights"),
 
-    K_ENUM("multipliers", "kind", mult_kind, s_MULT_KINDS, NULL),
-    K_F32("multipliers", "lr", mult_lr, 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("multipliers", "beta1", mult_beta1, 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("multipliers", "beta2", mult_beta2, 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("multipliers", "eps", mult_eps, 0.0, 1.0, S_LO_OPEN, NULL),
-    K_F32("multipliers", "init_logit", mult_init_logit, -INFINITY, INFINITY, 0, NULL),
-    K_F32("multipliers", "temperature", mult_temperature, 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("multipliers", "upper", mult_upper, 0.0, INFINITY, 0, "0 = no upper bound"),
-    K_F32("multipliers", "kp", mult_kp, 0.0, INFINITY, 0, NULL),
-    K_F32("multipliers", "ki", mult_ki, 0.0, INFINITY, 0, NULL),
-    K_F32("multipliers", "kd", mult_kd, 0.0, INFINITY, 0, NULL),
-    K_F32("multipliers", "lambda_reward", fixed_lambda_reward, 0.0, INFINITY, 0, NULL),
+    K_ENUM("multipliers", "kind", mult_kind, "softmax", s_MULT_KINDS, NULL),
+    K_F32("multipliers", "lr", mult_lr, "0.03", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("multipliers", "beta1", mult_beta1, "0.9", 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("multipliers", "beta2", mult_beta2, "0.999", 0.0, 1.0, S_HI_OPEN, NULL),
+    K_F32("multipliers", "eps", mult_eps, "1e-5", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("multipliers", "init_logit", mult_init_logit, "0.02", -INFINITY, INFINITY, 0, NULL),
+    K_F32("multipliers", "temperature", mult_temperature, "1.0", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("multipliers", "upper", mult_upper, "0.0", 0.0, INFINITY, 0, "0 = no upper bound"),
+    K_F32("multipliers", "kp", mult_kp, "0.1", 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "ki", mult_ki, "0.01", 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "kd", mult_kd, "0.0", 0.0, INFINITY, 0, NULL),
+    K_F32("multipliers", "lambda_reward", fixed_lambda_reward, "1.0", 0.0, INFINITY, 0, NULL),
 
     {.section = "stabilisers",
      .key = "temperatures",
@@ -184,45 +187,46 @@ static const s_key_t s_KEYS[] = {
      .off = S_OFF(temperatures),
      .cap = CG_MAX_GROUP,
      .count_off = S_OFF(n_temperatures),
+     .def = "",
      .flo = 0.0,
      .fhi = INFINITY,
      .flags = S_LO_OPEN,
      .note = "empty = none, else one per group member (group_size values)"},
-    K_BOOL("stabilisers", "dual_anchor", dual_anchor, NULL),
-    K_F32("stabilisers", "alpha", da_alpha, 0.0, 1.0, 0, NULL),
-    K_BOOL("stabilisers", "prospect", prospect, NULL),
-    K_F32("stabilisers", "pt_beta", pt_beta, 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("stabilisers", "pt_lambda_pos", pt_lambda_pos, 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("stabilisers", "pt_lambda_neg", pt_lambda_neg, 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_BOOL("stabilisers", "asym_kl", asym_kl, NULL),
-    K_F32("stabilisers", "kl_neg", kl_neg, 0.0, INFINITY, 0, NULL),
-    K_F32("stabilisers", "kl_pos", kl_pos, 0.0, INFINITY, 0, NULL),
+    K_BOOL("stabilisers", "dual_anchor", dual_anchor, "false", NULL),
+    K_F32("stabilisers", "alpha", da_alpha, "0.2", 0.0, 1.0, 0, NULL),
+    K_BOOL("stabilisers", "prospect", prospect, "false", NULL),
+    K_F32("stabilisers", "pt_beta", pt_beta, "0.8", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_lambda_pos", pt_lambda_pos, "1.25", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_lambda_neg", pt_lambda_neg, "2.0", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_BOOL("stabilisers", "asym_kl", asym_kl, "false", NULL),
+    K_F32("stabilisers", "kl_neg", kl_neg, "0.025", 0.0, INFINITY, 0, NULL),
+    K_F32("stabilisers", "kl_pos", kl_pos, "0.01", 0.0, INFINITY, 0, NULL),
 
-    K_I32("actor", "actors", actors, 0, 4096, "local actors started by cgrpo train"),
-    K_I32("actor", "instances", instances, 1, 65536, "simulator instances per actor"),
-    K_I32("actor", "heartbeat_ms", heartbeat_ms, 1, 3600000, NULL),
+    K_I32("actor", "actors", actors, "2", 0, 4096, "local actors started by cgrpo train"),
+    K_I32("actor", "instances", instances, "16", 1, 65536, "simulator instances per actor"),
+    K_I32("actor", "heartbeat_ms", heartbeat_ms, "500", 1, 3600000, NULL),
 
-    K_STR("learner", "bind", bind_host, S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
-    K_STR("learner", "advertise", advertise, S_STR_HOST, NULL,
+    K_STR("learner", "bind", bind_host, "127.0.0.1", S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
+    K_STR("learner", "advertise", advertise, "", S_STR_HOST, NULL,
           "host actors connect to; empty = the bind address, or this machine's name"),
-    K_STR("learner", "curve_secret_key", curve_secret_key, S_STR_PATH, NULL,
+    K_STR("learner", "curve_secret_key", curve_secret_key, "", S_STR_PATH, NULL,
           "the learner's CURVE secret key file (cgrpo keygen)"),
-    K_STR("learner", "curve_public_key", curve_public_key, S_STR_PATH, NULL,
+    K_STR("learner", "curve_public_key", curve_public_key, "", S_STR_PATH, NULL,
           "the learner's CURVE public key file, which actors need"),
-    K_I32("learner", "port", port, 0, 65533,
+    K_I32("learner", "port", port, "0", 0, 65533,
           "0 = the OS picks, else the first of 3 consecutive ports"),
-    K_ENUM("learner", "device", device, s_DEVICES, NULL),
-    K_I32("learner", "threads", threads, 0, 64,
+    K_ENUM("learner", "device", device, "auto", s_DEVICES, NULL),
+    K_I32("learner", "threads", threads, "0", 0, 64,
           "threads of a CPU update (rows split over them); 0 = every online core"),
-    K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, 1, 86400000, NULL),
-    K_I32("learner", "max_actors", max_actors, 1, 1000000,
+    K_I32("learner", "heartbeat_timeout_ms", heartbeat_timeout_ms, "3000", 1, 86400000, NULL),
+    K_I32("learner", "max_actors", max_actors, "4096", 1, 1000000,
           "actors admitted at once; more Hellos are refused, with the reason"),
-    K_I32("learner", "hwm", hwm, 1, 1000000, "messages queued per socket"),
-    K_ENUM("learner", "overlap", overlap, s_OVERLAPS, NULL),
-    K_I64("learner", "max_msg_bytes", max_msg_bytes, 4096, INT64_MAX, NULL),
-    K_I32("learner", "max_inbound_mb", max_inbound_mb, 0, 1048576,
+    K_I32("learner", "hwm", hwm, "8", 1, 1000000, "messages queued per socket"),
+    K_ENUM("learner", "overlap", overlap, "auto", s_OVERLAPS, NULL),
+    K_I64("learner", "max_msg_bytes", max_msg_bytes, "67108864", 4096, INT64_MAX, NULL),
+    K_I32("learner", "max_inbound_mb", max_inbound_mb, "512", 0, 1048576,
           "MiB peers may make the learner hold above its own memory; 0 = no guard"),
-    K_I32("learner", "max_episode_steps", max_steps_per_episode, 1, 1000000, NULL),
+    K_I32("learner", "max_episode_steps", max_steps_per_episode, "1024", 1, 1000000, NULL),
 };
 #define S_N_KEYS (sizeof s_KEYS / sizeof s_KEYS[0])
 
@@ -1405,77 +1409,13 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
 void cg_config_defaults(cg_config_t *cfg)
 {
     CG_ASSERT(cfg);
-    memset(cfg, 0, sizeof *cfg);
-    cfg->seed = 1;
-    cfg->iterations = 150;
-    cfg->checkpoint_every = 25;
-    cfg->deterministic = false;
-
-    cfg->horizon = 0; /* sim name, plugin and simulator sections: empty */
-
-    cfg->n_hidden = 2;
-    cfg->hidden[0] = 64;
-    cfg->hidden[1] = 64;
-    cfg->activation = CG_ACT_TANH;
-    cfg->lr = 3e-4f;
-    cfg->adam_beta1 = 0.9f;
-    cfg->adam_beta2 = 0.999f;
-    cfg->adam_eps = 1e-8f;
-    cfg->max_grad_norm = 0.5f;
-
-    cfg->groups_per_batch = 64;
-    cfg->group_size = 16;
-    cfg->epochs = 4;
-    cfg->minibatches = 4;
-    cfg->clip = 0.2f;
-    cfg->kl_coef = 0.0f;
-    cfg->ent_coef = 0.0f;
-    cfg->max_policy_lag = 1;
-    cfg->estimator = CG_ADV_SCALARIZED_ADVANTAGES;
-    cfg->adv_eps = 1e-8f;
-
-    cfg->constraints_explicit = false;
-    cfg->n_constraints = 0;
-
-    cfg->mult_kind = CG_MULT_SOFTMAX;
-    cfg->mult_lr = 0.03f;
-    cfg->mult_beta1 = 0.9f;
-    cfg->mult_beta2 = 0.999f;
-    cfg->mult_eps = 1e-5f;
-    cfg->mult_init_logit = 0.02f;
-    cfg->mult_temperature = 1.0f;
-    cfg->mult_upper = 0.0f;
-    cfg->mult_kp = 0.1f;
-    cfg->mult_ki = 0.01f;
-    cfg->mult_kd = 0.0f;
-    cfg->fixed_lambda_reward = 1.0f;
-
-    cfg->n_temperatures = 0;
-    cfg->dual_anchor = false;
-    cfg->da_alpha = 0.2f;
-    cfg->prospect = false;
-    cfg->pt_beta = 0.8f;
-    cfg->pt_lambda_pos = 1.25f;
-    cfg->pt_lambda_neg = 2.0f;
-    cfg->asym_kl = false;
-    cfg->kl_neg = 0.025f;
-    cfg->kl_pos = 0.01f;
-
-    cfg->actors = 2;
-    cfg->instances = 16;
-    cfg->heartbeat_ms = 500;
-
-    snprintf(cfg->bind_host, sizeof cfg->bind_host, "127.0.0.1");
-    cfg->port = 0;
-    cfg->device = CG_DEVICE_AUTO;
-    cfg->threads = 0;
-    cfg->heartbeat_timeout_ms = 3000;
-    cfg->max_actors = 4096;
-    cfg->hwm = 8;
-    cfg->overlap = CG_OVERLAP_AUTO;
-    cfg->max_msg_bytes = 64 * 1024 * 1024;
-    cfg->max_inbound_mb = 512;
-    cfg->max_steps_per_episode = 1024;
+    memset(cfg, 0, sizeof *cfg); /* no constraints, no simulator sections */
+    for (size_t i = 0; i < S_N_KEYS; i++) {
+        char msg[S_MSG_LEN];
+        int piece = 0;
+        const int rc = s_set_key(cfg, &s_KEYS[i], s_KEYS[i].def, &piece, msg, sizeof msg);
+        CG_ASSERT(rc == 0); /* test_config: every default passes its own key's checks */
+    }
 }
 
 /* Re-checks a stored field against the table (fields may be set in code, not parsed). */
