@@ -1418,82 +1418,63 @@ void cg_config_defaults(cg_config_t *cfg)
     }
 }
 
-/* Re-checks a stored field against the table (fields may be set in code, not parsed). */
+static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k);
+
+/* Re-checks a stored field (it may have been set in code, not parsed) with the parser's own
+ * checks: the field as cg_config_write writes it, read back as the INI reader hands values
+ * over (continuation lines joined by '\n') into a scratch config. */
 static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, size_t n)
 {
     const char *base = (const char *)cfg + k->off;
-    char hint[512], num[64];
+    char hint[512];
     s_hint(k, hint, sizeof hint);
-    switch (k->kind) {
-    case S_I32: {
-        int32_t v;
-        memcpy(&v, base, sizeof v);
-        if (v < k->ilo || v > k->ihi) {
-            s_msg(msg, n, "%d is out of range (hint: %s)", v, hint);
-            return -1;
-        }
-        return 0;
-    }
-    case S_I64: {
-        int64_t v;
-        memcpy(&v, base, sizeof v);
-        if (v < k->ilo || v > k->ihi) {
-            s_msg(msg, n, "%" PRId64 " is out of range (hint: %s)", v, hint);
-            return -1;
-        }
-        return 0;
-    }
-    case S_U64:
-    case S_BOOL: return 0;
-    case S_F32: {
-        float v;
-        memcpy(&v, base, sizeof v);
-        if (!s_frange_ok(k, (double)v)) {
-            s_msg(msg, n, "%g is out of range (hint: %s)", (double)v, hint);
-            return -1;
-        }
-        return 0;
-    }
-    case S_ENUM: {
-        int v;
-        memcpy(&v, base, sizeof v);
-        if (v < 0 || v >= s_count_names(k->names)) {
-            s_msg(msg, n, "value %d is not a known choice (hint: %s)", v, hint);
-            return -1;
-        }
-        return 0;
-    }
-    case S_STR: return s_check_str(k, base, msg, n);
-    case S_I32_LIST:
-    case S_F32_LIST: {
+    if (k->kind == S_STR && strnlen(base, k->cap) >= k->cap)
+        return s_check_str(k, base, msg, n); /* unterminated: says so, writes nothing */
+    if (k->kind == S_I32_LIST || k->kind == S_F32_LIST) {
         int32_t count;
         memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
         if (count < 0 || (size_t)count > k->cap) {
             s_msg(msg, n, "%d values (hint: %s)", count, hint);
             return -1;
         }
-        for (int32_t i = 0; i < count; i++) {
-            bool ok;
-            if (k->kind == S_F32_LIST) {
-                float v;
-                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
-                ok = s_frange_ok(k, (double)v);
-                snprintf(num, sizeof num, "%g", (double)v);
-            } else {
-                int32_t v;
-                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
-                ok = v >= k->ilo && v <= k->ihi;
-                snprintf(num, sizeof num, "%d", v);
-            }
-            if (!ok) {
-                s_msg(msg, n, "element %d: %s is out of range (hint: %s)", i + 1, num, hint);
-                return -1;
-            }
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        s_msg(msg, n, "cannot check the value: %s", strerror(errno));
+        return -1;
+    }
+    int rc = s_write_key(f, cfg, k);
+    fclose(f);
+    if (rc != 0) {
+        int v = -1;
+        if (k->kind == S_ENUM)
+            memcpy(&v, base, sizeof v);
+        if (k->kind == S_ENUM)
+            s_msg(msg, n, "value %d is not a known choice (hint: %s)", v, hint);
+        else
+            (void)s_check_str(k, base, msg, n); /* a path no config file can hold */
+        free(text);
+        return -1;
+    }
+    /* "key = v\n    more\n": the value, pieces joined by '\n' as the reader joins them */
+    char *value = text + strlen(k->key) + 2, *o = value;
+    for (const char *c = value + (*value == ' '); *c; c++) {
+        if (*c != '\n') {
+            *o++ = *c;
+        } else if (!strncmp(c + 1, "    ", 4)) {
+            *o++ = '\n';
+            c += 4;
         }
-        return 0;
     }
-    }
-    return -1;
+    *o = '\0';
+    cg_config_t *scratch = cg_calloc(1, sizeof *scratch);
+    int piece = 0;
+    rc = s_set_key(scratch, k, value, &piece, msg, n);
+    free(scratch);
+    free(text);
+    return rc;
 }
 
 static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)

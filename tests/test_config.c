@@ -3,6 +3,7 @@
  * simulator sections the config stores as text: what the store keeps, its limits, and their
  * checks by the simulator layer (cg_sim_configure: keys, values, default constraints). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1209,6 +1210,25 @@ static void test_finish_checks(void)
     cg_config_defaults(cfg);
     cfg->estimator = (cg_adv_estimator_t)7;
     s_finish_bad(cfg, "[train] estimator", NULL);
+    cg_config_defaults(cfg);
+    cfg->lr = NAN;
+    s_finish_bad(cfg, "[policy] lr", NULL);
+    cg_config_defaults(cfg);
+    cfg->hidden[1] = 0;
+    s_finish_bad(cfg, "[policy] hidden", NULL);
+    cg_config_defaults(cfg);
+    cfg->n_hidden = CG_MAX_LAYERS + 1;
+    s_finish_bad(cfg, "[policy] hidden", NULL);
+    cg_config_defaults(cfg);
+    cfg->temperatures[0] = -1.0f;
+    cfg->n_temperatures = 1;
+    s_finish_bad(cfg, "[stabilisers] temperatures", NULL);
+    cg_config_defaults(cfg);
+    memset(cfg->run_id, 'x', sizeof cfg->run_id); /* no terminating NUL */
+    s_finish_bad(cfg, "[run] run_id", NULL);
+    cg_config_defaults(cfg);
+    snprintf(cfg->token_file, sizeof cfg->token_file, "/tmp/a ;b");
+    s_finish_bad(cfg, "[run] token_file", NULL);
 
     /* projected multipliers: the initial lambda must respect the upper bound (the gridworld's
      * default constraints, added by the simulator layer, included) */
