@@ -1,15 +1,13 @@
-/* cg_config: the run's settings from INI text (inih) and --set overrides.
- * One table lists every [section] key with its field, type and range; parsing, the
- * finish-time re-check and cg_config_write all walk it, so no key is read but not written.
- * inih splits lines into sections and key = value; our own line reader feeds it, counts
- * lines for messages and takes indented continuation lines itself (inih would read a map
- * row "    #####" as a comment, and its line buffer is 200 bytes). */
+/* cg_config: the run's settings from INI text and --set overrides.
+ * One table lists every [section] key with its field, default, type and range; defaults,
+ * parsing, the finish-time re-check and cg_config_write all walk it, so no key is read but
+ * not written. The INI reader is our own (below): it counts lines for messages, has no line
+ * length limit and keeps map rows such as "    #####" in simulator sections. */
 #include "cg_config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,18 +229,6 @@ static const s_key_t s_KEYS[] = {
 #define S_N_KEYS (sizeof s_KEYS / sizeof s_KEYS[0])
 
 /* ---- small helpers -------------------------------------------------------------------- */
-
-static void s_msg(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static bool s_is_space(char c)
 {
@@ -473,22 +459,22 @@ static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv,
     char hint[512];
     s_hint(k, hint, sizeof hint);
     if (s[0] == '\0') {
-        s_msg(msg, n, "empty value (hint: %s)", hint);
+        cg_status_msg(msg, n, "empty value (hint: %s)", hint);
         return -1;
     }
     int rc = is_float ? s_parse_f32(s, fv) : s_parse_i64(s, iv);
     if (rc == -1) {
-        s_msg(msg, n, "'%.64s' is not %s (hint: %s)", s, is_float ? "a number" : "an integer",
-              hint);
+        cg_status_msg(msg, n, "'%.64s' is not %s (hint: %s)", s,
+                      is_float ? "a number" : "an integer", hint);
         return -1;
     }
     if (rc == -3) {
-        s_msg(msg, n, "'%.64s' is not a finite number (hint: %s)", s, hint);
+        cg_status_msg(msg, n, "'%.64s' is not a finite number (hint: %s)", s, hint);
         return -1;
     }
     bool ok = rc == 0 && (is_float ? s_frange_ok(k, *fv) : (*iv >= k->ilo && *iv <= k->ihi));
     if (!ok) {
-        s_msg(msg, n, "%.64s is out of range (hint: %s)", s, hint);
+        cg_status_msg(msg, n, "%.64s is out of range (hint: %s)", s, hint);
         return -1;
     }
     return 0;
@@ -504,15 +490,13 @@ static bool s_path_cut_ok(const char *s, size_t i)
 }
 
 /* Writes "key = s", a long s as its first piece there and the others on indented lines,
- * which read back concatenated: each cut at the last safe place within S_WRAP columns, or
- * at the first one after (a continuation line may be long; the key's line must fit inih's
- * INI_MAX_LINE, newline and NUL included). f NULL: writes nothing, only says whether s can
- * be written. 0, or -1 when it cannot (the key's line would be too long). */
-static int s_write_path(FILE *f, const char *key, const char *s)
+ * which read back concatenated: each cut at the last safe place within S_WRAP columns, or at
+ * the first one after. */
+static void s_write_path(FILE *f, const char *key, const char *s)
 {
     size_t len = strlen(s), at = 0, head = strlen(key) + 3; /* "key = " */
     size_t width = head < S_WRAP - 16 ? S_WRAP - head : 16;
-    if (len == 0 && f)
+    if (len == 0)
         fprintf(f, "%s =\n", key);
     while (at < len) {
         size_t cut = len - at <= width ? len : at + width;
@@ -523,15 +507,11 @@ static int s_write_path(FILE *f, const char *key, const char *s)
             while (cut < len && !s_path_cut_ok(s, cut))
                 cut++;
         }
-        if (at == 0 && head + cut + 2 > INI_MAX_LINE)
-            return -1;
-        if (f)
-            fprintf(f, at == 0 ? "%s = %.*s\n" : "%s    %.*s\n", at == 0 ? key : "",
-                    (int)(cut - at), s + at);
+        fprintf(f, at == 0 ? "%s = %.*s\n" : "%s    %.*s\n", at == 0 ? key : "", (int)(cut - at),
+                s + at);
         at = cut;
         width = S_WRAP - 4;
     }
-    return 0;
 }
 
 /* Content rules of string keys, shared by parsing and cg_config_finish. */
@@ -541,20 +521,20 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
     s_hint(k, hint, sizeof hint);
     size_t len = strnlen(s, k->cap);
     if (len >= k->cap) {
-        s_msg(msg, n, "value is %zu characters long, longer than %zu (hint: %s)", strlen(s),
-              k->cap - 1, hint);
+        cg_status_msg(msg, n, "value is %zu characters long, longer than %zu (hint: %s)", strlen(s),
+                      k->cap - 1, hint);
         return -1;
     }
     if (len == 0) {
         if (k->flags & S_STR_NONEMPTY) {
-            s_msg(msg, n, "empty value (hint: %s)", hint);
+            cg_status_msg(msg, n, "empty value (hint: %s)", hint);
             return -1;
         }
         return 0;
     }
     if (k->names) {
         if (s_name_index(k->names, s) < 0) {
-            s_msg(msg, n, "unknown value '%.64s' (hint: %s)", s, hint);
+            cg_status_msg(msg, n, "unknown value '%.64s' (hint: %s)", s, hint);
             return -1;
         }
         return 0;
@@ -570,24 +550,16 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
             ok = c >= 0x20 && c != 0x7f && !(c == ';' && (i == 0 || s_is_space(s[i - 1])));
         if (!ok) {
             if (c == ';')
-                s_msg(msg, n, "a ';' %s starts a comment in INI (hint: %s)",
-                      i == 0 ? "at the start of a value" : "after a space", hint);
+                cg_status_msg(msg, n, "a ';' %s starts a comment in INI (hint: %s)",
+                              i == 0 ? "at the start of a value" : "after a space", hint);
             else if (isprint(c))
-                s_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c, i + 1,
-                      hint);
+                cg_status_msg(msg, n, "character '%c' at position %zu is not allowed (hint: %s)", c,
+                              i + 1, hint);
             else
-                s_msg(msg, n, "control character 0x%02x at position %zu (hint: %s)", c, i + 1,
-                      hint);
+                cg_status_msg(msg, n, "control character 0x%02x at position %zu (hint: %s)", c,
+                              i + 1, hint);
             return -1;
         }
-    }
-    /* A path must be writable: cg_config_write's copy is what actors and --resume read. */
-    if ((k->flags & S_STR_PATH) && s_write_path(NULL, k->key, s) != 0) {
-        s_msg(msg, n,
-              "cannot be written to a config file: no place to break it into lines in its "
-              "first %d characters (hint: a path without long runs of spaces, '#' or ';')",
-              INI_MAX_LINE);
-        return -1;
     }
     return 0;
 }
@@ -620,12 +592,12 @@ static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t
             char *v = s_trim(el);
             *piece = line;
             if (v[0] == '\0') {
-                s_msg(msg, n, "element %d is empty (hint: %s)", got + 1, hint);
+                cg_status_msg(msg, n, "element %d is empty (hint: %s)", got + 1, hint);
                 rc = -1;
                 goto done;
             }
             if ((size_t)got >= k->cap) {
-                s_msg(msg, n, "more than %zu values (hint: %s)", k->cap, hint);
+                cg_status_msg(msg, n, "more than %zu values (hint: %s)", k->cap, hint);
                 rc = -1;
                 goto done;
             }
@@ -633,7 +605,7 @@ static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t
             float fv = 0.0f;
             char one[S_MSG_LEN];
             if (s_number(k, k->kind == S_F32_LIST, v, &iv, &fv, one, sizeof one) != 0) {
-                s_msg(msg, n, "element %d: %s", got + 1, one);
+                cg_status_msg(msg, n, "element %d: %s", got + 1, one);
                 rc = -1;
                 goto done;
             }
@@ -710,10 +682,10 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         for (const char *c = value; c <= nl; c++)
             line += *c == '\n';
         *piece = line;
-        s_msg(msg, n,
-              "this key takes a single line, but an indented line continues it (hint: "
-              "only lists and paths, and a simulator's text keys, continue on "
-              "indented lines; un-indent the next key)");
+        cg_status_msg(msg, n,
+                      "this key takes a single line, but an indented line continues it (hint: "
+                      "only lists and paths, and a simulator's text keys, continue on "
+                      "indented lines; un-indent the next key)");
         return -1;
     }
     switch (k->kind) {
@@ -736,8 +708,8 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         if (rc != 0) {
             char hint[256];
             s_hint(k, hint, sizeof hint);
-            s_msg(msg, n, "'%.64s' %s (hint: %s)", value,
-                  rc == -2 ? "is out of range" : "is not a non-negative integer", hint);
+            cg_status_msg(msg, n, "'%.64s' %s (hint: %s)", value,
+                          rc == -2 ? "is out of range" : "is not a non-negative integer", hint);
             return -1;
         }
         memcpy(base, &v, sizeof v);
@@ -755,7 +727,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         if (s_parse_bool(value, &v) != 0) {
             char hint[256];
             s_hint(k, hint, sizeof hint);
-            s_msg(msg, n, "'%.64s' is not a boolean (hint: %s)", value, hint);
+            cg_status_msg(msg, n, "'%.64s' is not a boolean (hint: %s)", value, hint);
             return -1;
         }
         memcpy(base, &v, sizeof v);
@@ -766,7 +738,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         if (v < 0) {
             char hint[256];
             s_hint(k, hint, sizeof hint);
-            s_msg(msg, n, "unknown value '%.64s' (hint: %s)", value, hint);
+            cg_status_msg(msg, n, "unknown value '%.64s' (hint: %s)", value, hint);
             return -1;
         }
         memcpy(base, &v, sizeof v);
@@ -822,9 +794,9 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
     cfg->constraints_explicit = true;
     if (strchr(value, '\n')) {
         *piece = 1;
-        s_msg(msg, n,
-              "this key takes a single line, but an indented line continues it "
-              "(hint: un-indent the next key)");
+        cg_status_msg(msg, n,
+                      "this key takes a single line, but an indented line continues it "
+                      "(hint: un-indent the next key)");
         return -1;
     }
     size_t len = strlen(key);
@@ -833,11 +805,11 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
         snprintf(name, sizeof name, "%.*s", (int)(len - 7), key);
         cg_constraint_t *c = s_find_constraint(cfg, name);
         if (!c) {
-            s_msg(msg, n,
-                  "no constraint '%s' to set the lambda of (hint: give '%s = "
-                  "<threshold>' before '%s'; a [constraints] section replaces the "
-                  "simulator's default constraints)",
-                  name, name, key);
+            cg_status_msg(msg, n,
+                          "no constraint '%s' to set the lambda of (hint: give '%s = "
+                          "<threshold>' before '%s'; a [constraints] section replaces the "
+                          "simulator's default constraints)",
+                          name, name, key);
             return -1;
         }
         float v = 0.0f;
@@ -847,10 +819,10 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
         return 0;
     }
     if (!s_constraint_name_ok(key)) {
-        s_msg(msg, n,
-              "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
-              "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)",
-              key, CG_NAME_LEN - 1);
+        cg_status_msg(msg, n,
+                      "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
+                      "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)",
+                      key, CG_NAME_LEN - 1);
         return -1;
     }
     float v = 0.0f;
@@ -859,8 +831,9 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
     cg_constraint_t *c = s_find_constraint(cfg, key);
     if (!c) {
         if (cfg->n_constraints >= CG_MAX_COSTS) {
-            s_msg(msg, n, "more than %d constraints (hint: at most %d costs can be enforced)",
-                  CG_MAX_COSTS, CG_MAX_COSTS);
+            cg_status_msg(msg, n,
+                          "more than %d constraints (hint: at most %d costs can be enforced)",
+                          CG_MAX_COSTS, CG_MAX_COSTS);
             return -1;
         }
         c = &cfg->constraints[cfg->n_constraints++];
@@ -881,12 +854,12 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
     *piece = 0;
     if (section[0] == '\0') {
         s_sections_hint(hint, sizeof hint);
-        s_msg(msg, n, "key outside any section (hint: put it under one of %s)", hint);
+        cg_status_msg(msg, n, "key outside any section (hint: put it under one of %s)", hint);
         return -1;
     }
     if (s_sim_section_name_ok(section)) {
         if (key[0] == '\0' || strlen(key) >= CG_NAME_LEN) {
-            s_msg(msg, n, "invalid key name (hint: 1 to %d characters)", CG_NAME_LEN - 1);
+            cg_status_msg(msg, n, "invalid key name (hint: 1 to %d characters)", CG_NAME_LEN - 1);
             return -1;
         }
         /* "key =" then indented rows: the rows, without the empty first piece's '\n' (so
@@ -896,10 +869,10 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
     }
     if (!s_section_known(section)) {
         s_sections_hint(hint, sizeof hint);
-        s_msg(msg, n,
-              "unknown section (hint: the sections are %s, or a simulator's own, "
-              "named in lower case like [gridworld])",
-              hint);
+        cg_status_msg(msg, n,
+                      "unknown section (hint: the sections are %s, or a simulator's own, "
+                      "named in lower case like [gridworld])",
+                      hint);
         return -1;
     }
     if (strcmp(section, "constraints") == 0)
@@ -912,7 +885,7 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
             if (strcmp(s_KEYS[i].section, section) == 0)
                 o += (size_t)snprintf(hint + o, sizeof hint - o, "%s%s", o ? ", " : "",
                                       s_KEYS[i].key);
-        s_msg(msg, n, "unknown key (hint: [%s] has %s)", section, hint);
+        cg_status_msg(msg, n, "unknown key (hint: [%s] has %s)", section, hint);
         return -1;
     }
     return s_set_key(cfg, k, value, piece, msg, n);
@@ -980,23 +953,24 @@ cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char 
 {
     CG_ASSERT(cfg && section && key && value && origin);
     if (strlen(section) >= CG_NAME_LEN || strlen(key) >= CG_NAME_LEN) {
-        s_msg(err, errlen, "[%.40s] %.40s: name too long (hint: at most %d characters)", section,
-              key, CG_NAME_LEN - 1);
+        cg_status_msg(err, errlen, "[%.40s] %.40s: name too long (hint: at most %d characters)",
+                      section, key, CG_NAME_LEN - 1);
         return CG_ERR_INVAL;
     }
     if (s_sim_value_comment(value)) {
-        s_msg(err, errlen,
-              "a ';' at the start of a row or after a space starts a comment in INI, so "
-              "cg_config_write's copy would lose the rest (hint: leave ';' out of simulator "
-              "values)");
+        cg_status_msg(
+            err, errlen,
+            "a ';' at the start of a row or after a space starts a comment in INI, so "
+            "cg_config_write's copy would lose the rest (hint: leave ';' out of simulator "
+            "values)");
         return CG_ERR_INVAL;
     }
     cg_config_entry_t *e = (cg_config_entry_t *)cg_config_sim_find(cfg, section, key);
     if (!e && cfg->n_sim_entries >= CG_SIM_ENTRIES) {
-        s_msg(err, errlen,
-              "more than %d simulator settings (hint: a simulator section "
-              "holds a few keys; remove unused ones)",
-              CG_SIM_ENTRIES);
+        cg_status_msg(err, errlen,
+                      "more than %d simulator settings (hint: a simulator section "
+                      "holds a few keys; remove unused ones)",
+                      CG_SIM_ENTRIES);
         return CG_ERR_TOOBIG;
     }
     for (int pass = 0; pass < 2; pass++) {
@@ -1018,8 +992,9 @@ cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char 
         if (pass == 0)
             s_pool_compact(cfg);
     }
-    s_msg(err, errlen, "the simulator settings exceed %d bytes (hint: shorten the long values)",
-          CG_SIM_TEXT_LEN);
+    cg_status_msg(err, errlen,
+                  "the simulator settings exceed %d bytes (hint: shorten the long values)",
+                  CG_SIM_TEXT_LEN);
     return CG_ERR_TOOBIG;
 }
 
@@ -1040,7 +1015,8 @@ static int s_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
     if (cfg->n_sim_entries < 0 || cfg->n_sim_entries > CG_SIM_ENTRIES ||
         cfg->sim_text_len > sizeof cfg->sim_text ||
         (cfg->sim_text_len > 0 && cfg->sim_text[cfg->sim_text_len - 1] != '\0')) {
-        s_msg(err, errlen, "simulator sections: the store is corrupt (hint: a bug in cgrpo)");
+        cg_status_msg(err, errlen,
+                      "simulator sections: the store is corrupt (hint: a bug in cgrpo)");
         return -1;
     }
     for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
@@ -1048,7 +1024,8 @@ static int s_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
         if (e->origin >= cfg->sim_text_len || e->value >= cfg->sim_text_len ||
             !memchr(e->section, '\0', sizeof e->section) || !memchr(e->key, '\0', sizeof e->key) ||
             !s_sim_section_name_ok(e->section)) {
-            s_msg(err, errlen, "simulator section entry %d is invalid (hint: a bug in cgrpo)", i);
+            cg_status_msg(err, errlen,
+                          "simulator section entry %d is invalid (hint: a bug in cgrpo)", i);
             return -1;
         }
     }
@@ -1062,123 +1039,40 @@ void cg_config_sections(char *buf, size_t n)
 
 /* ---- reading INI text ------------------------------------------------------------------- */
 
+/* The reader: one physical line at a time. A line is blank, a comment (';' or '#' first), a
+ * [section], a key = value (or key: value; an inline comment is ';' after a blank), or an
+ * indented continuation of the key before it (comments and blank lines between do not end
+ * it; in a simulator section only ';' starts a comment there, since a map row starts with
+ * '#'). A value is applied when the next key or section starts, or at the end. */
 typedef struct {
     cg_config_t *cfg;
     const char *origin;
-    const char *text;
-    size_t len, pos;
-    int lineno;                  /* lines handed to inih so far = the current line */
-    char section[S_KEY_LEN];     /* the last [section] header seen */
-    int *sec_line;               /* every header's line, to name the section of a syntax */
-    char (*sec_name)[S_KEY_LEN]; /* error that inih reports after reading further */
-    int n_sec;
-    /* The key being read: started by the handler, extended by continuation lines, applied
-     * when the next non-continuation line (or the end) arrives. */
+    int lineno;
+    char section[S_KEY_LEN]; /* the current [section] */
+    /* the key being read */
     bool pending;
-    char pend_section[CG_NAME_LEN];
-    char pend_key[S_KEY_LEN];
-    bool pend_too_long;
+    char key[S_KEY_LEN];
+    char key_section[S_KEY_LEN];
     size_t val_len;
     int n_pieces;
     int piece_line[S_MAX_PIECES];
     char val[S_MAX_VALUE];
-    /* first error */
-    bool failed;
-    int err_line;
     char *err;
     size_t errlen;
 } s_parse_t;
 
-static void s_fail(s_parse_t *p, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void s_fail(s_parse_t *p, int line, const char *fmt, ...)
+/* "origin:line: [section] key: " before msg, as every reader message starts. */
+static int s_fail(s_parse_t *p, int line, const char *section, const char *key, const char *msg)
 {
-    if (p->failed)
-        return;
-    p->failed = true;
-    p->err_line = line;
-    if (p->err && p->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(p->err, p->errlen, fmt, ap);
-        va_end(ap);
-    }
+    cg_status_msg(p->err, p->errlen, "%s:%d: %s%s%s%s%s%s", p->origin, line, section[0] ? "[" : "",
+                  section, section[0] ? "]" : "", key[0] ? " " : "", key,
+                  section[0] || key[0] ? ": " : "");
+    size_t o = strlen(p->err);
+    cg_status_msg(p->err + o, p->errlen - o, "%s", msg);
+    return -1;
 }
 
-static bool s_append(s_parse_t *p, const char *s, size_t len, bool new_piece)
-{
-    if (new_piece) {
-        if (p->n_pieces >= S_MAX_PIECES) {
-            s_fail(p, p->lineno,
-                   "%s:%d: [%s] %s: value spans more than %d lines (hint: shorten "
-                   "it)",
-                   p->origin, p->lineno, p->pend_section, p->pend_key, S_MAX_PIECES);
-            return false;
-        }
-        p->piece_line[p->n_pieces++] = p->lineno;
-    }
-    if (p->val_len + len + 2 > sizeof p->val) {
-        s_fail(p, p->lineno,
-               "%s:%d: [%s] %s: value is longer than %zu characters (hint: "
-               "shorten it)",
-               p->origin, p->lineno, p->pend_section, p->pend_key, sizeof p->val - 2);
-        return false;
-    }
-    if (new_piece && p->n_pieces > 1)
-        p->val[p->val_len++] = '\n';
-    memcpy(p->val + p->val_len, s, len);
-    p->val_len += len;
-    p->val[p->val_len] = '\0';
-    return true;
-}
-
-/* Applies the pending key; false (and p->failed) on error. */
-static bool s_flush(s_parse_t *p)
-{
-    if (!p->pending)
-        return true;
-    p->pending = false;
-    char msg[S_MSG_LEN];
-    int piece = 0;
-    int line = p->piece_line[0];
-    if (p->pend_too_long) {
-        s_fail(p, line,
-               "%s:%d: [%s] %.40s...: key name is too long (hint: keys are short "
-               "names; see docs/config.md)",
-               p->origin, line, p->pend_section, p->pend_key);
-        return false;
-    }
-    if (s_apply(p->cfg, p->pend_section, p->pend_key, p->val, p->origin, line, &piece, msg,
-                sizeof msg) != 0) {
-        if (piece >= 0 && piece < p->n_pieces)
-            line = p->piece_line[piece];
-        if (p->pend_section[0])
-            s_fail(p, line, "%s:%d: [%s] %s: %s", p->origin, line, p->pend_section, p->pend_key,
-                   msg);
-        else
-            s_fail(p, line, "%s:%d: %s: %s", p->origin, line, p->pend_key, msg);
-        return false;
-    }
-    return true;
-}
-
-static int s_handler(void *user, const char *section, const char *name, const char *value)
-{
-    s_parse_t *p = user;
-    if (p->failed)
-        return 1;
-    p->pending = true;
-    snprintf(p->pend_section, sizeof p->pend_section, "%s", section);
-    p->pend_too_long = strlen(name) >= sizeof p->pend_key;
-    snprintf(p->pend_key, sizeof p->pend_key, "%s", name);
-    p->val_len = 0;
-    p->val[0] = '\0';
-    p->n_pieces = 0;
-    s_append(p, value, strlen(value), true);
-    return 1; /* our errors stop the reader instead, so inih's count is syntax only */
-}
-
-/* Cuts an inline comment (';' after whitespace, as inih does) and trailing space. */
+/* Cuts an inline comment (';' after a blank) and trailing blanks: the length kept. */
 static size_t s_cut_comment(const char *s, size_t len)
 {
     for (size_t i = 1; i < len; i++)
@@ -1191,27 +1085,113 @@ static size_t s_cut_comment(const char *s, size_t len)
     return len;
 }
 
-/* inih's line reader: exactly one physical line per call, so inih's line count is ours.
- * Lines that continue the pending key are consumed here and handed on as blank lines. */
-static char *s_reader(char *str, int num, void *stream)
+/* Adds a line's piece to the pending value. */
+static int s_append(s_parse_t *p, const char *s, size_t len)
 {
-    s_parse_t *p = stream;
-    if (p->failed || p->pos >= p->len)
-        return NULL;
-    const char *line = p->text + p->pos;
-    const char *nl = memchr(line, '\n', p->len - p->pos);
-    size_t n = nl ? (size_t)(nl - line) : p->len - p->pos;
-    p->pos += n + (nl ? 1 : 0);
-    p->lineno++;
-    if (memchr(line, '\0', n)) {
-        s_fail(p, p->lineno, "%s:%d: line contains a NUL byte (hint: a config is a text file)",
-               p->origin, p->lineno);
-        return NULL;
+    char msg[128];
+    if (p->n_pieces >= S_MAX_PIECES) {
+        snprintf(msg, sizeof msg, "value spans more than %d lines (hint: shorten it)",
+                 S_MAX_PIECES);
+        return s_fail(p, p->lineno, p->key_section, p->key, msg);
     }
-    if (p->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3; /* UTF-8 byte order mark */
-        n -= 3;
+    if (p->val_len + len + 2 > sizeof p->val) {
+        snprintf(msg, sizeof msg, "value is longer than %zu characters (hint: shorten it)",
+                 sizeof p->val - 2);
+        return s_fail(p, p->lineno, p->key_section, p->key, msg);
     }
+    p->piece_line[p->n_pieces++] = p->lineno;
+    if (p->n_pieces > 1)
+        p->val[p->val_len++] = '\n';
+    memcpy(p->val + p->val_len, s, len);
+    p->val_len += len;
+    p->val[p->val_len] = '\0';
+    return 0;
+}
+
+/* Applies the pending key, if any. */
+static int s_flush(s_parse_t *p)
+{
+    if (!p->pending)
+        return 0;
+    p->pending = false;
+    char msg[S_MSG_LEN];
+    int piece = 0;
+    if (s_apply(p->cfg, p->key_section, p->key, p->val, p->origin, p->piece_line[0], &piece, msg,
+                sizeof msg) == 0)
+        return 0;
+    int line = piece >= 0 && piece < p->n_pieces ? p->piece_line[piece] : p->piece_line[0];
+    return s_fail(p, line, p->key_section, p->key, msg);
+}
+
+static int s_syntax_error(s_parse_t *p)
+{
+    return s_fail(p, p->lineno, p->section, "",
+                  "syntax error (hint: a line is '[section]', 'key = value', a comment "
+                  "starting with ';' or '#', or an indented continuation)");
+}
+
+/* A [section] line (body starts with '['). */
+static int s_section_line(s_parse_t *p, const char *body, size_t blen)
+{
+    const char *close = memchr(body, ']', blen);
+    if (!close)
+        return s_syntax_error(p);
+    char name[S_KEY_LEN], hint[256], msg[S_MSG_LEN];
+    const size_t sl = (size_t)(close - body - 1);
+    snprintf(name, sizeof name, "%.*s", (int)(sl < sizeof name ? sl : sizeof name - 1), body + 1);
+    if (sl >= sizeof name || (!s_section_known(name) && !s_sim_section_name_ok(name))) {
+        s_sections_hint(hint, sizeof hint);
+        snprintf(msg, sizeof msg,
+                 "unknown section (hint: the sections are %s, or a simulator's own, named in "
+                 "lower case like [gridworld])",
+                 hint);
+        return s_fail(p, p->lineno, name, "", msg);
+    }
+    if (s_sim_section_name_ok(name) && /* recorded, so that its name is checked later */
+        cg_config_sim_put(p->cfg, name, "", "", p->origin, p->lineno, msg, sizeof msg) != CG_OK)
+        return s_fail(p, p->lineno, name, "", msg);
+    snprintf(p->section, sizeof p->section, "%s", name);
+    if (strcmp(name, "constraints") == 0)
+        p->cfg->constraints_explicit = true; /* even an empty section is explicit */
+    return 0;
+}
+
+/* A key = value line. */
+static int s_key_line(s_parse_t *p, const char *body, size_t blen)
+{
+    size_t klen = strcspn(body, "=:;");
+    if (klen >= blen || body[klen] == ';')
+        return s_syntax_error(p);
+    const char *value = body + klen + 1;
+    while (klen > 0 && s_is_space(body[klen - 1]))
+        klen--;
+    if (klen >= sizeof p->key) {
+        char key[48];
+        snprintf(key, sizeof key, "%.40s...", body);
+        return s_fail(p, p->lineno, p->section, key,
+                      "key name is too long (hint: keys are short names; see docs/config.md)");
+    }
+    memcpy(p->key, body, klen);
+    p->key[klen] = '\0';
+    memcpy(p->key_section, p->section, sizeof p->section);
+    size_t vlen = blen - (size_t)(value - body);
+    while (vlen > 0 && s_is_space(*value))
+        value++, vlen--;
+    p->pending = true;
+    p->val_len = 0;
+    p->val[0] = '\0';
+    p->n_pieces = 0;
+    /* a value that is only a comment is empty */
+    return s_append(p, value, vlen > 0 && *value == ';' ? 0 : s_cut_comment(value, vlen));
+}
+
+static int s_line(s_parse_t *p, const char *line, size_t n)
+{
+    if (memchr(line, '\0', n))
+        return s_fail(p, p->lineno, "", "",
+                      "line contains a NUL byte (hint: a config is a text file)");
+    if (p->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3, n -= 3; /* UTF-8 byte order mark */
     size_t lead = 0;
     while (lead < n && s_is_space(line[lead]))
         lead++;
@@ -1219,67 +1199,19 @@ static char *s_reader(char *str, int num, void *stream)
     size_t blen = n - lead;
     while (blen > 0 && s_is_space(body[blen - 1]))
         blen--;
-    snprintf(str, (size_t)num, "\n");
     if (blen == 0)
-        return str;
+        return 0;
     if (p->pending && lead > 0) {
-        /* Continuation (as inih would see it). A simulator's text may have rows starting
-         * with '#' (gridworld's walls), so in a simulator section only ';' starts a comment
-         * (the simulator layer drops '#' rows from keys that are not text). */
-        bool sim_text = s_sim_section_name_ok(p->pend_section);
+        const bool sim_text = s_sim_section_name_ok(p->key_section);
         if (body[0] == ';' || (body[0] == '#' && !sim_text))
-            return str;
-        return s_append(p, body, s_cut_comment(body, blen), true) ? str : NULL;
+            return 0;
+        return s_append(p, body, s_cut_comment(body, blen));
     }
     if (body[0] == ';' || body[0] == '#')
-        return str;
-    if (!s_flush(p))
-        return NULL;
-    if (body[0] == '[') {
-        const char *close = memchr(body, ']', blen);
-        if (close) {
-            size_t sl = (size_t)(close - body - 1);
-            char name[S_KEY_LEN];
-            snprintf(name, sizeof name, "%.*s", (int)(sl < sizeof name ? sl : sizeof name - 1),
-                     body + 1);
-            if ((!s_section_known(name) && !s_sim_section_name_ok(name)) || sl >= sizeof name) {
-                char hint[256];
-                s_sections_hint(hint, sizeof hint);
-                s_fail(p, p->lineno,
-                       "%s:%d: [%s]: unknown section (hint: the sections are %s, "
-                       "or a simulator's own, named in lower case like [gridworld])",
-                       p->origin, p->lineno, name, hint);
-                return NULL;
-            }
-            if (s_sim_section_name_ok(name)) { /* recorded, so its name is checked later */
-                char msg[S_MSG_LEN];
-                if (cg_config_sim_put(p->cfg, name, "", "", p->origin, p->lineno, msg,
-                                      sizeof msg) != CG_OK) {
-                    s_fail(p, p->lineno, "%s:%d: [%s]: %s", p->origin, p->lineno, name, msg);
-                    return NULL;
-                }
-            }
-            snprintf(p->section, sizeof p->section, "%s", name);
-            p->sec_line = cg_realloc(p->sec_line, (size_t)p->n_sec + 1, sizeof *p->sec_line);
-            p->sec_name = cg_realloc(p->sec_name, (size_t)p->n_sec + 1, sizeof *p->sec_name);
-            p->sec_line[p->n_sec] = p->lineno;
-            memcpy(p->sec_name[p->n_sec], p->section, sizeof p->section);
-            p->n_sec++;
-            if (strcmp(name, "constraints") == 0)
-                p->cfg->constraints_explicit = true; /* even an empty section is explicit */
-        }
-    }
-    if (n + 2 > (size_t)num) {
-        s_fail(p, p->lineno,
-               "%s:%d: line is %zu characters long, longer than %d (hint: put "
-               "long values on indented continuation lines, see docs/config.md)",
-               p->origin, p->lineno, n, num - 2);
-        return NULL;
-    }
-    memcpy(str, line, n);
-    str[n] = '\n';
-    str[n + 1] = '\0';
-    return str;
+        return 0;
+    if (s_flush(p) != 0)
+        return -1;
+    return body[0] == '[' ? s_section_line(p, body, blen) : s_key_line(p, body, blen);
 }
 
 static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len, const char *origin,
@@ -1290,36 +1222,23 @@ static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len, c
     *work = *cfg; /* cfg changes only if the whole text is valid */
     p->cfg = work;
     p->origin = origin;
-    p->text = text;
-    p->len = len;
     p->err = err;
     p->errlen = errlen;
-    int rc = ini_parse_stream(s_reader, p, s_handler, p);
-    if (!p->failed)
-        s_flush(p);
-    cg_status_t st = CG_OK;
-    if (rc > 0 && (!p->failed || rc < p->err_line)) {
-        const char *sec = "";
-        for (int i = 0; i < p->n_sec && p->sec_line[i] < rc; i++)
-            sec = p->sec_name[i];
-        s_msg(err, errlen,
-              "%s:%d: %s%s%ssyntax error (hint: a line is '[section]', 'key = "
-              "value', a comment starting with ';' or '#', or an indented continuation)",
-              origin, rc, sec[0] ? "[" : "", sec, sec[0] ? "]: " : "");
-        st = CG_ERR_INVAL;
-    } else if (rc < 0) {
-        s_msg(err, errlen, "%s: the INI parser ran out of memory", origin);
-        st = CG_ERR_NOMEM;
-    } else if (p->failed) {
-        st = CG_ERR_INVAL;
+    int rc = 0;
+    for (size_t pos = 0; rc == 0 && pos < len;) {
+        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+        const size_t n = nl ? (size_t)(nl - line) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        p->lineno++;
+        rc = s_line(p, line, n);
     }
-    if (st == CG_OK)
+    if (rc == 0)
+        rc = s_flush(p);
+    if (rc == 0)
         *cfg = *work;
     free(work);
-    free(p->sec_line);
-    free(p->sec_name);
     free(p);
-    return st;
+    return rc == 0 ? CG_OK : CG_ERR_INVAL;
 }
 
 cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin, char *err,
@@ -1334,8 +1253,8 @@ cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t
     CG_ASSERT(cfg && path);
     FILE *f = fopen(path, "rb");
     if (!f) {
-        s_msg(err, errlen, "%s: cannot open: %s (hint: check the path given to --config)", path,
-              strerror(errno));
+        cg_status_msg(err, errlen, "%s: cannot open: %s (hint: check the path given to --config)",
+                      path, strerror(errno));
         return CG_ERR_IO;
     }
     char *text = cg_calloc(S_MAX_FILE + 1, 1);
@@ -1344,12 +1263,12 @@ cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t
     fclose(f);
     cg_status_t st;
     if (read_errno) {
-        s_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)", path,
-              strerror(read_errno));
+        cg_status_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)",
+                      path, strerror(read_errno));
         st = CG_ERR_IO;
     } else if (len > S_MAX_FILE) {
-        s_msg(err, errlen, "%s: larger than %d bytes (hint: is this a config file?)", path,
-              S_MAX_FILE);
+        cg_status_msg(err, errlen, "%s: larger than %d bytes (hint: is this a config file?)", path,
+                      S_MAX_FILE);
         st = CG_ERR_INVAL;
     } else {
         st = s_load_text(cfg, text, len, path, err, errlen);
@@ -1364,17 +1283,17 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
     const char *eq = strchr(assignment, '=');
     const char *dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
     if (!eq || !dot) {
-        s_msg(err, errlen,
-              "--set %.64s: expected section.key=value (hint: e.g. --set "
-              "train.lr=1e-4)",
-              assignment);
+        cg_status_msg(err, errlen,
+                      "--set %.64s: expected section.key=value (hint: e.g. --set "
+                      "train.lr=1e-4)",
+                      assignment);
         return CG_ERR_INVAL;
     }
     char section[S_KEY_LEN], key[S_KEY_LEN];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof section || kl >= sizeof key) {
-        s_msg(err, errlen, "--set %.40s...: name too long (hint: --set section.key=value)",
-              assignment);
+        cg_status_msg(err, errlen, "--set %.40s...: name too long (hint: --set section.key=value)",
+                      assignment);
         return CG_ERR_INVAL;
     }
     memcpy(section, assignment, sl);
@@ -1390,11 +1309,11 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
     int piece = 0;
     cg_status_t st = CG_OK;
     if (s[0] == '\0' || k[0] == '\0') {
-        s_msg(err, errlen, "--set %s.%s: empty section or key (hint: --set section.key=value)", s,
-              k);
+        cg_status_msg(err, errlen,
+                      "--set %s.%s: empty section or key (hint: --set section.key=value)", s, k);
         st = CG_ERR_INVAL;
     } else if (s_apply(work, s, k, v, "--set", 0, &piece, msg, sizeof msg) != 0) {
-        s_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
+        cg_status_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
         st = CG_ERR_INVAL;
     } else {
         *cfg = *work;
@@ -1434,7 +1353,7 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
         int32_t count;
         memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
         if (count < 0 || (size_t)count > k->cap) {
-            s_msg(msg, n, "%d values (hint: %s)", count, hint);
+            cg_status_msg(msg, n, "%d values (hint: %s)", count, hint);
             return -1;
         }
     }
@@ -1442,19 +1361,15 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) {
-        s_msg(msg, n, "cannot check the value: %s", strerror(errno));
+        cg_status_msg(msg, n, "cannot check the value: %s", strerror(errno));
         return -1;
     }
     int rc = s_write_key(f, cfg, k);
     fclose(f);
-    if (rc != 0) {
+    if (rc != 0) { /* only an enum out of its names */
         int v = -1;
-        if (k->kind == S_ENUM)
-            memcpy(&v, base, sizeof v);
-        if (k->kind == S_ENUM)
-            s_msg(msg, n, "value %d is not a known choice (hint: %s)", v, hint);
-        else
-            (void)s_check_str(k, base, msg, n); /* a path no config file can hold */
+        memcpy(&v, base, sizeof v);
+        cg_status_msg(msg, n, "value %d is not a known choice (hint: %s)", v, hint);
         free(text);
         return -1;
     }
@@ -1481,43 +1396,43 @@ static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
 {
     char msg[S_MSG_LEN];
     if (cfg->n_constraints < 0 || cfg->n_constraints > CG_MAX_COSTS) {
-        s_msg(err, errlen, "[constraints]: %d constraints (hint: at most %d)", cfg->n_constraints,
-              CG_MAX_COSTS);
+        cg_status_msg(err, errlen, "[constraints]: %d constraints (hint: at most %d)",
+                      cfg->n_constraints, CG_MAX_COSTS);
         return -1;
     }
     for (int32_t i = 0; i < cfg->n_constraints; i++) {
         const cg_constraint_t *c = &cfg->constraints[i];
         if (strnlen(c->name, CG_NAME_LEN) >= CG_NAME_LEN || !s_constraint_name_ok(c->name)) {
-            s_msg(err, errlen,
-                  "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
-                  "or '_', not ending in _lambda)",
-                  i + 1, CG_NAME_LEN - 1);
+            cg_status_msg(err, errlen,
+                          "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
+                          "or '_', not ending in _lambda)",
+                          i + 1, CG_NAME_LEN - 1);
             return -1;
         }
         for (int32_t j = 0; j < i; j++)
             if (strcmp(cfg->constraints[j].name, c->name) == 0) {
-                s_msg(err, errlen, "[constraints] %s: given twice (hint: one entry per cost)",
-                      c->name);
+                cg_status_msg(err, errlen,
+                              "[constraints] %s: given twice (hint: one entry per cost)", c->name);
                 return -1;
             }
         if (!s_frange_ok(&s_THRESHOLD, (double)c->threshold)) {
             s_range_text(&s_THRESHOLD, msg, sizeof msg);
-            s_msg(err, errlen, "[constraints] %s: %g is out of range (hint: %s)", c->name,
-                  (double)c->threshold, msg);
+            cg_status_msg(err, errlen, "[constraints] %s: %g is out of range (hint: %s)", c->name,
+                          (double)c->threshold, msg);
             return -1;
         }
         if (!s_frange_ok(&s_LAMBDA, (double)c->fixed_lambda)) {
             s_range_text(&s_LAMBDA, msg, sizeof msg);
-            s_msg(err, errlen, "[constraints] %s_lambda: %g is out of range (hint: %s)", c->name,
-                  (double)c->fixed_lambda, msg);
+            cg_status_msg(err, errlen, "[constraints] %s_lambda: %g is out of range (hint: %s)",
+                          c->name, (double)c->fixed_lambda, msg);
             return -1;
         }
         if (cfg->mult_kind == CG_MULT_PROJECTED && cfg->mult_upper > 0.0f &&
             c->fixed_lambda > cfg->mult_upper) {
-            s_msg(err, errlen,
-                  "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
-                  "(hint: the initial lambda must lie within the projection bound)",
-                  c->name, (double)c->fixed_lambda, (double)cfg->mult_upper);
+            cg_status_msg(err, errlen,
+                          "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
+                          "(hint: the initial lambda must lie within the projection bound)",
+                          c->name, (double)c->fixed_lambda, (double)cfg->mult_upper);
             return -1;
         }
     }
@@ -1527,31 +1442,31 @@ static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
 static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->n_temperatures != 0 && cfg->n_temperatures != cfg->group_size) {
-        s_msg(err, errlen,
-              "[stabilisers] temperatures: %d values but [train] group_size is %d "
-              "(hint: give one temperature per group member, %d values, or none)",
-              cfg->n_temperatures, cfg->group_size, cfg->group_size);
+        cg_status_msg(err, errlen,
+                      "[stabilisers] temperatures: %d values but [train] group_size is %d "
+                      "(hint: give one temperature per group member, %d values, or none)",
+                      cfg->n_temperatures, cfg->group_size, cfg->group_size);
         return -1;
     }
     if (cfg->minibatches > cfg->groups_per_batch) {
-        s_msg(err, errlen,
-              "[train] minibatches: %d is more than [train] groups = %d (hint: "
-              "every minibatch needs a group; use minibatches <= groups)",
-              cfg->minibatches, cfg->groups_per_batch);
+        cg_status_msg(err, errlen,
+                      "[train] minibatches: %d is more than [train] groups = %d (hint: "
+                      "every minibatch needs a group; use minibatches <= groups)",
+                      cfg->minibatches, cfg->groups_per_batch);
         return -1;
     }
     if (cfg->heartbeat_timeout_ms <= cfg->heartbeat_ms) {
-        s_msg(err, errlen,
-              "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
-              "= %d (hint: allow several heartbeats, e.g. 6 x heartbeat_ms)",
-              cfg->heartbeat_timeout_ms, cfg->heartbeat_ms);
+        cg_status_msg(err, errlen,
+                      "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
+                      "= %d (hint: allow several heartbeats, e.g. 6 x heartbeat_ms)",
+                      cfg->heartbeat_timeout_ms, cfg->heartbeat_ms);
         return -1;
     }
     if (cfg->horizon > cfg->max_steps_per_episode) {
-        s_msg(err, errlen,
-              "[sim] horizon: %d is above [learner] max_episode_steps = %d (hint: "
-              "the learner would reject such episodes; raise max_episode_steps)",
-              cfg->horizon, cfg->max_steps_per_episode);
+        cg_status_msg(err, errlen,
+                      "[sim] horizon: %d is above [learner] max_episode_steps = %d (hint: "
+                      "the learner would reject such episodes; raise max_episode_steps)",
+                      cfg->horizon, cfg->max_steps_per_episode);
         return -1;
     }
     return s_check_sim_store(cfg, err, errlen);
@@ -1563,7 +1478,7 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
     char msg[S_MSG_LEN];
     for (size_t i = 0; i < S_N_KEYS; i++) {
         if (s_check_stored(cfg, &s_KEYS[i], msg, sizeof msg) != 0) {
-            s_msg(err, errlen, "[%s] %s: %s", s_KEYS[i].section, s_KEYS[i].key, msg);
+            cg_status_msg(err, errlen, "[%s] %s: %s", s_KEYS[i].section, s_KEYS[i].key, msg);
             return CG_ERR_INVAL;
         }
     }
@@ -1636,7 +1551,7 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
         fprintf(f, "%s = %s\n", k->key, k->names[v]);
         return 0;
     }
-    case S_STR: return s_write_path(f, k->key, base);
+    case S_STR: s_write_path(f, k->key, base); return 0;
     case S_I32_LIST:
     case S_F32_LIST: {
         int32_t count;
@@ -1687,9 +1602,7 @@ static void s_write_sim_sections(FILE *f, const cg_config_t *cfg)
                 fprintf(f, "\n[%s]\n", sec);
             first = 0;
             const char *v = cg_config_sim_value(cfg, e);
-            /* One row on the key's line when it fits inih's line (a continuation line may be
-             * longer: the reader takes those itself). */
-            if (!strchr(v, '\n') && strlen(e->key) + strlen(v) + 5 <= INI_MAX_LINE) {
+            if (!strchr(v, '\n')) { /* one row: on the key's line */
                 fprintf(f, "%s =%s%s\n", e->key, v[0] ? " " : "", v);
                 continue;
             }

@@ -1,6 +1,6 @@
-/* cg_config: the run's settings, read from an INI file (inih) plus `--set section.key=value`
- * overrides. Every key has a default, so an empty file is a valid run (the default
- * constrained gridworld). Unknown sections/keys, bad types and out-of-range values are
+/* cg_config: the run's settings, read from an INI file (our own reader) plus `--set
+ * section.key=value` overrides. Every key has a default, so an empty file is a valid run (the
+ * default constrained gridworld). Unknown sections/keys, bad types and out-of-range values are
  * errors naming the key and file:line (or "--set" for an override).
  * A section that is not one of the fixed ones is a simulator's ([gridworld], [mysim]): its
  * keys are stored as text with their file:line, and checked by the simulator layer

@@ -12,7 +12,7 @@ mode=${1:-train}
 
 packages=(build-essential cmake pkg-config libzmq3-dev libsodium-dev libprotobuf-c-dev
           protobuf-c-compiler libopenmpi-dev openmpi-bin libcunit1-dev libopenblas-dev
-          libinih-dev zlib1g-dev gnuplot-nox)
+          zlib1g-dev gnuplot-nox)
 # Test mode only: Clang and its libFuzzer runtime, for the fuzz build CI runs (build-fuzz/);
 # clang-format, for the format test; Python's ZeroMQ, protobuf and numpy and protoc, for the
 # soak's hostile client (launch/soak.py) and the Python actors (actor/python/, docs/python.md).
