@@ -1,9 +1,10 @@
-/* cg_config: the run's settings from INI text and --set overrides.
+/* cg_config: the key table and values, --set, defaults, cg_config_finish and cg_config_write.
  * One table lists every [section] key with its field, default, type and range; defaults,
  * parsing, the finish-time re-check and cg_config_write all walk it, so no key is read but
- * not written. The INI reader is our own (below): it counts lines for messages, has no line
- * length limit and keeps map rows such as "    #####" in simulator sections. */
-#include "cg_config.h"
+ * not written. Reading INI text: cg_config_ini.c (our own reader: it counts lines for
+ * messages, has no line length limit and keeps map rows such as "    #####"); the
+ * simulator sections' store: cg_config_sim.c. */
+#include "cg_config_impl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,11 +22,6 @@
 #include "cg_log.h"
 #include "cg_rng.h"
 
-#define S_MAX_VALUE 65536    /* bytes of one value, continuation lines included */
-#define S_MAX_PIECES 4096    /* lines of one value */
-#define S_MAX_FILE (1 << 20) /* bytes of a config file */
-#define S_KEY_LEN 128
-#define S_MSG_LEN 768
 #define S_WRAP 72         /* cg_config_write keeps lines about this short */
 #define S_MAX_WIDTH 65536 /* widest hidden layer (CG_POLICY_MAX_DIM) */
 
@@ -230,7 +226,7 @@ static const s_key_t s_KEYS[] = {
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static bool s_is_space(char c)
+bool cg_config_is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
@@ -238,10 +234,10 @@ static bool s_is_space(char c)
 /* Trims in place; returns the first non-space character. */
 static char *s_trim(char *s)
 {
-    while (s_is_space(*s))
+    while (cg_config_is_space(*s))
         s++;
     size_t n = strlen(s);
-    while (n > 0 && s_is_space(s[n - 1]))
+    while (n > 0 && cg_config_is_space(s[n - 1]))
         s[--n] = '\0';
     return s;
 }
@@ -271,7 +267,7 @@ static void s_join_names(const char *const *names, const char *sep, char *buf, s
         o += (size_t)snprintf(buf + o, n - o, "%s%s", i ? sep : "", names[i]);
 }
 
-static bool s_section_known(const char *s)
+bool cg_config_section_known(const char *s)
 {
     for (int i = 0; s_SECTIONS[i]; i++)
         if (strcmp(s_SECTIONS[i], s) == 0)
@@ -280,7 +276,7 @@ static bool s_section_known(const char *s)
 }
 
 /* A simulator section's name: what a simulator name may be (cgrpo/sim.h). */
-static bool s_sim_section_name_ok(const char *s)
+bool cg_config_sim_section_ok(const char *s)
 {
     size_t len = strlen(s);
     if (len == 0 || len >= CG_NAME_LEN)
@@ -288,7 +284,7 @@ static bool s_sim_section_name_ok(const char *s)
     for (size_t i = 0; i < len; i++)
         if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
             return false;
-    return !s_section_known(s);
+    return !cg_config_section_known(s);
 }
 
 static void s_sections_hint(char *buf, size_t n)
@@ -486,7 +482,7 @@ static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv,
  * and one starting with '#' or ';' is a comment. */
 static bool s_path_cut_ok(const char *s, size_t i)
 {
-    return !s_is_space(s[i - 1]) && !s_is_space(s[i]) && s[i] != '#' && s[i] != ';';
+    return !cg_config_is_space(s[i - 1]) && !cg_config_is_space(s[i]) && s[i] != '#' && s[i] != ';';
 }
 
 /* Writes "key = s", a long s as its first piece there and the others on indented lines,
@@ -547,7 +543,7 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
         else if (k->flags & S_STR_HOST)
             ok = isalnum(c) || strchr(".-_:*[]%", (int)c) != NULL;
         else
-            ok = c >= 0x20 && c != 0x7f && !(c == ';' && (i == 0 || s_is_space(s[i - 1])));
+            ok = c >= 0x20 && c != 0x7f && !(c == ';' && (i == 0 || cg_config_is_space(s[i - 1])));
         if (!ok) {
             if (c == ';')
                 cg_status_msg(msg, n, "a ';' %s starts a comment in INI (hint: %s)",
@@ -603,7 +599,7 @@ static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t
             }
             int64_t iv = 0;
             float fv = 0.0f;
-            char one[S_MSG_LEN];
+            char one[CG_CONFIG_MSG_LEN];
             if (s_number(k, k->kind == S_F32_LIST, v, &iv, &fv, one, sizeof one) != 0) {
                 cg_status_msg(msg, n, "element %d: %s", got + 1, one);
                 rc = -1;
@@ -801,7 +797,7 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
     }
     size_t len = strlen(key);
     if (len > 7 && strcmp(key + len - 7, "_lambda") == 0) {
-        char name[S_KEY_LEN];
+        char name[CG_CONFIG_KEY_LEN];
         snprintf(name, sizeof name, "%.*s", (int)(len - 7), key);
         cg_constraint_t *c = s_find_constraint(cfg, name);
         if (!c) {
@@ -847,8 +843,8 @@ static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value
 
 /* Applies section.key = value to cfg (any section, any key); origin and line say where it
  * came from (kept for a simulator section's keys, whose checks come later). */
-static int s_apply(cg_config_t *cfg, const char *section, const char *key, const char *value,
-                   const char *origin, int line, int *piece, char *msg, size_t n)
+int cg_config_apply(cg_config_t *cfg, const char *section, const char *key, const char *value,
+                    const char *origin, int line, int *piece, char *msg, size_t n)
 {
     char hint[512];
     *piece = 0;
@@ -857,7 +853,7 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
         cg_status_msg(msg, n, "key outside any section (hint: put it under one of %s)", hint);
         return -1;
     }
-    if (s_sim_section_name_ok(section)) {
+    if (cg_config_sim_section_ok(section)) {
         if (key[0] == '\0' || strlen(key) >= CG_NAME_LEN) {
             cg_status_msg(msg, n, "invalid key name (hint: 1 to %d characters)", CG_NAME_LEN - 1);
             return -1;
@@ -867,7 +863,7 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
         const char *rows = value + (value[0] == '\n');
         return cg_config_sim_put(cfg, section, key, rows, origin, line, msg, n) == CG_OK ? 0 : -1;
     }
-    if (!s_section_known(section)) {
+    if (!cg_config_section_known(section)) {
         s_sections_hint(hint, sizeof hint);
         cg_status_msg(msg, n,
                       "unknown section (hint: the sections are %s, or a simulator's own, "
@@ -891,390 +887,9 @@ static int s_apply(cg_config_t *cfg, const char *section, const char *key, const
     return s_set_key(cfg, k, value, piece, msg, n);
 }
 
-/* ---- simulator sections: stored as text ---------------------------------------------- */
-
-const cg_config_entry_t *cg_config_sim_find(const cg_config_t *cfg, const char *section,
-                                            const char *key)
-{
-    CG_ASSERT(cfg && section && key);
-    for (int32_t i = 0; i < cfg->n_sim_entries; i++)
-        if (strcmp(cfg->sim_entries[i].section, section) == 0 &&
-            strcmp(cfg->sim_entries[i].key, key) == 0)
-            return &cfg->sim_entries[i];
-    return NULL;
-}
-
-/* Appends s to the text pool; its offset, or UINT32_MAX when it does not fit. */
-static uint32_t s_pool_add(cg_config_t *cfg, const char *s)
-{
-    size_t len = strlen(s) + 1;
-    if (cfg->sim_text_len > sizeof cfg->sim_text || len > sizeof cfg->sim_text - cfg->sim_text_len)
-        return UINT32_MAX;
-    uint32_t at = cfg->sim_text_len;
-    memcpy(cfg->sim_text + at, s, len);
-    cfg->sim_text_len += (uint32_t)len;
-    return at;
-}
-
-/* Rewrites the pool with only the strings the entries use (replaced values leave garbage). */
-static void s_pool_compact(cg_config_t *cfg)
-{
-    char *old = cg_calloc(1, sizeof cfg->sim_text);
-    memcpy(old, cfg->sim_text, sizeof cfg->sim_text);
-    cfg->sim_text_len = 0;
-    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
-        cg_config_entry_t *e = &cfg->sim_entries[i];
-        e->origin = s_pool_add(cfg, old + e->origin);
-        e->value = s_pool_add(cfg, old + e->value);
-    }
-    free(old);
-}
-
-/* Whether a simulator value holds what INI reads as a comment: a ';' first in a row (blanks
- * aside) or after a blank. The INI reader never hands such a value over (it cuts comments),
- * but --set and code can, and cg_config_write could not write it. */
-static bool s_sim_value_comment(const char *v)
-{
-    bool row_start = true;
-    for (size_t i = 0; v[i]; i++) {
-        if (v[i] == ';' && (row_start || s_is_space(v[i - 1])))
-            return true;
-        if (v[i] == '\n')
-            row_start = true;
-        else if (!s_is_space(v[i]))
-            row_start = false;
-    }
-    return false;
-}
-
-cg_status_t cg_config_sim_put(cg_config_t *cfg, const char *section, const char *key,
-                              const char *value, const char *origin, int32_t line, char *err,
-                              size_t errlen)
-{
-    CG_ASSERT(cfg && section && key && value && origin);
-    if (strlen(section) >= CG_NAME_LEN || strlen(key) >= CG_NAME_LEN) {
-        cg_status_msg(err, errlen, "[%.40s] %.40s: name too long (hint: at most %d characters)",
-                      section, key, CG_NAME_LEN - 1);
-        return CG_ERR_INVAL;
-    }
-    if (s_sim_value_comment(value)) {
-        cg_status_msg(
-            err, errlen,
-            "a ';' at the start of a row or after a space starts a comment in INI, so "
-            "cg_config_write's copy would lose the rest (hint: leave ';' out of simulator "
-            "values)");
-        return CG_ERR_INVAL;
-    }
-    cg_config_entry_t *e = (cg_config_entry_t *)cg_config_sim_find(cfg, section, key);
-    if (!e && cfg->n_sim_entries >= CG_SIM_ENTRIES) {
-        cg_status_msg(err, errlen,
-                      "more than %d simulator settings (hint: a simulator section "
-                      "holds a few keys; remove unused ones)",
-                      CG_SIM_ENTRIES);
-        return CG_ERR_TOOBIG;
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        uint32_t used = cfg->sim_text_len;
-        uint32_t o = s_pool_add(cfg, origin), v = o == UINT32_MAX ? o : s_pool_add(cfg, value);
-        if (v != UINT32_MAX) {
-            if (!e) {
-                e = &cfg->sim_entries[cfg->n_sim_entries++];
-                memset(e, 0, sizeof *e);
-                snprintf(e->section, sizeof e->section, "%s", section);
-                snprintf(e->key, sizeof e->key, "%s", key);
-            }
-            e->line = line;
-            e->origin = o;
-            e->value = v;
-            return CG_OK;
-        }
-        cfg->sim_text_len = used;
-        if (pass == 0)
-            s_pool_compact(cfg);
-    }
-    cg_status_msg(err, errlen,
-                  "the simulator settings exceed %d bytes (hint: shorten the long values)",
-                  CG_SIM_TEXT_LEN);
-    return CG_ERR_TOOBIG;
-}
-
-void cg_config_sim_remove(cg_config_t *cfg, const char *section, const char *key)
-{
-    const cg_config_entry_t *e = cg_config_sim_find(cfg, section, key);
-    if (!e)
-        return;
-    const int32_t i = (int32_t)(e - cfg->sim_entries);
-    memmove(&cfg->sim_entries[i], &cfg->sim_entries[i + 1],
-            (size_t)(cfg->n_sim_entries - i - 1) * sizeof *e);
-    cfg->n_sim_entries--; /* its strings stay in the pool until the next compaction */
-}
-
-/* Finish-time sanity of the store (it may have been filled in code). */
-static int s_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
-{
-    if (cfg->n_sim_entries < 0 || cfg->n_sim_entries > CG_SIM_ENTRIES ||
-        cfg->sim_text_len > sizeof cfg->sim_text ||
-        (cfg->sim_text_len > 0 && cfg->sim_text[cfg->sim_text_len - 1] != '\0')) {
-        cg_status_msg(err, errlen,
-                      "simulator sections: the store is corrupt (hint: a bug in cgrpo)");
-        return -1;
-    }
-    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
-        const cg_config_entry_t *e = &cfg->sim_entries[i];
-        if (e->origin >= cfg->sim_text_len || e->value >= cfg->sim_text_len ||
-            !memchr(e->section, '\0', sizeof e->section) || !memchr(e->key, '\0', sizeof e->key) ||
-            !s_sim_section_name_ok(e->section)) {
-            cg_status_msg(err, errlen,
-                          "simulator section entry %d is invalid (hint: a bug in cgrpo)", i);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 void cg_config_sections(char *buf, size_t n)
 {
     s_sections_hint(buf, n);
-}
-
-/* ---- reading INI text ------------------------------------------------------------------- */
-
-/* The reader: one physical line at a time. A line is blank, a comment (';' or '#' first), a
- * [section], a key = value (or key: value; an inline comment is ';' after a blank), or an
- * indented continuation of the key before it (comments and blank lines between do not end
- * it; in a simulator section only ';' starts a comment there, since a map row starts with
- * '#'). A value is applied when the next key or section starts, or at the end. */
-typedef struct {
-    cg_config_t *cfg;
-    const char *origin;
-    int lineno;
-    char section[S_KEY_LEN]; /* the current [section] */
-    /* the key being read */
-    bool pending;
-    char key[S_KEY_LEN];
-    char key_section[S_KEY_LEN];
-    size_t val_len;
-    int n_pieces;
-    int piece_line[S_MAX_PIECES];
-    char val[S_MAX_VALUE];
-    char *err;
-    size_t errlen;
-} s_parse_t;
-
-/* "origin:line: [section] key: " before msg, as every reader message starts. */
-static int s_fail(s_parse_t *p, int line, const char *section, const char *key, const char *msg)
-{
-    cg_status_msg(p->err, p->errlen, "%s:%d: %s%s%s%s%s%s", p->origin, line, section[0] ? "[" : "",
-                  section, section[0] ? "]" : "", key[0] ? " " : "", key,
-                  section[0] || key[0] ? ": " : "");
-    size_t o = strlen(p->err);
-    cg_status_msg(p->err + o, p->errlen - o, "%s", msg);
-    return -1;
-}
-
-/* Cuts an inline comment (';' after a blank) and trailing blanks: the length kept. */
-static size_t s_cut_comment(const char *s, size_t len)
-{
-    for (size_t i = 1; i < len; i++)
-        if (s[i] == ';' && s_is_space(s[i - 1])) {
-            len = i;
-            break;
-        }
-    while (len > 0 && s_is_space(s[len - 1]))
-        len--;
-    return len;
-}
-
-/* Adds a line's piece to the pending value. */
-static int s_append(s_parse_t *p, const char *s, size_t len)
-{
-    char msg[128];
-    if (p->n_pieces >= S_MAX_PIECES) {
-        snprintf(msg, sizeof msg, "value spans more than %d lines (hint: shorten it)",
-                 S_MAX_PIECES);
-        return s_fail(p, p->lineno, p->key_section, p->key, msg);
-    }
-    if (p->val_len + len + 2 > sizeof p->val) {
-        snprintf(msg, sizeof msg, "value is longer than %zu characters (hint: shorten it)",
-                 sizeof p->val - 2);
-        return s_fail(p, p->lineno, p->key_section, p->key, msg);
-    }
-    p->piece_line[p->n_pieces++] = p->lineno;
-    if (p->n_pieces > 1)
-        p->val[p->val_len++] = '\n';
-    memcpy(p->val + p->val_len, s, len);
-    p->val_len += len;
-    p->val[p->val_len] = '\0';
-    return 0;
-}
-
-/* Applies the pending key, if any. */
-static int s_flush(s_parse_t *p)
-{
-    if (!p->pending)
-        return 0;
-    p->pending = false;
-    char msg[S_MSG_LEN];
-    int piece = 0;
-    if (s_apply(p->cfg, p->key_section, p->key, p->val, p->origin, p->piece_line[0], &piece, msg,
-                sizeof msg) == 0)
-        return 0;
-    int line = piece >= 0 && piece < p->n_pieces ? p->piece_line[piece] : p->piece_line[0];
-    return s_fail(p, line, p->key_section, p->key, msg);
-}
-
-static int s_syntax_error(s_parse_t *p)
-{
-    return s_fail(p, p->lineno, p->section, "",
-                  "syntax error (hint: a line is '[section]', 'key = value', a comment "
-                  "starting with ';' or '#', or an indented continuation)");
-}
-
-/* A [section] line (body starts with '['). */
-static int s_section_line(s_parse_t *p, const char *body, size_t blen)
-{
-    const char *close = memchr(body, ']', blen);
-    if (!close)
-        return s_syntax_error(p);
-    char name[S_KEY_LEN], hint[256], msg[S_MSG_LEN];
-    const size_t sl = (size_t)(close - body - 1);
-    snprintf(name, sizeof name, "%.*s", (int)(sl < sizeof name ? sl : sizeof name - 1), body + 1);
-    if (sl >= sizeof name || (!s_section_known(name) && !s_sim_section_name_ok(name))) {
-        s_sections_hint(hint, sizeof hint);
-        snprintf(msg, sizeof msg,
-                 "unknown section (hint: the sections are %s, or a simulator's own, named in "
-                 "lower case like [gridworld])",
-                 hint);
-        return s_fail(p, p->lineno, name, "", msg);
-    }
-    if (s_sim_section_name_ok(name) && /* recorded, so that its name is checked later */
-        cg_config_sim_put(p->cfg, name, "", "", p->origin, p->lineno, msg, sizeof msg) != CG_OK)
-        return s_fail(p, p->lineno, name, "", msg);
-    snprintf(p->section, sizeof p->section, "%s", name);
-    if (strcmp(name, "constraints") == 0)
-        p->cfg->constraints_explicit = true; /* even an empty section is explicit */
-    return 0;
-}
-
-/* A key = value line. */
-static int s_key_line(s_parse_t *p, const char *body, size_t blen)
-{
-    size_t klen = strcspn(body, "=:;");
-    if (klen >= blen || body[klen] == ';')
-        return s_syntax_error(p);
-    const char *value = body + klen + 1;
-    while (klen > 0 && s_is_space(body[klen - 1]))
-        klen--;
-    if (klen >= sizeof p->key) {
-        char key[48];
-        snprintf(key, sizeof key, "%.40s...", body);
-        return s_fail(p, p->lineno, p->section, key,
-                      "key name is too long (hint: keys are short names; see docs/config.md)");
-    }
-    memcpy(p->key, body, klen);
-    p->key[klen] = '\0';
-    memcpy(p->key_section, p->section, sizeof p->section);
-    size_t vlen = blen - (size_t)(value - body);
-    while (vlen > 0 && s_is_space(*value))
-        value++, vlen--;
-    p->pending = true;
-    p->val_len = 0;
-    p->val[0] = '\0';
-    p->n_pieces = 0;
-    /* a value that is only a comment is empty */
-    return s_append(p, value, vlen > 0 && *value == ';' ? 0 : s_cut_comment(value, vlen));
-}
-
-static int s_line(s_parse_t *p, const char *line, size_t n)
-{
-    if (memchr(line, '\0', n))
-        return s_fail(p, p->lineno, "", "",
-                      "line contains a NUL byte (hint: a config is a text file)");
-    if (p->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
-        line += 3, n -= 3; /* UTF-8 byte order mark */
-    size_t lead = 0;
-    while (lead < n && s_is_space(line[lead]))
-        lead++;
-    const char *body = line + lead;
-    size_t blen = n - lead;
-    while (blen > 0 && s_is_space(body[blen - 1]))
-        blen--;
-    if (blen == 0)
-        return 0;
-    if (p->pending && lead > 0) {
-        const bool sim_text = s_sim_section_name_ok(p->key_section);
-        if (body[0] == ';' || (body[0] == '#' && !sim_text))
-            return 0;
-        return s_append(p, body, s_cut_comment(body, blen));
-    }
-    if (body[0] == ';' || body[0] == '#')
-        return 0;
-    if (s_flush(p) != 0)
-        return -1;
-    return body[0] == '[' ? s_section_line(p, body, blen) : s_key_line(p, body, blen);
-}
-
-static cg_status_t s_load_text(cg_config_t *cfg, const char *text, size_t len, const char *origin,
-                               char *err, size_t errlen)
-{
-    s_parse_t *p = cg_calloc(1, sizeof *p);
-    cg_config_t *work = cg_calloc(1, sizeof *work);
-    *work = *cfg; /* cfg changes only if the whole text is valid */
-    p->cfg = work;
-    p->origin = origin;
-    p->err = err;
-    p->errlen = errlen;
-    int rc = 0;
-    for (size_t pos = 0; rc == 0 && pos < len;) {
-        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
-        const size_t n = nl ? (size_t)(nl - line) : len - pos;
-        pos += n + (nl ? 1 : 0);
-        p->lineno++;
-        rc = s_line(p, line, n);
-    }
-    if (rc == 0)
-        rc = s_flush(p);
-    if (rc == 0)
-        *cfg = *work;
-    free(work);
-    free(p);
-    return rc == 0 ? CG_OK : CG_ERR_INVAL;
-}
-
-cg_status_t cg_config_load_string(cg_config_t *cfg, const char *text, const char *origin, char *err,
-                                  size_t errlen)
-{
-    CG_ASSERT(cfg && text);
-    return s_load_text(cfg, text, strlen(text), origin ? origin : "<string>", err, errlen);
-}
-
-cg_status_t cg_config_load(cg_config_t *cfg, const char *path, char *err, size_t errlen)
-{
-    CG_ASSERT(cfg && path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cg_status_msg(err, errlen, "%s: cannot open: %s (hint: check the path given to --config)",
-                      path, strerror(errno));
-        return CG_ERR_IO;
-    }
-    char *text = cg_calloc(S_MAX_FILE + 1, 1);
-    size_t len = fread(text, 1, S_MAX_FILE + 1, f);
-    int read_errno = ferror(f) ? errno : 0;
-    fclose(f);
-    cg_status_t st;
-    if (read_errno) {
-        cg_status_msg(err, errlen, "%s: cannot read: %s (hint: the config must be a readable file)",
-                      path, strerror(read_errno));
-        st = CG_ERR_IO;
-    } else if (len > S_MAX_FILE) {
-        cg_status_msg(err, errlen, "%s: larger than %d bytes (hint: is this a config file?)", path,
-                      S_MAX_FILE);
-        st = CG_ERR_INVAL;
-    } else {
-        st = s_load_text(cfg, text, len, path, err, errlen);
-    }
-    free(text);
-    return st;
 }
 
 cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, size_t errlen)
@@ -1289,7 +904,7 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
                       assignment);
         return CG_ERR_INVAL;
     }
-    char section[S_KEY_LEN], key[S_KEY_LEN];
+    char section[CG_CONFIG_KEY_LEN], key[CG_CONFIG_KEY_LEN];
     size_t sl = (size_t)(dot - assignment), kl = (size_t)(eq - dot - 1);
     if (sl >= sizeof section || kl >= sizeof key) {
         cg_status_msg(err, errlen, "--set %.40s...: name too long (hint: --set section.key=value)",
@@ -1305,14 +920,14 @@ cg_status_t cg_config_set(cg_config_t *cfg, const char *assignment, char *err, s
     char *v = s_trim(value);
     cg_config_t *work = cg_calloc(1, sizeof *work);
     *work = *cfg;
-    char msg[S_MSG_LEN];
+    char msg[CG_CONFIG_MSG_LEN];
     int piece = 0;
     cg_status_t st = CG_OK;
     if (s[0] == '\0' || k[0] == '\0') {
         cg_status_msg(err, errlen,
                       "--set %s.%s: empty section or key (hint: --set section.key=value)", s, k);
         st = CG_ERR_INVAL;
-    } else if (s_apply(work, s, k, v, "--set", 0, &piece, msg, sizeof msg) != 0) {
+    } else if (cg_config_apply(work, s, k, v, "--set", 0, &piece, msg, sizeof msg) != 0) {
         cg_status_msg(err, errlen, "--set %s.%s: %s", s, k, msg);
         st = CG_ERR_INVAL;
     } else {
@@ -1330,7 +945,7 @@ void cg_config_defaults(cg_config_t *cfg)
     CG_ASSERT(cfg);
     memset(cfg, 0, sizeof *cfg); /* no constraints, no simulator sections */
     for (size_t i = 0; i < S_N_KEYS; i++) {
-        char msg[S_MSG_LEN];
+        char msg[CG_CONFIG_MSG_LEN];
         int piece = 0;
         const int rc = s_set_key(cfg, &s_KEYS[i], s_KEYS[i].def, &piece, msg, sizeof msg);
         CG_ASSERT(rc == 0); /* test_config: every default passes its own key's checks */
@@ -1394,7 +1009,7 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
 
 static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
 {
-    char msg[S_MSG_LEN];
+    char msg[CG_CONFIG_MSG_LEN];
     if (cfg->n_constraints < 0 || cfg->n_constraints > CG_MAX_COSTS) {
         cg_status_msg(err, errlen, "[constraints]: %d constraints (hint: at most %d)",
                       cfg->n_constraints, CG_MAX_COSTS);
@@ -1469,13 +1084,13 @@ static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
                       cfg->horizon, cfg->max_steps_per_episode);
         return -1;
     }
-    return s_check_sim_store(cfg, err, errlen);
+    return cg_config_check_sim_store(cfg, err, errlen);
 }
 
 cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
 {
     CG_ASSERT(cfg);
-    char msg[S_MSG_LEN];
+    char msg[CG_CONFIG_MSG_LEN];
     for (size_t i = 0; i < S_N_KEYS; i++) {
         if (s_check_stored(cfg, &s_KEYS[i], msg, sizeof msg) != 0) {
             cg_status_msg(err, errlen, "[%s] %s: %s", s_KEYS[i].section, s_KEYS[i].key, msg);
