@@ -1,8 +1,9 @@
 /* cmd_scaling: `cgrpo scaling --actors 1,2,4,... --sim null|gridworld|sleep:US`, the actor-
- * scaling study. For each actor count: a training of fixed duration (learner in this
- * process, N local actor processes) measured over its steady state (from the first update
- * after the warm-up with every actor alive, to the last): env-steps/s, groups/s ingested,
- * learner busy fraction (time in updates / wall), weight-broadcast latency p50/p99 (publish
+ * scaling study. For each actor count: a training (learner in this process, N local actor
+ * processes) run until K updates are measured in its steady state (from the first update
+ * that finds every actor alive) or a time limit, a watcher thread showing its progress:
+ * env-steps/s, groups/s ingested, learner busy fraction (time in updates / wall), weight-broadcast
+ * latency p50/p99 (publish
  * -> an actor applies it, reported in heartbeats), policy lag, stale groups dropped, rejected
  * messages; then a raw ZeroMQ PUSH/PULL baseline with that run's mean message size, and
  * ingest as a fraction of it. A table on stdout, scaling.csv, scaling.gp and scaling.png
@@ -24,6 +25,7 @@
 #include "cg_alloc.h"
 #include "cg_cmd.h"
 #include "cg_learner.h"
+#include "cg_log.h"
 #include "cg_metrics.h"
 #include "cg_os.h"
 #include "cg_transport.h"
@@ -35,7 +37,8 @@
 typedef struct {
     int actors;
     int ok;
-    int window; /* updates in the measured steady state */
+    char why[160]; /* !ok: what went wrong, for the table */
+    int window;    /* updates in the measured steady state */
     double steps_per_s, groups_per_s, trained_per_s, busy, lat_p50_ms, lat_p99_ms, lag;
     int64_t dropped, rejected, latency_samples;
     double msg_bytes, groups_per_msg;
@@ -49,15 +52,19 @@ static void s_usage(FILE *out)
             "usage: cgrpo scaling --actors LIST --sim SIM [options]\n"
             "(also as cgrpo bench --actors LIST --sim SIM)\n"
             "The actor-scaling study: for each actor count a short training on this machine,\n"
-            "measured from the end of its first update to its last, then a raw ZeroMQ PUSH/PULL\n"
+            "measured over its steady state (one progress line per count), then a raw ZeroMQ "
+            "PUSH/PULL\n"
             "baseline with the same message size. Table on stdout; scaling.csv and scaling.png\n"
             "(gnuplot) in the bench directory.\n\n"
             "  --actors LIST       actor counts, e.g. 1,2,4,8,16,32,64\n"
             "  --sim SIM           null | gridworld | sleep:MICROSECONDS (the sleep simulator\n"
             "                      stands in for an expensive one: many actors fit on few cores)\n"
-            "  --duration D        seconds of training per actor count (default 40)\n"
-            "  --warmup W          seconds not measured at the start of each (default D/4); the\n"
-            "                      measurement also waits for every actor to be alive\n"
+            "  --updates K         policy updates measured per count (default 3): each count\n"
+            "                      runs until K updates after its steady state begins (the first\n"
+            "                      update that finds every actor alive), or --duration\n"
+            "  --duration D        at most this many seconds per count (default 300); a count\n"
+            "                      that measured no update by then says so in the table\n"
+            "  --warmup W          the steady state begins no earlier than W s (default 0)\n"
             "  --seconds S         duration of each raw PUSH/PULL baseline (default 2)\n"
             "  --config FILE       base config; --set SEC.KEY=VALUE repeatable (applied after\n"
             "                      actor.heartbeat_ms=100, before the study's own keys)\n"
@@ -108,28 +115,78 @@ static int s_series_load(const char *dir, s_series_t *s)
 
 /* ---- one actor count ------------------------------------------------------------------ */
 
-/* The run of one actor count ends after its duration: SIGALRM raises the stop flag the
- * learner polls; s_timeup tells it from a user's Ctrl-C. */
-static volatile sig_atomic_t s_timeup;
-
-static void s_on_alarm(int sig)
+/* The steady state of a run: from the first update that finds all n actors alive, at least
+ * warmup seconds in, to the last. Its first row, or -1 before there is one. */
+static int s_steady_start(const s_series_t *s, int n_actors, double warmup)
 {
-    (void)sig;
-    s_timeup = 1;
-    cg_cmd_stop = 1;
+    for (int r = 0; r < s->n_rows; r++)
+        if (s->col[S_ALIVE][r] >= n_actors && s->col[S_WALL][r] >= warmup)
+            return r;
+    return -1;
 }
 
-static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, double duration,
-                     double warmup, s_row_t *row)
+/* The watcher of one count's run (its own thread): every 250 ms it reads the run's metrics,
+ * shows the count's progress line, and stops the learner once `updates` updates are measured
+ * or `duration` seconds have passed. */
+typedef struct {
+    const char *dir;
+    int n_actors, updates;
+    double duration, warmup, t0;
+    int measured, rows; /* as last seen */
+    int done;           /* (atomic) the run is over: the watcher ends */
+    int stopped;        /* (atomic) the watcher stopped it (not the user) */
+    int tty;
+} s_watch_t;
+
+static void s_progress(const s_watch_t *w, const char *end)
+{
+    fprintf(stderr, "%s  %d actor%s: %.0f s, %d update%s, %d of %d measured%s", w->tty ? "\r" : "",
+            w->n_actors, w->n_actors == 1 ? "" : "s", cg_os_now() - w->t0, w->rows,
+            w->rows == 1 ? "" : "s", w->measured, w->updates, end);
+    fflush(stderr);
+}
+
+static void *s_watch_main(void *arg)
+{
+    s_watch_t *w = arg;
+    double shown = cg_os_now();
+    while (!__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        s_series_t s = {0};
+        if (s_series_load(w->dir, &s) == 0) {
+            const int r0 = s_steady_start(&s, w->n_actors, w->warmup);
+            w->rows = s.n_rows;
+            w->measured = r0 < 0 ? 0 : s.n_rows - 1 - r0;
+        }
+        s_series_free(&s);
+        const double now = cg_os_now();
+        if (w->tty || now - shown >= 30) { /* in place on a terminal, else every 30 s */
+            s_progress(w, w->tty ? "" : "\n");
+            shown = now;
+        }
+        if (w->measured >= w->updates || now - w->t0 >= w->duration) {
+            __atomic_store_n(&w->stopped, 1, __ATOMIC_RELEASE);
+            cg_cmd_stop = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, int updates,
+                     double duration, double warmup, s_row_t *row)
 {
     char err[1024] = "";
     cg_env_spec_t env;
-    if (cg_cmd_env(cfg, &env))
+    if (cg_cmd_env(cfg, &env)) {
+        snprintf(row->why, sizeof row->why, "the simulator's settings are refused (see above)");
         return -1;
+    }
     cg_learner_opts_t lopts = {cfg, &env, dir, 0, "", 0};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
-        fprintf(stderr, "cgrpo scaling: %s\n", err);
+        snprintf(row->why, sizeof row->why, "no learner: %.140s", err);
         return -1;
     }
     int port = cg_learner_port(learner);
@@ -143,23 +200,23 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
             break;
     }
     cg_status_t rc = CG_ERR_IO;
-    if (started == n_actors) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = s_on_alarm;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGALRM, &sa, NULL);
-        struct itimerval it = {
-            {0, 0}, {(time_t)duration, (suseconds_t)(1e6 * (duration - (time_t)duration))}};
-        s_timeup = 0;
-        setitimer(ITIMER_REAL, &it, NULL);
+    s_watch_t w = {.dir = dir,
+                   .n_actors = n_actors,
+                   .updates = updates,
+                   .duration = duration,
+                   .warmup = warmup,
+                   .t0 = cg_os_now(),
+                   .tty = isatty(STDERR_FILENO)};
+    pthread_t watcher;
+    if (started == n_actors && pthread_create(&watcher, NULL, s_watch_main, &w) == 0) {
         rc = cg_learner_run(learner, &cg_cmd_stop);
-        struct itimerval off = {{0, 0}, {0, 0}};
-        setitimer(ITIMER_REAL, &off, NULL);
-        if (s_timeup && rc == CG_ERR_INTERRUPTED) { /* our alarm, not the user */
-            rc = CG_OK;
+        __atomic_store_n(&w.done, 1, __ATOMIC_RELEASE);
+        pthread_join(watcher, NULL);
+        if (__atomic_load_n(&w.stopped, __ATOMIC_ACQUIRE) && rc == CG_ERR_INTERRUPTED) {
+            rc = CG_OK; /* the watcher's stop, not the user's */
             cg_cmd_stop = 0;
         }
+        s_progress(&w, "\n");
     }
     cg_learner_counters_t c;
     cg_learner_counters(learner, &c);
@@ -167,31 +224,22 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, doub
     cg_learner_destroy(&learner);
     free(pids);
     if (rc != CG_OK) {
-        fprintf(stderr, "cgrpo scaling: the run with %d actors stopped: %s\n", n_actors,
-                cg_status_str(rc));
+        snprintf(row->why, sizeof row->why, "the run stopped: %s", cg_status_str(rc));
         return -1;
     }
 
     s_series_t s = {0};
-    if (s_series_load(dir, &s) || s.n_rows < 2) {
-        fprintf(stderr,
-                "cgrpo scaling: with %d actors, %d policy updates in %.0f s: too few to "
-                "measure (hint: a longer --duration, or a smaller train.groups)\n",
-                n_actors, s.n_rows, duration);
+    const int loaded = s_series_load(dir, &s) == 0;
+    const int r0 = loaded ? s_steady_start(&s, n_actors, warmup) : -1, r1 = s.n_rows - 1;
+    if (r0 < 0 || r1 - r0 < 1) {
+        snprintf(row->why, sizeof row->why,
+                 "%d update%s in %.0f s, %d with all actors alive: too few (hint: a longer "
+                 "--duration or a smaller train.groups)",
+                 loaded ? s.n_rows : 0, loaded && s.n_rows == 1 ? "" : "s", duration,
+                 r0 < 0 ? 0 : s.n_rows - r0);
         s_series_free(&s);
         return -1;
     }
-    /* Steady state: from the first update after the warm-up that finds every actor alive
-     * (starting many actor processes on few cores takes seconds; the first updates drain
-     * what piled up meanwhile) to the last update; at least one interval. */
-    int r1 = s.n_rows - 1, r0 = 0;
-    while (r0 < r1 - 1 && (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup))
-        r0++;
-    if (s.col[S_ALIVE][r0] < n_actors || s.col[S_WALL][r0] < warmup)
-        fprintf(stderr,
-                "cgrpo scaling: with %d actors the measurement starts at %.1f s with %.0f "
-                "actors alive (hint: a longer --duration)\n",
-                n_actors, s.col[S_WALL][r0], s.col[S_ALIVE][r0]);
     row->window = r1 - r0;
     double span = s.col[S_WALL][r1] - s.col[S_WALL][r0], busy = 0, lag = 0;
     for (int r = r0 + 1; r <= r1; r++) {
@@ -306,7 +354,7 @@ static void s_print_header(FILE *out)
 static void s_print_row(FILE *out, const s_row_t *r)
 {
     if (!r->ok) {
-        fprintf(out, "%6d  (failed)\n", r->actors);
+        fprintf(out, "%6d  (not measured: %s)\n", r->actors, r->why);
         return;
     }
     fprintf(out, "%6d %12.0f %9.1f %6.3f %10.1f %10.1f %6.2f %9.1f %8lld %8.1f %12.0f %10.4f\n",
@@ -404,6 +452,7 @@ typedef struct {
     const char *sim;            /* --sim as given */
     char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64];
     double duration, warmup, seconds;
+    int updates;
     long ncpu;
     char dir[CG_PATH_LEN];
     char title[256]; /* the plot's, from the first count's config */
@@ -456,15 +505,16 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
                  st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
                  cfg->max_policy_lag, st->ncpu);
         printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
-               "max policy lag %d, %.0f s per count (first %.0f s not measured), %ld CPUs\n",
+               "max policy lag %d, %d updates measured per count (at most %.0f s each), %ld "
+               "CPUs\n",
                st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size, cfg->max_policy_lag,
-               st->duration, st->warmup, st->ncpu);
+               st->updates, st->duration, st->ncpu);
         s_print_header(stdout);
         fflush(stdout);
         st->header = 1;
     }
     snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", st->dir, st->sim_name, actors);
-    row.ok = s_measure(cfg, run_dir, actors, st->duration, st->warmup, &row) == 0;
+    row.ok = s_measure(cfg, run_dir, actors, st->updates, st->duration, st->warmup, &row) == 0;
     if (row.ok) {
         int pushers = actors < st->ncpu ? actors : (int)st->ncpu;
         pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
@@ -486,15 +536,21 @@ int cg_cmd_scaling(int argc, char **argv)
     cg_cmd_config_opts_t copts = {0};
     int counts[S_MAX_COUNTS], n_counts = 0;
     const char *sim = "null", *out_dir = NULL;
-    double duration = 40, warmup = -1;
+    double duration = 300, warmup = 0;
     double seconds = 2;
+    long updates = 3;
     cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
-    static const struct option longopts[] = {
-        {"actors", required_argument, NULL, 'a'},   {"sim", required_argument, NULL, 'S'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
-        {"seconds", required_argument, NULL, 'T'},  {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"actors", required_argument, NULL, 'a'},
+                                             {"sim", required_argument, NULL, 'S'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"seconds", required_argument, NULL, 'T'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"updates", required_argument, NULL, 'u'},
+                                             {"set", required_argument, NULL, 's'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -522,6 +578,10 @@ int cg_cmd_scaling(int argc, char **argv)
             if (cg_cmd_opt_double("scaling", "--seconds", optarg, 0.001, 3600, &seconds))
                 return 2;
             break;
+        case 'u':
+            if (cg_cmd_opt_long("scaling", "--updates", optarg, 1, 100000, &updates))
+                return 2;
+            break;
         case 'c': copts.config_path = optarg; break;
         case 's':
             if (cg_cmd_add_set(&copts, optarg))
@@ -542,14 +602,13 @@ int cg_cmd_scaling(int argc, char **argv)
     }
     if (n_counts == 0)
         n_counts = s_parse_counts("1,2,4", counts);
-    if (warmup < 0)
-        warmup = duration / 4;
 
     s_study_t st = {.copts = copts,
                     .sim = sim,
                     .duration = duration,
                     .warmup = warmup,
                     .seconds = seconds,
+                    .updates = (int)updates,
                     .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
     if (s_parse_sim(&st))
         return 2;
@@ -566,6 +625,8 @@ int cg_cmd_scaling(int argc, char **argv)
     }
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
+    if (!getenv("CG_LOG_LEVEL"))
+        cg_log_set_level(CG_LOG_WARN); /* a progress line per count, not the learner's log */
     char csv_path[CG_PATH_LEN + 32];
     snprintf(csv_path, sizeof csv_path, "%s/scaling.csv", dir);
     FILE *csv = fopen(csv_path, "w");
@@ -579,7 +640,7 @@ int cg_cmd_scaling(int argc, char **argv)
             "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
             "window_s,dropped_total\n");
 
-    int status = 0;
+    int status = 0, measured = 0;
     for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
         const int rc = s_one_count(&st, counts[k], csv);
         if (rc < 0) {
@@ -587,11 +648,12 @@ int cg_cmd_scaling(int argc, char **argv)
             return 1;
         }
         status |= rc;
+        measured += rc == 0;
     }
     fclose(csv);
     char png[CG_PATH_LEN + 32];
     snprintf(png, sizeof png, "%s/scaling.png", dir);
-    if (s_plot(dir, st.title) == 0)
+    if (measured > 0 && s_plot(dir, st.title) == 0)
         printf("results: %s, %s\n", csv_path, png);
     else
         printf("results: %s (no plot)\n", csv_path);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# test_docs_scaling.sh CGRPO SRC: every `cgrpo scaling` command that README.md and
+# docs/performance.md give (in code blocks; backslash continuations joined) runs as written,
+# with short settings appended (2 actor counts, B = 4, 2 updates): each count gets a row
+# (none "not measured"), one progress line, no learner log lines and no gnuplot warnings, and
+# the CSV and plot are written.
+set -euo pipefail
+cgrpo=$1
+src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+cmds=$(awk '/^```/ {code = !code; next}
+            code { line = (cont ? line " " : "") $0; cont = sub(/\\$/, "", line)
+                   if (!cont) { if (line ~ /cgrpo scaling /) print line; line = "" } }' \
+           "$src/README.md" "$src/docs/performance.md")
+[ -n "$cmds" ] || fail "no cgrpo scaling command found in README.md or docs/performance.md"
+grep -q 'cgrpo scaling' <<<"$(sed -n '/^```/,/^```/p' "$src/README.md")" || fail "README.md lost its study command"
+n=0
+while IFS= read -r line; do
+    n=$((n + 1))
+    args=${line#*cgrpo scaling }
+    args=${args%%#*} # a trailing comment
+    out="$tmp/study-$n"
+    echo "== cgrpo scaling $args (+ short settings)"
+    # shellcheck disable=SC2086 # the documented arguments, split as a shell would
+    "$cgrpo" scaling $args --actors 1,2 --set train.groups=4 --set actor.instances=4 \
+        --updates 2 --duration 60 --seconds 0.3 --set learner.device=cpu --out "$out" \
+        >"$tmp/log-$n" 2>&1 || fail "study $n exited non-zero: $(cat "$tmp/log-$n")"
+    for a in 1 2; do
+        grep -Eq "^ +$a +[0-9]" "$tmp/log-$n" || fail "study $n: no row for $a actor(s): $(cat "$tmp/log-$n")"
+        [ "$(grep -c "^  $a actors\?: " "$tmp/log-$n")" -eq 1 ] ||
+            fail "study $n: not one progress line for $a actor(s): $(cat "$tmp/log-$n")"
+    done
+    ! grep -q "not measured" "$tmp/log-$n" || fail "study $n: a count was not measured: $(cat "$tmp/log-$n")"
+    ! grep -qi "warning\|^INFO" "$tmp/log-$n" || fail "study $n: warnings or log lines: $(cat "$tmp/log-$n")"
+    [ "$(grep -c '^sleep' "$out/scaling.csv")" -eq 2 ] || fail "study $n: scaling.csv has not 2 rows"
+    if command -v gnuplot >/dev/null; then
+        [ -s "$out/scaling.png" ] || fail "study $n: no scaling.png"
+    fi
+done <<<"$cmds"
+echo "$n passed, 0 failed"
