@@ -43,18 +43,37 @@ static double s_prospect(double v, double beta, double lambda_pos, double lambda
 /* The reward (or ScRew) component after the stabilisers: identity when both are off,
  * PT(z) with prospect alone, (1-alpha) PT(z) + alpha PT(delta) with the dual anchor
  * (PT = identity there when prospect is off). */
-static double s_stabilise(const cg_adv_config_t *cfg, double z, double r, double sigma_goal)
+static double s_stabilise(const cg_adv_config_t *cfg, double z, double r, double mu_goal,
+                          double sigma_goal)
 {
     double pz =
         cfg->prospect ? s_prospect(z, cfg->pt_beta, cfg->pt_lambda_pos, cfg->pt_lambda_neg) : z;
     if (!cfg->dual_anchor)
         return pz;
-    double delta = (r - 0.5) / sigma_goal;
+    double delta = (r - mu_goal) / sigma_goal;
     double pd = cfg->prospect
                     ? s_prospect(delta, cfg->pt_beta, cfg->pt_lambda_pos, cfg->pt_lambda_neg)
                     : delta;
     double alpha = (double)cfg->alpha;
     return (1.0 - alpha) * pz + alpha * pd;
+}
+
+/* The dual anchor's goal: delta = (r - mu_goal) / sigma_goal. Paper form: mu_goal = 0.5,
+ * sigma_goal = 1 / (2 sqrt(C)); code form (the authors' code): mu_goal = max(0.5, the
+ * group's mean reward), sigma_goal = sqrt(G / 4C). */
+static void s_goal(const cg_adv_config_t *cfg, double mean_r, int32_t G, int32_t n_checks,
+                   double *mu_goal, double *sigma_goal)
+{
+    *mu_goal = 0.5;
+    *sigma_goal = 1.0;
+    if (!cfg->dual_anchor)
+        return;
+    if (cfg->anchor == CG_ANCHOR_CODE) {
+        *mu_goal = mean_r > 0.5 ? mean_r : 0.5;
+        *sigma_goal = sqrt((double)G / (4.0 * (double)n_checks));
+    } else {
+        *sigma_goal = 0.5 / sqrt((double)n_checks);
+    }
 }
 
 static int s_all_finite(const float *x, size_t n)
@@ -71,6 +90,7 @@ void cg_adv_config_from(const cg_config_t *cfg, cg_adv_config_t *out)
     out->estimator = cfg->estimator;
     out->eps = cfg->adv_eps;
     out->dual_anchor = cfg->dual_anchor;
+    out->anchor = cfg->anchor;
     out->alpha = cfg->da_alpha;
     out->prospect = cfg->prospect;
     out->pt_beta = cfg->pt_beta;
@@ -110,7 +130,8 @@ cg_status_t cg_adv_group(const cg_adv_config_t *cfg, int32_t G, int32_t K, const
         return CG_ERR_INVAL;
     if (!isfinite(cfg->eps) || cfg->eps < 0.0f)
         return CG_ERR_INVAL;
-    if (cfg->dual_anchor && n_checks < 1)
+    if (cfg->dual_anchor &&
+        (n_checks < 1 || (cfg->anchor != CG_ANCHOR_PAPER && cfg->anchor != CG_ANCHOR_CODE)))
         return CG_ERR_INVAL;
     /* grpo reads neither costs nor multipliers. */
     int32_t nc = est == CG_ADV_GRPO ? 0 : K;
@@ -121,7 +142,7 @@ cg_status_t cg_adv_group(const cg_adv_config_t *cfg, int32_t G, int32_t K, const
         return CG_ERR_NONFINITE;
 
     const double eps = (double)cfg->eps;
-    const double sigma_goal = cfg->dual_anchor ? 0.5 / sqrt((double)n_checks) : 1.0;
+    double mu_goal, sigma_goal;
     /* Component j: 0 = reward, 1+k = cost k; signed weights w = (lambda_R, -lambda_k). */
     double mu[CG_MAX_COSTS + 1], sd[CG_MAX_COSTS + 1], w[CG_MAX_COSTS + 1];
     const float *x[CG_MAX_COSTS + 1];
@@ -132,11 +153,12 @@ cg_status_t cg_adv_group(const cg_adv_config_t *cfg, int32_t G, int32_t K, const
         s_moments(x[j], G, &mu[j], &sd[j]);
         w[j] = est == CG_ADV_GRPO ? 1.0 : (j == 0 ? (double)lambda[0] : -(double)lambda[j]);
     }
+    s_goal(cfg, mu[0], G, n_checks, &mu_goal, &sigma_goal);
 
     if (est == CG_ADV_GRPO) {
         for (int32_t i = 0; i < G; i++) {
             double z = s_z((double)reward[i], mu[0], sd[0], eps);
-            adv[i] = (float)s_stabilise(cfg, z, (double)reward[i], sigma_goal);
+            adv[i] = (float)s_stabilise(cfg, z, (double)reward[i], mu_goal, sigma_goal);
         }
         if (eff_weight) {
             eff_weight[0] = 1.0f;
@@ -149,7 +171,7 @@ cg_status_t cg_adv_group(const cg_adv_config_t *cfg, int32_t G, int32_t K, const
     if (est == CG_ADV_SCALARIZED_ADVANTAGES) {
         for (int32_t i = 0; i < G; i++) {
             double zr = s_z((double)reward[i], mu[0], sd[0], eps);
-            double a = w[0] * s_stabilise(cfg, zr, (double)reward[i], sigma_goal);
+            double a = w[0] * s_stabilise(cfg, zr, (double)reward[i], mu_goal, sigma_goal);
             for (int32_t j = 1; j <= K; j++)
                 a += w[j] * s_z((double)x[j][i], mu[j], sd[j], eps);
             adv[i] = (float)a;
@@ -182,7 +204,7 @@ cg_status_t cg_adv_group(const cg_adv_config_t *cfg, int32_t G, int32_t K, const
                 e += w[j] * ((double)x[j][i] - mu[j]);
             z = e / (sd_rs + eps);
         }
-        adv[i] = (float)s_stabilise(cfg, z, (double)reward[i], sigma_goal);
+        adv[i] = (float)s_stabilise(cfg, z, (double)reward[i], mu_goal, sigma_goal);
     }
     if (eff_weight)
         for (int32_t j = 0; j <= K; j++)

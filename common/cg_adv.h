@@ -33,7 +33,8 @@ typedef struct {
     cg_adv_estimator_t estimator;
     float eps; /* 1e-8 */
     bool dual_anchor;
-    float alpha; /* 0.2 */
+    cg_anchor_form_t anchor; /* paper */
+    float alpha;             /* 0.2 */
     bool prospect;
     float pt_beta;       /* 0.8 */
     float pt_lambda_pos; /* 1.25 */

@@ -73,12 +73,14 @@ static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed
 static const char *const s_ACTIVATIONS[] = {"tanh", "relu", NULL};
 static const char *const s_DEVICES[] = {"auto", "cpu", "cuda", NULL};
 static const char *const s_OVERLAPS[] = {"auto", "on", "off", NULL};
+static const char *const s_ANCHORS[] = {"paper", "code", NULL};
 
 _Static_assert(sizeof(cg_adv_estimator_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_mult_kind_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_activation_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_device_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_overlap_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_anchor_form_t) == sizeof(int), "enum stored as int");
 
 #define S_OFF(field) offsetof(cg_config_t, field)
 #define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
@@ -187,6 +189,9 @@ static const s_key_t s_KEYS[] = {
      .flags = S_LO_OPEN,
      .note = "empty = none, else one per group member (group_size values)"},
     K_BOOL("stabilisers", "dual_anchor", dual_anchor, "false", NULL),
+    K_ENUM("stabilisers", "anchor", anchor, "paper", s_ANCHORS,
+           "the dual anchor's form: paper = (r - 0.5) 2 sqrt(C); code = the authors' code, "
+           "(r - max(0.5, mean r)) / sqrt(G / 4C)"),
     K_F32("stabilisers", "alpha", da_alpha, "0.2", 0.0, 1.0, 0, NULL),
     K_BOOL("stabilisers", "prospect", prospect, "false", NULL),
     K_F32("stabilisers", "pt_beta", pt_beta, "0.8", 0.0, INFINITY, S_LO_OPEN, NULL),

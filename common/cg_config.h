@@ -46,6 +46,11 @@ typedef enum {
 } cg_mult_kind_t;
 
 typedef enum {
+    CG_ANCHOR_PAPER = 0, /* delta = (r - 0.5) / sigma_goal, sigma_goal = 1 / (2 sqrt(C)) */
+    CG_ANCHOR_CODE = 1,  /* the authors' code: delta = (r - max(0.5, mean r)) / sqrt(G / 4C) */
+} cg_anchor_form_t;
+
+typedef enum {
     CG_ACT_TANH = 0,
     CG_ACT_RELU = 1,
 } cg_activation_t;
@@ -153,15 +158,16 @@ typedef struct {
     /* [stabilisers] */
     int32_t n_temperatures; /* temperatures = "" (none) or a list of length G */
     float temperatures[CG_MAX_GROUP];
-    bool dual_anchor;    /* dual_anchor = false */
-    float da_alpha;      /* alpha = 0.2 */
-    bool prospect;       /* prospect = false */
-    float pt_beta;       /* pt_beta = 0.8 */
-    float pt_lambda_pos; /* pt_lambda_pos = 1.25 */
-    float pt_lambda_neg; /* pt_lambda_neg = 2.0 */
-    bool asym_kl;        /* asym_kl = false */
-    float kl_neg;        /* kl_neg = 0.025 (beta for A < 0) */
-    float kl_pos;        /* kl_pos = 0.01 (beta for A >= 0) */
+    bool dual_anchor;        /* dual_anchor = false */
+    cg_anchor_form_t anchor; /* anchor = paper */
+    float da_alpha;          /* alpha = 0.2 */
+    bool prospect;           /* prospect = false */
+    float pt_beta;           /* pt_beta = 0.8 */
+    float pt_lambda_pos;     /* pt_lambda_pos = 1.25 */
+    float pt_lambda_neg;     /* pt_lambda_neg = 2.0 */
+    bool asym_kl;            /* asym_kl = false */
+    float kl_neg;            /* kl_neg = 0.025 (beta for A < 0) */
+    float kl_pos;            /* kl_pos = 0.01 (beta for A >= 0) */
 
     /* [actor] */
     int32_t actors;       /* actors = 2 (local actors started by `cgrpo train`) */

@@ -187,6 +187,48 @@ static void test_mdp_worked(void)
     CU_ASSERT(cg_adv_prospect(-50.0f, 0.8f, 1.25f, 2.0f) >= -2.0f);
 }
 
+/* The dual anchor in the form of the authors' code ([stabilisers] anchor = code):
+ * delta = (r - max(0.5, mean r)) / sqrt(G / 4C), prospect on, alpha = 0.2, grpo. By hand for
+ * G = 4, C = 3, r = 0 (all): mean 0 -> mu_goal 0.5, sigma_goal = sqrt(4/12) = 0.577350,
+ * delta = -0.866025, PT(delta) = 2 tanh(-0.692820) = -1.199582, Z = 0 (no variance), so
+ * A = 0.2 * -1.199582 = -0.239916. An all-pass group (r = 1) and a tied one above 0.5
+ * (r = 0.75) have delta = 0: A = 0 (the paper's form gives +0.22055 and +0.12805). The
+ * others were computed in double by an independent python3 script (docs/algorithm.md). */
+static void test_anchor_code_form(void)
+{
+    cg_adv_config_t cfg = s_cfg(CG_ADV_GRPO);
+    cfg.dual_anchor = true;
+    cfg.prospect = true;
+    cfg.anchor = CG_ANCHOR_CODE;
+    struct {
+        int C;
+        float r[4];
+        double a[4];
+    } cases[] = {
+        {3, {0, 0, 0, 0}, {-0.23992, -0.23992, -0.23992, -0.23992}},
+        {3, {1, 1, 1, 1}, {0, 0, 0, 0}},
+        {2, {0.75f, 0.75f, 0.75f, 0.75f}, {0, 0, 0, 0}},
+        {3, {1.0f / 3, 1.0f / 3, 1.0f / 3, 1.0f / 3}, {-0.09077, -0.09077, -0.09077, -0.09077}},
+        {2, {0, 0.5f, 1, 1}, {-1.58033, -0.43481, 0.71928, 0.71928}},
+        {4, {0, 0.25f, 0.25f, 1}, {-1.32807, -0.56881, -0.56881, 1.03607}},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        float a[4];
+        CU_ASSERT_EQUAL(cg_adv_group(&cfg, 4, 0, cases[c].r, NULL, NULL, cases[c].C, a, NULL),
+                        CG_OK);
+        for (int i = 0; i < 4; i++)
+            CG_ASSERT_NEAR(a[i], cases[c].a[i], 5e-6);
+    }
+    /* the paper's form, the default, is unchanged by the new key */
+    cfg.anchor = CG_ANCHOR_PAPER;
+    float r[4] = {0, 0.5f, 1, 1}, a[4];
+    CU_ASSERT_EQUAL(cg_adv_group(&cfg, 4, 0, r, NULL, NULL, 2, a, NULL), CG_OK);
+    CG_ASSERT_NEAR(a[0], -1.66138, 5e-6);
+    /* an unknown form is refused */
+    cfg.anchor = (cg_anchor_form_t)7;
+    CU_ASSERT_EQUAL(cg_adv_group(&cfg, 4, 0, r, NULL, NULL, 2, a, NULL), CG_ERR_INVAL);
+}
+
 /* With prospect on, every advantage of grpo (with or without the dual anchor) lies in
  * (-lambda_minus, lambda_plus) for realistic groups (G <= 64, r in [0,1], C <= 6). */
 static void test_prospect_bounds(void)
@@ -535,6 +577,7 @@ static void test_config_from(void)
     rc.estimator = CG_ADV_SCALARIZED_REWARDS;
     rc.adv_eps = 1e-6f;
     rc.dual_anchor = true;
+    rc.anchor = CG_ANCHOR_CODE;
     rc.da_alpha = 0.3f;
     rc.prospect = true;
     rc.pt_beta = 0.7f;
@@ -544,7 +587,7 @@ static void test_config_from(void)
     cg_adv_config_from(&rc, &c);
     CU_ASSERT(c.estimator == CG_ADV_SCALARIZED_REWARDS && c.eps == 1e-6f && c.dual_anchor &&
               c.alpha == 0.3f && c.prospect && c.pt_beta == 0.7f && c.pt_lambda_pos == 1.5f &&
-              c.pt_lambda_neg == 2.5f);
+              c.pt_lambda_neg == 2.5f && c.anchor == CG_ANCHOR_CODE);
 }
 
 int main(void)
@@ -553,6 +596,7 @@ int main(void)
         {"zscore population convention", test_zscore},
         {"DESIGN worked example G=8 (ScRew, ScAdv)", test_worked_g8},
         {"DESIGN MDP-GRPO worked values", test_mdp_worked},
+        {"dual anchor, the authors' code form", test_anchor_code_form},
         {"prospect bounds on random groups", test_prospect_bounds},
         {"reweighting theorem on random groups", test_reweighting_theorem},
         {"K=0 reduces to GRPO", test_k0_is_grpo},

@@ -140,6 +140,7 @@ static void s_assert_equal(const cg_config_t *a, const cg_config_t *b)
     for (int i = 0; i < CG_MAX_GROUP; i++)
         EQ(temperatures[i]);
     EQ(dual_anchor);
+    EQ(anchor);
     EQ(da_alpha);
     EQ(prospect);
     EQ(pt_beta);
@@ -463,6 +464,7 @@ static const char s_ALL[] = "[run]\n"
                             "[stabilisers]\n"
                             "temperatures = 0.1, 0.4, 0.7, 1.0\n"
                             "dual_anchor = on\n"
+                            "anchor = code\n"
                             "alpha = 0.3\n"
                             "prospect = true\n"
                             "pt_beta = 0.9\n"
@@ -571,6 +573,7 @@ static void test_every_key(void)
     CU_ASSERT_EQUAL(cfg->temperatures[2], 0.7f);
     CU_ASSERT_EQUAL(cfg->temperatures[3], 1.0f);
     CU_ASSERT_TRUE(cfg->dual_anchor);
+    CU_ASSERT_EQUAL(cfg->anchor, CG_ANCHOR_CODE);
     CU_ASSERT_EQUAL(cfg->da_alpha, 0.3f);
     CU_ASSERT_TRUE(cfg->prospect);
     CU_ASSERT_EQUAL(cfg->pt_beta, 0.9f);
