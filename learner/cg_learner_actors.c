@@ -175,7 +175,11 @@ static void s_credit(cg_learner_t *self, cg_learner_actor_t *a)
     } else {
         if (n == 0)
             return;
-        const int64_t share = (window + n - 1) / n;
+        /* At most a quarter of the window at a time (topped up as groups arrive): an actor
+         * that joins later, or one that is faster, finds room instead of waiting a batch. */
+        int64_t share = (window + n - 1) / n;
+        if (share > (window + 3) / 4)
+            share = (window + 3) / 4;
         const int64_t room = window - cg_batch_n_groups(self->filling) - outstanding;
         want = share - a->outstanding;
         if (want > room)

@@ -457,7 +457,8 @@ static int s_await_welcome(cg_socket_t *dealer, const cg_msg_caps_t *caps, cg_ms
 }
 
 /* A peer that says it follows credits, takes its grants and heartbeats on but never sends a
- * group (stuck or hostile) must not stall training: after a heartbeat timeout the learner
+ * group (stuck or hostile) must not stall training (and, first and alone, it is granted a
+ * quarter of the window, not all of it): after a heartbeat timeout the learner
  * takes its grants back and keeps it on probation (one group at a time, outside the window),
  * so the honest actor fills the batches. Without that the batch never fills. */
 static void test_integration_credit_hoarder(void)
@@ -474,7 +475,7 @@ static void test_integration_credit_hoarder(void)
     cg_transport_t *tp = NULL;
     cg_socket_t *dealer = NULL;
     cg_msg_t welcome = {0};
-    long granted = 0;
+    long granted = 0, first_grant = -1;
     s_begin("credit_hoarder", dir);
     pid_t learner = s_start_learner(dir, 0, sets, "learner.log", NULL);
     CG_TEST_REQUIRE(learner > 0);
@@ -510,8 +511,11 @@ static void test_integration_credit_hoarder(void)
             cg_msg_t in = {0};
             if (cg_transport_recv(dealer, &caps, NULL, &in, NULL, NULL, NULL, err, sizeof err) ==
                     CG_OK &&
-                in.type == CG_MSG_HEARTBEAT)
+                in.type == CG_MSG_HEARTBEAT) {
+                if (first_grant < 0 && in.u.heartbeat.credit > 0)
+                    first_grant = in.u.heartbeat.credit;
                 granted += in.u.heartbeat.credit;
+            }
             cg_msg_free(&in);
         }
         int st = 0;
@@ -521,6 +525,8 @@ static void test_integration_credit_hoarder(void)
     printf("\n  hoarder was granted %ld groups and sent none; learner %s after %.1f s\n", granted,
            exited ? "finished" : "stalled", took);
     CU_ASSERT(granted > 0);
+    /* alone, it still holds at most a quarter of the window (B = 8): room for later actors */
+    CU_ASSERT(first_grant > 0 && first_grant <= 2);
     CU_ASSERT(exited);
     CU_ASSERT(took < 6 * S_SLOW); /* one timeout of delay (0.8 s), not one per batch */
     cg_metrics_table_t csv = {0};
