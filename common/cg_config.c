@@ -161,6 +161,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("train", "max_policy_lag", max_policy_lag, "1", 0, 1000000, "versions"),
     K_ENUM("train", "estimator", estimator, "scalarized_advantages", s_ESTIMATORS, NULL),
     K_F32("train", "adv_eps", adv_eps, "1e-8", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_STR("train", "init", init, "", S_STR_PATH, NULL,
+          "checkpoint file or run directory to start the policy from; empty = random weights"),
     K_STR("train", "reference", reference, "", S_STR_PATH, NULL,
           "checkpoint of the KL reference, empty = the initial weights"),
 

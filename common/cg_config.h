@@ -132,6 +132,8 @@ typedef struct {
     float adv_eps;                /* adv_eps = 1e-8 */
     char reference[CG_PATH_LEN];  /* reference = "" (checkpoint for the KL reference; "" = initial
                                      weights) */
+    char init[CG_PATH_LEN];       /* init = "" (checkpoint or run directory of the initial
+                                     weights, a warm start; "" = random) */
 
     /* [constraints]  one key per enforced constraint: <cost name> = <threshold>, and
      * optionally <cost name>_lambda = <value> for its fixed_lambda (default 0.1).

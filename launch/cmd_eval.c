@@ -286,6 +286,11 @@ int cg_cmd_eval(int argc, char **argv)
     if (cg_learner_read_params(dir, cg_policy_params(policy), cg_policy_n_params(policy), &version,
                                err, sizeof err) != CG_OK)
         goto done;
+    /* a warm-started run's initial policy is the one it started from */
+    if (cfg->init[0] &&
+        cg_learner_load_policy(cfg, cg_policy_n_params(init), "[train] init", cfg->init,
+                               cg_policy_params(init), err, sizeof err) != CG_OK)
+        goto done;
     if (tab->eval_begin && !(hook_tally = tab->eval_begin(cg_sim_kind_params(cg_sim_kind(sim))))) {
         snprintf(err, sizeof err, "simulator %s: its eval_begin hook failed", tab->name);
         goto done;

@@ -73,7 +73,7 @@ static cg_status_t s_check_env(cg_learner_t *self, const cg_env_spec_t *env, cha
 
 /* The backend with its first weights (and threads), the host copy of the weights, and the
  * frozen KL reference when the loss needs one. */
-static cg_status_t s_model_new(cg_learner_t *self, char *err, size_t errlen)
+static cg_status_t s_model_new(cg_learner_t *self, int resume, char *err, size_t errlen)
 {
     cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
                                .n_actions = self->env.n_actions,
@@ -101,10 +101,20 @@ static cg_status_t s_model_new(cg_learner_t *self, char *err, size_t errlen)
         snprintf(err, errlen, "backend %s: cannot read parameters", cg_backend_name(self->backend));
         return CG_ERR_INVAL;
     }
+    /* A warm start: its weights are also the KL reference unless [train] reference names
+     * another (a resume restores both from the run's own checkpoint instead). */
+    if (self->cfg.init[0] && !resume &&
+        (cg_learner_load_policy(&self->cfg, self->n_params, "[train] init", self->cfg.init,
+                                self->params, err, errlen) != CG_OK ||
+         cg_backend_set_params(self->backend, self->params) != CG_OK))
+        return CG_ERR_INVAL;
     if (self->cfg.kl_coef > 0 || self->cfg.asym_kl) {
         self->ref = cg_policy_new(&shape, model_seed);
         memcpy(cg_policy_params(self->ref), self->params, self->n_params * sizeof(float));
-        if (self->cfg.reference[0] && cg_learner_ckpt_load_reference(self, err, errlen) != CG_OK)
+        if (self->cfg.reference[0] &&
+            cg_learner_load_policy(&self->cfg, self->n_params, "[train] reference",
+                                   self->cfg.reference, cg_policy_params(self->ref), err,
+                                   errlen) != CG_OK)
             return CG_ERR_INVAL;
     }
     return CG_OK;
@@ -126,7 +136,7 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     }
 
     if (s_check_env(self, opts->env, err, errlen) || s_map_constraints(self, err, errlen) ||
-        s_model_new(self, err, errlen))
+        s_model_new(self, opts->resume, err, errlen))
         goto fail;
     self->mult = cg_mult_new(&self->cfg);
     if (!self->mult) {

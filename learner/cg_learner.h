@@ -59,7 +59,15 @@ void cg_learner_summary(cg_learner_t *self, FILE *out);
 cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n, uint64_t *version,
                                    char *err, size_t errlen);
 
-/* The seed of a run's initial weights (cg_policy_new(shape, seed)); they are the KL
+/* A policy's weights (n_params floats, into dst) from a checkpoint file, or from the latest
+ * checkpoint of a run directory, for the key `what` ("[train] init", "[train] reference"):
+ * refused, naming both, unless the checkpoint's [policy] hidden, activation and parameter
+ * count are those of cfg and n_params. */
+cg_status_t cg_learner_load_policy(const cg_config_t *cfg, size_t n_params, const char *what,
+                                   const char *path, float *dst, char *err, size_t errlen);
+
+/* The seed of a run's initial weights (cg_policy_new(shape, seed)) unless [train] init names
+ * others; they are the KL
  * reference unless [train] reference names a checkpoint. `cgrpo eval` rebuilds them. */
 uint64_t cg_learner_init_seed(const cg_config_t *cfg);
 

@@ -135,12 +135,13 @@ static int32_t s_free_id(cg_learner_t *self, double now)
  * kept at the window W = max(1, max_policy_lag) batches: a group granted now is then trained
  * on within max_policy_lag versions, never dropped as stale, and actors produce the next
  * batch while an update runs. Each credit-following actor is granted up to its share,
- * ceil(W / n) of the n alive, and never more than ceil(W / 4) at a time. Grants go out when an update starts (with max_policy_lag 0:
- * once it has published, so that nothing is sampled with the old weights), and when an
- * actor's groups or heartbeat arrive (its top-up after drops; dead actors' grants go to the
- * living). An actor gone silent holds nothing. One that has held grants for a heartbeat
- * timeout without delivering a group (stuck, or hostile) loses them and is on probation, one
- * group at a time outside the window, until it delivers: it cannot stall the batch. */
+ * ceil(W / n) of the n alive, and never more than ceil(W / 4) at a time. Grants go out when an
+ * update starts (with max_policy_lag 0: once it has published, so that nothing is sampled with the
+ * old weights), and when an actor's groups or heartbeat arrive (its top-up after drops; dead
+ * actors' grants go to the living). An actor gone silent holds nothing. One that has held grants
+ * for a heartbeat timeout without delivering a group (stuck, or hostile) loses them and is on
+ * probation, one group at a time outside the window, until it delivers: it cannot stall the batch.
+ */
 static void s_credit(cg_learner_t *self, cg_learner_actor_t *a)
 {
     if (!a->credits || a->quarantined)

@@ -207,29 +207,69 @@ cg_status_t cg_learner_read_params(const char *run_dir, float *params, size_t n,
     return rc;
 }
 
-/* [train] reference: the KL reference's weights from a checkpoint file, or from the latest
- * checkpoint of a run directory. (A resumed run then restores the same weights from its
- * own checkpoint.) */
-cg_status_t cg_learner_ckpt_load_reference(cg_learner_t *self, char *err, size_t errlen)
+/* "2 x 64 tanh" for messages. */
+static void s_shape_text(const cg_config_t *c, char *buf, size_t n)
 {
-    const char *path = self->cfg.reference;
-    float *dst = cg_policy_params(self->ref);
+    size_t o = (size_t)snprintf(buf, n, "hidden ");
+    for (int32_t i = 0; i < c->n_hidden && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%d", i ? "," : "", c->hidden[i]);
+    snprintf(buf + (o < n ? o : n - 1), n - (o < n ? o : n - 1), "%s%s",
+             c->n_hidden ? " " : "(none) ", c->activation == CG_ACT_RELU ? "relu" : "tanh");
+}
+
+cg_status_t cg_learner_load_policy(const cg_config_t *ours, size_t n_params, const char *what,
+                                   const char *path, float *dst, char *err, size_t errlen)
+{
+    char file[CG_PATH_LEN + 64], why[2 * CG_PATH_LEN + 512] = "";
     struct stat st;
-    cg_status_t rc;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = cg_learner_read_params(path, dst, self->n_params, NULL, err, errlen);
-    } else {
-        cg_ckpt_t *ck = cg_ckpt_load(path, (size_t)1 << 34, &rc, err, errlen);
-        if (ck)
-            rc = cg_ckpt_get_f32(ck, S_SEC_PARAMS, dst, self->n_params, err, errlen);
-        cg_ckpt_destroy(&ck);
+    cg_status_t rc = CG_OK;
+    snprintf(file, sizeof file, "%s", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) { /* a run directory: its latest */
+        char dir[CG_PATH_LEN + 16];
+        int64_t ver = -1;
+        snprintf(dir, sizeof dir, "%s/checkpoints", path);
+        rc = cg_ckpt_latest(dir, file, sizeof file, &ver, why, sizeof why);
+        if (rc == CG_OK && ver < 0) {
+            snprintf(why, sizeof why,
+                     "no checkpoint in %s (hint: name a checkpoint file or a "
+                     "run directory written by cgrpo train)",
+                     dir);
+            rc = CG_ERR_IO;
+        }
     }
+    cg_ckpt_t *ck = rc == CG_OK ? cg_ckpt_load(file, (size_t)1 << 34, &rc, why, sizeof why) : NULL;
+    char *text = NULL;
+    cg_config_t *theirs = cg_calloc(1, sizeof *theirs);
+    cg_ckpt_dtype_t dtype;
+    uint64_t count = 0;
+    if (ck && (rc = cg_ckpt_get_str(ck, S_SEC_CONFIG, &text, why, sizeof why)) == CG_OK &&
+        (rc = cg_ckpt_info(ck, S_SEC_PARAMS, &dtype, &count, why, sizeof why)) == CG_OK) {
+        cg_config_defaults(theirs);
+        char cfg_err[512];
+        if (cg_config_load_string(theirs, text, file, cfg_err, sizeof cfg_err) != CG_OK ||
+            count != n_params || theirs->n_hidden != ours->n_hidden ||
+            memcmp(theirs->hidden, ours->hidden, sizeof ours->hidden) != 0 ||
+            theirs->activation != ours->activation) {
+            char a[128], b[128];
+            s_shape_text(theirs, a, sizeof a);
+            s_shape_text(ours, b, sizeof b);
+            snprintf(why, sizeof why,
+                     "%s holds a policy of %s with %llu parameters, this run builds one of %s "
+                     "with %zu (hint: the same [policy] hidden and activation, and the same "
+                     "simulator)",
+                     file, a, (unsigned long long)count, b, n_params);
+            rc = CG_ERR_MISMATCH;
+        } else {
+            rc = cg_ckpt_get_f32(ck, S_SEC_PARAMS, dst, n_params, why, sizeof why);
+        }
+    }
+    free(text);
+    free(theirs);
+    cg_ckpt_destroy(&ck);
     if (rc != CG_OK) {
-        char why[512];
-        snprintf(why, sizeof why, "%s", err);
-        snprintf(err, errlen, "[train] reference: %s", why); /* why ends with a hint */
+        snprintf(err, errlen, "%s: %s", what, why); /* why ends with a hint */
         return rc;
     }
-    CG_INFO("KL reference: %s", path);
+    CG_INFO("%s: the weights of %s", what, file);
     return CG_OK;
 }

@@ -167,9 +167,6 @@ void cg_learner_endpoint_stop_guard(cg_learner_t *self);
 cg_status_t cg_learner_ckpt_save(cg_learner_t *self);
 /* Restores the run state from the latest checkpoint of run_dir (a --resume). */
 cg_status_t cg_learner_ckpt_restore(cg_learner_t *self, char *err, size_t errlen);
-/* [train] reference: the KL reference's weights from a checkpoint file, or from the latest
- * checkpoint of a run directory. */
-cg_status_t cg_learner_ckpt_load_reference(cg_learner_t *self, char *err, size_t errlen);
 
 /* ---- cg_learner_report.c ---- */
 /* The finished update's row of metrics.csv (t1: its broadcast; dt: since the previous). */

@@ -581,6 +581,89 @@ static void s_small_config(cg_config_t *cfg)
     CU_ASSERT_EQUAL_FATAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
 }
 
+/* A learner stopped at once: its checkpoint holds its initial weights. */
+static void s_stopped_run(const char *dir, const cg_config_t *cfg, char *err, size_t errlen)
+{
+    cg_learner_opts_t opts = {cfg, &s_null_env, dir, 0, "", 0};
+    cg_learner_t *l = cg_learner_new(&opts, err, errlen);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+    volatile sig_atomic_t stop = 1;
+    CU_ASSERT_EQUAL(cg_learner_run(l, &stop), CG_ERR_INTERRUPTED);
+    cg_learner_destroy(&l);
+}
+
+/* [train] init: a warm start takes another run's weights bit for bit (from its run directory
+ * or a checkpoint file), and they are the KL reference too; another shape is refused naming
+ * both; a missing path is refused. */
+static void test_learner_warm_start(void)
+{
+    char a_dir[300], b_dir[300], c_dir[300], err[4096] = "";
+    snprintf(a_dir, sizeof a_dir, "%s/warm-a", s_tmp);
+    snprintf(b_dir, sizeof b_dir, "%s/warm-b", s_tmp);
+    snprintf(c_dir, sizeof c_dir, "%s/warm-c", s_tmp);
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    s_small_config(cfg);
+    s_stopped_run(a_dir, cfg, err, sizeof err); /* seed 1's random weights */
+    const size_t n = 4 * 8 + 8 + 8 * 8 + 8 + 8 * 2 + 2;
+    float wa[256], wb[256], ref[256];
+    CU_ASSERT_EQUAL_FATAL(cg_learner_read_params(a_dir, wa, n, NULL, err, sizeof err), CG_OK);
+
+    cg_config_t *warm = cg_calloc(1, sizeof *warm);
+    *warm = *cfg;
+    warm->seed = 2; /* other random weights, had it not started warm */
+    warm->kl_coef = 0.01f;
+    snprintf(warm->init, sizeof warm->init, "%s", a_dir);
+    snprintf(warm->run_id, sizeof warm->run_id, "warm-b");
+    s_stopped_run(b_dir, warm, err, sizeof err);
+    CU_ASSERT_EQUAL_FATAL(cg_learner_read_params(b_dir, wb, n, NULL, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(memcmp(wa, wb, n * sizeof(float)), 0);
+    char ckdir[400], path[600];
+    int64_t ver = -1;
+    snprintf(ckdir, sizeof ckdir, "%s/checkpoints", b_dir);
+    CU_ASSERT_EQUAL_FATAL(cg_ckpt_latest(ckdir, path, sizeof path, &ver, err, sizeof err), CG_OK);
+    cg_status_t rc = CG_OK;
+    cg_ckpt_t *ck = cg_ckpt_load(path, 1 << 20, &rc, err, sizeof err);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ck);
+    CU_ASSERT_EQUAL(cg_ckpt_get_f32(ck, "reference", ref, n, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(memcmp(wa, ref, n * sizeof(float)), 0); /* the reference: the init */
+    cg_ckpt_destroy(&ck);
+
+    /* the checkpoint file itself, no KL */
+    snprintf(ckdir, sizeof ckdir, "%s/checkpoints", a_dir);
+    CU_ASSERT_EQUAL_FATAL(cg_ckpt_latest(ckdir, path, sizeof path, &ver, err, sizeof err), CG_OK);
+    *warm = *cfg;
+    warm->seed = 3;
+    snprintf(warm->init, sizeof warm->init, "%s", path);
+    snprintf(warm->run_id, sizeof warm->run_id, "warm-c");
+    s_stopped_run(c_dir, warm, err, sizeof err);
+    memset(wb, 0, sizeof wb);
+    CU_ASSERT_EQUAL_FATAL(cg_learner_read_params(c_dir, wb, n, NULL, err, sizeof err), CG_OK);
+    CU_ASSERT_EQUAL(memcmp(wa, wb, n * sizeof(float)), 0);
+
+    /* another shape; a path that is not there */
+    *warm = *cfg;
+    warm->hidden[0] = 16;
+    snprintf(warm->init, sizeof warm->init, "%s", a_dir);
+    char d_dir[300];
+    snprintf(d_dir, sizeof d_dir, "%s/warm-d", s_tmp);
+    cg_learner_opts_t opts = {warm, &s_null_env, d_dir, 0, "", 0};
+    cg_learner_t *l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[train] init: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hidden 8,8 tanh"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hidden 16,8 tanh"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
+    printf("\n    %s\n", err);
+    warm->hidden[0] = 8;
+    snprintf(warm->init, sizeof warm->init, "%s/no-such-run", s_tmp);
+    l = cg_learner_new(&opts, err, sizeof err);
+    CU_ASSERT_PTR_NULL(l);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "[train] init: "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no-such-run"));
+    free(warm);
+    free(cfg);
+}
+
 /* A learner stopped at once writes a checkpoint; resuming it works; a corrupt checkpoint,
  * one of another policy shape and one of another run are refused with clear messages. */
 static void test_learner_checkpoint_refusals(void)
@@ -742,6 +825,7 @@ int main(void)
         {"batch_minibatches", test_batch_minibatches},
         {"metrics_files", test_metrics_files},
         {"metrics_read_back", test_metrics_read_back},
+        {"warm_start", test_learner_warm_start},
         {"learner_checkpoint_refusals", test_learner_checkpoint_refusals},
         {"learner_env_spec", test_learner_env_spec},
         CU_TEST_INFO_NULL,
