@@ -10,12 +10,14 @@
  * (gnuplot) in the bench directory. docs/performance.md. */
 #include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -65,6 +67,11 @@ static void s_usage(FILE *out)
             "  --duration D        at most this many seconds per count (default 300); a count\n"
             "                      that measured no update by then says so in the table\n"
             "  --warmup W          the steady state begins no earlier than W s (default 0)\n"
+            "  --launch CMD        start each count's actors as `CMD -n N cgrpo actor --connect\n"
+            "                      HOST:PORT` (one process; e.g. 'mpirun --hostfile hosts' to\n"
+            "                      spread them over nodes, or 'srun' in a Slurm allocation;\n"
+            "                      with remote nodes also --set learner.bind=0.0.0.0); default:\n"
+            "                      local processes\n"
             "  --seconds S         duration of each raw PUSH/PULL baseline (default 2)\n"
             "  --config FILE       base config; --set SEC.KEY=VALUE repeatable (applied after\n"
             "                      actor.heartbeat_ms=100, before the study's own keys)\n"
@@ -174,8 +181,52 @@ static void *s_watch_main(void *arg)
     return NULL;
 }
 
-static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, int updates,
-                     double duration, double warmup, s_row_t *row)
+/* The actors of one count through a launcher (--launch "mpirun --hostfile h"): one process,
+ * `LAUNCH -n N <this cgrpo> actor --connect HOST:PORT`, its output in dir/actors.log; it
+ * ends with the study. The PID, or -1. */
+static pid_t s_spawn_launcher(const char *launch, int n_actors, const char *endpoint,
+                              const char *dir)
+{
+    char self_exe[4096], count[32], log[CG_PATH_LEN + 160];
+    ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
+    if (len <= 0)
+        return -1;
+    self_exe[len] = '\0';
+    snprintf(count, sizeof count, "%d", n_actors);
+    snprintf(log, sizeof log, "%s/actors.log", dir);
+    char *words = cg_strdup(launch), *argv[72];
+    int n = 0;
+    for (char *save = NULL, *w = strtok_r(words, " \t", &save); w && n < 64;
+         w = strtok_r(NULL, " \t", &save))
+        argv[n++] = w;
+    argv[n++] = (char *)"-n";
+    argv[n++] = count;
+    argv[n++] = self_exe;
+    argv[n++] = (char *)"actor";
+    argv[n++] = (char *)"--connect";
+    argv[n++] = (char *)endpoint;
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* the launcher ends with the study */
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        setenv("OPENBLAS_NUM_THREADS", "1", 0);
+        execvp(argv[0], argv);
+        fprintf(stderr, "cgrpo scaling: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(words);
+    return pid;
+}
+
+static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, const char *launch,
+                     int updates, double duration, double warmup, s_row_t *row)
 {
     char err[1024] = "";
     cg_env_spec_t env;
@@ -191,8 +242,19 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, int 
     }
     int port = cg_learner_port(learner);
     pid_t *pids = cg_calloc((size_t)n_actors, sizeof *pids);
-    int started = 0;
-    for (; started < n_actors; started++) {
+    int started = 0, wanted = n_actors;
+    if (launch) { /* one launcher process starts them all, wherever it places them */
+        char path[CG_PATH_LEN + 160];
+        snprintf(path, sizeof path, "%s/endpoint", dir);
+        char *endpoint = cg_os_read_file(path, NULL);
+        if (endpoint)
+            endpoint[strcspn(endpoint, "\r\n")] = '\0';
+        wanted = 1;
+        pids[0] = endpoint ? s_spawn_launcher(launch, n_actors, endpoint, dir) : -1;
+        started = pids[0] > 0;
+        free(endpoint);
+    }
+    for (; !launch && started < n_actors; started++) {
         char log[CG_PATH_LEN + 128];
         snprintf(log, sizeof log, "%s/actor-%d.log", dir, started);
         pids[started] = cg_cmd_spawn_actor("127.0.0.1", port, started, "", NULL, log);
@@ -208,7 +270,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, int 
                    .t0 = cg_os_now(),
                    .tty = isatty(STDERR_FILENO)};
     pthread_t watcher;
-    if (started == n_actors && pthread_create(&watcher, NULL, s_watch_main, &w) == 0) {
+    if (started == wanted && pthread_create(&watcher, NULL, s_watch_main, &w) == 0) {
         rc = cg_learner_run(learner, &cg_cmd_stop);
         __atomic_store_n(&w.done, 1, __ATOMIC_RELEASE);
         pthread_join(watcher, NULL);
@@ -453,6 +515,7 @@ typedef struct {
     char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64];
     double duration, warmup, seconds;
     int updates;
+    const char *launch; /* --launch: a launcher command for the actors, or NULL */
     long ncpu;
     char dir[CG_PATH_LEN];
     char title[256]; /* the plot's, from the first count's config */
@@ -514,7 +577,8 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
         st->header = 1;
     }
     snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", st->dir, st->sim_name, actors);
-    row.ok = s_measure(cfg, run_dir, actors, st->updates, st->duration, st->warmup, &row) == 0;
+    row.ok = s_measure(cfg, run_dir, actors, st->launch, st->updates, st->duration, st->warmup,
+                       &row) == 0;
     if (row.ok) {
         int pushers = actors < st->ncpu ? actors : (int)st->ncpu;
         pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
@@ -535,22 +599,18 @@ int cg_cmd_scaling(int argc, char **argv)
 {
     cg_cmd_config_opts_t copts = {0};
     int counts[S_MAX_COUNTS], n_counts = 0;
-    const char *sim = "null", *out_dir = NULL;
+    const char *sim = "null", *out_dir = NULL, *launch = NULL;
     double duration = 300, warmup = 0;
     double seconds = 2;
     long updates = 3;
     cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
-    static const struct option longopts[] = {{"actors", required_argument, NULL, 'a'},
-                                             {"sim", required_argument, NULL, 'S'},
-                                             {"duration", required_argument, NULL, 'd'},
-                                             {"warmup", required_argument, NULL, 'w'},
-                                             {"seconds", required_argument, NULL, 'T'},
-                                             {"config", required_argument, NULL, 'c'},
-                                             {"updates", required_argument, NULL, 'u'},
-                                             {"set", required_argument, NULL, 's'},
-                                             {"out", required_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"actors", required_argument, NULL, 'a'},   {"sim", required_argument, NULL, 'S'},
+        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
+        {"seconds", required_argument, NULL, 'T'},  {"config", required_argument, NULL, 'c'},
+        {"updates", required_argument, NULL, 'u'},  {"launch", required_argument, NULL, 'L'},
+        {"set", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -588,6 +648,14 @@ int cg_cmd_scaling(int argc, char **argv)
                 return 2;
             break;
         case 'o': out_dir = optarg; break;
+        case 'L':
+            if (!optarg[strspn(optarg, " \t")]) {
+                fprintf(stderr, "cgrpo scaling: --launch wants a command, e.g. --launch "
+                                "'mpirun --hostfile hosts'\n");
+                return 2;
+            }
+            launch = optarg;
+            break;
         case 'h': s_usage(stdout); return 0;
         default:
             fprintf(stderr, "(hint: cgrpo scaling --actors 1,2,4 --sim sleep:1000; cgrpo scaling "
@@ -609,6 +677,7 @@ int cg_cmd_scaling(int argc, char **argv)
                     .warmup = warmup,
                     .seconds = seconds,
                     .updates = (int)updates,
+                    .launch = launch,
                     .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
     if (s_parse_sim(&st))
         return 2;

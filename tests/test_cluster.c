@@ -641,14 +641,69 @@ done:
     cg_proc_kill_all();
 }
 
+/* `cgrpo scaling --launch mpirun`: each count's actors started by one mpirun (as on the
+ * nodes of an allocation), measured like local ones; the launcher's output in actors.log. */
+static void test_scaling_mpirun(void)
+{
+    if (!s_open_mpi())
+        cg_test_skip(CG_MPIEXEC " is not Open MPI's (the test uses its flags)");
+    char out[S_PATH], log[S_PATH], csv[S_PATH + 32], alog[S_PATH + 64], supp[S_PATH];
+    char launch[S_PATH + 64];
+    snprintf(out, sizeof out, "%s/scaling-mpirun", s_root);
+    snprintf(log, sizeof log, "%s/scaling-mpirun.log", s_root);
+    snprintf(csv, sizeof csv, "%s/scaling.csv", out);
+    snprintf(alog, sizeof alog, "%s/run-sleep-3/actors.log", out);
+    snprintf(launch, sizeof launch, "%s --oversubscribe", CG_MPIEXEC);
+    snprintf(supp, sizeof supp,
+             "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
+             ":print_suppressions=0",
+             CG_TESTS_DIR);
+    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1",
+                         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+                         "OMPI_MCA_btl=self,vader",
+                         "OMPI_MCA_oob_tcp_if_include=lo",
+                         "HWLOC_COMPONENTS=-gl",
+                         "OPENBLAS_NUM_THREADS=1",
+                         supp,
+                         NULL};
+    const char *argv[] = {CG_CGRPO_BIN, "scaling",
+                          "--actors",   "1,3",
+                          "--sim",      "sleep:100",
+                          "--launch",   launch,
+                          "--updates",  "2",
+                          "--duration", "60",
+                          "--seconds",  "0.3",
+                          "--set",      "train.groups=6",
+                          "--set",      "actor.instances=4",
+                          "--set",      "learner.device=cpu",
+                          "--out",      out,
+                          NULL};
+    pid_t pid = cg_proc_spawn(argv, env, log);
+    CG_TEST_REQUIRE(pid > 0 && s_exited_ok(pid, 150, "cgrpo scaling --launch mpirun"));
+    for (int n = 1; n <= 3; n += 2) {
+        double v[17];
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "sleep:100,%d,", n);
+        CG_TEST_REQUIRE(s_csv_fields(csv, prefix, v + 1, 16) == 16);
+        CU_ASSERT_TRUE(v[1] > 0 && v[2] > 0); /* steps/s, groups/s */
+        CU_ASSERT_TRUE(v[7] >= n);            /* latency samples: every actor reported */
+        CU_ASSERT_EQUAL(v[10], 0);            /* rejected */
+    }
+    struct stat st;
+    CU_ASSERT_TRUE(stat(alog, &st) == 0 && st.st_size > 0);
+done:
+    if (CU_get_number_of_failures() > 0)
+        s_print_tail(log);
+    cg_proc_kill_all();
+}
+
 int main(int argc, char **argv)
 {
     if (cg_proc_tmpdir("cg-cluster", s_root, sizeof s_root) != 0)
         return 1;
     CU_TestInfo all[] = {
-        {"mpi", test_mpi},
-        {"curve", test_curve},
-        {"scaling", test_scaling},
+        {"mpi", test_mpi},         {"curve", test_curve},
+        {"scaling", test_scaling}, {"scaling_mpirun", test_scaling_mpirun},
         CU_TEST_INFO_NULL,
     };
     CU_TestInfo one[2] = {CU_TEST_INFO_NULL, CU_TEST_INFO_NULL};
