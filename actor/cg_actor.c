@@ -524,7 +524,8 @@ static cg_status_t s_build(cg_actor_t *self, const cg_msg_welcome_t *w)
     self->n_temps = w->n_temperatures;
     if (self->n_temps > 0 && self->n_temps <= CG_MAX_GROUP)
         memcpy(self->temps, w->temperatures, (size_t)self->n_temps * sizeof(float));
-    cg_rollout_opts_t ro = {w->group_size, w->n_temperatures, self->temps, cg_rng_u64(&r_roll)};
+    cg_rollout_opts_t ro = {w->group_size, w->n_temperatures, self->temps, cg_rng_u64(&r_roll),
+                            self->cfg.top_p};
     self->rollout = cg_rollout_new(self->sim, self->policy, &ro, err, sizeof err);
     if (!self->rollout) {
         CG_ERROR("cannot set up rollouts: %s", err);

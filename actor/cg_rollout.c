@@ -40,6 +40,8 @@ struct cg_rollout {
     cg_sim_info_t info;
     int32_t m, g, obs_dim, n_actions, n_costs;
     float *temps;      /* (G) member temperatures */
+    float top_p;       /* nucleus sampling; 1 = off */
+    int32_t *order;    /* (n_actions) the nucleus sampler's scratch */
     cg_rng_t seed_rng; /* draws each group's init_seed */
     cg_rng_t *rng;     /* (M) per-instance sampling */
     uint64_t version;
@@ -123,6 +125,8 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
     self->obs_dim = info->obs_dim;
     self->n_actions = info->n_actions;
     self->n_costs = info->n_costs;
+    self->top_p = opts->top_p > 0.0f && opts->top_p < 1.0f ? opts->top_p : 1.0f;
+    self->order = cg_calloc((size_t)self->n_actions, sizeof *self->order);
     self->temps = cg_calloc((size_t)self->g, sizeof *self->temps);
     for (int32_t j = 0; j < self->g; j++)
         self->temps[j] = opts->n_temperatures ? opts->temperatures[j] : 1.0f;
@@ -178,6 +182,7 @@ void cg_rollout_destroy(cg_rollout_t **self_p)
     free(self->batch_obs);
     free(self->run_idx);
     free(self->actions);
+    free(self->order);
     free(self->done);
     free(self->inst_obs);
     free(self->inst_member);
@@ -355,8 +360,9 @@ int32_t cg_rollout_step(cg_rollout_t *self)
         s_reserve(self, grp, j, t + 1);
         memcpy(ep->obs + (size_t)t * d, self->batch_obs + (size_t)k * d, d * sizeof(float));
         float logp1 = 0.0f;
-        int32_t action = cg_policy_sample(self->logits + (size_t)k * a, self->n_actions,
-                                          ep->temperature, &self->rng[i], &logp1);
+        int32_t action =
+            cg_policy_sample_top_p(self->logits + (size_t)k * a, self->n_actions, ep->temperature,
+                                   self->top_p, self->order, &self->rng[i], &logp1);
         ep->action[t] = action;
         ep->logp[t] = logp1;
         ep->length = t + 1;

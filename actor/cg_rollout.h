@@ -30,6 +30,7 @@ typedef struct {
     int32_t n_temperatures;    /* 0 (all members at 1.0) or G */
     const float *temperatures; /* (n_temperatures), each > 0; copied */
     uint64_t seed;             /* init seeds and the per-instance sampling RNGs */
+    float top_p;               /* nucleus sampling, (0, 1]; 0 is taken as 1 (off) */
 } cg_rollout_opts_t;
 
 typedef struct {

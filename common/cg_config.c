@@ -64,8 +64,8 @@ typedef struct {
 } s_key_t;
 
 static const char *const s_SECTIONS[] = {
-    "run",         "sim",         "policy", "train",   "constraints",
-    "multipliers", "stabilisers", "actor",  "learner", NULL,
+    "run",         "sim",      "policy", "train",   "constraints", "multipliers",
+    "stabilisers", "sampling", "actor",  "learner", NULL,
 };
 static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards", "scalarized_advantages",
                                            NULL};
@@ -202,6 +202,10 @@ static const s_key_t s_KEYS[] = {
     K_BOOL("stabilisers", "asym_kl", asym_kl, "false", NULL),
     K_F32("stabilisers", "kl_neg", kl_neg, "0.025", 0.0, INFINITY, 0, NULL),
     K_F32("stabilisers", "kl_pos", kl_pos, "0.01", 0.0, INFINITY, 0, NULL),
+
+    K_F32("sampling", "top_p", top_p, "1", 0.0, 1.0, S_LO_OPEN,
+          "nucleus sampling in the actors' rollouts: the most probable actions up to this "
+          "share of probability; 1 = off"),
 
     K_I32("actor", "actors", actors, "2", 0, 4096, "local actors started by cgrpo train"),
     K_I32("actor", "instances", instances, "16", 1, 65536, "simulator instances per actor"),

@@ -171,6 +171,9 @@ typedef struct {
     float kl_neg;            /* kl_neg = 0.025 (beta for A < 0) */
     float kl_pos;            /* kl_pos = 0.01 (beta for A >= 0) */
 
+    /* [sampling] */
+    float top_p; /* top_p = 1 (nucleus sampling in rollouts; 1 = off) */
+
     /* [actor] */
     int32_t actors;       /* actors = 2 (local actors started by `cgrpo train`) */
     int32_t instances;    /* instances = 16 (M simulator instances per actor) */

@@ -430,3 +430,48 @@ int32_t cg_policy_sample(const float *logits, int32_t n_actions, float temperatu
     }
     return action;
 }
+
+/* Indices by logit, largest first, ties by index: insertion sort (action counts are small
+ * where top-p is used; O(n^2) beyond a few hundred actions). */
+static void s_order_by_logit(const float *logits, int32_t n, int32_t *order)
+{
+    for (int32_t i = 0; i < n; i++) {
+        int32_t j = i;
+        while (j > 0 && logits[order[j - 1]] < logits[i])
+            order[j] = order[j - 1], j--;
+        order[j] = i;
+    }
+}
+
+int32_t cg_policy_sample_top_p(const float *logits, int32_t n_actions, float temperature,
+                               float top_p, int32_t *order, cg_rng_t *rng, float *logp1)
+{
+    CG_ASSERT(n_actions >= 1 && temperature > 0.0f && order);
+    if (!(top_p < 1.0f))
+        return cg_policy_sample(logits, n_actions, temperature, rng, logp1);
+    const double t = temperature;
+    double mx;
+    const double sum = s_softmax_sum(logits, n_actions, t, &mx);
+    s_order_by_logit(logits, n_actions, order);
+    /* the nucleus: the shortest prefix whose weight reaches top_p of the total */
+    double kept = 0.0;
+    int32_t m = 0;
+    while (m < n_actions && (m == 0 || kept < (double)top_p * sum))
+        kept += exp(((double)logits[order[m++]] - mx) / t);
+    const double target = cg_rng_uniform(rng) * kept;
+    double cum = 0.0;
+    int32_t action = order[0];
+    for (int32_t k = 0; k < m; k++) {
+        cum += exp(((double)logits[order[k]] - mx) / t);
+        if (cum > target) {
+            action = order[k];
+            break;
+        }
+    }
+    if (logp1) {
+        double mx1;
+        double sum1 = s_softmax_sum(logits, n_actions, 1.0, &mx1);
+        *logp1 = (float)((double)logits[action] - mx1 - log(sum1));
+    }
+    return action;
+}

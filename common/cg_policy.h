@@ -69,6 +69,13 @@ void cg_policy_log_softmax(const float *logits, int32_t n_actions, float tempera
  * the chosen action at temperature 1 (the training log-prob) to *logp1 if non-NULL. */
 int32_t cg_policy_sample(const float *logits, int32_t n_actions, float temperature, cg_rng_t *rng,
                          float *logp1);
+/* Nucleus (top-p) sampling: the same, restricted to the most probable actions whose
+ * probabilities (at `temperature`) first add up to at least top_p, renormalised; ties keep
+ * the lower index first. top_p >= 1 is cg_policy_sample (the same draw and bits). order is
+ * scratch for n_actions indices. *logp1 is still the action's log-prob under the whole
+ * distribution at temperature 1 (the convention of the MDP-GRPO authors' code). */
+int32_t cg_policy_sample_top_p(const float *logits, int32_t n_actions, float temperature,
+                               float top_p, int32_t *order, cg_rng_t *rng, float *logp1);
 
 #ifdef __cplusplus
 }

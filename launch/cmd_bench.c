@@ -227,6 +227,7 @@ static double s_bare_loop(const cg_config_t *cfg, uint64_t seed, double seconds)
     cg_policy_t *policy = cg_policy_new(&shape, seed);
     cg_rollout_opts_t ropts = {.group_size = cfg->group_size,
                                .n_temperatures = cfg->n_temperatures,
+                               .top_p = cfg->top_p,
                                .temperatures = cfg->temperatures,
                                .seed = seed};
     cg_rollout_t *rollout = policy ? cg_rollout_new(sim, policy, &ropts, err, sizeof err) : NULL;

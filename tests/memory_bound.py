@@ -17,6 +17,7 @@ not take the machine down.
 """
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -86,6 +87,19 @@ class Peer(threading.Thread):
                 time.sleep(0.01)  # cut (or refused): connect again
 
 
+def learner_ports(log, proc, timeout=30):
+    """(control, data, weights) from the learner's start line, or None if it exits first."""
+    pat = re.compile(r"control port (\d+) \(data (\d+), weights (\d+)\)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with open(log, errors="replace") as f:
+            m = pat.search(f.read())
+        if m:
+            return tuple(int(g) for g in m.groups())
+        time.sleep(0.05)
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cgrpo", required=True)
@@ -102,7 +116,6 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     run_dir = os.path.join(out, "run")
-    port = 20000 + (os.getpid() * 11) % 30000
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     # Under AddressSanitizer freed blocks wait in a quarantine (256 MiB by default) before
     # reuse, and freed pages go back to the system every 5 s: both look like growth. A small
@@ -118,10 +131,17 @@ def main():
         procs.append(p)
         return p
 
+    # Ports the OS picks (none can collide with another test's); the learner's log names them.
     learner = spawn([a.cgrpo, "learner", "--no-progress", "--run-dir", run_dir,
-                     "--set", f"learner.port={port}", "--set", "run.iterations=1000000",
+                     "--set", "learner.port=0", "--set", "run.iterations=1000000",
                      "--set", "run.checkpoint_every=0",
                      "--set", f"learner.max_inbound_mb={a.max_inbound_mb}"], "learner.log")
+    ports = learner_ports(os.path.join(out, "learner.log"), learner)
+    if ports is None:
+        print(f"memory_bound: FAIL: the learner did not start (see {out}/learner.log)")
+        learner.kill()
+        return 1
+    port = ports[0]
     spawn([a.cgrpo, "actor", "--connect", f"127.0.0.1:{port}"], "actor.log")
     problems = []
     stop = threading.Event()
@@ -139,7 +159,7 @@ def main():
             raise RuntimeError
         rss0 = rss_mb(learner.pid)
         bound = rss0 + a.max_inbound_mb + a.slack_mb
-        targets = ((port, b"DEALER"), (port + 1, b"PUSH"), (port + 2, b"SUB"))
+        targets = ((ports[0], b"DEALER"), (ports[1], b"PUSH"), (ports[2], b"SUB"))
         if a.complete_mb:
             targets = ((port + 1, b"PUSH"),)
         for p, kind in targets:

@@ -8,6 +8,7 @@
 
 #include "cg_alloc.h"
 #include "cg_policy.h"
+#include "cg_rng.h"
 #include "cg_test.h"
 
 #define REF_MAX_WIDTH 256 /* widest layer the double reference handles */
@@ -564,11 +565,88 @@ static void test_sample_logp1(void)
     }
 }
 
+/* The nucleus of logits at temperature t and top_p, computed apart in double: in[j] = 1 for
+ * the most probable actions (ties by index) whose probabilities first reach top_p; its mass. */
+static double s_nucleus(const float *logits, int32_t n, double t, double top_p, int *in)
+{
+    double mx = logits[0], sum = 0.0, p[64];
+    for (int32_t j = 1; j < n; j++)
+        mx = logits[j] > mx ? logits[j] : mx;
+    for (int32_t j = 0; j < n; j++)
+        sum += p[j] = exp(((double)logits[j] - mx) / t);
+    for (int32_t j = 0; j < n; j++)
+        p[j] /= sum, in[j] = 0;
+    double kept = 0.0;
+    while (kept < top_p - 1e-12) {
+        int32_t best = -1;
+        for (int32_t j = 0; j < n; j++)
+            if (!in[j] && (best < 0 || logits[j] > logits[best]))
+                best = j;
+        if (best < 0)
+            break;
+        in[best] = 1;
+        kept += p[best];
+    }
+    return kept;
+}
+
+/* Top-p never samples outside the nucleus, samples inside it in proportion to the
+ * probabilities, reports the log-prob at temperature 1 of the whole distribution, and at
+ * top_p = 1 is plain sampling, bit for bit. */
+static void test_sample_top_p(void)
+{
+    cg_rng_t rng, r2;
+    cg_rng_seed(&rng, 77, 0);
+    float logits[64];
+    int32_t order[64];
+    int in[64], outside = 0;
+    for (int c = 0; c < 300; c++) {
+        const int32_t n = 2 + (int32_t)cg_rng_below(&rng, 40);
+        for (int32_t j = 0; j < n; j++)
+            logits[j] = (float)(4.0 * (cg_rng_uniform(&rng) - 0.5));
+        if (c % 7 == 0)
+            logits[1] = logits[0]; /* a tie */
+        const float t = c % 3 == 0 ? 0.5f : c % 3 == 1 ? 1.0f : 2.0f;
+        const float top_p = (float)(0.05 + 0.9 * cg_rng_uniform(&rng));
+        s_nucleus(logits, n, t, top_p, in);
+        for (int k = 0; k < 200; k++) {
+            float lp = 0.0f;
+            const int32_t a = cg_policy_sample_top_p(logits, n, t, top_p, order, &rng, &lp);
+            outside += a < 0 || a >= n || !in[a];
+            float full[64];
+            cg_policy_log_softmax(logits, n, 1.0f, full);
+            if (k == 0)
+                CG_ASSERT_NEAR(lp, full[a], 1e-5);
+        }
+    }
+    CU_ASSERT_EQUAL(outside, 0);
+
+    /* proportions inside the nucleus: p = (0.5, 0.3, 0.15, 0.05), top_p 0.75 keeps the
+     * first two, renormalised to 0.625 / 0.375 */
+    const float lg[4] = {logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f)};
+    int count[4] = {0};
+    const int draws = 40000;
+    for (int k = 0; k < draws; k++)
+        count[cg_policy_sample_top_p(lg, 4, 1.0f, 0.75f, order, &rng, NULL)]++;
+    CU_ASSERT_EQUAL(count[2] + count[3], 0);
+    CG_ASSERT_NEAR((double)count[0] / draws, 0.625, 0.01);
+    /* top_p 1: the plain sampler's draws */
+    cg_rng_seed(&rng, 5, 0);
+    cg_rng_seed(&r2, 5, 0);
+    for (int k = 0; k < 1000; k++) {
+        float l1 = 0.0f, l2 = 0.0f;
+        CU_ASSERT_EQUAL(cg_policy_sample_top_p(lg, 4, 0.7f, 1.0f, order, &rng, &l1),
+                        cg_policy_sample(lg, 4, 0.7f, &r2, &l2));
+        CU_ASSERT(l1 == l2);
+    }
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
         {"shape check and parameter count", test_shape_check},
         {"tanh within 4e-7 of double tanh", test_tanh_accuracy},
+        {"top-p sampling stays in the nucleus", test_sample_top_p},
         {"forward matches double reference", test_forward_matches_double},
         {"gradient matches finite differences", test_gradient_check},
         {"backward accumulates", test_backward_accumulates},

@@ -55,20 +55,27 @@ class Learner:
 
     def __init__(self, cgrpo, out, sets, resume=False, port=None):
         self.run_dir = os.path.join(out, "run")
-        self.port = port or 20000 + (os.getpid() * 13 + len(os.listdir(out)) * 3) % 30000
+        endpoint = os.path.join(self.run_dir, "endpoint")
+        before = os.stat(endpoint).st_mtime_ns if resume and os.path.exists(endpoint) else None
+        # port 0: the OS picks (no other test can hold it); a resumed learner takes its
+        # earlier port again, if free, so that running actors find it
         argv = [cgrpo, "learner", "--no-progress"]
         argv += ["--resume", self.run_dir] if resume else \
-            ["--config", CONFIG, "--run-dir", self.run_dir, "--set", f"learner.port={self.port}"]
+            ["--config", CONFIG, "--run-dir", self.run_dir, "--set", "learner.port=0"]
         for s in sets:
             argv += ["--set", s]
         self.log = open(os.path.join(out, "learner.log"), "ab")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30
-        while not os.path.exists(os.path.join(self.run_dir, "endpoint")):
+        while not os.path.exists(endpoint) or os.stat(endpoint).st_mtime_ns == before:
             check(self.proc.poll() is None and time.monotonic() < deadline,
                   f"the learner did not start (see {out}/learner.log)")
             time.sleep(0.05)
         time.sleep(0.2)
+        with open(endpoint) as f:
+            self.port = int(f.read().strip().rsplit(":", 1)[1])
+        check(port is None or self.port == port,
+              f"the resumed learner is on port {self.port}, not its earlier {port}")
 
     def connect(self):
         return f"127.0.0.1:{self.port}"
@@ -373,9 +380,26 @@ def test_curve(a, out):
         lrn.stop()
 
 
+def test_top_p(a, out):
+    """A learner that samples with [sampling] top_p < 1 refuses this actor clearly (it does
+    not implement nucleus sampling), instead of training with another sampling rule."""
+    from cartpole_safe import make_env
+    from cgrpo import LearnerRefused
+    lrn = Learner(a.cgrpo, out, ["run.iterations=2", "sampling.top_p=0.9"])
+    try:
+        try:
+            run_actor(lrn.connect(), make_env)
+            raise Fail("a Python actor joined a top_p = 0.9 run")
+        except LearnerRefused as e:
+            check("top_p = 0.9" in str(e) and "hint:" in str(e), f"unclear refusal: {e}")
+            print(f"    refused: {e}")
+    finally:
+        lrn.stop()
+
+
 TESTS = {"policy": test_policy, "curve": test_curve, "doc_example": test_doc_example, "logp_match": test_logp_match, "trains": test_trains,
          "mixed": test_mixed, "reconnect": test_reconnect, "bad_env": test_bad_env,
-         "same_task": test_same_task}
+         "same_task": test_same_task, "top_p": test_top_p}
 
 
 def main():

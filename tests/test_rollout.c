@@ -48,7 +48,7 @@ static void s_setup(s_env_t *e, const char *sim, int32_t m, int32_t g, const flo
     float *p = cg_policy_params(e->policy);
     for (size_t i = 0; i < cg_policy_n_params(e->policy); i++)
         p[i] *= 8.0f;
-    cg_rollout_opts_t opts = {g, temps ? g : 0, temps, seed};
+    cg_rollout_opts_t opts = {g, temps ? g : 0, temps, seed, 1.0f};
     e->ro = cg_rollout_new(e->sim, e->policy, &opts, err, sizeof err);
     if (!e->ro)
         fprintf(stderr, "cg_rollout_new: %s\n", err);
@@ -361,7 +361,8 @@ static void test_rollout_bad_opts(void)
     s_setup(&e, "null", 2, 2, NULL, 1);
     char err[256] = "";
     float bad[2] = {1.0f, 0.0f};
-    cg_rollout_opts_t o1 = {0, 0, NULL, 1}, o2 = {2, 2, bad, 1}, o3 = {2, 3, bad, 1};
+    cg_rollout_opts_t o1 = {0, 0, NULL, 1, 1.0f}, o2 = {2, 2, bad, 1, 1.0f},
+                      o3 = {2, 3, bad, 1, 1.0f};
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, e.policy, &o1, err, sizeof err));
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, e.policy, &o2, err, sizeof err));
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, e.policy, &o3, err, sizeof err));
@@ -369,7 +370,7 @@ static void test_rollout_bad_opts(void)
     const cg_sim_info_t *info = cg_sim_info(e.sim);
     cg_policy_shape_t shape = {info->obs_dim + 1, info->n_actions, 0, {0}, CG_ACT_TANH};
     cg_policy_t *wrong = cg_policy_new(&shape, 1);
-    cg_rollout_opts_t ok = {2, 0, NULL, 1};
+    cg_rollout_opts_t ok = {2, 0, NULL, 1, 1.0f};
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, wrong, &ok, err, sizeof err));
     cg_policy_destroy(&wrong);
     cg_rollout_destroy(NULL);

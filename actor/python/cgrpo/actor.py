@@ -27,6 +27,20 @@ from .policy import Policy
 MAX_ABS_OBS = 1e6  # CG_MAX_ABS_OBS: the learner refuses larger observation values
 
 
+
+def _config_value(text, section, key):
+    """The value of [section] key in the learner's config (INI text), or None."""
+    current = None
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and "]" in stripped:
+            current = stripped[1:stripped.index("]")]
+        elif current == section and "=" in stripped and not line[:1].isspace():
+            name, value = stripped.split("=", 1)
+            if name.strip() == key:
+                return value.split(";")[0].strip()
+    return None
+
 class LearnerRefused(RuntimeError):
     """The learner refused this actor for good (wrong token, run, shape or protocol)."""
 
@@ -152,6 +166,11 @@ class Actor:
         if w.deterministic:
             raise LearnerRefused("the learner runs --deterministic, which needs cgrpo's own "
                                  "actors (hint: train without --deterministic)")
+        top_p = _config_value(w.config_text, "sampling", "top_p")
+        if top_p is not None and float(top_p) < 1.0:
+            raise LearnerRefused(f"the learner samples with [sampling] top_p = {top_p}, which "
+                                 "this Python actor does not implement (hint: cgrpo's own "
+                                 "actors do; or train with top_p = 1)")
         self.run_id = reply.run_id
         self.actor_id, self.session = w.actor_id, w.session
         self.group_size = w.group_size
