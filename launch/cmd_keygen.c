@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cg_cmd.h"
+#include "cg_os.h"
 #include "cg_transport.h"
 
 #define S_TOKEN_BYTES 16 /* 128 random bits, written as 32 hex digits */
@@ -79,6 +80,16 @@ int cg_cmd_keygen(int argc, char **argv)
         return 1;
     }
     const char *dir = argv[optind];
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) { /* missing parents as for mkdir -p; DIR itself 0700 */
+        *slash = '\0';
+        if (cg_os_mkdir_p(parent, 0755) != 0) {
+            fprintf(stderr, "cgrpo keygen: cannot create %s: %s\n", parent, strerror(errno));
+            return 1;
+        }
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "cgrpo keygen: cannot create %s: %s\n", dir, strerror(errno));
         return 1;

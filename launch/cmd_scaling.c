@@ -184,8 +184,8 @@ static void *s_watch_main(void *arg)
 /* The actors of one count through a launcher (--launch "mpirun --hostfile h"): one process,
  * `LAUNCH -n N <this cgrpo> actor --connect HOST:PORT`, its output in dir/actors.log; it
  * ends with the study. The PID, or -1. */
-static pid_t s_spawn_launcher(const char *launch, int n_actors, const char *endpoint,
-                              const char *dir)
+static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_actors,
+                              const char *endpoint, const char *dir)
 {
     char self_exe[4096], count[32], log[CG_PATH_LEN + 160];
     ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
@@ -194,7 +194,7 @@ static pid_t s_spawn_launcher(const char *launch, int n_actors, const char *endp
     self_exe[len] = '\0';
     snprintf(count, sizeof count, "%d", n_actors);
     snprintf(log, sizeof log, "%s/actors.log", dir);
-    char *words = cg_strdup(launch), *argv[72];
+    char *words = cg_strdup(launch), *argv[80];
     int n = 0;
     for (char *save = NULL, *w = strtok_r(words, " \t", &save); w && n < 64;
          w = strtok_r(NULL, " \t", &save))
@@ -205,6 +205,19 @@ static pid_t s_spawn_launcher(const char *launch, int n_actors, const char *endp
     argv[n++] = (char *)"actor";
     argv[n++] = (char *)"--connect";
     argv[n++] = (char *)endpoint;
+    /* off loopback the learner is a CURVE server with a run token: the actors get the same
+     * files (paths every node can read, e.g. on the shared file system) */
+    char key_set[CG_PATH_LEN + 32], token_set[CG_PATH_LEN + 32];
+    if (cfg->curve_public_key[0]) {
+        snprintf(key_set, sizeof key_set, "learner.curve_public_key=%s", cfg->curve_public_key);
+        argv[n++] = (char *)"--set";
+        argv[n++] = key_set;
+    }
+    if (cfg->token_file[0]) {
+        snprintf(token_set, sizeof token_set, "run.token_file=%s", cfg->token_file);
+        argv[n++] = (char *)"--set";
+        argv[n++] = token_set;
+    }
     argv[n] = NULL;
     fflush(NULL);
     pid_t pid = fork();
@@ -234,7 +247,12 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, cons
         snprintf(row->why, sizeof row->why, "the simulator's settings are refused (see above)");
         return -1;
     }
-    cg_learner_opts_t lopts = {cfg, &env, dir, 0, "", 0};
+    char run_token[CG_NAME_LEN], server_key[CG_CURVE_KEY_LEN + 1];
+    if (cg_cmd_secrets(cfg, "", run_token, sizeof run_token, server_key)) {
+        snprintf(row->why, sizeof row->why, "the run token or CURVE key cannot be read (above)");
+        return -1;
+    }
+    cg_learner_opts_t lopts = {cfg, &env, dir, 0, run_token, 0};
     cg_learner_t *learner = cg_learner_new(&lopts, err, sizeof err);
     if (!learner) {
         snprintf(row->why, sizeof row->why, "no learner: %.140s", err);
@@ -250,7 +268,7 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, cons
         if (endpoint)
             endpoint[strcspn(endpoint, "\r\n")] = '\0';
         wanted = 1;
-        pids[0] = endpoint ? s_spawn_launcher(launch, n_actors, endpoint, dir) : -1;
+        pids[0] = endpoint ? s_spawn_launcher(cfg, launch, n_actors, endpoint, dir) : -1;
         started = pids[0] > 0;
         free(endpoint);
     }
@@ -439,13 +457,18 @@ static void s_csv_row(FILE *f, const char *sim, const s_row_t *r)
 }
 
 /* scaling.gp + scaling.png: throughput, busy/ingest fractions and latency against actors. */
-static int s_plot(const char *dir, const char *title)
+/* The study's plot; lo..hi the actor counts measured (one count: the x axis is widened around
+ * it, where gnuplot would warn about an empty range). */
+static int s_plot(const char *dir, const char *title, int lo, int hi)
 {
     char gp[CG_PATH_LEN + 32];
     snprintf(gp, sizeof gp, "%s/scaling.gp", dir);
     FILE *f = fopen(gp, "w");
     if (!f)
         return -1;
+    char xrange[64] = "";
+    if (lo == hi)
+        snprintf(xrange, sizeof xrange, "set xrange [%g:%g]\n", lo / 2.0, hi * 2.0);
     fprintf(f,
             "# cgrpo bench: actor scaling, %s. Re-plot with: cd %s && gnuplot scaling.gp\n"
             "set terminal pngcairo size 1500,450 font 'sans,10' noenhanced\n"
@@ -453,7 +476,7 @@ static int s_plot(const char *dir, const char *title)
             "set datafile separator ','\n"
             "set key bottom right box opaque\n"
             "set grid lc rgb '#dddddd'\n"
-            "set logscale x 2\nset xlabel 'actors'\n"
+            "set logscale x 2\nset xlabel 'actors'\n%s"
             "set multiplot layout 1,3 title 'actor scaling: %s'\n"
             "set title 'throughput'\nset logscale y\nset ylabel 'per second'\n"
             "plot 'scaling.csv' using 2:3 with linespoints lw 2 title 'env-steps/s', "
@@ -467,7 +490,7 @@ static int s_plot(const char *dir, const char *title)
             "plot 'scaling.csv' using 2:7 with linespoints lw 2 title 'p50', "
             "'' using 2:8 with linespoints lw 2 title 'p99'\n"
             "unset multiplot\n",
-            title, dir, title);
+            title, dir, xrange, title);
     if (fclose(f))
         return -1;
     fflush(NULL);
@@ -709,7 +732,7 @@ int cg_cmd_scaling(int argc, char **argv)
             "msg_bytes,groups_per_msg,raw_msgs_per_s,raw_groups_per_s,ingest_frac,updates_measured,"
             "window_s,dropped_total\n");
 
-    int status = 0, measured = 0;
+    int status = 0, measured = 0, lo = 0, hi = 0;
     for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
         const int rc = s_one_count(&st, counts[k], csv);
         if (rc < 0) {
@@ -717,12 +740,15 @@ int cg_cmd_scaling(int argc, char **argv)
             return 1;
         }
         status |= rc;
-        measured += rc == 0;
+        if (rc == 0) {
+            lo = measured++ == 0 || counts[k] < lo ? counts[k] : lo;
+            hi = counts[k] > hi ? counts[k] : hi;
+        }
     }
     fclose(csv);
     char png[CG_PATH_LEN + 32];
     snprintf(png, sizeof png, "%s/scaling.png", dir);
-    if (measured > 0 && s_plot(dir, st.title) == 0)
+    if (measured > 0 && s_plot(dir, st.title, lo, hi) == 0)
         printf("results: %s, %s\n", csv_path, png);
     else
         printf("results: %s (no plot)\n", csv_path);

@@ -642,7 +642,9 @@ done:
 }
 
 /* `cgrpo scaling --launch mpirun`: each count's actors started by one mpirun (as on the
- * nodes of an allocation), measured like local ones; the launcher's output in actors.log. */
+ * nodes of an allocation), measured like local ones; the launcher's output in actors.log.
+ * The learner binds 0.0.0.0 as on a cluster, so it is a CURVE server with a run token: the
+ * launched actors get the key and token files from the study. */
 static void test_scaling_mpirun(void)
 {
     if (!s_open_mpi())
@@ -654,6 +656,10 @@ static void test_scaling_mpirun(void)
     snprintf(csv, sizeof csv, "%s/scaling.csv", out);
     snprintf(alog, sizeof alog, "%s/run-sleep-3/actors.log", out);
     snprintf(launch, sizeof launch, "%s --oversubscribe", CG_MPIEXEC);
+    char skey[S_PATH + 64], pkey[S_PATH + 64], token[S_PATH + 64];
+    snprintf(skey, sizeof skey, "learner.curve_secret_key=%s/keys/learner.key", out);
+    snprintf(pkey, sizeof pkey, "learner.curve_public_key=%s/keys/learner.pub", out);
+    snprintf(token, sizeof token, "run.token_file=%s/keys/token", out);
     snprintf(supp, sizeof supp,
              "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
              ":print_suppressions=0",
@@ -676,8 +682,15 @@ static void test_scaling_mpirun(void)
                           "--set",      "train.groups=6",
                           "--set",      "actor.instances=4",
                           "--set",      "learner.device=cpu",
+                          "--set",      "learner.bind=0.0.0.0",
+                          "--set",      skey,
+                          "--set",      pkey,
+                          "--set",      token,
                           "--out",      out,
                           NULL};
+    char keygen[S_PATH * 2 + 64];
+    snprintf(keygen, sizeof keygen, "%s keygen %s/keys > /dev/null", CG_CGRPO_BIN, out);
+    CG_TEST_REQUIRE(system(keygen) == 0);
     pid_t pid = cg_proc_spawn(argv, env, log);
     CG_TEST_REQUIRE(pid > 0 && s_exited_ok(pid, 150, "cgrpo scaling --launch mpirun"));
     for (int n = 1; n <= 3; n += 2) {

@@ -39,4 +39,9 @@ while IFS= read -r line; do
         [ -s "$out/scaling.png" ] || fail "study $n: no scaling.png"
     fi
 done <<<"$cmds"
+# one count alone: its plot without gnuplot's empty-range warnings
+"$cgrpo" scaling --actors 2 --sim sleep:100 --set train.groups=4 --set actor.instances=4 \
+    --updates 2 --duration 60 --seconds 0.3 --set learner.device=cpu --out "$tmp/one" \
+    >"$tmp/log-one" 2>&1 || fail "one count: $(cat "$tmp/log-one")"
+! grep -qi "warning" "$tmp/log-one" || fail "one count: warnings: $(cat "$tmp/log-one")"
 echo "$n passed, 0 failed"
