@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# slurm_test.sh CGRPO SOURCE_DIR: launch/slurm/cgrpo.sbatch end to end on a single-node Slurm
+# slurm_test.sh CGRPO SOURCE_DIR: launch/slurm/cgrpo.sbatch (and scaling.sbatch, job 3) end to end on a single-node Slurm
 # cluster on 127.0.0.1 (launch/slurm/local-cluster.sh: munged, slurmctld, slurmd). The learner
 # binds 0.0.0.0, so the run uses CURVE keys and a token made by the script. Two jobs:
 #   1. the hand-off Slurm does at `--signal=B:USR1@T`, sent by hand (scancel -b --signal=USR1)
@@ -118,6 +118,24 @@ state=$(wait_done "$JOB2" 480)
 check "job 2 completed after its requeues ($state)" test "$state" = COMPLETED
 log "job 2 ran in $(($(grep -c 'requeueing job' "$W/job2-$JOB2.out" || true) + 1)) legs"
 check_run "$RUN2" 80 1 "$W/job2-$JOB2.out"
+
+# ---- 3: the scaling study across the allocation ---------------------------------------------
+# launch/slurm/scaling.sbatch: the learner in the batch shell, each count's actors one srun step
+# (bound to 0.0.0.0 here, so with CURVE keys handed to the launched actors).
+log "job 3: scaling.sbatch, counts 1 and 3 as srun steps"
+OUT3=$W/scaling
+JOB3=$(cd "$W" && CGRPO=$CGRPO CGRPO_BIND=0.0.0.0 sbatch --parsable -N 1 --ntasks=3 --time=10 \
+       --output="$W/job3-%j.out" "$SRC/launch/slurm/scaling.sbatch" "$OUT3" --actors 1,3 \
+       --sim sleep:100 --updates 2 --duration 120 --seconds 0.3 --set train.groups=6 \
+       --set actor.instances=4 --set learner.device=cpu)
+state=$(wait_done "$JOB3" 300)
+check "job 3 completed ($state)" test "$state" = COMPLETED
+check "scaling.csv has a row for 1 and for 3 actors" \
+    bash -c 'grep -q "^sleep:100,1," "$1" && grep -q "^sleep:100,3," "$1"' _ "$OUT3/scaling.csv"
+check "no count went unmeasured" bash -c '! grep -q "not measured" "$1"' _ "$W/job3-$JOB3.out"
+check "the 3 actors of count 3 came through srun" \
+    test "$(grep -c 'welcome: actor' "$OUT3/run-sleep-3/actors.log" || true)" -ge 3
+check "CURVE keys made for the study" test -s "$OUT3/keys/learner.key"
 
 if ((FAILS > 0)); then
     for f in "$W"/job*.out "$RUN1/logs/learner.log" "$RUN2/logs/learner.log"; do
