@@ -343,6 +343,18 @@ cg_status_t cg_transport_send_ptr(cg_socket_t *pipe, void *ptr)
     return CG_OK;
 }
 
+cg_status_t cg_transport_send_ptr_nowait(cg_socket_t *pipe, void *ptr)
+{
+    CG_ASSERT(pipe->kind == CG_SOCK_PAIR);
+    while (zmq_send(pipe->zsock, &ptr, sizeof ptr, ZMQ_DONTWAIT) == -1) {
+        if (zmq_errno() == EAGAIN)
+            return CG_ERR_TIMEOUT;
+        if (zmq_errno() != EINTR)
+            return s_zmq_fail("zmq_send");
+    }
+    return CG_OK;
+}
+
 cg_status_t cg_transport_watch(cg_socket_t *sock, cg_socket_t **events)
 {
     *events = NULL;

@@ -91,8 +91,11 @@ cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms);
  * next (pthread_create is the memory barrier ZeroMQ asks for when a socket changes thread).
  * NULL-safe to close either. */
 cg_status_t cg_transport_pipe(cg_transport_t *self, cg_socket_t **mine, cg_socket_t **theirs);
-/* Sends one pointer (NULL allowed) over a pipe, waiting while the peer's queue is full. */
+/* Sends one pointer (NULL allowed) over a pipe, waiting while the peer's queue is full. The
+ * _nowait form never waits (a peer that has closed its end would make it wait forever):
+ * CG_ERR_TIMEOUT when it would have. */
 cg_status_t cg_transport_send_ptr(cg_socket_t *pipe, void *ptr);
+cg_status_t cg_transport_send_ptr_nowait(cg_socket_t *pipe, void *ptr);
 /* Receives one pointer, waiting up to timeout_ms (-1 forever): CG_ERR_TIMEOUT when none
  * came, CG_ERR_INTERRUPTED on a signal, CG_ERR_PROTO for a frame that is not a pointer. */
 cg_status_t cg_transport_recv_ptr(cg_socket_t *pipe, int timeout_ms, void **ptr);

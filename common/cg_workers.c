@@ -111,7 +111,7 @@ static cg_status_t s_await(s_handoff_t *h, int64_t seq, cg_socket_t *doorbell)
             ;
         __atomic_store_n(&h->sleeping, 1, __ATOMIC_SEQ_CST);
         cg_status_t rc = CG_OK;
-        if (!s_reached(h, seq))
+        if (__atomic_load_n(&h->seq, __ATOMIC_SEQ_CST) < seq)
             rc = cg_transport_recv_ptr(doorbell, -1, &p);
         __atomic_store_n(&h->sleeping, 0, __ATOMIC_RELAXED);
         if (rc != CG_OK && rc != CG_ERR_INTERRUPTED && rc != CG_ERR_TIMEOUT)
@@ -148,9 +148,11 @@ void cg_workers_destroy(cg_workers_t **self_p)
         s_worker_t *w = &self->w[t];
         if (w->started) {
             w->stop = 1;
-            /* Always rung: the worker may be on its way to sleep. */
+            /* Always rung: the worker may be on its way to sleep. Without waiting: one that
+             * was watching may have seen the stop and closed its end already. */
             __atomic_store_n(&w->go.seq, ++w->issued, __ATOMIC_SEQ_CST);
-            if (cg_transport_send_ptr(w->mine, &w->go) != CG_OK)
+            const cg_status_t rc = cg_transport_send_ptr_nowait(w->mine, &w->go);
+            if (rc != CG_OK && rc != CG_ERR_TIMEOUT)
                 CG_WARN("worker %d: no stop message sent; joining anyway", t);
             pthread_join(w->thread, NULL);
         } else {
