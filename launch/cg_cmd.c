@@ -124,19 +124,19 @@ int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env)
     return 0;
 }
 
-pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
-                         const char *config_path, const char *log_path)
+int cg_cmd_self_exe(char *buf, size_t n)
 {
-    char self_exe[4096];
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0) {
+    ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+    if (len <= 0) {
         fprintf(stderr, "cgrpo: cannot find my own executable: %s\n", strerror(errno));
         return -1;
     }
-    self_exe[n] = 0;
-    char endpoint[300], id[32];
-    snprintf(endpoint, sizeof endpoint, "%s:%d", host, port);
-    snprintf(id, sizeof id, "%d", actor_id);
+    buf[len] = '\0';
+    return 0;
+}
+
+pid_t cg_cmd_spawn(char *const argv[], const char *log_path)
+{
     fflush(NULL);
     pid_t parent = getpid();
     pid_t pid = fork();
@@ -145,8 +145,9 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
         return -1;
     }
     if (pid == 0) {
-        /* A local actor ends with its launcher, however that dies: otherwise it would wait
-         * for a learner forever and, after `train --resume`, pose as the new actor's twin. */
+        /* A child ends with its launcher, however that dies: a local actor would otherwise
+         * wait for a learner forever and, after `train --resume`, pose as the new actor's
+         * twin. */
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(1);
@@ -164,27 +165,39 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
             }
         }
         setenv("OPENBLAS_NUM_THREADS", "1", 0);
-        char *args[12];
-        int a = 0;
-        args[a++] = self_exe;
-        args[a++] = (char *)"actor";
-        args[a++] = (char *)"--connect";
-        args[a++] = endpoint;
-        args[a++] = (char *)"--actor-id";
-        args[a++] = id;
-        if (token && token[0]) {
-            args[a++] = (char *)"--token";
-            args[a++] = (char *)token;
-        }
-        if (config_path && config_path[0]) {
-            args[a++] = (char *)"--config";
-            args[a++] = (char *)config_path;
-        }
-        args[a] = NULL;
-        execv(self_exe, args);
+        execvp(argv[0], argv);
+        fprintf(stderr, "cgrpo: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
     return pid;
+}
+
+pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
+                         const char *config_path, const char *log_path)
+{
+    char self_exe[4096], endpoint[300], id[32];
+    if (cg_cmd_self_exe(self_exe, sizeof self_exe))
+        return -1;
+    snprintf(endpoint, sizeof endpoint, "%s:%d", host, port);
+    snprintf(id, sizeof id, "%d", actor_id);
+    char *args[12];
+    int a = 0;
+    args[a++] = self_exe;
+    args[a++] = (char *)"actor";
+    args[a++] = (char *)"--connect";
+    args[a++] = endpoint;
+    args[a++] = (char *)"--actor-id";
+    args[a++] = id;
+    if (token && token[0]) {
+        args[a++] = (char *)"--token";
+        args[a++] = (char *)token;
+    }
+    if (config_path && config_path[0]) {
+        args[a++] = (char *)"--config";
+        args[a++] = (char *)config_path;
+    }
+    args[a] = NULL;
+    return cg_cmd_spawn(args, log_path);
 }
 
 void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms)

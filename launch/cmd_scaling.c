@@ -10,14 +10,12 @@
  * (gnuplot) in the bench directory. docs/performance.md. */
 #include <errno.h>
 #include <getopt.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -188,10 +186,8 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
                               const char *endpoint, const char *dir)
 {
     char self_exe[4096], count[32], log[CG_PATH_LEN + 160];
-    ssize_t len = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (len <= 0)
+    if (cg_cmd_self_exe(self_exe, sizeof self_exe))
         return -1;
-    self_exe[len] = '\0';
     snprintf(count, sizeof count, "%d", n_actors);
     snprintf(log, sizeof log, "%s/actors.log", dir);
     char *words = cg_strdup(launch), *argv[80];
@@ -219,21 +215,7 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
         argv[n++] = token_set;
     }
     argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM); /* the launcher ends with the study */
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        setenv("OPENBLAS_NUM_THREADS", "1", 0);
-        execvp(argv[0], argv);
-        fprintf(stderr, "cgrpo scaling: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
+    pid_t pid = cg_cmd_spawn(argv, log);
     free(words);
     return pid;
 }

@@ -186,6 +186,25 @@ static int s_open_mpi(void)
     return yes;
 }
 
+/* The environment of an Open MPI job here: as root, on loopback and shared memory only, and
+ * LeakSanitizer told about Open MPI's own leaks (supp holds that entry). */
+#define S_MPI_ENV 8
+static void s_mpi_env(const char *env[S_MPI_ENV], char *supp, size_t n)
+{
+    snprintf(supp, n,
+             "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
+             ":print_suppressions=0",
+             CG_TESTS_DIR);
+    const char *fixed[S_MPI_ENV - 2] = {
+        "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
+        "OMPI_MCA_btl=self,vader",  "OMPI_MCA_oob_tcp_if_include=lo",
+        "HWLOC_COMPONENTS=-gl",     "OPENBLAS_NUM_THREADS=1"};
+    for (int i = 0; i < S_MPI_ENV - 2; i++)
+        env[i] = fixed[i];
+    env[S_MPI_ENV - 2] = supp;
+    env[S_MPI_ENV - 1] = NULL;
+}
+
 static void test_mpi(void)
 {
     if (!s_open_mpi())
@@ -193,19 +212,8 @@ static void test_mpi(void)
     char dir[S_PATH], log[S_PATH], line[512], supp[S_PATH];
     snprintf(dir, sizeof dir, "%s/mpi", s_root);
     snprintf(log, sizeof log, "%s/mpirun.log", s_root);
-    snprintf(supp, sizeof supp,
-             "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
-             ":print_suppressions=0",
-             CG_TESTS_DIR);
-    /* Open MPI as root, on loopback and shared memory only, 4 ranks on 2 cores. */
-    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1",
-                         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                         "OMPI_MCA_btl=self,vader",
-                         "OMPI_MCA_oob_tcp_if_include=lo",
-                         "HWLOC_COMPONENTS=-gl",
-                         "OPENBLAS_NUM_THREADS=1",
-                         supp,
-                         NULL};
+    const char *env[S_MPI_ENV];
+    s_mpi_env(env, supp, sizeof supp); /* 4 ranks on 2 cores */
     const char *argv[] = {CG_MPIEXEC,
                           "--oversubscribe",
                           "--enable-recovery",
@@ -660,18 +668,8 @@ static void test_scaling_mpirun(void)
     snprintf(skey, sizeof skey, "learner.curve_secret_key=%s/keys/learner.key", out);
     snprintf(pkey, sizeof pkey, "learner.curve_public_key=%s/keys/learner.pub", out);
     snprintf(token, sizeof token, "run.token_file=%s/keys/token", out);
-    snprintf(supp, sizeof supp,
-             "LSAN_OPTIONS=suppressions=%s/lsan-mpi.supp:fast_unwind_on_malloc=0"
-             ":print_suppressions=0",
-             CG_TESTS_DIR);
-    const char *env[] = {"OMPI_ALLOW_RUN_AS_ROOT=1",
-                         "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1",
-                         "OMPI_MCA_btl=self,vader",
-                         "OMPI_MCA_oob_tcp_if_include=lo",
-                         "HWLOC_COMPONENTS=-gl",
-                         "OPENBLAS_NUM_THREADS=1",
-                         supp,
-                         NULL};
+    const char *env[S_MPI_ENV];
+    s_mpi_env(env, supp, sizeof supp);
     const char *argv[] = {CG_CGRPO_BIN, "scaling",
                           "--actors",   "1,3",
                           "--sim",      "sleep:100",
