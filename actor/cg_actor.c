@@ -53,8 +53,11 @@ struct cg_actor {
     cg_socket_t *dealer;
     cg_socket_t *push;
     cg_socket_t *sub;
-    int data_port;    /* port push is connected to, 0 = none */
-    int weights_port; /* port sub is connected to, 0 = none */
+    int data_port;                 /* port push is connected to, 0 = none */
+    int weights_port;              /* port sub is connected to, 0 = none */
+    char weights_host[S_HOST_LEN]; /* ... on this host: the learner's or a relay's */
+    char relay_opt[CG_NAME_LEN];   /* opts->relay: overrides the run's [actor] relay */
+    cg_relay_keys_t relay_keys;    /* CURVE to a relay (a CURVE learner and a token) */
     cg_socket_opts_t sock_opts;
     cg_msg_caps_t caps;
 
@@ -142,6 +145,17 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
                  "value from the run's config)");
         return NULL;
     }
+    char relay_host[S_HOST_LEN];
+    int relay_port;
+    if (opts->relay && opts->relay[0] &&
+        (strlen(opts->relay) >= CG_NAME_LEN ||
+         cg_transport_parse_endpoint(opts->relay, relay_host, sizeof relay_host, &relay_port))) {
+        snprintf(err, errlen,
+                 "actor: relay '%.300s' is not HOST:PORT with a port 1..65535 (hint: the "
+                 "address and port `cgrpo relay` printed)",
+                 opts->relay);
+        return NULL;
+    }
     int curve = opts->curve_server_key && opts->curve_server_key[0];
     char probe[CG_CURVE_KEY_LEN + 1];
     if (curve && !cg_transport_has_curve()) {
@@ -171,9 +185,12 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
     self->hwm_opt = opts->hwm;
     self->max_bytes_opt = opts->max_msg_bytes;
     self->instances_opt = opts->instances;
+    s_copy_str(self->relay_opt, sizeof self->relay_opt, opts->relay);
     if (curve) {
         self->curve = 1;
         s_copy_str(self->curve_server, sizeof self->curve_server, opts->curve_server_key);
+        if (self->token[0])
+            (void)cg_transport_relay_keys(self->token, &self->relay_keys);
         if (cg_transport_curve_keypair(self->curve_public, self->curve_secret) != CG_OK) {
             snprintf(err, errlen,
                      "actor: cannot make a CURVE key pair (hint: see the error above)");
@@ -254,6 +271,7 @@ void cg_actor_destroy(cg_actor_t **self_p)
     s_close_sockets(self);
     cg_transport_destroy(&self->tp);
     memset(self->curve_secret, 0, sizeof self->curve_secret);
+    memset(&self->relay_keys, 0, sizeof self->relay_keys);
     free(self);
     *self_p = NULL;
 }
@@ -575,6 +593,50 @@ static cg_status_t s_connect(cg_actor_t *self, cg_socket_t **sock, cg_sock_kind_
     return CG_OK;
 }
 
+/* (Re)connects the weights SUB to this node's relay (the option, else the run's [actor] relay)
+ * or, with none, to the learner's weights port. A relay of a CURVE learner is a CURVE server
+ * with keys derived from the run token; without a token the actor uses the learner. */
+static cg_status_t s_connect_weights(cg_actor_t *self, int learner_port)
+{
+    const char *relay = self->relay_opt[0] ? self->relay_opt : self->cfg.relay;
+    char host[S_HOST_LEN];
+    int port = 0;
+    int relayed = relay[0] && cg_transport_parse_endpoint(relay, host, sizeof host, &port) == CG_OK;
+    if (relayed && self->curve && !self->relay_keys.client_public[0]) {
+        CG_WARN("relay %s not used: the learner uses CURVE and this actor has no run token to "
+                "derive the relay's keys from (hint: give [run] token_file)",
+                relay);
+        relayed = 0;
+    }
+    if (!relayed) {
+        snprintf(host, sizeof host, "%s", self->host);
+        port = learner_port;
+    }
+    if (self->sub && self->weights_port == port && !strcmp(self->weights_host, host))
+        return CG_OK;
+    cg_transport_close(&self->sub);
+    self->weights_port = 0;
+    if (relayed) {
+        cg_socket_opts_t opts = self->sock_opts;
+        self->sub = cg_transport_socket(self->tp, CG_SOCK_SUB, &opts);
+        if (self->sub && self->curve &&
+            cg_transport_curve_client(self->sub, self->relay_keys.server_public,
+                                      self->relay_keys.client_public,
+                                      self->relay_keys.client_secret))
+            cg_transport_close(&self->sub);
+    } else {
+        self->sub = s_socket(self, CG_SOCK_SUB);
+    }
+    if (!self->sub)
+        return CG_ERR_ZMQ;
+    CG_TRY(cg_transport_connect(self->sub, host, port));
+    self->weights_port = port;
+    snprintf(self->weights_host, sizeof self->weights_host, "%s", host);
+    if (relayed)
+        CG_INFO("weights from the relay at %s:%d", host, port);
+    return CG_OK;
+}
+
 static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, const char *run_id)
 {
     double now = (1e3 * cg_os_now());
@@ -637,7 +699,7 @@ static cg_status_t s_on_welcome(cg_actor_t *self, const cg_msg_welcome_t *w, con
     }
     cg_status_t rc = s_connect(self, &self->push, CG_SOCK_PUSH, &self->data_port, w->data_port);
     if (rc == CG_OK)
-        rc = s_connect(self, &self->sub, CG_SOCK_SUB, &self->weights_port, w->weights_port);
+        rc = s_connect_weights(self, w->weights_port);
     if (rc != CG_OK)
         return rc;
 

@@ -38,6 +38,9 @@ typedef struct {
     const char *curve_server_key; /* the learner's CURVE public key (Z85, `cgrpo keygen`'s
                                    * learner.pub); NULL or "" = no CURVE (loopback learner).
                                    * The actor makes its own key pair for each process. */
+    const char *relay; /* "HOST:PORT" of a `cgrpo relay` to take the weights from; NULL or ""
+                        * = the run config's [actor] relay (none: from the learner). A relay
+                        * of a CURVE learner needs the token (cg_transport_relay_keys). */
 } cg_actor_opts_t;
 
 typedef struct {

@@ -21,6 +21,7 @@
 #include "cg_alloc.h"
 #include "cg_log.h"
 #include "cg_rng.h"
+#include "cg_transport.h"
 
 #define S_WRAP 72         /* cg_config_write keeps lines about this short */
 #define S_MAX_WIDTH 65536 /* widest hidden layer (CG_POLICY_MAX_DIM) */
@@ -210,6 +211,8 @@ static const s_key_t s_KEYS[] = {
     K_I32("actor", "actors", actors, "2", 0, 4096, "local actors started by cgrpo train"),
     K_I32("actor", "instances", instances, "16", 1, 65536, "simulator instances per actor"),
     K_I32("actor", "heartbeat_ms", heartbeat_ms, "500", 1, 3600000, NULL),
+    K_STR("actor", "relay", relay, "", S_STR_HOST, NULL,
+          "HOST:PORT of a `cgrpo relay` the actors take the weights from; empty = the learner"),
 
     K_STR("learner", "bind", bind_host, "127.0.0.1", S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
     K_STR("learner", "advertise", advertise, "", S_STR_HOST, NULL,
@@ -1086,6 +1089,15 @@ static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
                       "[learner] heartbeat_timeout_ms: %d is not above [actor] heartbeat_ms "
                       "= %d (hint: allow several heartbeats, e.g. 6 x heartbeat_ms)",
                       cfg->heartbeat_timeout_ms, cfg->heartbeat_ms);
+        return -1;
+    }
+    char host[CG_NAME_LEN];
+    int port;
+    if (cfg->relay[0] && cg_transport_parse_endpoint(cfg->relay, host, sizeof host, &port)) {
+        cg_status_msg(err, errlen,
+                      "[actor] relay: '%s' is not HOST:PORT with a port 1..65535 (hint: the "
+                      "address and port `cgrpo relay` printed, or empty for none)",
+                      cfg->relay);
         return -1;
     }
     if (cfg->horizon > cfg->max_steps_per_episode) {

@@ -175,9 +175,10 @@ typedef struct {
     float top_p; /* top_p = 1 (nucleus sampling in rollouts; 1 = off) */
 
     /* [actor] */
-    int32_t actors;       /* actors = 2 (local actors started by `cgrpo train`) */
-    int32_t instances;    /* instances = 16 (M simulator instances per actor) */
-    int32_t heartbeat_ms; /* heartbeat_ms = 500 */
+    int32_t actors;          /* actors = 2 (local actors started by `cgrpo train`) */
+    int32_t instances;       /* instances = 16 (M simulator instances per actor) */
+    int32_t heartbeat_ms;    /* heartbeat_ms = 500 */
+    char relay[CG_NAME_LEN]; /* relay = "" (HOST:PORT of a `cgrpo relay`; "" = the learner) */
 
     /* [learner] */
     char bind_host[CG_NAME_LEN]; /* bind = 127.0.0.1 */

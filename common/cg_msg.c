@@ -492,6 +492,7 @@ static void s_take_hello(const Cgrpo__Hello *h, cg_msg_hello_t *out)
     s_copy_name(out->token, h->token);
     out->credits = h->credits;
     out->session = h->session;
+    out->relay = h->relay;
 }
 
 static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
@@ -735,6 +736,7 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
     pb->token = S_BORROW(char, h->token);
     pb->credits = h->credits != 0;
     pb->session = h->session;
+    pb->relay = h->relay != 0;
     return CG_OK;
 }
 

@@ -59,6 +59,7 @@ typedef struct {
     char token[CG_NAME_LEN]; /* run token; "" when the learner needs none */
     int32_t credits;         /* 1: the actor follows credit grants */
     uint64_t session;        /* the session of its last Welcome, or 0 */
+    int32_t relay;           /* 1: a broadcast relay (cgrpo relay), not an actor */
 } cg_msg_hello_t;
 
 /* learner -> actor, reply to hello: everything an actor needs to roll out. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "cg_alloc.h"
@@ -69,6 +70,8 @@ static int s_zmq_type(cg_sock_kind_t kind)
     case CG_SOCK_PUB: return ZMQ_PUB;
     case CG_SOCK_SUB: return ZMQ_SUB;
     case CG_SOCK_PAIR: return ZMQ_PAIR;
+    case CG_SOCK_XPUB: return ZMQ_XPUB;
+    case CG_SOCK_XSUB: return ZMQ_XSUB;
     }
     return -1;
 }
@@ -146,6 +149,22 @@ cg_status_t cg_transport_bind(cg_socket_t *sock, const char *host, int port, int
         return CG_ERR_ZMQ;
     if (bound_port)
         *bound_port = atoi(colon + 1);
+    return CG_OK;
+}
+
+cg_status_t cg_transport_parse_endpoint(const char *text, char *host, size_t cap, int *port)
+{
+    const char *colon = text ? strrchr(text, ':') : NULL;
+    if (!colon || colon == text || (size_t)(colon - text) >= cap)
+        return CG_ERR_INVAL;
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || errno || p < 1 || p > 65535)
+        return CG_ERR_INVAL;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = 0;
+    *port = (int)p;
     return CG_OK;
 }
 
@@ -786,4 +805,74 @@ cg_status_t cg_transport_curve_client(cg_socket_t *sock, const char *server_key,
 const char *cg_transport_peer_key(const cg_socket_t *sock)
 {
     return sock->peer_key;
+}
+
+/* ---- broadcast relays ---- */
+
+#define S_PROXY_STOP "TERMINATE" /* zmq_proxy_steerable's command */
+
+cg_status_t cg_transport_proxy(cg_socket_t *frontend, cg_socket_t *backend, cg_socket_t *capture,
+                               cg_socket_t *control)
+{
+    for (;;) {
+        if (zmq_proxy_steerable(frontend->zsock, backend->zsock, capture ? capture->zsock : NULL,
+                                control->zsock) == 0)
+            return CG_OK;
+        if (zmq_errno() != EINTR)
+            return s_zmq_fail("zmq_proxy_steerable");
+    }
+}
+
+cg_status_t cg_transport_proxy_stop(cg_socket_t *pipe)
+{
+    CG_ASSERT(pipe->kind == CG_SOCK_PAIR);
+    while (zmq_send(pipe->zsock, S_PROXY_STOP, strlen(S_PROXY_STOP), 0) == -1) {
+        if (zmq_errno() != EINTR)
+            return s_zmq_fail("zmq_send");
+    }
+    return CG_OK;
+}
+
+cg_status_t cg_transport_subscribe_all(cg_socket_t *xsub)
+{
+    CG_ASSERT(xsub->kind == CG_SOCK_XSUB);
+    const uint8_t subscribe = 1; /* XSUB's subscription frame: 1, then the prefix (none) */
+    while (zmq_send(xsub->zsock, &subscribe, 1, ZMQ_DONTWAIT) == -1) {
+        if (zmq_errno() != EINTR)
+            return s_zmq_fail("zmq_send");
+    }
+    return CG_OK;
+}
+
+/* A key pair whose secret is BLAKE2b(token) keyed by role. */
+static cg_status_t s_token_keypair(const char *token, const char *role, char *public_key,
+                                   char *secret_key)
+{
+    uint8_t secret[32];
+    if (crypto_generichash(secret, sizeof secret, (const unsigned char *)token, strlen(token),
+                           (const unsigned char *)role, strlen(role)) != 0 ||
+        !zmq_z85_encode(secret_key, secret, sizeof secret)) {
+        sodium_memzero(secret, sizeof secret);
+        return CG_ERR_INVAL;
+    }
+    sodium_memzero(secret, sizeof secret);
+    return CG_ZMQ_CHECK(zmq_curve_public(public_key, secret_key));
+}
+
+cg_status_t cg_transport_relay_keys(const char *token, cg_relay_keys_t *keys)
+{
+    memset(keys, 0, sizeof *keys);
+    if (!token || !token[0])
+        return CG_ERR_INVAL;
+    if (!cg_transport_has_curve() || sodium_init() < 0)
+        return CG_ERR_UNSUPPORTED;
+    /* The roles key BLAKE2b: 16..64 bytes each (crypto_generichash_KEYBYTES_MIN/MAX). */
+    if (s_token_keypair(token, "cgrpo relay server key, v1", keys->server_public,
+                        keys->server_secret) ||
+        s_token_keypair(token, "cgrpo relay client key, v1", keys->client_public,
+                        keys->client_secret)) {
+        memset(keys, 0, sizeof *keys);
+        return CG_ERR_INVAL;
+    }
+    return CG_OK;
 }

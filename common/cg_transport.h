@@ -30,6 +30,8 @@ typedef enum {
     CG_SOCK_PUB = 4,
     CG_SOCK_SUB = 5,
     CG_SOCK_PAIR = 6, /* in-process pipes between threads (cg_transport_pipe) */
+    CG_SOCK_XPUB = 7, /* the two ends of a broadcast relay (cg_transport_proxy) */
+    CG_SOCK_XSUB = 8,
 } cg_sock_kind_t;
 
 #define CG_IDENTITY_MAX 256 /* bytes of a ROUTER peer identity */
@@ -75,6 +77,10 @@ cg_status_t cg_transport_send_raw(cg_socket_t *sock, const uint8_t *identity, si
 cg_status_t cg_transport_recv(cg_socket_t *sock, const cg_msg_caps_t *caps, const char *run_id,
                               cg_msg_t *msg, uint8_t *identity, size_t *idlen, size_t *nbytes,
                               char *err, size_t errlen);
+
+/* Splits "HOST:PORT" (port 1..65535) into host (cap bytes) and *port. CG_ERR_INVAL if text is
+ * not that shape. */
+cg_status_t cg_transport_parse_endpoint(const char *text, char *host, size_t cap, int *port);
 
 /* Waits up to timeout_ms (-1 forever) until one of socks is readable. ready[i] is set to
  * 1 for readable sockets. Returns CG_ERR_TIMEOUT if none, CG_ERR_INTERRUPTED on EINTR. */
@@ -169,6 +175,31 @@ cg_status_t cg_transport_curve_client(cg_socket_t *sock, const char *server_key,
 /* The CURVE public key (Z85) of the sender of the last message received on sock (a
  * curve_server socket), "" if unknown. Valid until the next receive on sock. */
 const char *cg_transport_peer_key(const cg_socket_t *sock);
+
+/* ---- broadcast relays (`cgrpo relay`, actor/cg_relay.h) ------------------------------------
+ * A relay subscribes to the learner's weights once (XSUB) and republishes them to the actors
+ * of its node (XPUB) with zmq_proxy (the ZeroMQ guide's "extended publisher" pattern). */
+
+/* Forwards frontend <-> backend (and copies both ways to capture, may be NULL) until control
+ * (a pipe end) receives cg_transport_proxy_stop's message: CG_OK, or CG_ERR_ZMQ when the
+ * context ends. Blocks; run it on a thread that then owns all four sockets. */
+cg_status_t cg_transport_proxy(cg_socket_t *frontend, cg_socket_t *backend, cg_socket_t *capture,
+                               cg_socket_t *control);
+/* Sends the stop to a proxy whose control is the other end of this pipe. */
+cg_status_t cg_transport_proxy_stop(cg_socket_t *pipe);
+/* Subscribes an XSUB to everything its publishers send (relays forward every message). */
+cg_status_t cg_transport_subscribe_all(cg_socket_t *xsub);
+
+/* The CURVE keys between a secured relay and its actors, derived from the run token (BLAKE2b,
+ * keyed by role): the relay's server key pair and the one client key pair it admits. Only a
+ * holder of the token can compute them, so the relay's port asks what the learner's weights
+ * port asks (the token), and needs no key files of its own. Z85, CG_CURVE_KEY_LEN + 1 each.
+ * CG_ERR_INVAL for an empty token, CG_ERR_UNSUPPORTED without CURVE. */
+typedef struct {
+    char server_public[CG_CURVE_KEY_LEN + 1], server_secret[CG_CURVE_KEY_LEN + 1];
+    char client_public[CG_CURVE_KEY_LEN + 1], client_secret[CG_CURVE_KEY_LEN + 1];
+} cg_relay_keys_t;
+cg_status_t cg_transport_relay_keys(const char *token, cg_relay_keys_t *keys);
 
 #ifdef __cplusplus
 }

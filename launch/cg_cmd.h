@@ -133,6 +133,7 @@ int cg_cmd_run_training(const cg_config_t *cfg, const cg_cmd_training_t *how);
 int cg_cmd_train(int argc, char **argv);
 int cg_cmd_learner(int argc, char **argv);
 int cg_cmd_actor(int argc, char **argv);
+int cg_cmd_relay(int argc, char **argv);
 int cg_cmd_eval(int argc, char **argv);
 int cg_cmd_bench(int argc, char **argv);
 /* The actor-scaling study (cmd_scaling.c); cg_cmd_bench hands over on --sim or a list of

@@ -16,6 +16,7 @@ static void s_usage(FILE *out)
         "  plot      PNG plots of runs' metrics.csv (gnuplot): cgrpo plot RUN_DIR...\n"
         "  learner   run the learner role only (clusters)\n"
         "  actor     run one actor: cgrpo actor --connect HOST:PORT\n"
+        "  relay     one per node: the learner's weights, relayed to that node's actors\n"
         "  mpi       under mpirun: rank 0 the learner, the other ranks actors\n"
         "  keygen    CURVE keys and a run token for a learner bound off loopback\n"
         "  sims      the simulators (built in and plugin) and their config keys\n");
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return cg_cmd_learner(argc - 1, argv + 1);
     if (!strcmp(cmd, "actor"))
         return cg_cmd_actor(argc - 1, argv + 1);
+    if (!strcmp(cmd, "relay"))
+        return cg_cmd_relay(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return cg_cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench"))

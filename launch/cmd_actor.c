@@ -21,32 +21,27 @@ static void s_usage(FILE *out)
         "  --connect HOST:PORT  the learner's control endpoint (printed by cgrpo train/learner)\n"
         "  --actor-id N         fixed actor id (default: the learner assigns one)\n"
         "  --instances M        simulator instances (default [actor] instances)\n"
+        "  --relay HOST:PORT    take the weights from this node's `cgrpo relay` instead of the\n"
+        "                       learner (default [actor] relay: from --config/--set, else the\n"
+        "                       run's config)\n"
         "  --token TOKEN        run token, if the learner requires one\n"
-        "  --config FILE        read the run token file ([run] token_file) and the learner's\n"
-        "                       CURVE public key ([learner] curve_public_key) from FILE\n"
+        "  --config FILE        read the run token file ([run] token_file), the learner's\n"
+        "                       CURVE public key ([learner] curve_public_key) and [actor] relay\n"
+        "                       from FILE\n"
         "  --set SEC.KEY=VALUE  the same from the command line (repeatable)\n"
         "  -h, --help           this help\n");
 }
 
-static int s_parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int cg_cmd_actor(int argc, char **argv)
 {
-    const char *connect = NULL, *token = "";
+    const char *connect = NULL, *token = "", *relay = NULL;
     long actor_id = -1, instances = 0;
     cg_cmd_config_opts_t copts = {0};
     static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
                                              {"actor-id", required_argument, NULL, 'i'},
                                              {"instances", required_argument, NULL, 'm'},
                                              {"token", required_argument, NULL, 't'},
+                                             {"relay", required_argument, NULL, 'r'},
                                              {"config", required_argument, NULL, 'C'},
                                              {"set", required_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
@@ -65,6 +60,7 @@ int cg_cmd_actor(int argc, char **argv)
                 return 2;
             break;
         case 't': token = optarg; break;
+        case 'r': relay = optarg; break;
         case 'C': copts.config_path = optarg; break;
         case 's':
             if (cg_cmd_add_set(&copts, optarg))
@@ -80,23 +76,22 @@ int cg_cmd_actor(int argc, char **argv)
         return 2;
     }
     char host[256];
-    const char *colon = strrchr(connect, ':');
-    long port = 0;
-    if (!colon || colon == connect || (size_t)(colon - connect) >= sizeof host ||
-        s_parse_int(colon + 1, 1, 65535, &port)) {
+    int port = 0;
+    if (cg_transport_parse_endpoint(connect, host, sizeof host, &port)) {
         fprintf(stderr, "cgrpo actor: --connect wants HOST:PORT with a port 1..65535, got '%s'\n",
                 connect);
         return 2;
     }
-    memcpy(host, connect, (size_t)(colon - connect));
-    host[colon - connect] = 0;
 
     /* Only the credentials come from a config here; the run itself comes from the Welcome. */
     char run_token[CG_NAME_LEN] = "", server_key[CG_CURVE_KEY_LEN + 1] = "";
+    char cfg_relay[CG_NAME_LEN] = "";
     if (copts.config_path || copts.n_sets) {
         cg_config_t *cfg = calloc(1, sizeof *cfg);
         int bad = !cfg || cg_cmd_load_config(&copts, NULL, cfg) ||
                   cg_cmd_secrets(cfg, token, run_token, sizeof run_token, server_key);
+        if (!bad)
+            snprintf(cfg_relay, sizeof cfg_relay, "%s", cfg->relay);
         free(cfg);
         if (bad)
             return 1;
@@ -107,11 +102,12 @@ int cg_cmd_actor(int argc, char **argv)
     cg_cmd_blas_threads();
     char err[1024] = "";
     cg_actor_opts_t opts = {.host = host,
-                            .port = (int)port,
+                            .port = port,
                             .actor_id = (int32_t)actor_id,
                             .token = token,
                             .instances = (int32_t)instances,
-                            .curve_server_key = server_key};
+                            .curve_server_key = server_key,
+                            .relay = relay ? relay : cfg_relay};
     cg_actor_t *actor = cg_actor_new(&opts, err, sizeof err);
     if (!actor) {
         fprintf(stderr, "cgrpo actor: %s\n", err);

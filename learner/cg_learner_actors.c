@@ -262,6 +262,39 @@ static void s_welcome(cg_learner_t *self, const cg_learner_actor_t *a, int32_t i
                        : self->cfg.max_steps_per_episode;
 }
 
+/* A Hello with the right token: on a secured learner its connection's CURVE key may now
+ * open the data and weights sockets. -1 (refused, with a Refusal) if it has no key. */
+static int s_admit(cg_learner_t *self, const uint8_t *identity, size_t idlen, const char *who,
+                   int32_t pid)
+{
+    if (!self->secure ||
+        !cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control)))
+        return 0;
+    s_refuse(self, identity, idlen, CG_ERR_AUTH, 0,
+             "hello from %s (pid %d) without a CURVE client key", who, pid);
+    return -1;
+}
+
+/* A broadcast relay (`cgrpo relay`, docs/cluster.md) with the right run and token: its key
+ * may open the weights socket, and its Welcome (for no actor: id -1, no session, no credits)
+ * names the weights port. It holds no actor slot and sends no heartbeats. */
+static void s_on_relay_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen,
+                             const cg_msg_hello_t *h)
+{
+    if (s_admit(self, identity, idlen, "a relay", h->pid))
+        return;
+    const cg_learner_actor_t none = {.id = -1};
+    cg_msg_t out;
+    s_welcome(self, &none, -1, &out);
+    cg_status_t rc = cg_transport_send(self->control, identity, idlen, &out);
+    if (rc != CG_OK)
+        CG_WARN("welcome to the relay on %s (pid %d) not sent: %s", h->host, h->pid,
+                cg_status_str(rc));
+    else
+        CG_INFO("relay on %s (pid %d) subscribed at version %llu", h->host, h->pid,
+                (unsigned long long)self->version);
+}
+
 static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen,
                        const cg_msg_t *in)
 {
@@ -280,6 +313,10 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
                  h->actor_id, h->pid);
         return;
     }
+    if (h->relay) {
+        s_on_relay_hello(self, identity, idlen, h);
+        return;
+    }
     if ((h->obs_dim && h->obs_dim != self->env.obs_dim) ||
         (h->n_actions && h->n_actions != self->env.n_actions) ||
         (h->group_size && h->group_size != self->cfg.group_size) ||
@@ -292,12 +329,10 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
         return;
     }
     /* Token accepted: this connection's CURVE key may now open the data and weights sockets. */
-    if (self->secure &&
-        cg_transport_auth_admit(self->transport, cg_transport_peer_key(self->control))) {
-        s_refuse(self, identity, idlen, CG_ERR_AUTH, 0,
-                 "hello from actor %d (pid %d) without a CURVE client key", h->actor_id, h->pid);
+    char who[32];
+    snprintf(who, sizeof who, "actor %d", h->actor_id);
+    if (s_admit(self, identity, idlen, who, h->pid))
         return;
-    }
     /* Identity: one control connection is one actor. A connection that holds a live entry
      * keeps it (a second Hello asks for a snapshot). Another connection gets a live actor's
      * id only with that actor's session key (the same actor, reconnected); otherwise an

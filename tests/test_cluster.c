@@ -6,6 +6,8 @@
  *          legitimate actor, and clients without keys, with another server's key and with a
  *          wrong token: none gets a Welcome, pushes a message or receives weights, while the
  *          legitimate actor keeps training to the end. All traffic goes to 127.0.0.1;
+ *   relay  `cgrpo relay` between a CURVE learner and two actors: the run completes through it,
+ *          and only subscribers with the run token's relay keys get weights from it;
  *   scaling `cgrpo scaling --actors 1,3 --sim sleep:100`, small: a CSV row per count with sane
  *          numbers and the plot; and the bare-vs-end-to-end mode of `cgrpo bench`.
  * `test_cluster NAME` runs one test (each is its own CTest entry). Every child is tracked by
@@ -543,6 +545,163 @@ done:
     cg_proc_kill_all();
 }
 
+/* ---- relays ----------------------------------------------------------------------------- */
+
+/* A SUB of the relay at port, as a CURVE client of server_key with the key pair pub/sec. */
+static cg_socket_t *s_relay_sub(cg_transport_t *tp, int port, const char *server_key,
+                                const char *pub, const char *sec)
+{
+    cg_socket_t *sub = cg_transport_socket(tp, CG_SOCK_SUB, &s_opts);
+    if (sub && (cg_transport_curve_client(sub, server_key, pub, sec) != CG_OK ||
+                cg_transport_connect(sub, "127.0.0.1", port) != CG_OK))
+        cg_transport_close(&sub);
+    return sub;
+}
+
+/* `cgrpo relay` between a CURVE learner (keys and token on loopback) and two actors that take
+ * their weights from it: the run completes, the actors' done came through the relay, the relay
+ * exits by itself after it. Subscribers of the relay with the learner's public key, or with
+ * the keys of another token, get nothing; the keys of the run's token get the weights. A relay
+ * with no learner stops on SIGTERM. */
+static void test_relay(void)
+{
+    if (!cg_transport_has_curve())
+        cg_test_skip("this libzmq was built without CURVE");
+    char keys[S_PATH], dir[S_PATH], llog[S_PATH], rlog[S_PATH], alog[2][S_PATH], line[512];
+    char set_sec[S_PATH + 64], set_pub[S_PATH + 64], set_tok[S_PATH + 64], path[S_PATH + 32];
+    char port_file[S_PATH], server_key[CG_CURVE_KEY_LEN + 1], token[128] = "", err[1024];
+    snprintf(keys, sizeof keys, "%s/relay-keys", s_root);
+    snprintf(dir, sizeof dir, "%s/relay", s_root);
+    snprintf(llog, sizeof llog, "%s/relay-learner.log", s_root);
+    snprintf(rlog, sizeof rlog, "%s/relay.log", s_root);
+    snprintf(port_file, sizeof port_file, "%s/relay.endpoint", s_root);
+    cg_transport_t *tp = NULL;
+    cg_socket_t *subs[3] = {NULL, NULL, NULL};
+    pid_t learner = -1, relay = -1, actors[2] = {-1, -1};
+
+    CG_TEST_REQUIRE(s_keygen(keys) == 0);
+    snprintf(path, sizeof path, "%s/learner.pub", keys);
+    CG_TEST_REQUIRE(cg_transport_curve_read_key(path, server_key, err, sizeof err) == CG_OK);
+    snprintf(path, sizeof path, "%s/token", keys);
+    char *tok = s_slurp(path);
+    CG_TEST_REQUIRE(tok != NULL);
+    snprintf(token, sizeof token, "%.*s", (int)strcspn(tok, "\n"), tok);
+    free(tok);
+    snprintf(set_sec, sizeof set_sec, "learner.curve_secret_key=%s/learner.key", keys);
+    snprintf(set_pub, sizeof set_pub, "learner.curve_public_key=%s/learner.pub", keys);
+    snprintf(set_tok, sizeof set_tok, "run.token_file=%s/token", keys);
+    const char *env[] = {"OPENBLAS_NUM_THREADS=1", NULL};
+    const char *largv[] = {CG_CGRPO_BIN,
+                           "learner",
+                           "--no-progress",
+                           "--run-dir",
+                           dir,
+                           "--set",
+                           set_sec,
+                           "--set",
+                           set_pub,
+                           "--set",
+                           set_tok,
+                           "--set",
+                           "sim.name=sleep",
+                           "--set",
+                           "sleep.step_us=200",
+                           "--set",
+                           "run.iterations=20",
+                           "--set",
+                           "train.groups=8",
+                           "--set",
+                           "actor.instances=4",
+                           "--set",
+                           "learner.device=cpu",
+                           NULL};
+    learner = cg_proc_spawn(largv, env, llog);
+    CG_TEST_REQUIRE(learner > 0);
+    CG_TEST_REQUIRE(s_wait_line(llog, "control port ", 30, learner, line, sizeof line) == 0);
+    int cport = 0;
+    const char *cp = strstr(line, "control port ");
+    CG_TEST_REQUIRE(cp && sscanf(cp, "control port %d", &cport) == 1);
+    char connect[64];
+    snprintf(connect, sizeof connect, "127.0.0.1:%d", cport);
+
+    const char *rargv[] = {CG_CGRPO_BIN, "relay", "--connect",   connect,   "--set", set_pub,
+                           "--set",      set_tok, "--port-file", port_file, NULL};
+    relay = cg_proc_spawn(rargv, env, rlog);
+    CG_TEST_REQUIRE(relay > 0);
+    CG_TEST_REQUIRE(s_wait_line(rlog, "relayed on 127.0.0.1:", 20, relay, line, sizeof line) == 0);
+    char *ep = s_slurp(port_file);
+    int rport = 0;
+    CG_TEST_REQUIRE(ep && sscanf(ep, "127.0.0.1:%d", &rport) == 1 && rport > 0);
+    free(ep);
+    char relay_ep[64];
+    snprintf(relay_ep, sizeof relay_ep, "127.0.0.1:%d", rport);
+    for (int i = 0; i < 2; i++) {
+        snprintf(alog[i], sizeof alog[i], "%s/relay-actor%d.log", s_root, i);
+        const char *aargv[] = {CG_CGRPO_BIN, "actor", "--connect", connect, "--relay", relay_ep,
+                               "--set",      set_pub, "--set",     set_tok, NULL};
+        actors[i] = cg_proc_spawn(aargv, env, alog[i]);
+        CG_TEST_REQUIRE(actors[i] > 0);
+    }
+    CG_TEST_REQUIRE(s_wait_metrics(dir, 3, "actors_alive", 2, 60, learner) == 0);
+
+    /* Subscribers of the relay: the learner's public key (what the learner's own weights port
+     * takes, with a token), another token's relay keys, the run token's relay keys. */
+    cg_relay_keys_t good, other;
+    char pub[CG_CURVE_KEY_LEN + 1], sec[CG_CURVE_KEY_LEN + 1];
+    CG_TEST_REQUIRE(cg_transport_relay_keys(token, &good) == CG_OK &&
+                    cg_transport_relay_keys("another run's token", &other) == CG_OK &&
+                    cg_transport_curve_keypair(pub, sec) == CG_OK);
+    CU_ASSERT_STRING_NOT_EQUAL(good.server_public, other.server_public);
+    CU_ASSERT_EQUAL(cg_transport_relay_keys("", &other), CG_ERR_INVAL);
+    CG_TEST_REQUIRE(cg_transport_relay_keys("another run's token", &other) == CG_OK);
+    tp = cg_transport_new();
+    CG_TEST_REQUIRE(tp != NULL);
+    subs[0] = s_relay_sub(tp, rport, server_key, pub, sec);
+    subs[1] = s_relay_sub(tp, rport, other.server_public, other.client_public, other.client_secret);
+    subs[2] = s_relay_sub(tp, rport, good.server_public, good.client_public, good.client_secret);
+    CG_TEST_REQUIRE(subs[0] && subs[1] && subs[2]);
+    int got[3];
+    for (int i = 0; i < 3; i++)
+        got[i] = s_drain(subs[i], i == 0 ? 3000 : 1000);
+    CU_ASSERT_EQUAL(got[0], 0);
+    CU_ASSERT_EQUAL(got[1], 0);
+    CU_ASSERT_TRUE(got[2] >= 1);
+
+    /* The run completes; the actors' weights (and the final done) came through the relay,
+     * which then exits by itself. */
+    CG_TEST_REQUIRE(s_exited_ok(learner, 120, "learner"));
+    for (int i = 0; i < 2; i++) {
+        CG_TEST_REQUIRE(s_exited_ok(actors[i], 20, "actor"));
+        CU_ASSERT_EQUAL(s_count(alog[i], "weights from the relay at 127.0.0.1:"), 1);
+        CU_ASSERT_EQUAL(s_count(alog[i], "training is over (version 20)"), 1);
+    }
+    CG_TEST_REQUIRE(s_exited_ok(relay, 15, "relay"));
+    CU_ASSERT_EQUAL(s_count(rlog, "training is over at version 20"), 1);
+    CU_ASSERT_EQUAL(s_count(llog, "relay on "), 1);
+    double last = NAN;
+    CU_ASSERT_EQUAL(s_metrics(dir, "iteration", &last, NULL), 20);
+    s_metrics(dir, "rejected_msgs", &last, NULL);
+    CU_ASSERT_EQUAL(last, 0);
+
+    /* A relay whose learner is not there keeps saying Hello, and stops on SIGTERM. */
+    const char *dead[] = {CG_CGRPO_BIN, "relay", "--connect", connect, NULL};
+    relay = cg_proc_spawn(dead, env, rlog);
+    CG_TEST_REQUIRE(relay > 0);
+    cg_proc_sleep_ms(1500);
+    CG_TEST_REQUIRE(cg_proc_signal(relay, SIGTERM) == 0);
+    CU_ASSERT_TRUE(s_exited_ok(relay, 5, "relay after SIGTERM"));
+done:
+    if (CU_get_number_of_failures() > 0) {
+        s_print_tail(llog);
+        s_print_tail(rlog);
+        s_print_tail(alog[0]);
+    }
+    for (int i = 0; i < 3; i++)
+        cg_transport_close(&subs[i]);
+    cg_transport_destroy(&tp);
+    cg_proc_kill_all();
+}
+
 /* ---- scaling ---------------------------------------------------------------------------- */
 
 /* Fields of the CSV line of file starting with prefix into v (up to n). Count parsed. */
@@ -713,8 +872,11 @@ int main(int argc, char **argv)
     if (cg_proc_tmpdir("cg-cluster", s_root, sizeof s_root) != 0)
         return 1;
     CU_TestInfo all[] = {
-        {"mpi", test_mpi},         {"curve", test_curve},
-        {"scaling", test_scaling}, {"scaling_mpirun", test_scaling_mpirun},
+        {"mpi", test_mpi},
+        {"curve", test_curve},
+        {"relay", test_relay},
+        {"scaling", test_scaling},
+        {"scaling_mpirun", test_scaling_mpirun},
         CU_TEST_INFO_NULL,
     };
     CU_TestInfo one[2] = {CU_TEST_INFO_NULL, CU_TEST_INFO_NULL};
