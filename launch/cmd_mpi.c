@@ -3,24 +3,32 @@
  * endpoint (and the run directory) to the other ranks, and every rank calls MPI_Finalize
  * right then, while all are alive. After that no rank makes an MPI call, ZeroMQ carries
  * everything, and an actor rank that dies can no longer hang a collective of the learner
- * (mpirun itself must be told not to abort the job: docs/cluster.md). */
+ * (mpirun itself must be told not to abort the job: docs/cluster.md). With --relay-port P
+ * the lowest actor rank of each node also runs a broadcast relay (a thread, cg_relay) on that
+ * node's 127.0.0.1:P, and the node's actors take their weights from it; which rank that is,
+ * the same MPI moment decides (a node's ranks reduced over a shared-memory communicator). */
 #include <getopt.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <limits.h>
+#include <pthread.h>
+
 #include "cg_actor.h"
 #include "cg_alloc.h"
 #include "cg_cmd.h"
 #include "cg_learner.h"
 #include "cg_log.h"
+#include "cg_relay.h"
 #include "cg_transport.h"
 
 /* Evaluates an MPI call; logs file:line and MPI's message and yields -1 on failure. */
@@ -49,6 +57,7 @@ typedef struct {
     cg_cmd_config_opts_t copts;
     const char *run_dir, *resume, *token;
     long instances;
+    long relay_port; /* 0: none */
     int progress;
 } s_opts_t;
 
@@ -67,6 +76,9 @@ static void s_usage(FILE *out)
             "  --resume DIR         continue the run in DIR from its latest checkpoint\n"
             "  --token TOKEN        run token (default: [run] token_file)\n"
             "  --instances M        simulator instances per actor (default [actor] instances)\n"
+            "  --relay-port P       one broadcast relay per node on its 127.0.0.1:P (run by the\n"
+            "                       node's lowest actor rank); the node's actors take the\n"
+            "                       weights from it (docs/cluster.md#broadcast-relays)\n"
             "  --no-progress        plain log lines from the learner\n"
             "  -h, --help           this help\n");
 }
@@ -80,6 +92,7 @@ static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
                                              {"resume", required_argument, NULL, 'R'},
                                              {"token", required_argument, NULL, 't'},
                                              {"instances", required_argument, NULL, 'm'},
+                                             {"relay-port", required_argument, NULL, 'p'},
                                              {"no-progress", no_argument, NULL, 'P'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
@@ -103,6 +116,15 @@ static int s_parse(int argc, char **argv, int rank, s_opts_t *o)
             if (*end || o->instances < 1 || o->instances > 65536) {
                 if (err)
                     fprintf(err, "cgrpo mpi: --instances needs a number 1..65536, got '%s'\n",
+                            optarg);
+                return 2;
+            }
+            break;
+        case 'p':
+            o->relay_port = strtol(optarg, &end, 10);
+            if (*end || o->relay_port < 1 || o->relay_port > 65535) {
+                if (err)
+                    fprintf(err, "cgrpo mpi: --relay-port needs a port 1..65535, got '%s'\n",
                             optarg);
                 return 2;
             }
@@ -186,7 +208,60 @@ static int s_run_learner(cg_learner_t *learner, const char *dir, int n_actors)
     return 0;
 }
 
-static int s_run_actor(const s_opts_t *o, const s_rendezvous_t *rv, int32_t actor_id)
+/* This node's relay, on a thread of the rank that runs it. */
+typedef struct {
+    cg_relay_t *relay;
+    volatile sig_atomic_t stop; /* set by the actor's thread when it is done */
+    atomic_int finished;        /* set by the relay's thread as it returns */
+    pthread_t thread;
+} s_relay_thread_t;
+
+static void *s_relay_main(void *arg)
+{
+    s_relay_thread_t *t = arg;
+    (void)cg_relay_run(t->relay, &t->stop);
+    atomic_store(&t->finished, 1);
+    return NULL;
+}
+
+/* Starts the node's relay; 0, or -1 (logged: the node's actors then take weights from the
+ * snapshots their Hellos get, slowly, and this rank exits 1 at the end). */
+static int s_relay_start(s_relay_thread_t *t, const s_opts_t *o, const s_rendezvous_t *rv,
+                         const char *token, const char *server_key)
+{
+    char err[1024] = "";
+    const cg_relay_opts_t ropts = {.host = rv->host,
+                                   .port = rv->port,
+                                   .bind = "127.0.0.1",
+                                   .relay_port = (int)o->relay_port,
+                                   .token = token,
+                                   .curve_server_key = server_key};
+    atomic_init(&t->finished, 0);
+    t->relay = cg_relay_new(&ropts, err, sizeof err);
+    if (t->relay && pthread_create(&t->thread, NULL, s_relay_main, t) == 0)
+        return 0;
+    CG_ERROR("cgrpo mpi: this node's relay did not start: %s", err[0] ? err : "no thread");
+    cg_relay_destroy(&t->relay);
+    return -1;
+}
+
+/* After training is over (done) the relay ends by itself ~2 s later, having relayed the
+ * learner's repeats of done to the node's other actors; otherwise it is stopped now. */
+static void s_relay_join(s_relay_thread_t *t, int training_over)
+{
+    if (!t->relay)
+        return;
+    for (int i = 0; training_over && i < 40 && !atomic_load(&t->finished); i++) {
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    t->stop = 1;
+    pthread_join(t->thread, NULL);
+    cg_relay_destroy(&t->relay);
+}
+
+static int s_run_actor(const s_opts_t *o, const s_rendezvous_t *rv, int32_t actor_id,
+                       int runs_relay)
 {
     /* Credentials only ([run] token_file, [learner] curve_public_key); the Welcome brings
      * the rest. With --resume they are in the run's config.ini. */
@@ -205,21 +280,44 @@ static int s_run_actor(const s_opts_t *o, const s_rendezvous_t *rv, int32_t acto
     else
         setvbuf(stderr, NULL, _IOLBF, 0);
 
-    char err[1024] = "";
+    char err[1024] = "", relay[32] = "";
+    s_relay_thread_t rt = {.relay = NULL};
+    int relay_failed = runs_relay && s_relay_start(&rt, o, rv, token, server_key);
+    if (o->relay_port)
+        snprintf(relay, sizeof relay, "127.0.0.1:%ld", o->relay_port);
     cg_actor_opts_t aopts = {.host = rv->host,
                              .port = rv->port,
                              .actor_id = actor_id,
                              .token = token,
                              .instances = (int32_t)o->instances,
-                             .curve_server_key = server_key};
+                             .curve_server_key = server_key,
+                             .relay = relay};
     cg_actor_t *actor = cg_actor_new(&aopts, err, sizeof err);
     if (!actor) {
         fprintf(stderr, "cgrpo mpi: %s\n", err);
+        s_relay_join(&rt, 0);
         return 1;
     }
     cg_status_t rc = cg_actor_run(actor, &cg_cmd_stop);
     cg_actor_destroy(&actor);
-    return rc == CG_OK ? 0 : 1;
+    s_relay_join(&rt, rc == CG_OK && !cg_cmd_stop);
+    return rc == CG_OK && !relay_failed ? 0 : 1;
+}
+
+/* With --relay-port: 1 on the lowest actor rank of each node (ranks that share memory), else
+ * 0. Collective over MPI_COMM_WORLD; -1 on an MPI error. */
+static int s_runs_relay(const s_opts_t *o, int rank)
+{
+    if (!o->relay_port)
+        return 0;
+    MPI_Comm node;
+    if (S_MPI_CHECK(
+            MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node)))
+        return -1;
+    int mine = rank > 0 ? rank : INT_MAX, lowest = INT_MAX;
+    int rc = S_MPI_CHECK(MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, node));
+    MPI_Comm_free(&node);
+    return rc ? -1 : rank > 0 && rank == lowest;
 }
 
 int cg_cmd_mpi(int argc, char **argv)
@@ -270,14 +368,16 @@ int cg_cmd_mpi(int argc, char **argv)
             snprintf(rv.run_dir, sizeof rv.run_dir, "%s", dir);
         }
     }
-    /* The one collective: afterwards MPI is finalized on every rank, while all are alive. */
+    /* The collectives (the endpoint; with relays, which rank runs its node's): afterwards
+     * MPI is finalized on every rank, while all are alive. */
     int brc = S_MPI_CHECK(MPI_Bcast(&rv, (int)sizeof rv, MPI_BYTE, 0, MPI_COMM_WORLD));
+    int runs_relay = s_runs_relay(&o, rank);
     S_MPI_CHECK(MPI_Finalize());
-    if (brc != 0 || rv.status != 0) {
+    if (brc != 0 || rv.status != 0 || runs_relay < 0) {
         cg_learner_destroy(&learner);
         return 1;
     }
     if (rank == 0)
         return s_run_learner(learner, dir, size - 1);
-    return s_run_actor(&o, &rv, (int32_t)(rank - 1));
+    return s_run_actor(&o, &rv, (int32_t)(rank - 1), runs_relay);
 }

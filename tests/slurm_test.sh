@@ -94,9 +94,10 @@ SETS=(--set sim.name=sleep --set sleep.step_us=300 --set train.groups=8 --set ac
       --set learner.heartbeat_timeout_ms=1500)
 
 # ---- 1: the hand-off, signalled by hand ------------------------------------------------------
-log "job 1: USR1 by hand, one requeue"
+log "job 1: USR1 by hand, one requeue; weights through one relay per node (CGRPO_RELAY_PORT)"
 RUN1=$W/run1
-JOB1=$(cd "$W" && CGRPO=$CGRPO CGRPO_BIND=0.0.0.0 sbatch --parsable -N 1 --ntasks=3 --time=10 \
+RELAY_PORT=$((20000 + $$ % 20000))
+JOB1=$(cd "$W" && CGRPO=$CGRPO CGRPO_BIND=0.0.0.0 CGRPO_RELAY_PORT=$RELAY_PORT sbatch --parsable -N 1 --ntasks=3 --time=10 \
        --output="$W/job1-%j.out" "$SBATCH_SCRIPT" "$RUN1" "${SETS[@]}" --set run.iterations=30)
 deadline=$((SECONDS + 120))
 while (($(rows "$RUN1") < 8 && SECONDS < deadline)); do sleep 0.5; done
@@ -105,6 +106,9 @@ scancel -b --signal=USR1 "$JOB1"
 state=$(wait_done "$JOB1" 300)
 check "job 1 completed after its requeue ($state)" test "$state" = COMPLETED
 check_run "$RUN1" 30 1 "$W/job1-$JOB1.out"
+check "job 1's actors took the weights from the node's relay" \
+    grep -q "weights from the relay at 127.0.0.1:$RELAY_PORT" "$RUN1/logs/actor-0.log"
+check "job 1's relay relayed to the end" grep -q "training is over" "$RUN1"/logs/relay-*.log
 
 # ---- 2: a real time limit ------------------------------------------------------------------
 # Slurm may signal up to 60 s early (sbatch(1)): each 60 s leg ends after 0-40 s. The run

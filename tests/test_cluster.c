@@ -545,6 +545,67 @@ done:
     cg_proc_kill_all();
 }
 
+/* `mpirun -n 4 cgrpo mpi --relay-port P`: the lowest actor rank of the node runs the relay,
+ * and all three actors take their weights from it to the end. */
+static void test_mpi_relay(void)
+{
+    if (!s_open_mpi())
+        cg_test_skip(CG_MPIEXEC " is not Open MPI's (the test uses its flags)");
+    char dir[S_PATH], log[S_PATH], supp[S_PATH], port[16], want[64];
+    snprintf(dir, sizeof dir, "%s/mpi-relay", s_root);
+    snprintf(log, sizeof log, "%s/mpirun-relay.log", s_root);
+    snprintf(port, sizeof port, "%d", 20000 + (int)(getpid() % 20000));
+    snprintf(want, sizeof want, "weights from the relay at 127.0.0.1:%s", port);
+    const char *env[S_MPI_ENV];
+    s_mpi_env(env, supp, sizeof supp);
+    const char *argv[] = {CG_MPIEXEC,
+                          "--oversubscribe",
+                          "-x",
+                          "LSAN_OPTIONS",
+                          "-x",
+                          "OPENBLAS_NUM_THREADS",
+                          "-n",
+                          "4",
+                          CG_CGRPO_BIN,
+                          "mpi",
+                          "--no-progress",
+                          "--relay-port",
+                          port,
+                          "--run-dir",
+                          dir,
+                          "--set",
+                          "sim.name=sleep",
+                          "--set",
+                          "sleep.step_us=200",
+                          "--set",
+                          "run.iterations=12",
+                          "--set",
+                          "train.groups=8",
+                          "--set",
+                          "actor.instances=4",
+                          "--set",
+                          "learner.device=cpu",
+                          NULL};
+    pid_t mpirun = cg_proc_spawn(argv, env, log);
+    CG_TEST_REQUIRE(mpirun > 0);
+    CG_TEST_REQUIRE(s_exited_ok(mpirun, 120, "mpirun"));
+    double last = NAN;
+    CU_ASSERT_EQUAL(s_metrics(dir, "iteration", &last, NULL), 12);
+    CU_ASSERT_EQUAL(s_count(log, "relay on "), 1); /* one node: one relay subscribed */
+    for (int id = 0; id < 3; id++) {
+        char alog[S_PATH + 32];
+        snprintf(alog, sizeof alog, "%s/actor-%d.log", dir, id);
+        CU_ASSERT_EQUAL(s_count(alog, want), 1);
+        CU_ASSERT_EQUAL(s_count(alog, "learner says training is over"), 1);
+        CU_ASSERT_EQUAL(s_count(alog, "relay: training is over"), id == 0);
+        CU_ASSERT_EQUAL(s_count(alog, "Sanitizer"), 0);
+    }
+done:
+    if (CU_get_number_of_failures() > 0)
+        s_print_tail(log);
+    cg_proc_kill_all();
+}
+
 /* ---- relays ----------------------------------------------------------------------------- */
 
 /* A SUB of the relay at port, as a CURVE client of server_key with the key pair pub/sec. */
@@ -873,6 +934,7 @@ int main(int argc, char **argv)
         return 1;
     CU_TestInfo all[] = {
         {"mpi", test_mpi},
+        {"mpi_relay", test_mpi_relay},
         {"curve", test_curve},
         {"relay", test_relay},
         {"scaling", test_scaling},
