@@ -124,7 +124,7 @@ int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env)
     return 0;
 }
 
-int cg_cmd_self_exe(char *buf, size_t n)
+int cg_cmd_self_exe(char *buf, size_t n, int elsewhere)
 {
     ssize_t len = readlink("/proc/self/exe", buf, n - 1);
     if (len <= 0) {
@@ -132,6 +132,22 @@ int cg_cmd_self_exe(char *buf, size_t n)
         return -1;
     }
     buf[len] = '\0';
+    static const char deleted[] = " (deleted)";
+    const size_t dl = sizeof deleted - 1;
+    if ((size_t)len > dl && strcmp(buf + len - dl, deleted) == 0) {
+        /* Replaced on disk while running (a rebuild): this process's own image is still at
+         * /proc/self/exe for a child of this host; another host can only find the new one. */
+        if (!elsewhere) {
+            snprintf(buf, n, "/proc/self/exe");
+            return 0;
+        }
+        buf[len - dl] = '\0';
+        fprintf(stderr,
+                "cgrpo: my executable %s was replaced while I run (rebuilt?): the actors "
+                "would start another build (hint: run the study again with the new build)\n",
+                buf);
+        return -1;
+    }
     return 0;
 }
 
@@ -176,7 +192,7 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
                          const char *config_path, const char *log_path)
 {
     char self_exe[4096], endpoint[300], id[32];
-    if (cg_cmd_self_exe(self_exe, sizeof self_exe))
+    if (cg_cmd_self_exe(self_exe, sizeof self_exe, 0))
         return -1;
     snprintf(endpoint, sizeof endpoint, "%s:%d", host, port);
     snprintf(id, sizeof id, "%d", actor_id);

@@ -43,8 +43,11 @@ int cg_cmd_load_config(const cg_cmd_config_opts_t *opts, const char *base_path, 
  * is reported, and this process goes on). Prints the error and returns non-zero on failure. */
 int cg_cmd_env(const cg_config_t *cfg, cg_env_spec_t *env);
 
-/* This executable's path (/proc/self/exe) into buf: 0, or -1 (said on stderr). */
-int cg_cmd_self_exe(char *buf, size_t n);
+/* This executable's path (/proc/self/exe) into buf: 0, or -1 (said on stderr). Replaced on
+ * disk while this process runs (a rebuild), it is "/proc/self/exe" itself for a child of this
+ * process (the same image), and an error for one started elsewhere (elsewhere = 1: through a
+ * launcher, which would start the new build). */
+int cg_cmd_self_exe(char *buf, size_t n, int elsewhere);
 /* Starts argv (argv[0] found on PATH) as a child process with its output appended to log_path
  * (NULL: inherit) and OPENBLAS_NUM_THREADS=1 unless set; it gets SIGTERM if this process dies
  * (Linux PR_SET_PDEATHSIG; call from the main thread). Returns the PID, or -1. */

@@ -186,7 +186,7 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
                               const char *endpoint, const char *dir)
 {
     char self_exe[4096], count[32], log[CG_PATH_LEN + 160];
-    if (cg_cmd_self_exe(self_exe, sizeof self_exe))
+    if (cg_cmd_self_exe(self_exe, sizeof self_exe, 1))
         return -1;
     snprintf(count, sizeof count, "%d", n_actors);
     snprintf(log, sizeof log, "%s/actors.log", dir);
@@ -696,6 +696,17 @@ int cg_cmd_scaling(int argc, char **argv)
     if (cg_os_mkdir_p(dir, 0755)) {
         fprintf(stderr, "cgrpo scaling: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
+    }
+    for (int k = 0; k < n_counts; k++) { /* an earlier study's run there would be measured */
+        char run_dir[CG_PATH_LEN + 96];
+        snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", dir, st.sim_name, counts[k]);
+        if (access(run_dir, F_OK) == 0) {
+            fprintf(stderr,
+                    "cgrpo scaling: %s holds an earlier study's run for %d actors (%s) (hint: "
+                    "a new --out DIR, or remove that one)\n",
+                    dir, counts[k], run_dir);
+            return 2;
+        }
     }
     cg_cmd_install_signals();
     cg_cmd_blas_threads();

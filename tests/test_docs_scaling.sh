@@ -44,4 +44,9 @@ done <<<"$cmds"
     --updates 2 --duration 60 --seconds 0.3 --set learner.device=cpu --out "$tmp/one" \
     >"$tmp/log-one" 2>&1 || fail "one count: $(cat "$tmp/log-one")"
 ! grep -qi "warning" "$tmp/log-one" || fail "one count: warnings: $(cat "$tmp/log-one")"
+# the same --out again: refused before it starts (its runs would be measured as this study's)
+if "$cgrpo" scaling --actors 2 --sim sleep:100 --out "$tmp/one" >"$tmp/log-again" 2>&1; then
+    fail "a study into a directory with an earlier study's runs was not refused"
+fi
+grep -q "holds an earlier study's run for 2 actors" "$tmp/log-again" || fail "again: $(cat "$tmp/log-again")"
 echo "$n passed, 0 failed"
