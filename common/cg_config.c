@@ -318,7 +318,7 @@ static const s_key_t *s_find_key(const char *section, const char *key)
 }
 
 /* Shortest "%g" form that reads back as exactly v. */
-static void s_fmt_float(char *buf, size_t n, float v)
+void cg_config_fmt_float(char *buf, size_t n, float v)
 {
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(buf, n, "%.*g", prec, (double)v);
@@ -488,6 +488,26 @@ static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv,
         return -1;
     }
     return 0;
+}
+
+/* A float of a key outside the table (a constraint's threshold or lambda) against range. */
+static s_key_t s_range_key(const cg_config_range_t *r)
+{
+    return (s_key_t){.kind = S_F32, .flo = r->lo, .fhi = r->hi, .note = r->note};
+}
+
+int cg_config_parse_float(const cg_config_range_t *r, const char *value, float *out, char *msg,
+                          size_t n)
+{
+    const s_key_t k = s_range_key(r);
+    return s_number(&k, true, value, NULL, out, msg, n);
+}
+
+int cg_config_float_ok(const cg_config_range_t *r, float v, char *range, size_t n)
+{
+    const s_key_t k = s_range_key(r);
+    s_range_text(&k, range, n);
+    return s_frange_ok(&k, (double)v) ? 0 : -1;
 }
 
 /* ---- paths as INI lines (the writer, and the check that it can write a value) --------- */
@@ -761,100 +781,6 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
     return -1;
 }
 
-/* ---- [constraints] ---------------------------------------------------------------------- */
-
-static cg_constraint_t *s_find_constraint(cg_config_t *cfg, const char *name)
-{
-    for (int32_t i = 0; i < cfg->n_constraints; i++)
-        if (strcmp(cfg->constraints[i].name, name) == 0)
-            return &cfg->constraints[i];
-    return NULL;
-}
-
-static bool s_constraint_name_ok(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0 || len >= CG_NAME_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)name[i]) && name[i] != '_')
-            return false;
-    return !(len > 7 && strcmp(name + len - 7, "_lambda") == 0);
-}
-
-static const s_key_t s_THRESHOLD = {.section = "constraints",
-                                    .key = "threshold",
-                                    .kind = S_F32,
-                                    .flo = 0.0,
-                                    .fhi = 1.0,
-                                    .note = "the allowed violation rate d_k of this cost"};
-static const s_key_t s_LAMBDA = {.section = "constraints",
-                                 .key = "lambda",
-                                 .kind = S_F32,
-                                 .flo = 0.0,
-                                 .fhi = INFINITY,
-                                 .note = "fixed (or initial) multiplier of this cost"};
-
-/* `<name> = <threshold>` adds or updates a constraint, `<name>_lambda = <value>` sets its
- * fixed_lambda. */
-static int s_set_constraint(cg_config_t *cfg, const char *key, const char *value, int *piece,
-                            char *msg, size_t n)
-{
-    *piece = 0;
-    cfg->constraints_explicit = true;
-    if (strchr(value, '\n')) {
-        *piece = 1;
-        cg_status_msg(msg, n,
-                      "this key takes a single line, but an indented line continues it "
-                      "(hint: un-indent the next key)");
-        return -1;
-    }
-    size_t len = strlen(key);
-    if (len > 7 && strcmp(key + len - 7, "_lambda") == 0) {
-        char name[CG_CONFIG_KEY_LEN];
-        snprintf(name, sizeof name, "%.*s", (int)(len - 7), key);
-        cg_constraint_t *c = s_find_constraint(cfg, name);
-        if (!c) {
-            cg_status_msg(msg, n,
-                          "no constraint '%s' to set the lambda of (hint: give '%s = "
-                          "<threshold>' before '%s'; a [constraints] section replaces the "
-                          "simulator's default constraints)",
-                          name, name, key);
-            return -1;
-        }
-        float v = 0.0f;
-        if (s_number(&s_LAMBDA, true, value, NULL, &v, msg, n) != 0)
-            return -1;
-        c->fixed_lambda = v;
-        return 0;
-    }
-    if (!s_constraint_name_ok(key)) {
-        cg_status_msg(msg, n,
-                      "'%.64s' is not a constraint name (hint: a cost name of 1 to %d letters, "
-                      "digits or '_', e.g. lava = 0.01; or <name>_lambda = <value>)",
-                      key, CG_NAME_LEN - 1);
-        return -1;
-    }
-    float v = 0.0f;
-    if (s_number(&s_THRESHOLD, true, value, NULL, &v, msg, n) != 0)
-        return -1;
-    cg_constraint_t *c = s_find_constraint(cfg, key);
-    if (!c) {
-        if (cfg->n_constraints >= CG_MAX_COSTS) {
-            cg_status_msg(msg, n,
-                          "more than %d constraints (hint: at most %d costs can be enforced)",
-                          CG_MAX_COSTS, CG_MAX_COSTS);
-            return -1;
-        }
-        c = &cfg->constraints[cfg->n_constraints++];
-        memset(c, 0, sizeof *c);
-        memcpy(c->name, key, len);
-        c->fixed_lambda = 0.1f;
-    }
-    c->threshold = v;
-    return 0;
-}
-
 /* Applies section.key = value to cfg (any section, any key); origin and line say where it
  * came from (kept for a simulator section's keys, whose checks come later). */
 int cg_config_apply(cg_config_t *cfg, const char *section, const char *key, const char *value,
@@ -886,7 +812,7 @@ int cg_config_apply(cg_config_t *cfg, const char *section, const char *key, cons
         return -1;
     }
     if (strcmp(section, "constraints") == 0)
-        return s_set_constraint(cfg, key, value, piece, msg, n);
+        return cg_config_set_constraint(cfg, key, value, piece, msg, n);
     const s_key_t *k = s_find_key(section, key);
     if (!k) {
         size_t o = 0;
@@ -1021,53 +947,6 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
     return rc;
 }
 
-static int s_check_constraints(const cg_config_t *cfg, char *err, size_t errlen)
-{
-    char msg[CG_CONFIG_MSG_LEN];
-    if (cfg->n_constraints < 0 || cfg->n_constraints > CG_MAX_COSTS) {
-        cg_status_msg(err, errlen, "[constraints]: %d constraints (hint: at most %d)",
-                      cfg->n_constraints, CG_MAX_COSTS);
-        return -1;
-    }
-    for (int32_t i = 0; i < cfg->n_constraints; i++) {
-        const cg_constraint_t *c = &cfg->constraints[i];
-        if (strnlen(c->name, CG_NAME_LEN) >= CG_NAME_LEN || !s_constraint_name_ok(c->name)) {
-            cg_status_msg(err, errlen,
-                          "[constraints] #%d: invalid name (hint: 1 to %d letters, digits "
-                          "or '_', not ending in _lambda)",
-                          i + 1, CG_NAME_LEN - 1);
-            return -1;
-        }
-        for (int32_t j = 0; j < i; j++)
-            if (strcmp(cfg->constraints[j].name, c->name) == 0) {
-                cg_status_msg(err, errlen,
-                              "[constraints] %s: given twice (hint: one entry per cost)", c->name);
-                return -1;
-            }
-        if (!s_frange_ok(&s_THRESHOLD, (double)c->threshold)) {
-            s_range_text(&s_THRESHOLD, msg, sizeof msg);
-            cg_status_msg(err, errlen, "[constraints] %s: %g is out of range (hint: %s)", c->name,
-                          (double)c->threshold, msg);
-            return -1;
-        }
-        if (!s_frange_ok(&s_LAMBDA, (double)c->fixed_lambda)) {
-            s_range_text(&s_LAMBDA, msg, sizeof msg);
-            cg_status_msg(err, errlen, "[constraints] %s_lambda: %g is out of range (hint: %s)",
-                          c->name, (double)c->fixed_lambda, msg);
-            return -1;
-        }
-        if (cfg->mult_kind == CG_MULT_PROJECTED && cfg->mult_upper > 0.0f &&
-            c->fixed_lambda > cfg->mult_upper) {
-            cg_status_msg(err, errlen,
-                          "[constraints] %s_lambda: %g is above [multipliers] upper = %g "
-                          "(hint: the initial lambda must lie within the projection bound)",
-                          c->name, (double)c->fixed_lambda, (double)cfg->mult_upper);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int s_cross_checks(const cg_config_t *cfg, char *err, size_t errlen)
 {
     if (cfg->n_temperatures != 0 && cfg->n_temperatures != cfg->group_size) {
@@ -1126,7 +1005,8 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
     /* Settled from here on: a written copy lists these constraints explicitly. */
     if (work->n_constraints > 0)
         work->constraints_explicit = true;
-    if (s_check_constraints(work, err, errlen) != 0 || s_cross_checks(work, err, errlen) != 0) {
+    if (cg_config_check_constraints(work, err, errlen) != 0 ||
+        s_cross_checks(work, err, errlen) != 0) {
         st = CG_ERR_INVAL;
         goto out;
     }
@@ -1171,7 +1051,7 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
     case S_F32: {
         float v;
         memcpy(&v, base, sizeof v);
-        s_fmt_float(num, sizeof num, v);
+        cg_config_fmt_float(num, sizeof num, v);
         fprintf(f, "%s = %s\n", k->key, num);
         return 0;
     }
@@ -1200,7 +1080,7 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
             if (k->kind == S_F32_LIST) {
                 float v;
                 memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
-                s_fmt_float(num, sizeof num, v);
+                cg_config_fmt_float(num, sizeof num, v);
             } else {
                 int32_t v;
                 memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
@@ -1221,40 +1101,6 @@ static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
     return -1;
 }
 
-/* Each simulator section with keys, in the order first seen; a value of several rows goes
- * on indented lines (read back as the same rows). */
-static void s_write_sim_sections(FILE *f, const cg_config_t *cfg)
-{
-    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
-        const char *sec = cfg->sim_entries[i].section;
-        int first = 1;
-        for (int32_t j = 0; j < i && first; j++)
-            first = strcmp(cfg->sim_entries[j].section, sec) != 0;
-        if (!first)
-            continue;
-        for (int32_t j = i; j < cfg->n_sim_entries; j++) {
-            const cg_config_entry_t *e = &cfg->sim_entries[j];
-            if (strcmp(e->section, sec) != 0 || !e->key[0])
-                continue;
-            if (first)
-                fprintf(f, "\n[%s]\n", sec);
-            first = 0;
-            const char *v = cg_config_sim_value(cfg, e);
-            if (!strchr(v, '\n')) { /* one row: on the key's line */
-                fprintf(f, "%s =%s%s\n", e->key, v[0] ? " " : "", v);
-                continue;
-            }
-            fprintf(f, "%s =\n", e->key);
-            for (const char *r = v; *r;) {
-                size_t len = strcspn(r, "\n");
-                if (len > 0)
-                    fprintf(f, "    %.*s\n", (int)len, r);
-                r += len + (r[len] == '\n');
-            }
-        }
-    }
-}
-
 cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
 {
     CG_ASSERT(cfg && path);
@@ -1270,18 +1116,7 @@ cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
     for (int s = 0; s_SECTIONS[s]; s++) {
         const char *sec = s_SECTIONS[s];
         if (strcmp(sec, "constraints") == 0) {
-            if (!cfg->constraints_explicit && cfg->n_constraints == 0) {
-                fprintf(f, "\n; [constraints] not given: the simulator's defaults apply\n");
-                continue;
-            }
-            fprintf(f, "\n[constraints]\n");
-            for (int32_t i = 0; i < cfg->n_constraints && i < CG_MAX_COSTS; i++) {
-                char t[64], l[64];
-                s_fmt_float(t, sizeof t, cfg->constraints[i].threshold);
-                s_fmt_float(l, sizeof l, cfg->constraints[i].fixed_lambda);
-                fprintf(f, "%s = %s\n%s_lambda = %s\n", cfg->constraints[i].name, t,
-                        cfg->constraints[i].name, l);
-            }
+            cg_config_write_constraints(f, cfg);
             continue;
         }
         fprintf(f, "\n[%s]\n", sec);
@@ -1294,7 +1129,7 @@ cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
             }
         }
     }
-    s_write_sim_sections(f, cfg);
+    cg_config_write_sim_sections(f, cfg);
     if (ferror(f)) {
         CG_ERROR("cannot write config %s: %s", path, strerror(errno));
         st = CG_ERR_IO;

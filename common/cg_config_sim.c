@@ -145,3 +145,37 @@ int cg_config_check_sim_store(const cg_config_t *cfg, char *err, size_t errlen)
     }
     return 0;
 }
+
+/* Each simulator section with keys, in the order first seen; a value of several rows goes
+ * on indented lines (read back as the same rows). */
+void cg_config_write_sim_sections(FILE *f, const cg_config_t *cfg)
+{
+    for (int32_t i = 0; i < cfg->n_sim_entries; i++) {
+        const char *sec = cfg->sim_entries[i].section;
+        int first = 1;
+        for (int32_t j = 0; j < i && first; j++)
+            first = strcmp(cfg->sim_entries[j].section, sec) != 0;
+        if (!first)
+            continue;
+        for (int32_t j = i; j < cfg->n_sim_entries; j++) {
+            const cg_config_entry_t *e = &cfg->sim_entries[j];
+            if (strcmp(e->section, sec) != 0 || !e->key[0])
+                continue;
+            if (first)
+                fprintf(f, "\n[%s]\n", sec);
+            first = 0;
+            const char *v = cg_config_sim_value(cfg, e);
+            if (!strchr(v, '\n')) { /* one row: on the key's line */
+                fprintf(f, "%s =%s%s\n", e->key, v[0] ? " " : "", v);
+                continue;
+            }
+            fprintf(f, "%s =\n", e->key);
+            for (const char *r = v; *r;) {
+                size_t len = strcspn(r, "\n");
+                if (len > 0)
+                    fprintf(f, "    %.*s\n", (int)len, r);
+                r += len + (r[len] == '\n');
+            }
+        }
+    }
+}
