@@ -933,12 +933,9 @@ int main(int argc, char **argv)
     if (cg_proc_tmpdir("cg-cluster", s_root, sizeof s_root) != 0)
         return 1;
     CU_TestInfo all[] = {
-        {"mpi", test_mpi},
-        {"mpi_relay", test_mpi_relay},
-        {"curve", test_curve},
-        {"relay", test_relay},
-        {"scaling", test_scaling},
-        {"scaling_mpirun", test_scaling_mpirun},
+        {"mpi", test_mpi},         {"mpi_relay", test_mpi_relay},
+        {"curve", test_curve},     {"relay", test_relay},
+        {"scaling", test_scaling}, {"scaling_mpirun", test_scaling_mpirun},
         CU_TEST_INFO_NULL,
     };
     CU_TestInfo one[2] = {CU_TEST_INFO_NULL, CU_TEST_INFO_NULL};
