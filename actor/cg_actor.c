@@ -58,6 +58,7 @@ struct cg_actor {
     char weights_host[S_HOST_LEN]; /* ... on this host: the learner's or a relay's */
     char relay_opt[CG_NAME_LEN];   /* opts->relay: overrides the run's [actor] relay */
     cg_relay_keys_t relay_keys;    /* CURVE to a relay (a CURVE learner and a token) */
+    int flood;                     /* opts->flood: resend the first batch (ingest benchmark) */
     cg_socket_opts_t sock_opts;
     cg_msg_caps_t caps;
 
@@ -186,6 +187,7 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
     self->max_bytes_opt = opts->max_msg_bytes;
     self->instances_opt = opts->instances;
     s_copy_str(self->relay_opt, sizeof self->relay_opt, opts->relay);
+    self->flood = opts->flood != 0;
     if (curve) {
         self->curve = 1;
         s_copy_str(self->curve_server, sizeof self->curve_server, opts->curve_server_key);
@@ -337,7 +339,7 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
         h->group_size = self->group_size;
     }
     s_copy_str(h->token, sizeof h->token, self->token);
-    h->credits = 1; /* this actor follows credit grants (the learner decides: Welcome) */
+    h->credits = !self->flood;  /* follows credit grants (the learner decides: Welcome) */
     h->session = self->session; /* a reconnect: proves it is the same actor */
     self->t_hello = (1e3 * cg_os_now());
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
@@ -372,12 +374,17 @@ static cg_status_t s_try_send(cg_actor_t *self)
         self->stats.send_blocked++;
         return CG_OK; /* learner behind: keep it, retry when writable */
     }
-    const cg_msg_groups_t *b = &self->batch.u.groups;
+    cg_msg_groups_t *b = &self->batch.u.groups;
     if (rc == CG_OK) {
         self->stats.groups_sent += (uint64_t)b->n_groups;
         self->stats.batches_sent++;
         CG_DEBUG("sent batch seq %llu: %d groups, version %llu", (unsigned long long)b->seq,
                  b->n_groups, (unsigned long long)b->policy_version);
+        if (self->flood) { /* the same groups again, as the learner's current version */
+            b->seq = self->seq++;
+            b->policy_version = self->learner_version;
+            return CG_OK;
+        }
     } else {
         CG_ERROR("cannot send batch seq %llu (%d groups): %s", (unsigned long long)b->seq,
                  b->n_groups, cg_status_str(rc));

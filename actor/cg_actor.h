@@ -41,6 +41,10 @@ typedef struct {
     const char *relay; /* "HOST:PORT" of a `cgrpo relay` to take the weights from; NULL or ""
                         * = the run config's [actor] relay (none: from the learner). A relay
                         * of a CURVE learner needs the token (cg_transport_relay_keys). */
+    int flood;         /* benchmark of the learner's ingest (`cgrpo scaling --flood`): roll out one
+                        * batch, then send it again and again as fast as the learner takes it, each
+                        * time with the next seq and the learner's current version, not metered by
+                        * credits. Not for training: the learner trains on copies. */
 } cg_actor_opts_t;
 
 typedef struct {

@@ -189,7 +189,7 @@ pid_t cg_cmd_spawn(char *const argv[], const char *log_path)
 }
 
 pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
-                         const char *config_path, const char *log_path)
+                         const char *config_path, const char *log_path, int flood)
 {
     char self_exe[4096], endpoint[300], id[32];
     if (cg_cmd_self_exe(self_exe, sizeof self_exe, 0))
@@ -212,6 +212,8 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
         args[a++] = (char *)"--config";
         args[a++] = (char *)config_path;
     }
+    if (flood)
+        args[a++] = (char *)"--flood";
     args[a] = NULL;
     return cg_cmd_spawn(args, log_path);
 }

@@ -56,9 +56,10 @@ pid_t cg_cmd_spawn(char *const argv[], const char *log_path);
  * appended to log_path (NULL: inherit); it gets SIGTERM if this process dies (Linux
  * PR_SET_PDEATHSIG; call from the main thread). Returns the PID, or -1. */
 pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *token,
-                         const char *config_path, const char *log_path);
+                         const char *config_path, const char *log_path, int flood);
 /* config_path (may be NULL): passed as `--config`, from which the actor reads only the run
- * token file and the learner's CURVE public key (docs/cluster.md). */
+ * token file and the learner's CURVE public key (docs/cluster.md). flood: `--flood` (the
+ * ingest benchmark of cgrpo scaling). */
 
 /* An actor's credentials: token = cli_token if given, else the first line of [run]
  * token_file, else ""; server_key (CG_CURVE_KEY_LEN + 1 bytes) = the key in [learner]

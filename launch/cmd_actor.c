@@ -25,6 +25,8 @@ static void s_usage(FILE *out)
         "                       learner (default [actor] relay: from --config/--set, else the\n"
         "                       run's config)\n"
         "  --token TOKEN        run token, if the learner requires one\n"
+        "  --flood              benchmark only (cgrpo scaling --flood): send the first batch\n"
+        "                       again and again as fast as the learner takes it\n"
         "  --config FILE        read the run token file ([run] token_file), the learner's\n"
         "                       CURVE public key ([learner] curve_public_key) and [actor] relay\n"
         "                       from FILE\n"
@@ -35,6 +37,7 @@ static void s_usage(FILE *out)
 int cg_cmd_actor(int argc, char **argv)
 {
     const char *connect = NULL, *token = "", *relay = NULL;
+    int flood = 0;
     long actor_id = -1, instances = 0;
     cg_cmd_config_opts_t copts = {0};
     static const struct option longopts[] = {{"connect", required_argument, NULL, 'c'},
@@ -42,6 +45,7 @@ int cg_cmd_actor(int argc, char **argv)
                                              {"instances", required_argument, NULL, 'm'},
                                              {"token", required_argument, NULL, 't'},
                                              {"relay", required_argument, NULL, 'r'},
+                                             {"flood", no_argument, NULL, 'F'},
                                              {"config", required_argument, NULL, 'C'},
                                              {"set", required_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
@@ -61,6 +65,7 @@ int cg_cmd_actor(int argc, char **argv)
             break;
         case 't': token = optarg; break;
         case 'r': relay = optarg; break;
+        case 'F': flood = 1; break;
         case 'C': copts.config_path = optarg; break;
         case 's':
             if (cg_cmd_add_set(&copts, optarg))
@@ -107,7 +112,8 @@ int cg_cmd_actor(int argc, char **argv)
                             .token = token,
                             .instances = (int32_t)instances,
                             .curve_server_key = server_key,
-                            .relay = relay ? relay : cfg_relay};
+                            .relay = relay ? relay : cfg_relay,
+                            .flood = flood};
     cg_actor_t *actor = cg_actor_new(&opts, err, sizeof err);
     if (!actor) {
         fprintf(stderr, "cgrpo actor: %s\n", err);

@@ -70,6 +70,10 @@ static void s_usage(FILE *out)
             "                      spread them over nodes, or 'srun' in a Slurm allocation;\n"
             "                      with remote nodes also --set learner.bind=0.0.0.0); default:\n"
             "                      local processes\n"
+            "  --flood             the learner's ingest instead of the actors' rollouts: each\n"
+            "                      actor rolls out one batch, then sends it again and again as\n"
+            "                      fast as the learner takes it (with cheap updates, e.g.\n"
+            "                      --set policy.hidden=8 --set train.epochs=1)\n"
             "  --seconds S         duration of each raw PUSH/PULL baseline (default 2)\n"
             "  --config FILE       base config; --set SEC.KEY=VALUE repeatable (applied after\n"
             "                      actor.heartbeat_ms=100, before the study's own keys)\n"
@@ -179,10 +183,25 @@ static void *s_watch_main(void *arg)
     return NULL;
 }
 
+/* The study's settings, and what its counts share. */
+typedef struct {
+    cg_cmd_config_opts_t copts; /* --config and --set, heartbeat first */
+    const char *sim;            /* --sim as given */
+    char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64];
+    double duration, warmup, seconds;
+    int updates;
+    const char *launch; /* --launch: a launcher command for the actors, or NULL */
+    int flood;          /* --flood: actors that resend one batch (the ingest benchmark) */
+    long ncpu;
+    char dir[CG_PATH_LEN];
+    char title[256]; /* the plot's, from the first count's config */
+    int header;      /* the table's header is printed */
+} s_study_t;
+
 /* The actors of one count through a launcher (--launch "mpirun --hostfile h"): one process,
  * `LAUNCH -n N <this cgrpo> actor --connect HOST:PORT`, its output in dir/actors.log; it
  * ends with the study. The PID, or -1. */
-static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_actors,
+static pid_t s_spawn_launcher(const cg_config_t *cfg, const s_study_t *st, int n_actors,
                               const char *endpoint, const char *dir)
 {
     char self_exe[4096], count[32], log[CG_PATH_LEN + 160];
@@ -190,7 +209,7 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
         return -1;
     snprintf(count, sizeof count, "%d", n_actors);
     snprintf(log, sizeof log, "%s/actors.log", dir);
-    char *words = cg_strdup(launch), *argv[80];
+    char *words = cg_strdup(st->launch), *argv[80];
     int n = 0;
     for (char *save = NULL, *w = strtok_r(words, " \t", &save); w && n < 64;
          w = strtok_r(NULL, " \t", &save))
@@ -201,6 +220,8 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
     argv[n++] = (char *)"actor";
     argv[n++] = (char *)"--connect";
     argv[n++] = (char *)endpoint;
+    if (st->flood)
+        argv[n++] = (char *)"--flood";
     /* off loopback the learner is a CURVE server with a run token: the actors get the same
      * files (paths every node can read, e.g. on the shared file system) */
     char key_set[CG_PATH_LEN + 32], token_set[CG_PATH_LEN + 32];
@@ -220,9 +241,12 @@ static pid_t s_spawn_launcher(const cg_config_t *cfg, const char *launch, int n_
     return pid;
 }
 
-static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, const char *launch,
-                     int updates, double duration, double warmup, s_row_t *row)
+static int s_measure(const s_study_t *st, const cg_config_t *cfg, const char *dir, int n_actors,
+                     s_row_t *row)
 {
+    const char *launch = st->launch;
+    const int updates = st->updates;
+    const double duration = st->duration, warmup = st->warmup;
     char err[1024] = "";
     cg_env_spec_t env;
     if (cg_cmd_env(cfg, &env)) {
@@ -250,14 +274,14 @@ static int s_measure(const cg_config_t *cfg, const char *dir, int n_actors, cons
         if (endpoint)
             endpoint[strcspn(endpoint, "\r\n")] = '\0';
         wanted = 1;
-        pids[0] = endpoint ? s_spawn_launcher(cfg, launch, n_actors, endpoint, dir) : -1;
+        pids[0] = endpoint ? s_spawn_launcher(cfg, st, n_actors, endpoint, dir) : -1;
         started = pids[0] > 0;
         free(endpoint);
     }
     for (; !launch && started < n_actors; started++) {
         char log[CG_PATH_LEN + 128];
         snprintf(log, sizeof log, "%s/actor-%d.log", dir, started);
-        pids[started] = cg_cmd_spawn_actor("127.0.0.1", port, started, "", NULL, log);
+        pids[started] = cg_cmd_spawn_actor("127.0.0.1", port, started, "", NULL, log, st->flood);
         if (pids[started] < 0)
             break;
     }
@@ -513,20 +537,6 @@ static int s_parse_counts(const char *s, int *out)
     return n;
 }
 
-/* The study's settings, and what its counts share. */
-typedef struct {
-    cg_cmd_config_opts_t copts; /* --config and --set, heartbeat first */
-    const char *sim;            /* --sim as given */
-    char sim_name[CG_NAME_LEN], set_sim[96], set_sleep[64];
-    double duration, warmup, seconds;
-    int updates;
-    const char *launch; /* --launch: a launcher command for the actors, or NULL */
-    long ncpu;
-    char dir[CG_PATH_LEN];
-    char title[256]; /* the plot's, from the first count's config */
-    int header;      /* the table's header is printed */
-} s_study_t;
-
 /* --sim: a simulator name, or sleep:MICROSECONDS. -1 (said on stderr) if neither. */
 static int s_parse_sim(s_study_t *st)
 {
@@ -572,9 +582,10 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
                  "max policy lag %d, %ld CPUs",
                  st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size,
                  cfg->max_policy_lag, st->ncpu);
-        printf("actor scaling: sim %s, %d instances per actor, B = %d groups of G = %d, "
+        printf("actor scaling%s: sim %s, %d instances per actor, B = %d groups of G = %d, "
                "max policy lag %d, %d updates measured per count (at most %.0f s each), %ld "
                "CPUs\n",
+               st->flood ? " (--flood: actors resend one batch; the learner's ingest)" : "",
                st->sim, cfg->instances, cfg->groups_per_batch, cfg->group_size, cfg->max_policy_lag,
                st->updates, st->duration, st->ncpu);
         s_print_header(stdout);
@@ -582,8 +593,7 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
         st->header = 1;
     }
     snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", st->dir, st->sim_name, actors);
-    row.ok = s_measure(cfg, run_dir, actors, st->launch, st->updates, st->duration, st->warmup,
-                       &row) == 0;
+    row.ok = s_measure(st, cfg, run_dir, actors, &row) == 0;
     if (row.ok) {
         int pushers = actors < st->ncpu ? actors : (int)st->ncpu;
         pushers = pushers < 1 ? 1 : pushers > S_MAX_PUSHERS ? S_MAX_PUSHERS : pushers;
@@ -605,17 +615,24 @@ int cg_cmd_scaling(int argc, char **argv)
     cg_cmd_config_opts_t copts = {0};
     int counts[S_MAX_COUNTS], n_counts = 0;
     const char *sim = "null", *out_dir = NULL, *launch = NULL;
+    int flood = 0;
     double duration = 300, warmup = 0;
     double seconds = 2;
     long updates = 3;
     cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
-    static const struct option longopts[] = {
-        {"actors", required_argument, NULL, 'a'},   {"sim", required_argument, NULL, 'S'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
-        {"seconds", required_argument, NULL, 'T'},  {"config", required_argument, NULL, 'c'},
-        {"updates", required_argument, NULL, 'u'},  {"launch", required_argument, NULL, 'L'},
-        {"set", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"actors", required_argument, NULL, 'a'},
+                                             {"sim", required_argument, NULL, 'S'},
+                                             {"duration", required_argument, NULL, 'd'},
+                                             {"warmup", required_argument, NULL, 'w'},
+                                             {"seconds", required_argument, NULL, 'T'},
+                                             {"config", required_argument, NULL, 'c'},
+                                             {"updates", required_argument, NULL, 'u'},
+                                             {"launch", required_argument, NULL, 'L'},
+                                             {"set", required_argument, NULL, 's'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {"flood", no_argument, NULL, 'F'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -653,6 +670,7 @@ int cg_cmd_scaling(int argc, char **argv)
                 return 2;
             break;
         case 'o': out_dir = optarg; break;
+        case 'F': flood = 1; break;
         case 'L':
             if (!optarg[strspn(optarg, " \t")]) {
                 fprintf(stderr, "cgrpo scaling: --launch wants a command, e.g. --launch "
@@ -683,6 +701,7 @@ int cg_cmd_scaling(int argc, char **argv)
                     .seconds = seconds,
                     .updates = (int)updates,
                     .launch = launch,
+                    .flood = flood,
                     .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
     if (s_parse_sim(&st))
         return 2;

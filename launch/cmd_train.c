@@ -202,7 +202,7 @@ int cg_cmd_run_training(const cg_config_t *cfg, const cg_cmd_training_t *how)
     for (int i = 0; i < n_actors; i++) {
         char log[CG_PATH_LEN + 64];
         snprintf(log, sizeof log, "%s/actor-%d.log", dir, i);
-        pids[i] = cg_cmd_spawn_actor(wildcard ? "127.0.0.1" : b, port, i, token, actor_cfg, log);
+        pids[i] = cg_cmd_spawn_actor(wildcard ? "127.0.0.1" : b, port, i, token, actor_cfg, log, 0);
         if (pids[i] < 0) {
             fprintf(stderr, "cgrpo: could not start actor %d\n", i);
             cg_cmd_watch_end(NULL, NULL);

@@ -348,7 +348,7 @@ static int s_actor_start(s_actor_thread_t *t, int port, int32_t instances)
     memset(t, 0, sizeof *t);
     atomic_init(&t->finished, 0);
     char err[512] = "";
-    cg_actor_opts_t o = {"127.0.0.1", port, -1, "tok", 0, 0, instances, NULL, NULL};
+    cg_actor_opts_t o = {"127.0.0.1", port, -1, "tok", 0, 0, instances, NULL, NULL, 0};
     t->actor = cg_actor_new(&o, err, sizeof err);
     if (!t->actor)
         fprintf(stderr, "cg_actor_new: %s\n", err);
@@ -652,10 +652,10 @@ done:
 static void test_actor_bad_opts(void)
 {
     char err[256] = "";
-    cg_actor_opts_t no_host = {NULL, 5555, -1, NULL, 0, 0, 0, NULL, NULL};
-    cg_actor_opts_t bad_port = {"127.0.0.1", 0, -1, NULL, 0, 0, 0, NULL, NULL};
-    cg_actor_opts_t bad_id = {"127.0.0.1", 5555, -2, NULL, 0, 0, 0, NULL, NULL};
-    cg_actor_opts_t bad_relay = {"127.0.0.1", 5555, -1, NULL, 0, 0, 0, NULL, "node3"};
+    cg_actor_opts_t no_host = {NULL, 5555, -1, NULL, 0, 0, 0, NULL, NULL, 0};
+    cg_actor_opts_t bad_port = {"127.0.0.1", 0, -1, NULL, 0, 0, 0, NULL, NULL, 0};
+    cg_actor_opts_t bad_id = {"127.0.0.1", 5555, -2, NULL, 0, 0, 0, NULL, NULL, 0};
+    cg_actor_opts_t bad_relay = {"127.0.0.1", 5555, -1, NULL, 0, 0, 0, NULL, "node3", 0};
     CU_ASSERT_PTR_NULL(cg_actor_new(&bad_relay, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "HOST:PORT"));
     CU_ASSERT_PTR_NULL(cg_actor_new(&no_host, err, sizeof err));

@@ -23,7 +23,7 @@ if [[ $(id -u) != 0 ]] || ! ip netns add "$probe" 2>/dev/null; then
     exit 77
 fi
 ip netns del "$probe"
-cmd=$(awk '/^```/ {code = !code; next}
+cmd=$(awk '/^ *```/ {code = !code; next}
            code { line = (cont ? line " " : "") $0; cont = sub(/\\$/, "", line)
                   if (!cont) { if (line ~ /launch\/netns\/study.sh /) print line; line = "" } }' \
           "$src/docs/performance.md" | head -1)
