@@ -1,8 +1,9 @@
-/* cg_relay: Hello/Welcome with the learner as a relay, an XSUB -> XPUB zmq_proxy on its own
- * thread, a monitor SUB on the XPUB, and the re-Hello after silence. */
+/* cg_relay: Hello/Welcome with the learner as a relay, an XSUB -> PUB zmq_proxy on its own
+ * thread, a monitor SUB on the PUB, and the re-Hello after silence. */
 #include "cg_relay.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@
 #define S_POLL_MS 100
 #define S_HELLO_MS 1000      /* until a Welcome says the run's heartbeat */
 #define S_AFTER_DONE_MS 2000 /* relays the learner's repeats of `done`, then exits */
-#define S_XPUB_IN_BYTES 4096 /* what actors send a relay: subscriptions only */
+#define S_PUB_IN_BYTES 4096  /* what actors send a relay: subscriptions, CURVE handshakes */
 
 struct cg_relay {
     char host[S_HOST_LEN];
@@ -33,17 +34,17 @@ struct cg_relay {
     char hostname[CG_NAME_LEN];
 
     cg_transport_t *tp;
-    cg_socket_t *xpub; /* bound: the actors' SUBs connect here */
+    cg_socket_t *pub; /* bound: the actors' SUBs connect here */
     int relay_port;
     cg_socket_t *xsub; /* connected to the learner's weights port */
     char upstream_run[CG_NAME_LEN];
     int upstream_port;
     cg_socket_t *dealer;                /* Hello/Welcome with the learner */
-    cg_socket_t *monitor;               /* SUB on our own XPUB */
+    cg_socket_t *monitor;               /* SUB on our own PUB */
     cg_socket_t *ctl_mine, *ctl_theirs; /* the proxy's control pipe */
     pthread_t proxy_thread;
     int proxy_running;
-    cg_status_t proxy_rc;
+    atomic_int proxy_failed; /* set by the proxy thread if zmq_proxy returned an error */
 
     cg_config_t cfg; /* the run's, from the Welcome (defaults before) */
     cg_msg_caps_t caps;
@@ -95,6 +96,7 @@ cg_relay_t *cg_relay_new(const cg_relay_opts_t *opts, char *err, size_t errlen)
         return NULL;
     }
     cg_relay_t *self = cg_calloc(1, sizeof *self);
+    atomic_init(&self->proxy_failed, 0);
     snprintf(self->host, sizeof self->host, "%s", opts->host);
     self->port = opts->port;
     snprintf(self->bind, sizeof self->bind, "%s", bind);
@@ -107,7 +109,7 @@ cg_relay_t *cg_relay_new(const cg_relay_opts_t *opts, char *err, size_t errlen)
     cg_msg_caps_from(&self->cfg, &self->caps);
 
     self->tp = cg_transport_new();
-    const cg_socket_opts_t xpub_opts = {.hwm = self->cfg.hwm, .max_msg_bytes = S_XPUB_IN_BYTES};
+    const cg_socket_opts_t pub_opts = {.hwm = self->cfg.hwm, .max_msg_bytes = S_PUB_IN_BYTES};
     cg_status_t rc = self->tp ? CG_OK : CG_ERR_ZMQ;
     if (rc == CG_OK && curve) {
         snprintf(self->learner_key, sizeof self->learner_key, "%s", opts->curve_server_key);
@@ -119,12 +121,12 @@ cg_relay_t *cg_relay_new(const cg_relay_opts_t *opts, char *err, size_t errlen)
         if (rc == CG_OK)
             rc = cg_transport_auth_admit(self->tp, self->keys.client_public);
     }
-    if (rc == CG_OK && !(self->xpub = cg_transport_socket(self->tp, CG_SOCK_XPUB, &xpub_opts)))
+    if (rc == CG_OK && !(self->pub = cg_transport_socket(self->tp, CG_SOCK_PUB, &pub_opts)))
         rc = CG_ERR_ZMQ;
     if (rc == CG_OK && curve)
-        rc = cg_transport_curve_server(self->xpub, self->keys.server_secret, CG_AUTH_ADMITTED);
+        rc = cg_transport_curve_server(self->pub, self->keys.server_secret, CG_AUTH_ADMITTED);
     if (rc == CG_OK)
-        rc = cg_transport_bind(self->xpub, self->bind, opts->relay_port, &self->relay_port);
+        rc = cg_transport_bind(self->pub, self->bind, opts->relay_port, &self->relay_port);
     if (rc == CG_OK)
         rc = cg_transport_pipe(self->tp, &self->ctl_mine, &self->ctl_theirs);
     if (rc != CG_OK) {
@@ -153,7 +155,8 @@ void cg_relay_stats(const cg_relay_t *self, cg_relay_stats_t *out)
 static void *s_proxy_main(void *arg)
 {
     cg_relay_t *self = arg;
-    self->proxy_rc = cg_transport_proxy(self->xsub, self->xpub, NULL, self->ctl_theirs);
+    if (cg_transport_proxy(self->xsub, self->pub, NULL, self->ctl_theirs) != CG_OK)
+        atomic_store(&self->proxy_failed, 1); /* logged by cg_transport; run() stops */
     return NULL;
 }
 
@@ -197,7 +200,7 @@ static cg_status_t s_upstream(cg_relay_t *self, int weights_port)
     return CG_OK;
 }
 
-/* The monitor: a SUB of our own XPUB, as an actor of this node would be. */
+/* The monitor: a SUB of our own PUB, as an actor of this node would be. */
 static cg_status_t s_monitor(cg_relay_t *self)
 {
     const cg_socket_opts_t opts = {.hwm = self->cfg.hwm,
@@ -361,6 +364,12 @@ cg_status_t cg_relay_run(cg_relay_t *self, volatile sig_atomic_t *stop)
     CG_INFO("relay: learner %s:%d, relaying on %s:%d", self->host, self->port, self->bind,
             self->relay_port);
     while (rc == CG_OK && !*stop) {
+        if (atomic_load(&self->proxy_failed)) {
+            CG_ERROR("relay: forwarding stopped (zmq_proxy failed, see above): exiting so that "
+                     "this node's actors fall back to the learner's snapshots");
+            rc = CG_ERR_ZMQ;
+            break;
+        }
         rc = s_receive(self);
         now = 1e3 * cg_os_now();
         if (rc != CG_OK || (self->t_done > 0 && now - self->t_done >= S_AFTER_DONE_MS))
@@ -382,7 +391,7 @@ void cg_relay_destroy(cg_relay_t **self_p)
     cg_relay_t *self = *self_p;
     s_proxy_stop(self);
     cg_transport_close(&self->xsub);
-    cg_transport_close(&self->xpub);
+    cg_transport_close(&self->pub);
     cg_transport_close(&self->monitor);
     cg_transport_close(&self->dealer);
     cg_transport_close(&self->ctl_mine);

@@ -5,12 +5,14 @@
  *
  * It says Hello to the learner's control port as a relay (no actor slot: the learner admits
  * its CURVE key to the weights socket and names the weights port in a Welcome), connects an
- * XSUB there and forwards to an XPUB that actors connect their SUB to, with zmq_proxy on a
- * thread of its own. A monitor SUB on its own XPUB sees what passes (versions, bytes, `done`).
+ * XSUB there (subscribed to everything itself) and forwards to a PUB that actors connect their
+ * SUB to, with zmq_proxy on a thread of its own: one way only, so what subscribers send (their
+ * subscriptions, or a buggy peer's flood of them) never reaches the learner nor blocks the
+ * forwarding. A monitor SUB on its own PUB sees what passes (versions, bytes, `done`).
  * Silent for the learner's heartbeat_timeout_ms, it says Hello again; the Welcome of a learner
  * that came back (resumed, maybe on other ports) reconnects the upstream.
  * Security: with a CURVE learner, the upstream is a CURVE client like an actor (the learner's
- * public key, the run token in the Hello), and the XPUB a CURVE server whose keys, and the one
+ * public key, the run token in the Hello), and the PUB a CURVE server whose keys, and the one
  * client key it admits, derive from the run token (cg_transport_relay_keys).
  * Not here: the command line (launch/cmd_relay.c). Threading: new/run/destroy from one thread;
  * run starts and joins the proxy thread. */

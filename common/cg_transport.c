@@ -70,7 +70,6 @@ static int s_zmq_type(cg_sock_kind_t kind)
     case CG_SOCK_PUB: return ZMQ_PUB;
     case CG_SOCK_SUB: return ZMQ_SUB;
     case CG_SOCK_PAIR: return ZMQ_PAIR;
-    case CG_SOCK_XPUB: return ZMQ_XPUB;
     case CG_SOCK_XSUB: return ZMQ_XSUB;
     }
     return -1;

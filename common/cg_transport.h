@@ -30,8 +30,7 @@ typedef enum {
     CG_SOCK_PUB = 4,
     CG_SOCK_SUB = 5,
     CG_SOCK_PAIR = 6, /* in-process pipes between threads (cg_transport_pipe) */
-    CG_SOCK_XPUB = 7, /* the two ends of a broadcast relay (cg_transport_proxy) */
-    CG_SOCK_XSUB = 8,
+    CG_SOCK_XSUB = 7, /* a broadcast relay's upstream (cg_transport_proxy) */
 } cg_sock_kind_t;
 
 #define CG_IDENTITY_MAX 256 /* bytes of a ROUTER peer identity */
@@ -178,7 +177,8 @@ const char *cg_transport_peer_key(const cg_socket_t *sock);
 
 /* ---- broadcast relays (`cgrpo relay`, actor/cg_relay.h) ------------------------------------
  * A relay subscribes to the learner's weights once (XSUB) and republishes them to the actors
- * of its node (XPUB) with zmq_proxy (the ZeroMQ guide's "extended publisher" pattern). */
+ * of its node (PUB) with zmq_proxy, one way (the ZeroMQ guide's proxy, without passing the
+ * subscribers' subscriptions upstream: the relay subscribes to everything itself). */
 
 /* Forwards frontend <-> backend (and copies both ways to capture, may be NULL) until control
  * (a pipe end) receives cg_transport_proxy_stop's message: CG_OK, or CG_ERR_ZMQ when the
