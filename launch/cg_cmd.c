@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,5 +563,63 @@ int cg_cmd_opt_double(const char *cmd, const char *opt, const char *text, double
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+int cg_cmd_gnuplot(const char *who, const char *script, size_t len, const char *cwd,
+                   const char *png)
+{
+    int fds[2];
+    if (pipe(fds)) {
+        fprintf(stderr, "%s: pipe: %s\n", who, strerror(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "%s: fork: %s\n", who, strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        if (cwd && chdir(cwd) != 0)
+            _exit(126);
+        dup2(fds[0], STDIN_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execlp("gnuplot", "gnuplot", (char *)NULL);
+        fprintf(stderr,
+                "%s: cannot run gnuplot: %s (hint: install it, e.g. apt-get install "
+                "gnuplot-nox)\n",
+                who, strerror(errno));
+        _exit(127);
+    }
+    close(fds[0]);
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fds[1], script + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(fds[1]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    signal(SIGPIPE, old);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
+            fprintf(stderr, "%s: gnuplot failed on %s (its messages are above)\n", who, png);
+        return -1;
+    }
+    struct stat sb;
+    if (stat(png, &sb) || sb.st_size == 0) {
+        fprintf(stderr, "%s: gnuplot wrote no %s\n", who, png);
+        return -1;
+    }
     return 0;
 }

@@ -66,6 +66,11 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
  * curve_public_key, else "". Prints the error and returns non-zero if a file is bad. */
 int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
                    char *server_key);
+/* Runs gnuplot on script (len bytes, on its stdin; no shell) in directory cwd (NULL: this
+ * one), then checks that png (relative to cwd) was written. 0, or -1 said on stderr as
+ * who ("cgrpo plot"), with a hint where gnuplot is missing. */
+int cg_cmd_gnuplot(const char *who, const char *script, size_t len, const char *cwd,
+                   const char *png);
 /* SIGTERM to each PID, waits up to grace_ms, then SIGKILL; reaps all. PIDs <= 0 are skipped. */
 void cg_cmd_stop_children(const pid_t *pids, int n, int grace_ms);
 

@@ -5,12 +5,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cg_alloc.h"
@@ -257,62 +255,6 @@ static int s_write_data(FILE *f, const s_plot_t *p, int gi, int si, const s_seri
     return 1;
 }
 
-/* Runs gnuplot with the script in buf (stdin on a pipe, no shell). 0 on success. */
-static int s_gnuplot(const char *script, size_t len, const char *png)
-{
-    int fds[2];
-    if (pipe(fds)) {
-        fprintf(stderr, "cgrpo plot: pipe: %s\n", strerror(errno));
-        return -1;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        fprintf(stderr, "cgrpo plot: fork: %s\n", strerror(errno));
-        close(fds[0]);
-        close(fds[1]);
-        return -1;
-    }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("gnuplot", "gnuplot", (char *)NULL);
-        fprintf(stderr,
-                "cgrpo plot: cannot run gnuplot: %s (hint: install it, e.g. apt-get install "
-                "gnuplot-nox)\n",
-                strerror(errno));
-        _exit(127);
-    }
-    close(fds[0]);
-    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fds[1], script + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        off += (size_t)w;
-    }
-    close(fds[1]);
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    signal(SIGPIPE, old);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 127))
-            fprintf(stderr, "cgrpo plot: gnuplot failed on %s (its messages are above)\n", png);
-        return -1;
-    }
-    struct stat sb;
-    if (stat(png, &sb) || sb.st_size == 0) {
-        fprintf(stderr, "cgrpo plot: gnuplot wrote no %s\n", png);
-        return -1;
-    }
-    return 0;
-}
-
 /* The plot clauses of one panel. Colours: by series when a figure has several solid series,
  * else by group. Several groups with by-series colour differ by dash pattern. */
 static void s_plot_clauses(FILE *f, const s_plot_t *p, const s_series_t *ser, int n_ser,
@@ -471,7 +413,7 @@ static int s_figure(const s_plot_t *p, const char *name, const char *title, cons
         fprintf(stderr, "cgrpo plot: out of memory\n");
         return -1;
     }
-    int rc = s_gnuplot(script, len, png);
+    int rc = cg_cmd_gnuplot("cgrpo plot", script, len, NULL, png);
     free(script);
     if (rc == 0)
         printf("%s\n", png);

@@ -15,10 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -467,9 +465,9 @@ static void s_csv_row(FILE *f, const char *sim, const s_row_t *r)
  * it, where gnuplot would warn about an empty range). */
 static int s_plot(const char *dir, const char *title, int lo, int hi)
 {
-    char gp[CG_PATH_LEN + 32];
-    snprintf(gp, sizeof gp, "%s/scaling.gp", dir);
-    FILE *f = fopen(gp, "w");
+    char *script = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&script, &len);
     if (!f)
         return -1;
     char xrange[64] = "";
@@ -495,29 +493,24 @@ static int s_plot(const char *dir, const char *title, int lo, int hi)
             "set title 'weight broadcast latency'\nset ylabel 'ms'\nset key top left\n"
             "plot 'scaling.csv' using 2:7 with linespoints lw 2 title 'p50', "
             "'' using 2:8 with linespoints lw 2 title 'p99'\n"
-            "unset multiplot\n",
+            "unset multiplot\nset output\n",
             title, dir, xrange, title);
-    if (fclose(f))
-        return -1;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(dir) != 0)
-            _exit(126);
-        execlp("gnuplot", "gnuplot", "scaling.gp", (char *)NULL);
-        _exit(127);
+    int rc = fclose(f) ? -1 : 0;
+    /* scaling.gp stays for re-plotting; gnuplot gets the same text */
+    char gp[CG_PATH_LEN + 32], png[CG_PATH_LEN + 32];
+    snprintf(gp, sizeof gp, "%s/scaling.gp", dir);
+    snprintf(png, sizeof png, "%s/scaling.png", dir);
+    FILE *g = rc == 0 ? fopen(gp, "w") : NULL;
+    if (g) {
+        size_t wrote = fwrite(script, 1, len, g);
+        rc = fclose(g) != 0 || wrote != len ? -1 : 0;
+    } else {
+        rc = -1;
     }
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) < 0)
-        return -1;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-        fprintf(stderr,
-                "cgrpo scaling: gnuplot not found: no scaling.png (hint: apt-get install "
-                "gnuplot-nox, then cd %s && gnuplot scaling.gp)\n",
-                dir);
-        return -1;
-    }
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = cg_cmd_gnuplot("cgrpo scaling", script, len, dir, png);
+    free(script);
+    return rc;
 }
 
 /* ---- the command ----------------------------------------------------------------------- */
