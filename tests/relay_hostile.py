@@ -42,34 +42,50 @@ def wait_file(path, proc, timeout):
     sys.exit(f"FAIL: no {path} within {timeout} s")
 
 
+def send_nowait(sock, frames, deadline):
+    """Sends what the socket takes without waiting (a flood, not a queue), until deadline."""
+    sent = 0
+    for frame in frames:
+        if time.time() > deadline:
+            break
+        try:
+            sock.send(frame, zmq.NOBLOCK)
+            sent += 1
+        except zmq.Again:
+            time.sleep(0.001)
+    return sent
+
+
 def flood(endpoint):
     host, port = endpoint.rsplit(":", 1)
     ctx = zmq.Context()
     with socket.create_connection((host, int(port))) as s:
         s.sendall(os.urandom(100000))
+    deadline = time.time() + 10
     dealer = ctx.socket(zmq.DEALER)
     dealer.connect(f"tcp://{endpoint}")
-    for _ in range(1000):
-        dealer.send(os.urandom(100))
-    xsub = ctx.socket(zmq.XSUB)
+    send_nowait(dealer, (os.urandom(100) for _ in range(1000)), deadline)
+    big = ctx.socket(zmq.XSUB)  # one frame over the relay's 4 KiB cap: that connection is cut
+    big.connect(f"tcp://{endpoint}")
+    time.sleep(0.2)
+    send_nowait(big, [b"\x01" + b"A" * 100000], deadline)
+    xsub = ctx.socket(zmq.XSUB)  # stays connected, with its junk, while the SUB below listens
     xsub.connect(f"tcp://{endpoint}")
-    time.sleep(0.3)
-    for _ in range(20000):
-        xsub.send(b"\x01" + os.urandom(200))
-    xsub.send(b"\x01" + b"A" * 100000)
-    for _ in range(5000):
-        xsub.send(b"\x07junk" + os.urandom(50))
+    time.sleep(0.2)
+    subs = send_nowait(xsub, (b"\x01" + os.urandom(200) for _ in range(20000)), deadline)
+    send_nowait(xsub, (b"\x07junk" + os.urandom(50) for _ in range(5000)), deadline)
     sub = ctx.socket(zmq.SUB)
     sub.setsockopt(zmq.SUBSCRIBE, b"")
     sub.connect(f"tcp://{endpoint}")
     got, t0 = 0, time.time()
-    while time.time() - t0 < 6 and got < 2:
+    while time.time() - t0 < 8 and got < 2:
         if sub.poll(100):
             sub.recv()
             got += 1
-    for s in (dealer, xsub, sub):
+    for s in (dealer, big, xsub, sub):
         s.close(0)
     ctx.term()
+    print(f"flood: {subs} junk subscriptions taken")
     return got
 
 
