@@ -476,6 +476,19 @@ void cg_cmd_watch_end(pid_t *pids, cg_cmd_watch_report_t *report)
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+int cg_cmd_peer_secrets(const cg_cmd_config_opts_t *copts, const char *base, const char *cli_token,
+                        char *token, size_t token_len, char *server_key, char *relay,
+                        size_t relay_len)
+{
+    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
+    int bad = cg_cmd_load_config(copts, base, cfg) ||
+              cg_cmd_secrets(cfg, cli_token, token, token_len, server_key);
+    if (!bad && relay)
+        snprintf(relay, relay_len, "%s", cfg->relay);
+    free(cfg);
+    return bad;
+}
+
 int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
                    char *server_key)
 {

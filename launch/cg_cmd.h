@@ -66,6 +66,12 @@ pid_t cg_cmd_spawn_actor(const char *host, int port, int actor_id, const char *t
  * curve_public_key, else "". Prints the error and returns non-zero if a file is bad. */
 int cg_cmd_secrets(const cg_config_t *cfg, const char *cli_token, char *token, size_t token_len,
                    char *server_key);
+/* The same for a peer of a learner (actor, relay) from its own config: copts (--config, --set;
+ * base, a config file read first, may be NULL) and --token. relay (may be NULL; relay_len
+ * bytes) receives the config's [actor] relay. Prints the error and returns non-zero. */
+int cg_cmd_peer_secrets(const cg_cmd_config_opts_t *copts, const char *base, const char *cli_token,
+                        char *token, size_t token_len, char *server_key, char *relay,
+                        size_t relay_len);
 /* Runs gnuplot on script (len bytes, on its stdin; no shell) in directory cwd (NULL: this
  * one), then checks that png (relative to cwd) was written. 0, or -1 said on stderr as
  * who ("cgrpo plot"), with a hint where gnuplot is missing. */

@@ -91,17 +91,9 @@ int cg_cmd_actor(int argc, char **argv)
     /* Only the credentials come from a config here; the run itself comes from the Welcome. */
     char run_token[CG_NAME_LEN] = "", server_key[CG_CURVE_KEY_LEN + 1] = "";
     char cfg_relay[CG_NAME_LEN] = "";
-    if (copts.config_path || copts.n_sets) {
-        cg_config_t *cfg = calloc(1, sizeof *cfg);
-        int bad = !cfg || cg_cmd_load_config(&copts, NULL, cfg) ||
-                  cg_cmd_secrets(cfg, token, run_token, sizeof run_token, server_key);
-        if (!bad)
-            snprintf(cfg_relay, sizeof cfg_relay, "%s", cfg->relay);
-        free(cfg);
-        if (bad)
-            return 1;
-        token = run_token;
-    }
+    if (cg_cmd_peer_secrets(&copts, NULL, token, run_token, sizeof run_token, server_key, cfg_relay,
+                            sizeof cfg_relay))
+        return 1;
 
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
@@ -109,7 +101,7 @@ int cg_cmd_actor(int argc, char **argv)
     cg_actor_opts_t opts = {.host = host,
                             .port = port,
                             .actor_id = (int32_t)actor_id,
-                            .token = token,
+                            .token = run_token,
                             .instances = (int32_t)instances,
                             .curve_server_key = server_key,
                             .relay = relay ? relay : cfg_relay,

@@ -267,11 +267,8 @@ static int s_run_actor(const s_opts_t *o, const s_rendezvous_t *rv, int32_t acto
      * the rest. With --resume they are in the run's config.ini. */
     char base[CG_PATH_LEN + 32], token[CG_NAME_LEN], server_key[CG_CURVE_KEY_LEN + 1];
     snprintf(base, sizeof base, "%s/config.ini", rv->run_dir);
-    cg_config_t *cfg = cg_calloc(1, sizeof *cfg);
-    int bad = cg_cmd_load_config(&o->copts, o->resume ? base : NULL, cfg) ||
-              cg_cmd_secrets(cfg, o->token, token, sizeof token, server_key);
-    free(cfg);
-    if (bad)
+    if (cg_cmd_peer_secrets(&o->copts, o->resume ? base : NULL, o->token, token, sizeof token,
+                            server_key, NULL, 0))
         return 1;
     char log[CG_PATH_LEN + 64];
     snprintf(log, sizeof log, "%s/actor-%d.log", rv->run_dir, actor_id);

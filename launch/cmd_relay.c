@@ -80,22 +80,15 @@ int cg_cmd_relay(int argc, char **argv)
         return 2;
     }
     char run_token[CG_NAME_LEN] = "", server_key[CG_CURVE_KEY_LEN + 1] = "";
-    if (copts.config_path || copts.n_sets) {
-        cg_config_t *cfg = calloc(1, sizeof *cfg);
-        int bad = !cfg || cg_cmd_load_config(&copts, NULL, cfg) ||
-                  cg_cmd_secrets(cfg, token, run_token, sizeof run_token, server_key);
-        free(cfg);
-        if (bad)
-            return 1;
-        token = run_token;
-    }
+    if (cg_cmd_peer_secrets(&copts, NULL, token, run_token, sizeof run_token, server_key, NULL, 0))
+        return 1;
     cg_cmd_install_signals();
     char err[1024] = "";
     const cg_relay_opts_t opts = {.host = host,
                                   .port = learner_port,
                                   .bind = bind,
                                   .relay_port = (int)port,
-                                  .token = token,
+                                  .token = run_token,
                                   .curve_server_key = server_key};
     cg_relay_t *relay = cg_relay_new(&opts, err, sizeof err);
     if (!relay) {
