@@ -793,12 +793,14 @@ static cg_status_t s_on_control(cg_actor_t *self, cg_msg_t *msg)
     return CG_OK;
 }
 
-/* Waits up to timeout_ms for control or weights messages and handles what arrived. */
+/* Waits up to timeout_ms for control or weights messages, or for room to send a pending
+ * batch, and handles what arrived. */
 static cg_status_t s_receive(cg_actor_t *self, int timeout_ms)
 {
     cg_socket_t *socks[2] = {self->dealer, self->sub};
     int n = self->sub ? 2 : 1, ready[2] = {0, 0};
-    cg_status_t rc = cg_transport_poll(socks, n, timeout_ms, ready);
+    cg_socket_t *out = self->phase == S_RUNNING && self->pending ? self->push : NULL;
+    cg_status_t rc = cg_transport_poll_send(socks, n, out, timeout_ms, ready, NULL);
     if (rc == CG_ERR_TIMEOUT || rc == CG_ERR_INTERRUPTED)
         return CG_OK;
     if (rc != CG_OK)

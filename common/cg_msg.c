@@ -2,7 +2,9 @@
  * the Envelope of proto/cgrpo.proto and back. Decoding validates in a fixed order (size,
  * bytes, version, run id, body, caps, shapes, finiteness, ranges) over the whole message,
  * so the status returned names the first category that fails. Encoding borrows the
- * caller's arrays; decoding hands protobuf-c's own arrays to the caller without copying. */
+ * caller's arrays; decoding hands protobuf-c's own arrays to the caller without copying.
+ * A group batch is first offered to the fast path (cg_msg_batch.c), which accepts exactly
+ * what this decoder accepts, and only that. */
 #include "cg_msg.h"
 
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "cg_alloc.h"
+#include "cg_msg_impl.h"
 #include "cgrpo.pb-c.h"
 
 /* Caps without a config key: far above any simulator we ship. */
@@ -597,6 +600,18 @@ static void s_take_refusal(const Cgrpo__Refusal *r, cg_msg_refusal_t *out)
 cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
                           const char *run_id, cg_msg_t *msg, char *err, size_t errlen)
 {
+    if (msg && caps && data && len > 0 && len <= caps->max_bytes &&
+        cg_msg_decode_batch_fast(data, len, caps, run_id, msg)) {
+        if (err && errlen > 0)
+            err[0] = '\0';
+        return CG_OK;
+    }
+    return cg_msg_decode_general(data, len, caps, run_id, msg, err, errlen);
+}
+
+cg_status_t cg_msg_decode_general(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
+                                  const char *run_id, cg_msg_t *msg, char *err, size_t errlen)
+{
     s_err_t e = {err, errlen};
     if (err && errlen > 0)
         err[0] = '\0';
@@ -969,6 +984,10 @@ void cg_msg_free(cg_msg_t *msg)
         break;
     case CG_MSG_GROUPS: {
         cg_msg_groups_t *b = &msg->u.groups;
+        if (b->block) {
+            free(b->block);
+            break;
+        }
         for (int32_t g = 0; b->groups && g < b->n_groups; g++) {
             cg_msg_group_t *grp = &b->groups[g];
             for (int32_t i = 0; grp->episodes && i < b->group_size; i++) {

@@ -124,6 +124,8 @@ typedef struct {
     int32_t n_groups;
     cg_msg_group_t *groups; /* (n_groups) */
     uint64_t session;       /* the sender's Welcome.session */
+    void *block; /* when set, the one malloc block that groups, their episodes and every array
+                  * live in (a decoded batch); cg_msg_free frees it alone */
 } cg_msg_groups_t;
 
 /* learner -> actors (PUB/SUB): new weights and multipliers. */
@@ -175,13 +177,15 @@ cg_status_t cg_msg_encode(const cg_msg_t *msg, uint8_t **out, size_t *len);
 /* Decodes and validates bytes. run_id: the expected run id (NULL accepts any, e.g. an actor
  * before its welcome). *msg is overwritten, not freed: cg_msg_free a previous message first.
  * On success *msg owns its arrays (cg_msg_free); each array is its own malloc block, so a
- * consumer may keep one (take the pointer, set the field to NULL) and free() it later.
+ * consumer may keep one (take the pointer, set the field to NULL) and free() it later,
+ * except a group batch's, which may all share u.groups.block (copy what you keep).
  * On failure *msg is left empty (type NONE) and err says what was wrong first. */
 cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
                           const char *run_id, cg_msg_t *msg, char *err, size_t errlen);
 
 /* Frees arrays owned by a decoded message (or one built with every array its own malloc
- * block; NULL arrays are skipped) and resets it to type NONE. NULL-safe, idempotent. */
+ * block, or a group batch's block; NULL arrays are skipped) and resets it to type NONE.
+ * NULL-safe, idempotent. */
 void cg_msg_free(cg_msg_t *msg);
 
 const char *cg_msg_type_name(cg_msg_type_t type);

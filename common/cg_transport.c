@@ -300,19 +300,31 @@ cg_status_t cg_transport_recv(cg_socket_t *sock, const cg_msg_caps_t *caps, cons
 
 cg_status_t cg_transport_poll(cg_socket_t **socks, int n, int timeout_ms, int *ready)
 {
-    zmq_pollitem_t items[8];
+    return cg_transport_poll_send(socks, n, NULL, timeout_ms, ready, NULL);
+}
+
+cg_status_t cg_transport_poll_send(cg_socket_t **socks, int n, cg_socket_t *out, int timeout_ms,
+                                   int *ready, int *writable)
+{
+    zmq_pollitem_t items[9];
     CG_ASSERT(n > 0 && n <= 8);
     for (int i = 0; i < n; i++) {
         items[i] = (zmq_pollitem_t){socks[i]->zsock, 0, ZMQ_POLLIN, 0};
         ready[i] = 0;
     }
-    int rc = zmq_poll(items, n, timeout_ms);
+    if (out)
+        items[n] = (zmq_pollitem_t){out->zsock, 0, ZMQ_POLLOUT, 0};
+    if (writable)
+        *writable = 0;
+    int rc = zmq_poll(items, n + (out ? 1 : 0), timeout_ms);
     if (rc == -1)
         return zmq_errno() == EINTR ? CG_ERR_INTERRUPTED : CG_ERR_ZMQ;
     if (rc == 0)
         return CG_ERR_TIMEOUT;
     for (int i = 0; i < n; i++)
         ready[i] = (items[i].revents & ZMQ_POLLIN) != 0;
+    if (out && writable)
+        *writable = (items[n].revents & ZMQ_POLLOUT) != 0;
     return CG_OK;
 }
 

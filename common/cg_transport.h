@@ -84,6 +84,10 @@ cg_status_t cg_transport_parse_endpoint(const char *text, char *host, size_t cap
 /* Waits up to timeout_ms (-1 forever) until one of socks is readable. ready[i] is set to
  * 1 for readable sockets. Returns CG_ERR_TIMEOUT if none, CG_ERR_INTERRUPTED on EINTR. */
 cg_status_t cg_transport_poll(cg_socket_t **socks, int n, int timeout_ms, int *ready);
+/* The same, and wakes also when `out` (NULL: none) can send one message (*writable = 1;
+ * writable may be NULL): a sender with a full queue waits for room and input at once. */
+cg_status_t cg_transport_poll_send(cg_socket_t **socks, int n, cg_socket_t *out, int timeout_ms,
+                                   int *ready, int *writable);
 /* Waits up to timeout_ms until sock can send one message. */
 cg_status_t cg_transport_wait_writable(cg_socket_t *sock, int timeout_ms);
 

@@ -70,8 +70,9 @@ static void s_usage(FILE *out)
             "                      local processes\n"
             "  --flood             the learner's ingest instead of the actors' rollouts: each\n"
             "                      actor rolls out one batch, then sends it again and again as\n"
-            "                      fast as the learner takes it (with cheap updates, e.g.\n"
-            "                      --set policy.hidden=8 --set train.epochs=1)\n"
+            "                      fast as the learner takes it (with cheap, rare updates,\n"
+            "                      e.g. --set policy.hidden=8 --set train.max_policy_lag=1);\n"
+            "                      ingest/raw then counts the stale groups too\n"
             "  --seconds S         duration of each raw PUSH/PULL baseline (default 2)\n"
             "  --config FILE       base config; --set SEC.KEY=VALUE repeatable (applied after\n"
             "                      actor.heartbeat_ms=100, before the study's own keys)\n"
@@ -593,7 +594,10 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
         row.raw_msgs_per_s =
             s_raw_rate((size_t)(row.msg_bytes + 0.5), pushers, st->seconds, cfg->hwm);
         row.raw_groups_per_s = row.raw_msgs_per_s * row.groups_per_msg;
-        row.ingest_frac = row.raw_groups_per_s > 0 ? row.groups_per_s / row.raw_groups_per_s : NAN;
+        /* --flood: every group the ingest path took (decoded, validated; trained or found
+         * stale), the producer being faster than it; else the groups trained. */
+        double ingested = row.groups_per_s + (st->flood ? row.dropped_per_s : 0.0);
+        row.ingest_frac = row.raw_groups_per_s > 0 ? ingested / row.raw_groups_per_s : NAN;
     }
     s_print_row(stdout, &row);
     s_csv_row(csv, st->sim, &row);

@@ -1,7 +1,8 @@
 /* test_msg: the wire codec (cg_msg). Round trips of every message type with random content,
  * compared bit-exactly; rejection with the exact status of truncated, random, mutated,
  * foreign, misshapen, non-finite, out-of-range and oversized input. Misshapen counts are
- * written with a tiny protobuf writer of our own, which also pins the field numbers. */
+ * written with a tiny protobuf writer of our own, which also pins the field numbers. The
+ * group-batch fast path is compared with the general decoder on random and mutated batches. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cg_alloc.h"
 #include "cg_msg.h"
+#include "cg_msg_impl.h"
 #include "cg_os.h"
 #include "cg_rng.h"
 #include "cg_test.h"
@@ -893,6 +895,106 @@ static void test_mutated_bytes(void)
     CU_ASSERT(rejected > total / 4); /* validation does catch most corruption */
 }
 
+/* ---- the group-batch fast path against the general decoder ---- */
+
+/* Decodes data both ways: the fast path may only accept what the general decoder accepts,
+ * with the same contents, and must accept a group batch in our own (canonical) encoding.
+ * Returns 1 when the fast path took it. */
+static int s_paths_agree(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
+                         const char *run_id)
+{
+    cg_msg_t fast, general;
+    memset(&fast, 0xAB, sizeof fast);
+    int took = cg_msg_decode_batch_fast(data, len, caps, run_id, &fast);
+    cg_status_t rc = cg_msg_decode_general(data, len, caps, run_id, &general, s_err, sizeof s_err);
+    if (took) {
+        CU_ASSERT_EQUAL_FATAL(rc, CG_OK);
+        s_assert_equal(&general, &fast);
+        cg_msg_free(&fast);
+    } else {
+        cg_msg_t empty;
+        memset(&empty, 0, sizeof empty);
+        CU_ASSERT(memcmp(&fast, &empty, sizeof fast) == 0);
+        if (rc == CG_OK && general.type == CG_MSG_GROUPS) {
+            uint8_t *enc = NULL;
+            size_t n = 0;
+            CU_ASSERT_EQUAL_FATAL(cg_msg_encode(&general, &enc, &n), CG_OK);
+            CU_ASSERT(n != len || memcmp(enc, data, len) != 0); /* canonical: must be taken */
+            free(enc);
+        }
+    }
+    cg_msg_free(&general);
+    return took;
+}
+
+/* One value of a valid batch made invalid, or an edge that stays valid. */
+static void s_poison(cg_rng_t *rng, cg_msg_groups_t *b)
+{
+    cg_msg_group_t *grp = &b->groups[cg_rng_below(rng, (uint32_t)b->n_groups)];
+    cg_msg_episode_t *ep = &grp->episodes[cg_rng_below(rng, (uint32_t)b->group_size)];
+    size_t t = cg_rng_below(rng, (uint32_t)ep->length);
+    size_t o = cg_rng_below(rng, (uint32_t)(ep->length * b->obs_dim));
+    const float specials[] = {NAN, INFINITY, -INFINITY, 1e30f, -0.0f, 0.0f, 1e-40f, -1e-40f,
+                              CG_MAX_ABS_OBS, -CG_MAX_ABS_OBS, 0.5f, 1.0f, -3.0e38f};
+    float v = specials[cg_rng_below(rng, sizeof specials / sizeof *specials)];
+    switch (cg_rng_below(rng, 9)) {
+    case 0: ep->obs[o] = v; break;
+    case 1: ep->logp[t] = v; break;
+    case 2: ep->reward = v; break;
+    case 3: ep->temperature = v; break;
+    case 4:
+        if (b->n_costs > 0)
+            ep->cost[cg_rng_below(rng, (uint32_t)b->n_costs)] = v;
+        break;
+    case 5: ep->action[t] = (int32_t)cg_rng_below(rng, 3) - 1 + (cg_rng_below(rng, 2) ? b->n_actions : 0); break;
+    case 6: grp->n_checks = -1 - (int32_t)cg_rng_below(rng, 3); break;
+    case 7: b->actor_id = -1 - (int32_t)cg_rng_below(rng, 1000); break; /* valid: 10-byte varint */
+    default: b->policy_version = 0; break;                             /* valid: omitted */
+    }
+}
+
+/* Random shapes (actions >= 128 take 2-byte varints; lengths cross the 8-wide blocks), each
+ * valid, with one value poisoned, and with bytes flipped, cut or run ids other than ours. */
+static void test_fast_path_agrees(void)
+{
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 907, 0);
+    cg_msg_caps_t caps = s_caps();
+    int valid_taken = 0, poisoned = 0, poisoned_taken = 0, flipped_taken = 0;
+    for (int it = 0; it < 400; it++) {
+        cg_msg_t m;
+        int32_t n_actions = cg_rng_below(&rng, 4) ? 2 + s_below(&rng, 20) : 100 + s_below(&rng, 400);
+        s_make_batch(&rng, &m, 1 + s_below(&rng, 4), 1 + s_below(&rng, 9), s_below(&rng, 4),
+                     1 + s_below(&rng, 20), n_actions, 40);
+        uint8_t *bytes;
+        size_t len;
+        CU_ASSERT_EQUAL_FATAL(cg_msg_encode(&m, &bytes, &len), CG_OK);
+        valid_taken += s_paths_agree(bytes, len, &caps, RUN_ID);
+        (void)s_paths_agree(bytes, len, &caps, NULL);
+        (void)s_paths_agree(bytes, len, &caps, "another-run");
+        (void)s_paths_agree(bytes, 1 + cg_rng_below(&rng, (uint32_t)len), &caps, RUN_ID);
+        for (int f = 0; f < 8; f++) {
+            uint8_t *mut = cg_calloc(len, 1);
+            memcpy(mut, bytes, len);
+            mut[cg_rng_below(&rng, (uint32_t)len)] ^= (uint8_t)(1 + cg_rng_below(&rng, 255));
+            flipped_taken += s_paths_agree(mut, len, &caps, RUN_ID);
+            free(mut);
+        }
+        free(bytes);
+        s_poison(&rng, &m.u.groups);
+        if (cg_msg_encode(&m, &bytes, &len) == CG_OK) {
+            poisoned++;
+            poisoned_taken += s_paths_agree(bytes, len, &caps, RUN_ID);
+            free(bytes);
+        }
+        cg_msg_free(&m);
+    }
+    CU_ASSERT_EQUAL(valid_taken, 400); /* every valid batch takes the fast path */
+    CU_ASSERT(poisoned_taken > 0 && poisoned_taken < poisoned);
+    fprintf(stderr, "fast path: %d/400 valid, %d/%d poisoned (edges kept valid), %d/3200 flipped\n",
+            valid_taken, poisoned_taken, poisoned, flipped_taken);
+}
+
 /* ---- foreign messages ---- */
 
 static void test_wrong_version(void)
@@ -1593,6 +1695,7 @@ int main(void)
         {"truncated", test_truncated},
         {"random_bytes", test_random_bytes},
         {"mutated_bytes", test_mutated_bytes},
+        {"fast_path_agrees", test_fast_path_agrees},
         {"wrong_version", test_wrong_version},
         {"wrong_run_id", test_wrong_run_id},
         {"no_body", test_no_body},
