@@ -239,8 +239,7 @@ static bool s_episode(s_span_t r, s_shape_t *sh, cg_msg_episode_t *ep)
         default: ok = false; break; /* a field in another wire type, or unpacked */
         }
     }
-    if (!ok || (!seen[2] && b->n_costs > 0) || ep->length < 1 ||
-        ep->length > sh->caps->max_steps)
+    if (!ok || (!seen[2] && b->n_costs > 0) || ep->length < 1 || ep->length > sh->caps->max_steps)
         return false;
     size_t len = (size_t)ep->length;
     return n_obs == len * (size_t)b->obs_dim && n_action == len && n_logp == len &&

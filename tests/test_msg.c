@@ -934,8 +934,9 @@ static void s_poison(cg_rng_t *rng, cg_msg_groups_t *b)
     cg_msg_episode_t *ep = &grp->episodes[cg_rng_below(rng, (uint32_t)b->group_size)];
     size_t t = cg_rng_below(rng, (uint32_t)ep->length);
     size_t o = cg_rng_below(rng, (uint32_t)(ep->length * b->obs_dim));
-    const float specials[] = {NAN, INFINITY, -INFINITY, 1e30f, -0.0f, 0.0f, 1e-40f, -1e-40f,
-                              CG_MAX_ABS_OBS, -CG_MAX_ABS_OBS, 0.5f, 1.0f, -3.0e38f};
+    const float specials[] = {NAN,  INFINITY, -INFINITY, 1e30f,          -0.0f,
+                              0.0f, 1e-40f,   -1e-40f,   CG_MAX_ABS_OBS, -CG_MAX_ABS_OBS,
+                              0.5f, 1.0f,     -3.0e38f};
     float v = specials[cg_rng_below(rng, sizeof specials / sizeof *specials)];
     switch (cg_rng_below(rng, 9)) {
     case 0: ep->obs[o] = v; break;
@@ -946,10 +947,13 @@ static void s_poison(cg_rng_t *rng, cg_msg_groups_t *b)
         if (b->n_costs > 0)
             ep->cost[cg_rng_below(rng, (uint32_t)b->n_costs)] = v;
         break;
-    case 5: ep->action[t] = (int32_t)cg_rng_below(rng, 3) - 1 + (cg_rng_below(rng, 2) ? b->n_actions : 0); break;
+    case 5:
+        ep->action[t] =
+            (int32_t)cg_rng_below(rng, 3) - 1 + (cg_rng_below(rng, 2) ? b->n_actions : 0);
+        break;
     case 6: grp->n_checks = -1 - (int32_t)cg_rng_below(rng, 3); break;
     case 7: b->actor_id = -1 - (int32_t)cg_rng_below(rng, 1000); break; /* valid: 10-byte varint */
-    default: b->policy_version = 0; break;                             /* valid: omitted */
+    default: b->policy_version = 0; break;                              /* valid: omitted */
     }
 }
 
@@ -963,7 +967,8 @@ static void test_fast_path_agrees(void)
     int valid_taken = 0, poisoned = 0, poisoned_taken = 0, flipped_taken = 0;
     for (int it = 0; it < 400; it++) {
         cg_msg_t m;
-        int32_t n_actions = cg_rng_below(&rng, 4) ? 2 + s_below(&rng, 20) : 100 + s_below(&rng, 400);
+        int32_t n_actions =
+            cg_rng_below(&rng, 4) ? 2 + s_below(&rng, 20) : 100 + s_below(&rng, 400);
         s_make_batch(&rng, &m, 1 + s_below(&rng, 4), 1 + s_below(&rng, 9), s_below(&rng, 4),
                      1 + s_below(&rng, 20), n_actions, 40);
         uint8_t *bytes;
