@@ -1,9 +1,9 @@
-/* cg_config: the key table and values, --set, defaults, cg_config_finish and cg_config_write.
+/* cg_config: the key table and values, --set, defaults and cg_config_finish.
  * One table lists every [section] key with its field, default, type and range; defaults,
  * parsing, the finish-time re-check and cg_config_write all walk it, so no key is read but
  * not written. Reading INI text: cg_config_ini.c (our own reader: it counts lines for
- * messages, has no line length limit and keeps map rows such as "    #####"); the
- * simulator sections' store: cg_config_sim.c. */
+ * messages, has no line length limit and keeps map rows such as "    #####"); writing it:
+ * cg_config_write.c; the simulator sections' store: cg_config_sim.c. */
 #include "cg_config_impl.h"
 
 #include <ctype.h>
@@ -23,48 +23,11 @@
 #include "cg_rng.h"
 #include "cg_transport.h"
 
-#define S_WRAP 72         /* cg_config_write keeps lines about this short */
 #define S_MAX_WIDTH 65536 /* widest hidden layer (CG_POLICY_MAX_DIM) */
 
 /* ---- the table ------------------------------------------------------------------------ */
 
-typedef enum {
-    S_I32,
-    S_I64,
-    S_U64,
-    S_F32,
-    S_BOOL,
-    S_ENUM,
-    S_STR,
-    S_I32_LIST,
-    S_F32_LIST,
-} s_kind_t;
-
-enum {
-    S_LO_OPEN = 1u << 0,  /* float range excludes its lower end */
-    S_HI_OPEN = 1u << 1,  /* ... its upper end */
-    S_STR_ID = 1u << 2,   /* letters, digits, '-', '_' */
-    S_STR_PATH = 1u << 3, /* a file path; may continue on indented lines */
-    S_STR_HOST = 1u << 4, /* a host name or address for a ZeroMQ endpoint */
-    S_STR_NONEMPTY = 1u << 5,
-};
-
-typedef struct {
-    const char *section;
-    const char *key;
-    const char *def; /* the default, spelled as in a config file */
-    s_kind_t kind;
-    size_t off;       /* offsetof(cg_config_t, field) */
-    size_t cap;       /* S_STR: buffer bytes; lists: most elements */
-    size_t count_off; /* lists: offset of the int32_t element count */
-    int64_t ilo, ihi; /* integer range (lists: of each element) */
-    double flo, fhi;  /* float range (lists: of each element) */
-    unsigned flags;
-    const char *const *names; /* S_ENUM: names by value; S_STR: allowed values; NULL-ended */
-    const char *note;         /* appended to the hint */
-} s_key_t;
-
-static const char *const s_SECTIONS[] = {
+const char *const cg_config_section_names[] = {
     "run",         "sim",      "policy", "train",   "constraints", "multipliers",
     "stabilisers", "sampling", "actor",  "learner", NULL,
 };
@@ -87,57 +50,57 @@ _Static_assert(sizeof(cg_anchor_form_t) == sizeof(int), "enum stored as int");
 #define S_SIZE(field) sizeof(((cg_config_t *)0)->field)
 #define K_I32(sec, k, field, d, lo, hi, nt)                                                        \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_I32, .off = S_OFF(field), .ilo = lo,         \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_I32, .off = S_OFF(field), .ilo = lo,    \
         .ihi = hi, .note = nt                                                                      \
     }
 #define K_I64(sec, k, field, d, lo, hi, nt)                                                        \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_I64, .off = S_OFF(field), .ilo = lo,         \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_I64, .off = S_OFF(field), .ilo = lo,    \
         .ihi = hi, .note = nt                                                                      \
     }
 #define K_U64(sec, k, field, d, nt)                                                                \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_U64, .off = S_OFF(field), .note = nt         \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_U64, .off = S_OFF(field), .note = nt    \
     }
 #define K_F32(sec, k, field, d, lo, hi, fl, nt)                                                    \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_F32, .off = S_OFF(field), .flo = lo,         \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_F32, .off = S_OFF(field), .flo = lo,    \
         .fhi = hi, .flags = fl, .note = nt                                                         \
     }
 #define K_BOOL(sec, k, field, d, nt)                                                               \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_BOOL, .off = S_OFF(field), .note = nt        \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_BOOL, .off = S_OFF(field), .note = nt   \
     }
 #define K_ENUM(sec, k, field, d, nm, nt)                                                           \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_ENUM, .off = S_OFF(field), .names = nm,      \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_ENUM, .off = S_OFF(field), .names = nm, \
         .note = nt                                                                                 \
     }
 #define K_STR(sec, k, field, d, fl, nm, nt)                                                        \
     {                                                                                              \
-        .section = sec, .key = k, .def = d, .kind = S_STR, .off = S_OFF(field),                    \
+        .section = sec, .key = k, .def = d, .kind = CG_KEY_STR, .off = S_OFF(field),               \
         .cap = S_SIZE(field), .flags = fl, .names = nm, .note = nt                                 \
     }
 
-static const s_key_t s_KEYS[] = {
+const cg_config_key_t cg_config_keys[] = {
     K_U64("run", "seed", seed, "1", "seeds every RNG of the run"),
-    K_STR("run", "run_id", run_id, "", S_STR_ID, NULL, "empty = generated at start"),
-    K_STR("run", "run_dir", run_dir, "", S_STR_PATH, NULL, "empty = runs/<timestamp>"),
+    K_STR("run", "run_id", run_id, "", CG_KEY_STR_ID, NULL, "empty = generated at start"),
+    K_STR("run", "run_dir", run_dir, "", CG_KEY_STR_PATH, NULL, "empty = runs/<timestamp>"),
     K_I32("run", "iterations", iterations, "150", 1, INT32_MAX, "policy updates"),
     K_I32("run", "checkpoint_every", checkpoint_every, "25", 0, INT32_MAX, "0 = only at exit"),
     K_BOOL("run", "deterministic", deterministic, "false", NULL),
-    K_STR("run", "token_file", token_file, "", S_STR_PATH, NULL,
+    K_STR("run", "token_file", token_file, "", CG_KEY_STR_PATH, NULL,
           "file holding the run token actors must present; empty = none"),
 
-    K_STR("sim", "name", sim, "", S_STR_ID, NULL,
+    K_STR("sim", "name", sim, "", CG_KEY_STR_ID, NULL,
           "a built-in simulator (cgrpo sims lists them) or the plugin's; empty = the default"),
-    K_STR("sim", "plugin", sim_plugin, "", S_STR_PATH, NULL,
+    K_STR("sim", "plugin", sim_plugin, "", CG_KEY_STR_PATH, NULL,
           "a simulator plugin .so built against cgrpo/sim.h; empty = none"),
     K_I32("sim", "horizon", horizon, "0", 0, 1000000, "episode cap; 0 = the simulator's default"),
 
     {.section = "policy",
      .key = "hidden",
-     .kind = S_I32_LIST,
+     .kind = CG_KEY_I32_LIST,
      .off = S_OFF(hidden),
      .cap = CG_MAX_LAYERS,
      .count_off = S_OFF(n_hidden),
@@ -146,34 +109,35 @@ static const s_key_t s_KEYS[] = {
      .ihi = S_MAX_WIDTH,
      .note = "layer widths, empty = a linear policy"},
     K_ENUM("policy", "activation", activation, "tanh", s_ACTIVATIONS, NULL),
-    K_F32("policy", "lr", lr, "3e-4", 0.0, 1.0, S_LO_OPEN, NULL),
-    K_F32("policy", "adam_beta1", adam_beta1, "0.9", 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("policy", "adam_beta2", adam_beta2, "0.999", 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("policy", "adam_eps", adam_eps, "1e-8", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("policy", "lr", lr, "3e-4", 0.0, 1.0, CG_KEY_LO_OPEN, NULL),
+    K_F32("policy", "adam_beta1", adam_beta1, "0.9", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),
+    K_F32("policy", "adam_beta2", adam_beta2, "0.999", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),
+    K_F32("policy", "adam_eps", adam_eps, "1e-8", 0.0, 1.0, CG_KEY_LO_OPEN, NULL),
     K_F32("policy", "max_grad_norm", max_grad_norm, "0.5", 0.0, INFINITY, 0, "0 = no clipping"),
 
     K_I32("train", "groups", groups_per_batch, "64", 1, 65536, "groups per policy update (B)"),
     K_I32("train", "group_size", group_size, "16", 2, CG_MAX_GROUP, "episodes per group (G)"),
     K_I32("train", "epochs", epochs, "4", 1, 1000, NULL),
     K_I32("train", "minibatches", minibatches, "4", 1, 65536, "at most groups"),
-    K_F32("train", "clip", clip, "0.2", 0.0, 1.0, S_LO_OPEN | S_HI_OPEN, NULL),
+    K_F32("train", "clip", clip, "0.2", 0.0, 1.0, CG_KEY_LO_OPEN | CG_KEY_HI_OPEN, NULL),
     K_F32("train", "kl_coef", kl_coef, "0.0", 0.0, INFINITY, 0, "0 = no KL term"),
     K_F32("train", "ent_coef", ent_coef, "0.0", 0.0, INFINITY, 0, "0 = no entropy bonus"),
     K_I32("train", "max_policy_lag", max_policy_lag, "1", 0, 1000000, "versions"),
     K_ENUM("train", "estimator", estimator, "scalarized_advantages", s_ESTIMATORS, NULL),
-    K_F32("train", "adv_eps", adv_eps, "1e-8", 0.0, 1.0, S_LO_OPEN, NULL),
-    K_STR("train", "init", init, "", S_STR_PATH, NULL,
+    K_F32("train", "adv_eps", adv_eps, "1e-8", 0.0, 1.0, CG_KEY_LO_OPEN, NULL),
+    K_STR("train", "init", init, "", CG_KEY_STR_PATH, NULL,
           "checkpoint file or run directory to start the policy from; empty = random weights"),
-    K_STR("train", "reference", reference, "", S_STR_PATH, NULL,
+    K_STR("train", "reference", reference, "", CG_KEY_STR_PATH, NULL,
           "checkpoint of the KL reference, empty = the initial weights"),
 
     K_ENUM("multipliers", "kind", mult_kind, "softmax", s_MULT_KINDS, NULL),
-    K_F32("multipliers", "lr", mult_lr, "0.03", 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("multipliers", "beta1", mult_beta1, "0.9", 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("multipliers", "beta2", mult_beta2, "0.999", 0.0, 1.0, S_HI_OPEN, NULL),
-    K_F32("multipliers", "eps", mult_eps, "1e-5", 0.0, 1.0, S_LO_OPEN, NULL),
+    K_F32("multipliers", "lr", mult_lr, "0.03", 0.0, INFINITY, CG_KEY_LO_OPEN, NULL),
+    K_F32("multipliers", "beta1", mult_beta1, "0.9", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),
+    K_F32("multipliers", "beta2", mult_beta2, "0.999", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),
+    K_F32("multipliers", "eps", mult_eps, "1e-5", 0.0, 1.0, CG_KEY_LO_OPEN, NULL),
     K_F32("multipliers", "init_logit", mult_init_logit, "0.02", -INFINITY, INFINITY, 0, NULL),
-    K_F32("multipliers", "temperature", mult_temperature, "1.0", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("multipliers", "temperature", mult_temperature, "1.0", 0.0, INFINITY, CG_KEY_LO_OPEN,
+          NULL),
     K_F32("multipliers", "upper", mult_upper, "0.0", 0.0, INFINITY, 0, "0 = no upper bound"),
     K_F32("multipliers", "kp", mult_kp, "0.1", 0.0, INFINITY, 0, NULL),
     K_F32("multipliers", "ki", mult_ki, "0.01", 0.0, INFINITY, 0, NULL),
@@ -182,14 +146,14 @@ static const s_key_t s_KEYS[] = {
 
     {.section = "stabilisers",
      .key = "temperatures",
-     .kind = S_F32_LIST,
+     .kind = CG_KEY_F32_LIST,
      .off = S_OFF(temperatures),
      .cap = CG_MAX_GROUP,
      .count_off = S_OFF(n_temperatures),
      .def = "",
      .flo = 0.0,
      .fhi = INFINITY,
-     .flags = S_LO_OPEN,
+     .flags = CG_KEY_LO_OPEN,
      .note = "empty = none, else one per group member (group_size values)"},
     K_BOOL("stabilisers", "dual_anchor", dual_anchor, "false", NULL),
     K_ENUM("stabilisers", "anchor", anchor, "paper", s_ANCHORS,
@@ -197,29 +161,32 @@ static const s_key_t s_KEYS[] = {
            "(r - max(0.5, mean r)) / sqrt(G / 4C)"),
     K_F32("stabilisers", "alpha", da_alpha, "0.2", 0.0, 1.0, 0, NULL),
     K_BOOL("stabilisers", "prospect", prospect, "false", NULL),
-    K_F32("stabilisers", "pt_beta", pt_beta, "0.8", 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("stabilisers", "pt_lambda_pos", pt_lambda_pos, "1.25", 0.0, INFINITY, S_LO_OPEN, NULL),
-    K_F32("stabilisers", "pt_lambda_neg", pt_lambda_neg, "2.0", 0.0, INFINITY, S_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_beta", pt_beta, "0.8", 0.0, INFINITY, CG_KEY_LO_OPEN, NULL),
+    K_F32("stabilisers", "pt_lambda_pos", pt_lambda_pos, "1.25", 0.0, INFINITY, CG_KEY_LO_OPEN,
+          NULL),
+    K_F32("stabilisers", "pt_lambda_neg", pt_lambda_neg, "2.0", 0.0, INFINITY, CG_KEY_LO_OPEN,
+          NULL),
     K_BOOL("stabilisers", "asym_kl", asym_kl, "false", NULL),
     K_F32("stabilisers", "kl_neg", kl_neg, "0.025", 0.0, INFINITY, 0, NULL),
     K_F32("stabilisers", "kl_pos", kl_pos, "0.01", 0.0, INFINITY, 0, NULL),
 
-    K_F32("sampling", "top_p", top_p, "1", 0.0, 1.0, S_LO_OPEN,
+    K_F32("sampling", "top_p", top_p, "1", 0.0, 1.0, CG_KEY_LO_OPEN,
           "nucleus sampling in the actors' rollouts: the most probable actions up to this "
           "share of probability; 1 = off"),
 
     K_I32("actor", "actors", actors, "2", 0, 4096, "local actors started by cgrpo train"),
     K_I32("actor", "instances", instances, "16", 1, 65536, "simulator instances per actor"),
     K_I32("actor", "heartbeat_ms", heartbeat_ms, "500", 1, 3600000, NULL),
-    K_STR("actor", "relay", relay, "", S_STR_HOST, NULL,
+    K_STR("actor", "relay", relay, "", CG_KEY_STR_HOST, NULL,
           "HOST:PORT of a `cgrpo relay` the actors take the weights from; empty = the learner"),
 
-    K_STR("learner", "bind", bind_host, "127.0.0.1", S_STR_HOST | S_STR_NONEMPTY, NULL, NULL),
-    K_STR("learner", "advertise", advertise, "", S_STR_HOST, NULL,
+    K_STR("learner", "bind", bind_host, "127.0.0.1", CG_KEY_STR_HOST | CG_KEY_STR_NONEMPTY, NULL,
+          NULL),
+    K_STR("learner", "advertise", advertise, "", CG_KEY_STR_HOST, NULL,
           "host actors connect to; empty = the bind address, or this machine's name"),
-    K_STR("learner", "curve_secret_key", curve_secret_key, "", S_STR_PATH, NULL,
+    K_STR("learner", "curve_secret_key", curve_secret_key, "", CG_KEY_STR_PATH, NULL,
           "the learner's CURVE secret key file (cgrpo keygen)"),
-    K_STR("learner", "curve_public_key", curve_public_key, "", S_STR_PATH, NULL,
+    K_STR("learner", "curve_public_key", curve_public_key, "", CG_KEY_STR_PATH, NULL,
           "the learner's CURVE public key file, which actors need"),
     K_I32("learner", "port", port, "0", 0, 65533,
           "0 = the OS picks, else the first of 3 consecutive ports"),
@@ -236,7 +203,7 @@ static const s_key_t s_KEYS[] = {
           "MiB peers may make the learner hold above its own memory; 0 = no guard"),
     K_I32("learner", "max_episode_steps", max_steps_per_episode, "1024", 1, 1000000, NULL),
 };
-#define S_N_KEYS (sizeof s_KEYS / sizeof s_KEYS[0])
+const size_t cg_config_n_keys = sizeof cg_config_keys / sizeof cg_config_keys[0];
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
@@ -264,7 +231,7 @@ static int s_name_index(const char *const *names, const char *s)
     return -1;
 }
 
-static int s_count_names(const char *const *names)
+int cg_config_count_names(const char *const *names)
 {
     int n = 0;
     while (names[n])
@@ -283,8 +250,8 @@ static void s_join_names(const char *const *names, const char *sep, char *buf, s
 
 bool cg_config_section_known(const char *s)
 {
-    for (int i = 0; s_SECTIONS[i]; i++)
-        if (strcmp(s_SECTIONS[i], s) == 0)
+    for (int i = 0; cg_config_section_names[i]; i++)
+        if (strcmp(cg_config_section_names[i], s) == 0)
             return true;
     return false;
 }
@@ -305,15 +272,16 @@ static void s_sections_hint(char *buf, size_t n)
 {
     size_t o = 0;
     buf[0] = '\0';
-    for (int i = 0; s_SECTIONS[i] && o < n; i++)
-        o += (size_t)snprintf(buf + o, n - o, "%s[%s]", i ? " " : "", s_SECTIONS[i]);
+    for (int i = 0; cg_config_section_names[i] && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s[%s]", i ? " " : "", cg_config_section_names[i]);
 }
 
-static const s_key_t *s_find_key(const char *section, const char *key)
+static const cg_config_key_t *s_find_key(const char *section, const char *key)
 {
-    for (size_t i = 0; i < S_N_KEYS; i++)
-        if (strcmp(s_KEYS[i].section, section) == 0 && strcmp(s_KEYS[i].key, key) == 0)
-            return &s_KEYS[i];
+    for (size_t i = 0; i < cg_config_n_keys; i++)
+        if (strcmp(cg_config_keys[i].section, section) == 0 &&
+            strcmp(cg_config_keys[i].key, key) == 0)
+            return &cg_config_keys[i];
     return NULL;
 }
 
@@ -328,57 +296,60 @@ void cg_config_fmt_float(char *buf, size_t n, float v)
 }
 
 /* Range text for messages: "an integer from 2 to 256", "a number in (0, 1)", ... */
-static void s_range_text(const s_key_t *k, char *buf, size_t n)
+static void s_range_text(const cg_config_key_t *k, char *buf, size_t n)
 {
     switch (k->kind) {
-    case S_I32:
-    case S_I64:
-    case S_I32_LIST:
-        if ((k->kind == S_I64 && k->ihi == INT64_MAX) || (k->kind != S_I64 && k->ihi == INT32_MAX))
+    case CG_KEY_I32:
+    case CG_KEY_I64:
+    case CG_KEY_I32_LIST:
+        if ((k->kind == CG_KEY_I64 && k->ihi == INT64_MAX) ||
+            (k->kind != CG_KEY_I64 && k->ihi == INT32_MAX))
             snprintf(buf, n, "an integer >= %" PRId64, k->ilo);
         else
             snprintf(buf, n, "an integer from %" PRId64 " to %" PRId64, k->ilo, k->ihi);
         return;
-    case S_U64: snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX); return;
-    case S_F32:
-    case S_F32_LIST:
+    case CG_KEY_U64: snprintf(buf, n, "an integer from 0 to %" PRIu64, UINT64_MAX); return;
+    case CG_KEY_F32:
+    case CG_KEY_F32_LIST:
         if (isinf(k->flo) && isinf(k->fhi))
             snprintf(buf, n, "a finite number");
         else if (isinf(k->fhi))
-            snprintf(buf, n, "a number %s %g", (k->flags & S_LO_OPEN) ? ">" : ">=", k->flo);
+            snprintf(buf, n, "a number %s %g", (k->flags & CG_KEY_LO_OPEN) ? ">" : ">=", k->flo);
         else
-            snprintf(buf, n, "a number in %c%g, %g%c", (k->flags & S_LO_OPEN) ? '(' : '[', k->flo,
-                     k->fhi, (k->flags & S_HI_OPEN) ? ')' : ']');
+            snprintf(buf, n, "a number in %c%g, %g%c", (k->flags & CG_KEY_LO_OPEN) ? '(' : '[',
+                     k->flo, k->fhi, (k->flags & CG_KEY_HI_OPEN) ? ')' : ']');
         return;
     default: buf[0] = '\0'; return;
     }
 }
 
 /* The full hint of a key: what values it takes. */
-static void s_hint(const s_key_t *k, char *buf, size_t n)
+static void s_hint(const cg_config_key_t *k, char *buf, size_t n)
 {
     char what[384], names[256];
     switch (k->kind) {
-    case S_BOOL: snprintf(what, sizeof what, "true or false (also 1/0, yes/no, on/off)"); break;
-    case S_ENUM:
+    case CG_KEY_BOOL:
+        snprintf(what, sizeof what, "true or false (also 1/0, yes/no, on/off)");
+        break;
+    case CG_KEY_ENUM:
         s_join_names(k->names, "|", names, sizeof names);
         snprintf(what, sizeof what, "one of %s", names);
         break;
-    case S_STR:
+    case CG_KEY_STR:
         if (k->names) {
             s_join_names(k->names, "|", names, sizeof names);
             snprintf(what, sizeof what, "one of %s", names);
-        } else if (k->flags & S_STR_ID) {
+        } else if (k->flags & CG_KEY_STR_ID) {
             snprintf(what, sizeof what, "up to %zu letters, digits, '-' or '_'", k->cap - 1);
-        } else if (k->flags & S_STR_HOST) {
+        } else if (k->flags & CG_KEY_STR_HOST) {
             snprintf(what, sizeof what, "a host name or IP address, up to %zu characters",
                      k->cap - 1);
         } else {
             snprintf(what, sizeof what, "a path of up to %zu characters", k->cap - 1);
         }
         break;
-    case S_I32_LIST:
-    case S_F32_LIST:
+    case CG_KEY_I32_LIST:
+    case CG_KEY_F32_LIST:
         s_range_text(k, names, sizeof names);
         snprintf(what, sizeof what, "a comma-separated list of up to %zu values, each %s", k->cap,
                  names);
@@ -453,17 +424,17 @@ static int s_parse_bool(const char *s, bool *out)
     return -1;
 }
 
-static bool s_frange_ok(const s_key_t *k, double v)
+static bool s_frange_ok(const cg_config_key_t *k, double v)
 {
     if (!isfinite(v))
         return false;
-    bool lo = (k->flags & S_LO_OPEN) ? v > k->flo : v >= k->flo;
-    bool hi = (k->flags & S_HI_OPEN) ? v < k->fhi : v <= k->fhi;
+    bool lo = (k->flags & CG_KEY_LO_OPEN) ? v > k->flo : v >= k->flo;
+    bool hi = (k->flags & CG_KEY_HI_OPEN) ? v < k->fhi : v <= k->fhi;
     return lo && hi;
 }
 
 /* One integer or float, checked against k's range: 0 ok, -1 with msg. */
-static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv, float *fv,
+static int s_number(const cg_config_key_t *k, bool is_float, const char *s, int64_t *iv, float *fv,
                     char *msg, size_t n)
 {
     char hint[512];
@@ -491,61 +462,27 @@ static int s_number(const s_key_t *k, bool is_float, const char *s, int64_t *iv,
 }
 
 /* A float of a key outside the table (a constraint's threshold or lambda) against range. */
-static s_key_t s_range_key(const cg_config_range_t *r)
+static cg_config_key_t s_range_key(const cg_config_range_t *r)
 {
-    return (s_key_t){.kind = S_F32, .flo = r->lo, .fhi = r->hi, .note = r->note};
+    return (cg_config_key_t){.kind = CG_KEY_F32, .flo = r->lo, .fhi = r->hi, .note = r->note};
 }
 
 int cg_config_parse_float(const cg_config_range_t *r, const char *value, float *out, char *msg,
                           size_t n)
 {
-    const s_key_t k = s_range_key(r);
+    const cg_config_key_t k = s_range_key(r);
     return s_number(&k, true, value, NULL, out, msg, n);
 }
 
 int cg_config_float_ok(const cg_config_range_t *r, float v, char *range, size_t n)
 {
-    const s_key_t k = s_range_key(r);
+    const cg_config_key_t k = s_range_key(r);
     s_range_text(&k, range, n);
     return s_frange_ok(&k, (double)v) ? 0 : -1;
 }
 
-/* ---- paths as INI lines (the writer, and the check that it can write a value) --------- */
-
-/* Whether a path may be cut before s[i] (0 < i < strlen(s)): continuation lines are trimmed,
- * and one starting with '#' or ';' is a comment. */
-static bool s_path_cut_ok(const char *s, size_t i)
-{
-    return !cg_config_is_space(s[i - 1]) && !cg_config_is_space(s[i]) && s[i] != '#' && s[i] != ';';
-}
-
-/* Writes "key = s", a long s as its first piece there and the others on indented lines,
- * which read back concatenated: each cut at the last safe place within S_WRAP columns, or at
- * the first one after. */
-static void s_write_path(FILE *f, const char *key, const char *s)
-{
-    size_t len = strlen(s), at = 0, head = strlen(key) + 3; /* "key = " */
-    size_t width = head < S_WRAP - 16 ? S_WRAP - head : 16;
-    if (len == 0)
-        fprintf(f, "%s =\n", key);
-    while (at < len) {
-        size_t cut = len - at <= width ? len : at + width;
-        while (cut < len && cut > at + 1 && !s_path_cut_ok(s, cut))
-            cut--;
-        if (cut < len && !s_path_cut_ok(s, cut)) { /* none within the width: the next one */
-            cut = at + width + 1;
-            while (cut < len && !s_path_cut_ok(s, cut))
-                cut++;
-        }
-        fprintf(f, at == 0 ? "%s = %.*s\n" : "%s    %.*s\n", at == 0 ? key : "", (int)(cut - at),
-                s + at);
-        at = cut;
-        width = S_WRAP - 4;
-    }
-}
-
 /* Content rules of string keys, shared by parsing and cg_config_finish. */
-static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
+static int s_check_str(const cg_config_key_t *k, const char *s, char *msg, size_t n)
 {
     char hint[512];
     s_hint(k, hint, sizeof hint);
@@ -556,7 +493,7 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
         return -1;
     }
     if (len == 0) {
-        if (k->flags & S_STR_NONEMPTY) {
+        if (k->flags & CG_KEY_STR_NONEMPTY) {
             cg_status_msg(msg, n, "empty value (hint: %s)", hint);
             return -1;
         }
@@ -572,9 +509,9 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         bool ok;
-        if (k->flags & S_STR_ID)
+        if (k->flags & CG_KEY_STR_ID)
             ok = isalnum(c) || c == '-' || c == '_';
-        else if (k->flags & S_STR_HOST)
+        else if (k->flags & CG_KEY_STR_HOST)
             ok = isalnum(c) || strchr(".-_:*[]%", (int)c) != NULL;
         else
             ok = c >= 0x20 && c != 0x7f && !(c == ';' && (i == 0 || cg_config_is_space(s[i - 1])));
@@ -596,8 +533,8 @@ static int s_check_str(const s_key_t *k, const char *s, char *msg, size_t n)
 
 /* A list value: elements separated by ',' (and by line breaks, where a trailing ',' is
  * optional). Fills vals (int32_t or float) and *count. */
-static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t *count, int *piece,
-                        char *msg, size_t n)
+static int s_list_parse(const cg_config_key_t *k, const char *value, void *vals, int32_t *count,
+                        int *piece, char *msg, size_t n)
 {
     char *copy = cg_strdup(value);
     int line = 0, got = 0, rc = 0;
@@ -634,12 +571,12 @@ static int s_list_parse(const s_key_t *k, const char *value, void *vals, int32_t
             int64_t iv = 0;
             float fv = 0.0f;
             char one[CG_CONFIG_MSG_LEN];
-            if (s_number(k, k->kind == S_F32_LIST, v, &iv, &fv, one, sizeof one) != 0) {
+            if (s_number(k, k->kind == CG_KEY_F32_LIST, v, &iv, &fv, one, sizeof one) != 0) {
                 cg_status_msg(msg, n, "element %d: %s", got + 1, one);
                 rc = -1;
                 goto done;
             }
-            if (k->kind == S_F32_LIST)
+            if (k->kind == CG_KEY_F32_LIST)
                 ((float *)vals)[got] = fv;
             else
                 ((int32_t *)vals)[got] = (int32_t)iv;
@@ -657,9 +594,9 @@ done:
     return rc;
 }
 
-/* An S_STR key: paths may continue on indented lines, whose pieces are concatenated; a key
+/* An CG_KEY_STR key: paths may continue on indented lines, whose pieces are concatenated; a key
  * with allowed values stores their canonical spelling. */
-static int s_set_str(const s_key_t *k, char *base, const char *value, char *msg, size_t n)
+static int s_set_str(const cg_config_key_t *k, char *base, const char *value, char *msg, size_t n)
 {
     char *joined = cg_strdup(value);
     size_t o = 0;
@@ -679,18 +616,18 @@ static int s_set_str(const s_key_t *k, char *base, const char *value, char *msg,
     return rc;
 }
 
-/* An S_I32_LIST or S_F32_LIST key: the values and their count. */
-static int s_set_list(cg_config_t *cfg, const s_key_t *k, char *base, const char *value, int *piece,
-                      char *msg, size_t n)
+/* An CG_KEY_I32_LIST or CG_KEY_F32_LIST key: the values and their count. */
+static int s_set_list(cg_config_t *cfg, const cg_config_key_t *k, char *base, const char *value,
+                      int *piece, char *msg, size_t n)
 {
     float fvals[CG_MAX_GROUP];
     int32_t ivals[CG_MAX_GROUP];
     int32_t count = 0;
-    void *vals = k->kind == S_F32_LIST ? (void *)fvals : (void *)ivals;
+    void *vals = k->kind == CG_KEY_F32_LIST ? (void *)fvals : (void *)ivals;
     CG_ASSERT(k->cap <= CG_MAX_GROUP);
     if (s_list_parse(k, value, vals, &count, piece, msg, n) != 0)
         return -1;
-    size_t el = k->kind == S_F32_LIST ? sizeof(float) : sizeof(int32_t);
+    size_t el = k->kind == CG_KEY_F32_LIST ? sizeof(float) : sizeof(int32_t);
     memset(base, 0, k->cap * el);
     memcpy(base, vals, (size_t)count * el);
     memcpy((char *)cfg + k->count_off, &count, sizeof count);
@@ -699,13 +636,13 @@ static int s_set_list(cg_config_t *cfg, const s_key_t *k, char *base, const char
 
 /* Sets one table key from its text value; on error msg is "problem (hint: ...)" and
  * *piece the line (0 = the key's own) that holds the problem. */
-static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int *piece, char *msg,
-                     size_t n)
+static int s_set_key(cg_config_t *cfg, const cg_config_key_t *k, const char *value, int *piece,
+                     char *msg, size_t n)
 {
     char *base = (char *)cfg + k->off;
     *piece = 0;
-    bool multi = k->kind == S_I32_LIST || k->kind == S_F32_LIST ||
-                 (k->kind == S_STR && (k->flags & S_STR_PATH));
+    bool multi = k->kind == CG_KEY_I32_LIST || k->kind == CG_KEY_F32_LIST ||
+                 (k->kind == CG_KEY_STR && (k->flags & CG_KEY_STR_PATH));
     const char *nl = strchr(value, '\n');
     if (nl && !multi) {
         int line = 0;
@@ -719,12 +656,12 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         return -1;
     }
     switch (k->kind) {
-    case S_I32:
-    case S_I64: {
+    case CG_KEY_I32:
+    case CG_KEY_I64: {
         int64_t v = 0;
         if (s_number(k, false, value, &v, NULL, msg, n) != 0)
             return -1;
-        if (k->kind == S_I32) {
+        if (k->kind == CG_KEY_I32) {
             int32_t v32 = (int32_t)v;
             memcpy(base, &v32, sizeof v32);
         } else {
@@ -732,7 +669,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         }
         return 0;
     }
-    case S_U64: {
+    case CG_KEY_U64: {
         uint64_t v = 0;
         int rc = value[0] ? s_parse_u64(value, &v) : -1;
         if (rc != 0) {
@@ -745,14 +682,14 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         memcpy(base, &v, sizeof v);
         return 0;
     }
-    case S_F32: {
+    case CG_KEY_F32: {
         float v = 0.0f;
         if (s_number(k, true, value, NULL, &v, msg, n) != 0)
             return -1;
         memcpy(base, &v, sizeof v);
         return 0;
     }
-    case S_BOOL: {
+    case CG_KEY_BOOL: {
         bool v = false;
         if (s_parse_bool(value, &v) != 0) {
             char hint[256];
@@ -763,7 +700,7 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         memcpy(base, &v, sizeof v);
         return 0;
     }
-    case S_ENUM: {
+    case CG_KEY_ENUM: {
         int v = s_name_index(k->names, value);
         if (v < 0) {
             char hint[256];
@@ -774,9 +711,9 @@ static int s_set_key(cg_config_t *cfg, const s_key_t *k, const char *value, int 
         memcpy(base, &v, sizeof v);
         return 0;
     }
-    case S_STR: return s_set_str(k, base, value, msg, n);
-    case S_I32_LIST:
-    case S_F32_LIST: return s_set_list(cfg, k, base, value, piece, msg, n);
+    case CG_KEY_STR: return s_set_str(k, base, value, msg, n);
+    case CG_KEY_I32_LIST:
+    case CG_KEY_F32_LIST: return s_set_list(cfg, k, base, value, piece, msg, n);
     }
     return -1;
 }
@@ -813,14 +750,14 @@ int cg_config_apply(cg_config_t *cfg, const char *section, const char *key, cons
     }
     if (strcmp(section, "constraints") == 0)
         return cg_config_set_constraint(cfg, key, value, piece, msg, n);
-    const s_key_t *k = s_find_key(section, key);
+    const cg_config_key_t *k = s_find_key(section, key);
     if (!k) {
         size_t o = 0;
         hint[0] = '\0';
-        for (size_t i = 0; i < S_N_KEYS && o < sizeof hint; i++)
-            if (strcmp(s_KEYS[i].section, section) == 0)
+        for (size_t i = 0; i < cg_config_n_keys && o < sizeof hint; i++)
+            if (strcmp(cg_config_keys[i].section, section) == 0)
                 o += (size_t)snprintf(hint + o, sizeof hint - o, "%s%s", o ? ", " : "",
-                                      s_KEYS[i].key);
+                                      cg_config_keys[i].key);
         cg_status_msg(msg, n, "unknown key (hint: [%s] has %s)", section, hint);
         return -1;
     }
@@ -884,27 +821,26 @@ void cg_config_defaults(cg_config_t *cfg)
 {
     CG_ASSERT(cfg);
     memset(cfg, 0, sizeof *cfg); /* no constraints, no simulator sections */
-    for (size_t i = 0; i < S_N_KEYS; i++) {
+    for (size_t i = 0; i < cg_config_n_keys; i++) {
         char msg[CG_CONFIG_MSG_LEN];
         int piece = 0;
-        const int rc = s_set_key(cfg, &s_KEYS[i], s_KEYS[i].def, &piece, msg, sizeof msg);
+        const int rc =
+            s_set_key(cfg, &cg_config_keys[i], cg_config_keys[i].def, &piece, msg, sizeof msg);
         CG_ASSERT(rc == 0); /* test_config: every default passes its own key's checks */
     }
 }
 
-static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k);
-
 /* Re-checks a stored field (it may have been set in code, not parsed) with the parser's own
  * checks: the field as cg_config_write writes it, read back as the INI reader hands values
  * over (continuation lines joined by '\n') into a scratch config. */
-static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, size_t n)
+static int s_check_stored(const cg_config_t *cfg, const cg_config_key_t *k, char *msg, size_t n)
 {
     const char *base = (const char *)cfg + k->off;
     char hint[512];
     s_hint(k, hint, sizeof hint);
-    if (k->kind == S_STR && strnlen(base, k->cap) >= k->cap)
+    if (k->kind == CG_KEY_STR && strnlen(base, k->cap) >= k->cap)
         return s_check_str(k, base, msg, n); /* unterminated: says so, writes nothing */
-    if (k->kind == S_I32_LIST || k->kind == S_F32_LIST) {
+    if (k->kind == CG_KEY_I32_LIST || k->kind == CG_KEY_F32_LIST) {
         int32_t count;
         memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
         if (count < 0 || (size_t)count > k->cap) {
@@ -919,7 +855,7 @@ static int s_check_stored(const cg_config_t *cfg, const s_key_t *k, char *msg, s
         cg_status_msg(msg, n, "cannot check the value: %s", strerror(errno));
         return -1;
     }
-    int rc = s_write_key(f, cfg, k);
+    int rc = cg_config_write_key(f, cfg, k);
     fclose(f);
     if (rc != 0) { /* only an enum out of its names */
         int v = -1;
@@ -993,9 +929,10 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
 {
     CG_ASSERT(cfg);
     char msg[CG_CONFIG_MSG_LEN];
-    for (size_t i = 0; i < S_N_KEYS; i++) {
-        if (s_check_stored(cfg, &s_KEYS[i], msg, sizeof msg) != 0) {
-            cg_status_msg(err, errlen, "[%s] %s: %s", s_KEYS[i].section, s_KEYS[i].key, msg);
+    for (size_t i = 0; i < cg_config_n_keys; i++) {
+        if (s_check_stored(cfg, &cg_config_keys[i], msg, sizeof msg) != 0) {
+            cg_status_msg(err, errlen, "[%s] %s: %s", cg_config_keys[i].section,
+                          cg_config_keys[i].key, msg);
             return CG_ERR_INVAL;
         }
     }
@@ -1020,124 +957,6 @@ cg_status_t cg_config_finish(cg_config_t *cfg, char *err, size_t errlen)
     *cfg = *work;
 out:
     free(work);
-    return st;
-}
-
-/* ---- writing ---------------------------------------------------------------------------- */
-
-static int s_write_key(FILE *f, const cg_config_t *cfg, const s_key_t *k)
-{
-    const char *base = (const char *)cfg + k->off;
-    char num[64];
-    switch (k->kind) {
-    case S_I32: {
-        int32_t v;
-        memcpy(&v, base, sizeof v);
-        fprintf(f, "%s = %d\n", k->key, v);
-        return 0;
-    }
-    case S_I64: {
-        int64_t v;
-        memcpy(&v, base, sizeof v);
-        fprintf(f, "%s = %" PRId64 "\n", k->key, v);
-        return 0;
-    }
-    case S_U64: {
-        uint64_t v;
-        memcpy(&v, base, sizeof v);
-        fprintf(f, "%s = %" PRIu64 "\n", k->key, v);
-        return 0;
-    }
-    case S_F32: {
-        float v;
-        memcpy(&v, base, sizeof v);
-        cg_config_fmt_float(num, sizeof num, v);
-        fprintf(f, "%s = %s\n", k->key, num);
-        return 0;
-    }
-    case S_BOOL: {
-        bool v;
-        memcpy(&v, base, sizeof v);
-        fprintf(f, "%s = %s\n", k->key, v ? "true" : "false");
-        return 0;
-    }
-    case S_ENUM: {
-        int v;
-        memcpy(&v, base, sizeof v);
-        if (v < 0 || v >= s_count_names(k->names))
-            return -1;
-        fprintf(f, "%s = %s\n", k->key, k->names[v]);
-        return 0;
-    }
-    case S_STR: s_write_path(f, k->key, base); return 0;
-    case S_I32_LIST:
-    case S_F32_LIST: {
-        int32_t count;
-        memcpy(&count, (const char *)cfg + k->count_off, sizeof count);
-        fprintf(f, "%s =", k->key);
-        size_t col = strlen(k->key) + 2;
-        for (int32_t i = 0; i < count; i++) {
-            if (k->kind == S_F32_LIST) {
-                float v;
-                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
-                cg_config_fmt_float(num, sizeof num, v);
-            } else {
-                int32_t v;
-                memcpy(&v, base + (size_t)i * sizeof v, sizeof v);
-                snprintf(num, sizeof num, "%d", v);
-            }
-            if (i > 0 && col + strlen(num) + 1 > S_WRAP) {
-                fprintf(f, ",\n    %s", num);
-                col = 4 + strlen(num);
-            } else {
-                fprintf(f, "%s%s", i ? "," : " ", num);
-                col += strlen(num) + 1;
-            }
-        }
-        fprintf(f, "\n");
-        return 0;
-    }
-    }
-    return -1;
-}
-
-cg_status_t cg_config_write(const cg_config_t *cfg, const char *path)
-{
-    CG_ASSERT(cfg && path);
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        CG_ERROR("cannot write config %s: %s (hint: check the run directory)", path,
-                 strerror(errno));
-        return CG_ERR_IO;
-    }
-    cg_status_t st = CG_OK;
-    fprintf(f, "; cgrpo configuration: every key of the run, written by cgrpo.\n"
-               "; Load it back with --config to repeat the run (docs/config.md).\n");
-    for (int s = 0; s_SECTIONS[s]; s++) {
-        const char *sec = s_SECTIONS[s];
-        if (strcmp(sec, "constraints") == 0) {
-            cg_config_write_constraints(f, cfg);
-            continue;
-        }
-        fprintf(f, "\n[%s]\n", sec);
-        for (size_t i = 0; i < S_N_KEYS; i++) {
-            if (strcmp(s_KEYS[i].section, sec) != 0)
-                continue;
-            if (s_write_key(f, cfg, &s_KEYS[i]) != 0) {
-                CG_ERROR("config %s: [%s] %s cannot be written as INI", path, sec, s_KEYS[i].key);
-                st = CG_ERR_INVAL;
-            }
-        }
-    }
-    cg_config_write_sim_sections(f, cfg);
-    if (ferror(f)) {
-        CG_ERROR("cannot write config %s: %s", path, strerror(errno));
-        st = CG_ERR_IO;
-    }
-    if (fclose(f) != 0 && st == CG_OK) {
-        CG_ERROR("cannot write config %s: %s", path, strerror(errno));
-        st = CG_ERR_IO;
-    }
     return st;
 }
 

@@ -1,15 +1,64 @@
 /* cg_config_impl: what the config module's files share (cg_config.c: the key table, values,
- * defaults, finish and writing; cg_config_ini.c: reading INI text; cg_config_sim.c: the
- * simulator sections' store; cg_config_constraints.c: the [constraints] section). Not for other
- * modules: they use cg_config.h. Threading: as cg_config.h. */
+ * defaults and finish; cg_config_write.c: writing; cg_config_ini.c: reading INI text;
+ * cg_config_sim.c: the simulator sections' store; cg_config_constraints.c: the [constraints]
+ * section). Not for other modules: they use cg_config.h. Threading: as cg_config.h. */
 #ifndef CG_CONFIG_IMPL_H
 #define CG_CONFIG_IMPL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cg_config.h"
+
+/* ---- the key table (cg_config.c): one row per fixed [section] key ---- */
+
+typedef enum {
+    CG_KEY_I32,
+    CG_KEY_I64,
+    CG_KEY_U64,
+    CG_KEY_F32,
+    CG_KEY_BOOL,
+    CG_KEY_ENUM,
+    CG_KEY_STR,
+    CG_KEY_I32_LIST,
+    CG_KEY_F32_LIST,
+} cg_config_kind_t;
+
+enum {
+    CG_KEY_LO_OPEN = 1u << 0,  /* float range excludes its lower end */
+    CG_KEY_HI_OPEN = 1u << 1,  /* ... its upper end */
+    CG_KEY_STR_ID = 1u << 2,   /* letters, digits, '-', '_' */
+    CG_KEY_STR_PATH = 1u << 3, /* a file path; may continue on indented lines */
+    CG_KEY_STR_HOST = 1u << 4, /* a host name or address for a ZeroMQ endpoint */
+    CG_KEY_STR_NONEMPTY = 1u << 5,
+};
+
+typedef struct {
+    const char *section;
+    const char *key;
+    const char *def; /* the default, spelled as in a config file */
+    cg_config_kind_t kind;
+    size_t off;       /* offsetof(cg_config_t, field) */
+    size_t cap;       /* CG_KEY_STR: buffer bytes; lists: most elements */
+    size_t count_off; /* lists: offset of the int32_t element count */
+    int64_t ilo, ihi; /* integer range (lists: of each element) */
+    double flo, fhi;  /* float range (lists: of each element) */
+    unsigned flags;
+    const char *const
+        *names;       /* CG_KEY_ENUM: names by value; CG_KEY_STR: allowed values; NULL-ended */
+    const char *note; /* appended to the hint */
+} cg_config_key_t;
+
+extern const cg_config_key_t cg_config_keys[];
+extern const size_t cg_config_n_keys;
+/* The fixed sections in the order they are written, NULL-ended. */
+extern const char *const cg_config_section_names[];
+/* Entries of a NULL-ended name list. */
+int cg_config_count_names(const char *const *names);
+/* Writes k's field of cfg as "key = value" line(s): 0, or -1 for an enum out of its names. */
+int cg_config_write_key(FILE *f, const cg_config_t *cfg, const cg_config_key_t *k);
 
 #define CG_CONFIG_KEY_LEN 128 /* a section or key name as read, before it is checked */
 #define CG_CONFIG_MSG_LEN 768 /* a message about one key */
