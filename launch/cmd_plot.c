@@ -588,43 +588,46 @@ static int s_check_columns(const s_plot_t *p, const char *list)
     return rc;
 }
 
-int cg_cmd_plot(int argc, char **argv)
-{
-    static s_plot_t p; /* large (groups); one per process */
-    memset(&p, 0, sizeof p);
+/* What the command line named: run directories (each with the --group before it, or -1),
+ * the --group labels, --columns. */
+typedef struct {
     const char *dirs[S_MAX_RUNS];
-    int dir_group[S_MAX_RUNS], n_dirs = 0, cur_group = -1;
-    const char *columns = NULL;
+    int dir_group[S_MAX_RUNS], n_dirs;
     char labels[S_MAX_GROUPS][128];
-    int n_labels = 0;
-    p.xcol = "iteration";
+    int n_labels;
+    const char *columns;
+} s_args_t;
+
+/* Parses argv into p and a: -1 to go on, else the exit code (help, or a usage error). */
+static int s_parse_args(int argc, char **argv, s_plot_t *p, s_args_t *a)
+{
     static const struct option longopts[] = {
         {"out", required_argument, NULL, 'o'},   {"columns", required_argument, NULL, 'c'},
         {"x", required_argument, NULL, 'x'},     {"band", optional_argument, NULL, 'b'},
         {"group", required_argument, NULL, 'g'}, {"title", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    int opt;
+    int opt, cur_group = -1;
     optind = 1;
     /* leading '-': run directories come back in order as option 1, so --group applies to
      * the directories after it */
     while ((opt = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
         switch (opt) {
         case 1:
-            if (n_dirs == S_MAX_RUNS) {
+            if (a->n_dirs == S_MAX_RUNS) {
                 fprintf(stderr, "cgrpo plot: at most %d run directories\n", S_MAX_RUNS);
                 return 2;
             }
-            dir_group[n_dirs] = cur_group;
-            dirs[n_dirs++] = optarg;
+            a->dir_group[a->n_dirs] = cur_group;
+            a->dirs[a->n_dirs++] = optarg;
             break;
-        case 'o': p.out_dir = optarg; break;
-        case 'c': columns = optarg; break;
-        case 'x': p.xcol = optarg; break;
+        case 'o': p->out_dir = optarg; break;
+        case 'c': a->columns = optarg; break;
+        case 'x': p->xcol = optarg; break;
         case 'b':
             if (!optarg || !strcmp(optarg, "minmax"))
-                p.band = S_BAND_MINMAX;
+                p->band = S_BAND_MINMAX;
             else if (!strcmp(optarg, "std"))
-                p.band = S_BAND_STD;
+                p->band = S_BAND_STD;
             else {
                 fprintf(stderr,
                         "cgrpo plot: --band=%s: unknown band (hint: --band, --band=minmax or "
@@ -634,103 +637,110 @@ int cg_cmd_plot(int argc, char **argv)
             }
             break;
         case 'g':
-            if (n_labels == S_MAX_GROUPS) {
+            if (a->n_labels == S_MAX_GROUPS) {
                 fprintf(stderr, "cgrpo plot: at most %d groups\n", S_MAX_GROUPS);
                 return 2;
             }
-            cg_status_msg(labels[n_labels], sizeof labels[0], "%s", optarg);
-            cur_group = n_labels++;
+            cg_status_msg(a->labels[a->n_labels], sizeof a->labels[0], "%s", optarg);
+            cur_group = a->n_labels++;
             break;
-        case 't': p.title = optarg; break;
+        case 't': p->title = optarg; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
     }
-    if (n_dirs == 0) {
+    return -1;
+}
+
+/* The arguments' own sanity (before any file is read): 0, or the exit code. */
+static int s_check_args(const s_plot_t *p, const s_args_t *a)
+{
+    if (a->n_dirs == 0) {
         fprintf(stderr,
                 "cgrpo plot: name at least one run directory (hint: cgrpo plot runs/<run>)\n");
         return 2;
     }
-    if (!p.out_dir && n_dirs > 1) {
+    if (!p->out_dir && a->n_dirs > 1) {
         fprintf(stderr,
                 "cgrpo plot: several runs need --out DIR for the PNGs (hint: --out plots)\n");
         return 2;
     }
-    const char *texts[] = {p.out_dir, p.title, p.xcol, columns};
+    const char *texts[] = {p->out_dir, p->title, p->xcol, a->columns};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         if (texts[i] && s_has_ctrl(texts[i])) {
             fprintf(stderr, "cgrpo plot: control characters in an argument are not supported\n");
             return 2;
         }
-    for (int i = 0; i < n_labels; i++)
-        if (s_has_ctrl(labels[i])) {
+    for (int i = 0; i < a->n_labels; i++)
+        if (s_has_ctrl(a->labels[i])) {
             fprintf(stderr,
                     "cgrpo plot: control characters in a --group label are not supported\n");
             return 2;
         }
-    for (int i = 0; i < n_dirs; i++)
-        if (s_has_ctrl(dirs[i]) || strlen(dirs[i]) >= CG_PATH_LEN - 64) {
+    for (int i = 0; i < a->n_dirs; i++)
+        if (s_has_ctrl(a->dirs[i]) || strlen(a->dirs[i]) >= CG_PATH_LEN - 64) {
             fprintf(stderr, "cgrpo plot: run directory name too long or with control characters\n");
             return 2;
         }
+    return 0;
+}
 
-    int rc = 1;
-    p.runs = cg_calloc((size_t)n_dirs, sizeof *p.runs);
-    for (int i = 0; i < n_dirs; i++) {
-        if (s_run_load(&p.runs[i], dirs[i]))
-            goto done;
-        p.n_runs++;
+/* A new group labelled label, or NULL (said) when there are S_MAX_GROUPS already. */
+static s_group_t *s_new_group(s_plot_t *p, const char *label, const char *hint)
+{
+    if (p->n_groups == S_MAX_GROUPS) {
+        fprintf(stderr, "cgrpo plot: at most %d %s\n", S_MAX_GROUPS, hint);
+        return NULL;
     }
-    if (s_check_columns(&p, columns))
-        goto done;
+    s_group_t *g = &p->groups[p->n_groups++];
+    cg_status_msg(g->label, sizeof g->label, "%s", label);
+    return g;
+}
 
-    /* groups: each --group in order, then the ungrouped runs */
-    for (int gi = 0; gi < n_labels; gi++) {
-        s_group_t *g = &p.groups[p.n_groups];
-        cg_status_msg(g->label, sizeof g->label, "%s", labels[gi]);
-        for (int i = 0; i < n_dirs; i++)
-            if (dir_group[i] == gi)
+/* Groups: each --group in order, then the ungrouped runs (one group with --band, else one
+ * each). 0, or -1 (said). */
+static int s_make_groups(s_plot_t *p, const s_args_t *a)
+{
+    for (int gi = 0; gi < a->n_labels; gi++) {
+        s_group_t *g = s_new_group(p, a->labels[gi], "groups");
+        for (int i = 0; g && i < a->n_dirs; i++)
+            if (a->dir_group[i] == gi)
                 g->runs[g->n++] = i;
-        if (g->n == 0) {
-            fprintf(stderr, "cgrpo plot: --group %s has no run directories after it\n", labels[gi]);
-            goto done;
+        if (g && g->n == 0) {
+            fprintf(stderr, "cgrpo plot: --group %s has no run directories after it\n",
+                    a->labels[gi]);
+            return -1;
         }
-        p.n_groups++;
     }
     int loose = 0;
-    for (int i = 0; i < n_dirs; i++)
-        loose += dir_group[i] < 0;
-    if (loose && p.band != S_BAND_NONE) {
-        if (p.n_groups == S_MAX_GROUPS) {
-            fprintf(stderr, "cgrpo plot: at most %d groups\n", S_MAX_GROUPS);
-            goto done;
-        }
-        s_group_t *g = &p.groups[p.n_groups++];
-        cg_status_msg(g->label, sizeof g->label, "mean of %d run%s", loose, loose > 1 ? "s" : "");
-        for (int i = 0; i < n_dirs; i++)
-            if (dir_group[i] < 0)
-                g->runs[g->n++] = i;
-    } else if (loose) {
-        for (int i = 0; i < n_dirs; i++) {
-            if (dir_group[i] >= 0)
-                continue;
-            if (p.n_groups == S_MAX_GROUPS) {
-                fprintf(stderr,
-                        "cgrpo plot: at most %d separate runs (hint: use --group or --band)\n",
-                        S_MAX_GROUPS);
-                goto done;
-            }
-            s_group_t *g = &p.groups[p.n_groups++];
-            cg_status_msg(g->label, sizeof g->label, "%s", p.runs[i].label);
-            g->runs[g->n++] = i;
-        }
+    for (int i = 0; i < a->n_dirs; i++)
+        loose += a->dir_group[i] < 0;
+    char label[128];
+    cg_status_msg(label, sizeof label, "mean of %d run%s", loose, loose > 1 ? "s" : "");
+    s_group_t *mean = loose && p->band != S_BAND_NONE ? s_new_group(p, label, "groups") : NULL;
+    if (loose && p->band != S_BAND_NONE && !mean)
+        return -1;
+    for (int i = 0; i < a->n_dirs; i++) {
+        if (a->dir_group[i] >= 0)
+            continue;
+        s_group_t *g =
+            mean ? mean
+                 : s_new_group(p, p->runs[i].label, "separate runs (hint: use --group or --band)");
+        if (!g)
+            return -1;
+        g->runs[g->n++] = i;
     }
+    return 0;
+}
 
-    for (int gi = 0; gi < p.n_groups && p.band != S_BAND_NONE; gi++) {
-        const s_group_t *g = &p.groups[gi];
-        int lo = p.runs[g->runs[0]].t.n_rows, hi = lo;
+/* With bands: a note for each group whose runs differ in length (its band stops early). */
+static void s_note_band_rows(const s_plot_t *p)
+{
+    for (int gi = 0; gi < p->n_groups && p->band != S_BAND_NONE; gi++) {
+        const s_group_t *g = &p->groups[gi];
+        int lo = p->runs[g->runs[0]].t.n_rows, hi = lo;
         for (int i = 1; i < g->n; i++) {
-            int r = p.runs[g->runs[i]].t.n_rows;
+            int r = p->runs[g->runs[i]].t.n_rows;
             lo = r < lo ? r : lo;
             hi = r > hi ? r : hi;
         }
@@ -740,16 +750,40 @@ int cg_cmd_plot(int argc, char **argv)
                     "at %d\n",
                     g->label, lo, hi, lo);
     }
+}
+
+int cg_cmd_plot(int argc, char **argv)
+{
+    static s_plot_t p; /* large (groups); one per process */
+    static s_args_t a;
+    memset(&p, 0, sizeof p);
+    memset(&a, 0, sizeof a);
+    p.xcol = "iteration";
+    int rc = s_parse_args(argc, argv, &p, &a);
+    if (rc >= 0)
+        return rc;
+    if ((rc = s_check_args(&p, &a)) != 0)
+        return rc;
+    rc = 1;
+    p.runs = cg_calloc((size_t)a.n_dirs, sizeof *p.runs);
+    for (int i = 0; i < a.n_dirs; i++) {
+        if (s_run_load(&p.runs[i], a.dirs[i]))
+            goto done;
+        p.n_runs++;
+    }
+    if (s_check_columns(&p, a.columns) || s_make_groups(&p, &a))
+        goto done;
+    s_note_band_rows(&p);
     char def_out[CG_PATH_LEN];
     if (!p.out_dir) {
-        cg_status_msg(def_out, sizeof def_out, "%s/plots", dirs[0]);
+        cg_status_msg(def_out, sizeof def_out, "%s/plots", a.dirs[0]);
         p.out_dir = def_out;
     }
     if (cg_os_mkdir_p(p.out_dir, 0755)) {
         fprintf(stderr, "cgrpo plot: cannot create %s: %s\n", p.out_dir, strerror(errno));
         goto done;
     }
-    rc = (columns ? s_column_figures(&p, columns) : s_default_figures(&p)) ? 1 : 0;
+    rc = (a.columns ? s_column_figures(&p, a.columns) : s_default_figures(&p)) ? 1 : 0;
 done:
     for (int i = 0; i < p.n_runs; i++)
         cg_metrics_table_free(&p.runs[i].t);
