@@ -607,16 +607,10 @@ static int s_one_count(s_study_t *st, int actors, FILE *csv)
     return row.ok ? 0 : 1;
 }
 
-int cg_cmd_scaling(int argc, char **argv)
+/* Parses argv into st and the actor counts: -1 to go on, else the exit code. */
+static int s_parse_args(int argc, char **argv, s_study_t *st, int *counts, int *n_counts,
+                        const char **out_dir)
 {
-    cg_cmd_config_opts_t copts = {0};
-    int counts[S_MAX_COUNTS], n_counts = 0;
-    const char *sim = "null", *out_dir = NULL, *launch = NULL;
-    int flood = 0;
-    double duration = 300, warmup = 0;
-    double seconds = 2;
-    long updates = 3;
-    cg_cmd_add_set(&copts, S_HEARTBEAT_SET);
     static const struct option longopts[] = {{"actors", required_argument, NULL, 'a'},
                                              {"sim", required_argument, NULL, 'S'},
                                              {"duration", required_argument, NULL, 'd'},
@@ -630,51 +624,42 @@ int cg_cmd_scaling(int argc, char **argv)
                                              {"flood", no_argument, NULL, 'F'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    int opt;
+    long updates = st->updates;
+    int opt, bad = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while (!bad && (opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
         case 'a':
-            n_counts = s_parse_counts(optarg, counts);
-            if (n_counts <= 0) {
+            *n_counts = s_parse_counts(optarg, counts);
+            if (*n_counts <= 0) {
                 fprintf(stderr,
                         "cgrpo scaling: --actors wants counts 1..1024 separated by commas, "
                         "at most %d, got '%s'\n",
                         S_MAX_COUNTS, optarg);
-                return 2;
+                bad = 1;
             }
             break;
-        case 'S': sim = optarg; break;
+        case 'S': st->sim = optarg; break;
         case 'd':
-            if (cg_cmd_opt_double("scaling", "--duration", optarg, 1, 86400, &duration))
-                return 2;
+            bad = cg_cmd_opt_double("scaling", "--duration", optarg, 1, 86400, &st->duration);
             break;
         case 'w':
-            if (cg_cmd_opt_double("scaling", "--warmup", optarg, 0, 86400, &warmup))
-                return 2;
+            bad = cg_cmd_opt_double("scaling", "--warmup", optarg, 0, 86400, &st->warmup);
             break;
         case 'T':
-            if (cg_cmd_opt_double("scaling", "--seconds", optarg, 0.001, 3600, &seconds))
-                return 2;
+            bad = cg_cmd_opt_double("scaling", "--seconds", optarg, 0.001, 3600, &st->seconds);
             break;
-        case 'u':
-            if (cg_cmd_opt_long("scaling", "--updates", optarg, 1, 100000, &updates))
-                return 2;
-            break;
-        case 'c': copts.config_path = optarg; break;
-        case 's':
-            if (cg_cmd_add_set(&copts, optarg))
-                return 2;
-            break;
-        case 'o': out_dir = optarg; break;
-        case 'F': flood = 1; break;
+        case 'u': bad = cg_cmd_opt_long("scaling", "--updates", optarg, 1, 100000, &updates); break;
+        case 'c': st->copts.config_path = optarg; break;
+        case 's': bad = cg_cmd_add_set(&st->copts, optarg); break;
+        case 'o': *out_dir = optarg; break;
+        case 'F': st->flood = 1; break;
         case 'L':
-            if (!optarg[strspn(optarg, " \t")]) {
+            bad = !optarg[strspn(optarg, " \t")];
+            if (bad)
                 fprintf(stderr, "cgrpo scaling: --launch wants a command, e.g. --launch "
                                 "'mpirun --hostfile hosts'\n");
-                return 2;
-            }
-            launch = optarg;
+            st->launch = optarg;
             break;
         case 'h': s_usage(stdout); return 0;
         default:
@@ -683,39 +668,35 @@ int cg_cmd_scaling(int argc, char **argv)
             return 2;
         }
     }
+    if (bad)
+        return 2;
     if (optind < argc) {
         fprintf(stderr, "cgrpo scaling: unexpected argument '%s' (hint: cgrpo scaling --help)\n",
                 argv[optind]);
         return 2;
     }
-    if (n_counts == 0)
-        n_counts = s_parse_counts("1,2,4", counts);
+    st->updates = (int)updates;
+    if (*n_counts == 0)
+        *n_counts = s_parse_counts("1,2,4", counts);
+    return s_parse_sim(st) ? 2 : -1;
+}
 
-    s_study_t st = {.copts = copts,
-                    .sim = sim,
-                    .duration = duration,
-                    .warmup = warmup,
-                    .seconds = seconds,
-                    .updates = (int)updates,
-                    .launch = launch,
-                    .flood = flood,
-                    .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
-    if (s_parse_sim(&st))
-        return 2;
-
-    char *dir = st.dir;
-    if (out_dir) {
-        snprintf(dir, sizeof st.dir, "%s", out_dir);
-    } else {
-        cg_cmd_stamp_dir(dir, sizeof st.dir, "bench", NULL);
-    }
+/* The results directory: out_dir or bench/<time>, made; refused (2) when it holds an
+ * earlier study's run for one of these counts (it would be measured). 0, or the exit code. */
+static int s_results_dir(s_study_t *st, const char *out_dir, const int *counts, int n_counts)
+{
+    char *dir = st->dir;
+    if (out_dir)
+        snprintf(dir, sizeof st->dir, "%s", out_dir);
+    else
+        cg_cmd_stamp_dir(dir, sizeof st->dir, "bench", NULL);
     if (cg_os_mkdir_p(dir, 0755)) {
         fprintf(stderr, "cgrpo scaling: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    for (int k = 0; k < n_counts; k++) { /* an earlier study's run there would be measured */
+    for (int k = 0; k < n_counts; k++) {
         char run_dir[CG_PATH_LEN + 96];
-        snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", dir, st.sim_name, counts[k]);
+        snprintf(run_dir, sizeof run_dir, "%s/run-%s-%d", dir, st->sim_name, counts[k]);
         if (access(run_dir, F_OK) == 0) {
             fprintf(stderr,
                     "cgrpo scaling: %s holds an earlier study's run for %d actors (%s) (hint: "
@@ -724,6 +705,25 @@ int cg_cmd_scaling(int argc, char **argv)
             return 2;
         }
     }
+    return 0;
+}
+
+int cg_cmd_scaling(int argc, char **argv)
+{
+    int counts[S_MAX_COUNTS], n_counts = 0;
+    const char *out_dir = NULL;
+    s_study_t st = {.sim = "null",
+                    .duration = 300,
+                    .seconds = 2,
+                    .updates = 3,
+                    .ncpu = sysconf(_SC_NPROCESSORS_ONLN)};
+    cg_cmd_add_set(&st.copts, S_HEARTBEAT_SET);
+    int rc = s_parse_args(argc, argv, &st, counts, &n_counts, &out_dir);
+    if (rc >= 0)
+        return rc;
+    if ((rc = s_results_dir(&st, out_dir, counts, n_counts)) != 0)
+        return rc;
+    const char *dir = st.dir;
     cg_cmd_install_signals();
     cg_cmd_blas_threads();
     if (!getenv("CG_LOG_LEVEL"))
@@ -743,13 +743,13 @@ int cg_cmd_scaling(int argc, char **argv)
 
     int status = 0, measured = 0, lo = 0, hi = 0;
     for (int k = 0; k < n_counts && !cg_cmd_stop; k++) {
-        const int rc = s_one_count(&st, counts[k], csv);
-        if (rc < 0) {
+        const int count_rc = s_one_count(&st, counts[k], csv);
+        if (count_rc < 0) {
             fclose(csv);
             return 1;
         }
-        status |= rc;
-        if (rc == 0) {
+        status |= count_rc;
+        if (count_rc == 0) {
             lo = measured++ == 0 || counts[k] < lo ? counts[k] : lo;
             hi = counts[k] > hi ? counts[k] : hi;
         }
