@@ -113,38 +113,39 @@ static void s_copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
+/* The options' own sanity, before anything is made: 0, or -1 with the problem in err. */
+static int s_check_opts(const cg_actor_opts_t *opts, char *err, size_t errlen)
 {
     if (!opts || !opts->host || !opts->host[0]) {
         snprintf(err, errlen, "actor: no learner host (hint: cgrpo actor --connect HOST:PORT)");
-        return NULL;
+        return -1;
     }
     if (strlen(opts->host) >= S_HOST_LEN) {
         snprintf(err, errlen, "actor: learner host name longer than %d characters", S_HOST_LEN - 1);
-        return NULL;
+        return -1;
     }
     if (opts->port < 1 || opts->port > 65535) {
         snprintf(err, errlen,
                  "actor: learner port %d outside 1..65535 (hint: use the control port the "
                  "learner printed at start)",
                  opts->port);
-        return NULL;
+        return -1;
     }
     if (opts->actor_id < -1) {
         snprintf(err, errlen,
                  "actor: id %d, must be >= 0 or -1 (hint: -1 lets the learner assign one)",
                  opts->actor_id);
-        return NULL;
+        return -1;
     }
     if (opts->token && strlen(opts->token) >= CG_NAME_LEN) {
         snprintf(err, errlen, "actor: token longer than %d characters", CG_NAME_LEN - 1);
-        return NULL;
+        return -1;
     }
     if (opts->hwm < 0 || opts->max_msg_bytes < 0 || opts->instances < 0) {
         snprintf(err, errlen,
                  "actor: hwm, max_msg_bytes and instances must be >= 0 (hint: 0 takes the "
                  "value from the run's config)");
-        return NULL;
+        return -1;
     }
     char relay_host[S_HOST_LEN];
     int relay_port;
@@ -155,7 +156,7 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
                  "actor: relay '%.300s' is not HOST:PORT with a port 1..65535 (hint: the "
                  "address and port `cgrpo relay` printed)",
                  opts->relay);
-        return NULL;
+        return -1;
     }
     int curve = opts->curve_server_key && opts->curve_server_key[0];
     char probe[CG_CURVE_KEY_LEN + 1];
@@ -163,15 +164,23 @@ cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
         snprintf(err, errlen,
                  "actor: this libzmq was built without CURVE, which the learner uses "
                  "(hint: install a libzmq built with libsodium, such as Debian's libzmq5)");
-        return NULL;
+        return -1;
     }
     if (curve && (strlen(opts->curve_server_key) != CG_CURVE_KEY_LEN ||
                   cg_transport_curve_public(opts->curve_server_key, probe) != CG_OK)) {
         snprintf(err, errlen,
                  "actor: the learner's CURVE public key is not a 40-character Z85 "
                  "key (hint: give the learner.pub written by `cgrpo keygen`)");
-        return NULL;
+        return -1;
     }
+    return 0;
+}
+
+cg_actor_t *cg_actor_new(const cg_actor_opts_t *opts, char *err, size_t errlen)
+{
+    if (s_check_opts(opts, err, errlen))
+        return NULL;
+    int curve = opts->curve_server_key && opts->curve_server_key[0];
     cg_transport_t *tp = cg_transport_new();
     if (!tp) {
         snprintf(err, errlen, "actor: ZeroMQ failed to start (hint: see the error logged above)");

@@ -595,6 +595,65 @@ static void s_take_refusal(const Cgrpo__Refusal *r, cg_msg_refusal_t *out)
     out->retry = r->retry ? 1 : 0;
 }
 
+/* Checks the envelope's body and moves it into msg (type set) when it passes. */
+static cg_status_t s_take_body(s_err_t *e, Cgrpo__Envelope *env, const cg_msg_caps_t *caps,
+                               cg_msg_t *msg)
+{
+    cg_status_t rc;
+    switch (env->body_case) {
+    case CGRPO__ENVELOPE__BODY_HELLO:
+        rc = s_check_hello(e, env->hello, caps);
+        if (rc == CG_OK) {
+            s_take_hello(env->hello, &msg->u.hello);
+            msg->type = CG_MSG_HELLO;
+        }
+        break;
+    case CGRPO__ENVELOPE__BODY_WELCOME:
+        rc = s_check_welcome(e, env->welcome, caps);
+        if (rc == CG_OK) {
+            s_take_welcome(env->welcome, &msg->u.welcome);
+            msg->type = CG_MSG_WELCOME;
+        }
+        break;
+    case CGRPO__ENVELOPE__BODY_GROUP_BATCH:
+        rc = s_batch_caps(e, env->group_batch, caps);
+        if (rc == CG_OK)
+            rc = s_batch_shape(e, env->group_batch);
+        if (rc == CG_OK)
+            rc = s_batch_finite(e, env->group_batch);
+        if (rc == CG_OK)
+            rc = s_batch_range(e, env->group_batch);
+        if (rc == CG_OK) {
+            s_take_batch(env->group_batch, &msg->u.groups);
+            msg->type = CG_MSG_GROUPS;
+        }
+        break;
+    case CGRPO__ENVELOPE__BODY_WEIGHTS:
+        rc = s_check_weights(e, env->weights, caps);
+        if (rc == CG_OK) {
+            s_take_weights(env->weights, &msg->u.weights);
+            msg->type = CG_MSG_WEIGHTS;
+        }
+        break;
+    case CGRPO__ENVELOPE__BODY_HEARTBEAT:
+        rc = s_check_heartbeat(e, env->heartbeat);
+        if (rc == CG_OK) {
+            s_take_heartbeat(env->heartbeat, &msg->u.heartbeat);
+            msg->type = CG_MSG_HEARTBEAT;
+        }
+        break;
+    case CGRPO__ENVELOPE__BODY_REFUSAL:
+        rc = s_check_refusal(e, env->refusal);
+        if (rc == CG_OK) {
+            s_take_refusal(env->refusal, &msg->u.refusal);
+            msg->type = CG_MSG_REFUSAL;
+        }
+        break;
+    default: rc = s_fail(e, CG_ERR_PROTO, "envelope.body: missing or of an unknown kind"); break;
+    }
+    return rc;
+}
+
 /* ---- decode ---- */
 
 cg_status_t cg_msg_decode(const uint8_t *data, size_t len, const cg_msg_caps_t *caps,
@@ -652,57 +711,7 @@ cg_status_t cg_msg_decode_general(const uint8_t *data, size_t len, const cg_msg_
     if (rc != CG_OK)
         goto cleanup;
 
-    switch (env->body_case) {
-    case CGRPO__ENVELOPE__BODY_HELLO:
-        rc = s_check_hello(&e, env->hello, caps);
-        if (rc == CG_OK) {
-            s_take_hello(env->hello, &msg->u.hello);
-            msg->type = CG_MSG_HELLO;
-        }
-        break;
-    case CGRPO__ENVELOPE__BODY_WELCOME:
-        rc = s_check_welcome(&e, env->welcome, caps);
-        if (rc == CG_OK) {
-            s_take_welcome(env->welcome, &msg->u.welcome);
-            msg->type = CG_MSG_WELCOME;
-        }
-        break;
-    case CGRPO__ENVELOPE__BODY_GROUP_BATCH:
-        rc = s_batch_caps(&e, env->group_batch, caps);
-        if (rc == CG_OK)
-            rc = s_batch_shape(&e, env->group_batch);
-        if (rc == CG_OK)
-            rc = s_batch_finite(&e, env->group_batch);
-        if (rc == CG_OK)
-            rc = s_batch_range(&e, env->group_batch);
-        if (rc == CG_OK) {
-            s_take_batch(env->group_batch, &msg->u.groups);
-            msg->type = CG_MSG_GROUPS;
-        }
-        break;
-    case CGRPO__ENVELOPE__BODY_WEIGHTS:
-        rc = s_check_weights(&e, env->weights, caps);
-        if (rc == CG_OK) {
-            s_take_weights(env->weights, &msg->u.weights);
-            msg->type = CG_MSG_WEIGHTS;
-        }
-        break;
-    case CGRPO__ENVELOPE__BODY_HEARTBEAT:
-        rc = s_check_heartbeat(&e, env->heartbeat);
-        if (rc == CG_OK) {
-            s_take_heartbeat(env->heartbeat, &msg->u.heartbeat);
-            msg->type = CG_MSG_HEARTBEAT;
-        }
-        break;
-    case CGRPO__ENVELOPE__BODY_REFUSAL:
-        rc = s_check_refusal(&e, env->refusal);
-        if (rc == CG_OK) {
-            s_take_refusal(env->refusal, &msg->u.refusal);
-            msg->type = CG_MSG_REFUSAL;
-        }
-        break;
-    default: rc = s_fail(&e, CG_ERR_PROTO, "envelope.body: missing or of an unknown kind"); break;
-    }
+    rc = s_take_body(&e, env, caps, msg);
     if (rc == CG_OK)
         s_copy_name(msg->run_id, env->run_id);
 
