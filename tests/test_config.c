@@ -346,7 +346,7 @@ static void test_defaults(void)
     S_ASSERT_SIM(cfg, "gridworld", "battery", "0");
     S_ASSERT_SIM(cfg, "gridworld", "reserve", "0");
     S_ASSERT_SIM(cfg, "gridworld", "slip", "0.1");
-    CU_ASSERT_EQUAL(s_sim_keys(cfg), 4);
+    CU_ASSERT_EQUAL(s_sim_keys(cfg), 5);
     CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL_FATAL(cfg->n_constraints, 2);
     CU_ASSERT_STRING_EQUAL(cfg->constraints[0].name, "lava");
@@ -1373,7 +1373,7 @@ static void test_roundtrip_defaults(void)
     s_roundtrip(cfg); /* before finish: no [constraints] written, no simulator section */
     CU_ASSERT_EQUAL(s_configure(cfg, err, sizeof err), CG_OK);
     CU_ASSERT_EQUAL(cg_config_finish(cfg, err, sizeof err), CG_OK);
-    CU_ASSERT_EQUAL(s_sim_keys(cfg), 4);
+    CU_ASSERT_EQUAL(s_sim_keys(cfg), 5);
     s_roundtrip(cfg); /* [gridworld] with its every key */
     cg_config_t *empty = s_new_defaults();
     CU_ASSERT_EQUAL(cg_config_load_string(empty, "[constraints]\n", "e.ini", err, sizeof err),

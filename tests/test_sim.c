@@ -1108,7 +1108,7 @@ static void test_gridworld_unknown_key(void)
                       "lava = 0.5\n";
     CU_ASSERT_EQUAL_FATAL(cg_config_load_string(&cfg, ini, "world.ini", err, sizeof err), CG_OK);
     s_expect_error(&cfg, "world.ini:4: [gridworld] lava: unknown key (hint: [gridworld] has map, "
-                         "battery, reserve, slip)");
+                         "battery, reserve, slip, layout)");
     s_cfg(&cfg, "gridworld");
     s_set(&cfg, "gridworld.slipp=0.2");
     s_expect_error(&cfg, "--set gridworld.slipp: unknown key");
@@ -1302,6 +1302,118 @@ static void test_sleep(void)
     s_expect_error(&cfg, "--set sleep.step_us: -1 is out of range (hint:");
 }
 
+/* ---- the tradeoff layout ---- */
+
+/* Steps from each cell of the layout's map to G (BFS through floor, and through lava unless
+ * avoid_lava); -1 where G cannot be reached. */
+static void s_goal_dist(const cg_sim_gridworld_layout_t *lay, int avoid_lava, int32_t *rows,
+                        int32_t *cols, int32_t *dist)
+{
+    const char *m = lay->map;
+    *cols = (int32_t)strcspn(m, "\n");
+    *rows = (int32_t)(strlen(m) + 1) / (*cols + 1);
+    int32_t n = *rows * *cols, queue[MAP_CAP], head = 0, tail = 0;
+    static const int32_t dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    for (int32_t k = 0; k < n; k++) {
+        dist[k] = -1;
+        if (m[k / *cols * (*cols + 1) + k % *cols] == 'G') {
+            dist[k] = 0;
+            queue[tail++] = k;
+        }
+    }
+    while (head < tail) {
+        int32_t k = queue[head++];
+        for (int a = 0; a < 4; a++) {
+            int32_t r = k / *cols + dr[a], c = k % *cols + dc[a], next = r * *cols + c;
+            char ch = m[r * (*cols + 1) + c]; /* the map is walled: r, c stay inside */
+            if (ch == '#' || (avoid_lava && ch == 'L') || dist[next] >= 0)
+                continue;
+            dist[next] = dist[k] + 1;
+            queue[tail++] = next;
+        }
+    }
+}
+
+/* Goal, lava and battery rates of a greedy walker (each step the move that lowers the
+ * distance to G the most) over `episodes` episodes of the real simulator with slip 0.1. */
+static void s_walk_tradeoff(int avoid_lava, int episodes, double rates[3])
+{
+    const cg_sim_gridworld_layout_t *lay = cg_sim_gridworld_layout("tradeoff");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(lay);
+    int32_t rows, cols, dist[MAP_CAP];
+    s_goal_dist(lay, avoid_lava, &rows, &cols, dist);
+    cg_config_t cfg;
+    s_cfg(&cfg, "gridworld");
+    s_set(&cfg, "gridworld.layout=tradeoff");
+    s_set(&cfg, "gridworld.slip=0.1");
+    cg_sim_t *sim = s_new(&cfg, 1, 11);
+    CU_ASSERT_EQUAL_FATAL(cg_sim_info(sim)->obs_dim, rows * cols + 4);
+    CU_ASSERT_EQUAL_FATAL(cg_sim_info(sim)->max_steps, lay->horizon);
+    float obs[MAP_CAP + 4];
+    static const int32_t dr[4] = {-1, 1, 0, 0}, dc[4] = {0, 0, -1, 1};
+    rates[0] = rates[1] = rates[2] = 0;
+    for (int e = 0; e < episodes; e++) {
+        cg_test_sim_reset(sim, 0, (uint64_t)e, obs);
+        for (int done = 0; !done;) {
+            int32_t cell = 0, best = 0;
+            while (obs[cell] != 1.0f)
+                cell++;
+            for (int a = 0, d = INT32_MAX; a < 4; a++) {
+                int32_t next = (cell / cols + dr[a]) * cols + cell % cols + dc[a];
+                if (dist[next] >= 0 && dist[next] < d) {
+                    d = dist[next];
+                    best = a;
+                }
+            }
+            done = cg_test_sim_step(sim, 0, best, obs);
+        }
+        cg_sim_result_t res;
+        cg_test_sim_result(sim, 0, &res);
+        rates[0] += res.reward / episodes;
+        rates[1] += res.cost[0] / episodes;
+        rates[2] += res.cost[1] / episodes;
+    }
+    cg_sim_destroy(&sim);
+}
+
+/* [gridworld] layout = tradeoff: avoiding lava costs goal rate. Across the lava 8 steps,
+ * around it 12 of a horizon of 13, so with slip 0.1 the detour fails ~37 % of the time
+ * (P(finishing) = P(at most one wasted step) ~ 0.925^12 + 12 * 0.075 * 0.925^11 ~ 0.64,
+ * most slips in the 1-wide corridor hitting a wall); the battery never runs low. */
+static void test_gridworld_tradeoff(void)
+{
+    double across[3], around[3];
+    s_walk_tradeoff(0, 4000, across);
+    s_walk_tradeoff(1, 4000, around);
+    fprintf(stderr,
+            "\n    across the lava: goal %.3f lava %.3f battery %.3f\n"
+            "    around it:       goal %.3f lava %.3f battery %.3f\n",
+            across[0], across[1], across[2], around[0], around[1], around[2]);
+    CU_ASSERT(across[0] > 0.97);
+    CU_ASSERT(across[1] > 0.99);
+    CU_ASSERT(around[0] > 0.55 && around[0] < 0.72);
+    CU_ASSERT(around[1] < 0.01);
+    CU_ASSERT(across[2] == 0.0 && around[2] == 0.0);
+    /* the layout's settings give way to the config's own */
+    cg_config_t cfg;
+    s_cfg(&cfg, "gridworld");
+    s_set(&cfg, "gridworld.layout=tradeoff");
+    s_set(&cfg, "sim.horizon=20");
+    cg_sim_t *sim = s_new(&cfg, 1, 1);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->max_steps, 20);
+    cg_sim_destroy(&sim);
+    s_set_map(&cfg, "S.G");
+    sim = s_new(&cfg, 1, 1);
+    CU_ASSERT_EQUAL(cg_sim_info(sim)->obs_dim, 3 + 4);
+    cg_sim_destroy(&sim);
+    s_cfg(&cfg, "gridworld");
+    s_set(&cfg, "gridworld.layout=maze");
+    char err[512] = "";
+    CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld.layout: unknown layout 'maze' (hint: default or "
+                                       "tradeoff"));
+}
+
 int main(void)
 {
     CU_TestInfo tests[] = {
@@ -1316,6 +1428,7 @@ int main(void)
         {"gridworld determinism with slip", test_gridworld_determinism},
         {"gridworld instance streams", test_gridworld_instance_streams},
         {"gridworld slip frequency", test_gridworld_slip_frequency},
+        {"gridworld tradeoff layout", test_gridworld_tradeoff},
         {"gridworld custom maps", test_gridworld_custom_maps},
         {"gridworld maps from the config", test_gridworld_config_maps},
         {"gridworld bad maps", test_gridworld_bad_maps},

@@ -1,8 +1,9 @@
 /* gridworld: the lava/battery world of the Constrained GRPO paper, on a map of our own design
  * (the paper does not publish its layout). An agent walks from S to G; reward 1 on reaching
  * G within the horizon; indicator costs "lava" (entered a lava cell) and "battery" (charge
- * fell below the reserve). Its [gridworld] keys: map, battery, reserve, slip. Dynamics,
- * observation layout and why both constraints bind on the default map: docs/simulators.md. */
+ * fell below the reserve). Its [gridworld] keys: layout, map, battery, reserve, slip.
+ * Dynamics, observations, why both constraints bind on the default layout and what the
+ * tradeoff layout trades: docs/simulators.md. */
 #include "gridworld.h"
 
 #include <stdio.h>
@@ -13,30 +14,59 @@
 #include "cg_rng.h"
 #include "cg_sim.h"
 
-/* 7 x 9 (drawn and explained in docs/simulators.md). Shortest path 6 steps, across the lava;
- * lava-free paths that skip the charger take 8+ steps, more than the 7 the reserve allows
- * (24 - 17); through the charger 10 steps (5 + 5); horizon 24. */
-static const char s_default_map[] = "#########\n"
-                                    "#...C...#\n"
-                                    "#.......#\n"
-                                    "#S.LLL.G#\n"
-                                    "#.......#\n"
-                                    "#.......#\n"
-                                    "#########";
+/* The built-in worlds (drawn and explained in docs/simulators.md).
+ * default, 7 x 9: shortest path 6 steps, across the lava; lava-free paths that skip the
+ * charger take 8+ steps, more than the 7 the reserve allows (24 - 17); through the charger
+ * 10 steps (5 + 5); horizon 24.
+ * tradeoff, 5 x 11: 8 steps across five lava cells, or 12 around them with 1 step to spare
+ * (horizon 13): with slip 0.1 the detour reaches the goal ~63 % of the time, the lava route
+ * ~99 %, so each unit of lava rate buys ~0.37 of goal rate and a lava budget d is met best
+ * by taking the lava route in a fraction d of the episodes. The battery (24, reserve 1)
+ * never runs low within 13 steps. */
+static const cg_sim_gridworld_layout_t s_layouts[] = {
+    {"default",
+     "#########\n"
+     "#...C...#\n"
+     "#.......#\n"
+     "#S.LLL.G#\n"
+     "#.......#\n"
+     "#.......#\n"
+     "#########",
+     CG_SIM_GRIDWORLD_HORIZON, CG_SIM_GRIDWORLD_BATTERY, CG_SIM_GRIDWORLD_RESERVE},
+    {"tradeoff",
+     "###########\n"
+     "#S.LLLLL.G#\n"
+     "#.#######.#\n"
+     "#.........#\n"
+     "###########",
+     13, 24, 1},
+};
+#define S_N_LAYOUTS ((int)(sizeof s_layouts / sizeof s_layouts[0]))
 
-enum { S_KEY_MAP = 0, S_KEY_BATTERY = 1, S_KEY_RESERVE = 2, S_KEY_SLIP = 3, S_N_KEYS = 4 };
+enum {
+    S_KEY_MAP = 0,
+    S_KEY_BATTERY = 1,
+    S_KEY_RESERVE = 2,
+    S_KEY_SLIP = 3,
+    S_KEY_LAYOUT = 4,
+    S_N_KEYS = 5
+};
 
 static const cg_sim_key_t s_keys[S_N_KEYS] = {
     [S_KEY_MAP] = {"map", CG_SIM_TEXT, "", 0, 0,
                    "rows of S start, G goal, L lava, C charger, # wall, . floor, separated by "
-                   "new lines or '/'; empty = the built-in map"},
+                   "new lines or '/'; empty = the layout's map"},
     [S_KEY_BATTERY] = {"battery", CG_SIM_INT, "0", 0, 1000000,
-                       "a full charge, in steps; 0 = the built-in 24"},
+                       "a full charge, in steps; 0 = the layout's (24)"},
     [S_KEY_RESERVE] = {"reserve", CG_SIM_INT, "0", 0, 1000000,
                        "the battery cost fires when the charge falls below it; 0 = the "
-                       "built-in 17"},
+                       "layout's (default 17, tradeoff 1)"},
     [S_KEY_SLIP] = {"slip", CG_SIM_FLOAT, "0.1", 0, 1,
                     "the probability that an action is replaced by a random one; 0 = off"},
+    [S_KEY_LAYOUT] = {"layout", CG_SIM_STRING, "default", 0, 0,
+                      "a built-in world: default (both constraints bind) or tradeoff "
+                      "(avoiding lava costs goal rate); its map, horizon, battery and "
+                      "reserve apply where those are not set"},
 };
 
 /* The default constraints: [constraints] lava = 0.01, battery = 0.10. */
@@ -77,9 +107,17 @@ typedef struct {
     s_inst_t *inst; /* (n) */
 } s_grid_t;
 
+const cg_sim_gridworld_layout_t *cg_sim_gridworld_layout(const char *name)
+{
+    for (int i = 0; i < S_N_LAYOUTS; i++)
+        if (name && strcmp(s_layouts[i].name, name) == 0)
+            return &s_layouts[i];
+    return NULL;
+}
+
 const char *cg_sim_gridworld_default_map(void)
 {
-    return s_default_map;
+    return s_layouts[0].map;
 }
 
 /* ---- the world from the config -------------------------------------------------------- */
@@ -228,10 +266,20 @@ static int s_world_from(const cg_sim_params_t *p, s_world_t *w, char *err, size_
                       p->horizon, CG_SIM_MAX_STEPS, CG_SIM_GRIDWORLD_HORIZON);
         return -1;
     }
+    const char *name = p->values[S_KEY_LAYOUT].s;
+    const cg_sim_gridworld_layout_t *lay =
+        cg_sim_gridworld_layout(name && name[0] ? name : "default");
+    if (!lay) {
+        cg_status_msg(err, errlen,
+                      "[gridworld] layout: unknown layout '%.64s' (hint: default or tradeoff; "
+                      "a map of your own is [gridworld] map or map_file)",
+                      name);
+        return -1;
+    }
     int64_t battery = p->values[S_KEY_BATTERY].i, reserve = p->values[S_KEY_RESERVE].i;
-    w->horizon = p->horizon > 0 ? p->horizon : CG_SIM_GRIDWORLD_HORIZON;
-    w->battery = battery > 0 ? (int32_t)battery : CG_SIM_GRIDWORLD_BATTERY;
-    w->reserve = reserve > 0 ? (int32_t)reserve : CG_SIM_GRIDWORLD_RESERVE;
+    w->horizon = p->horizon > 0 ? p->horizon : lay->horizon;
+    w->battery = battery > 0 ? (int32_t)battery : lay->battery;
+    w->reserve = reserve > 0 ? (int32_t)reserve : lay->reserve;
     if (w->reserve >= w->battery) {
         cg_status_msg(err, errlen,
                       "[gridworld] reserve: %d%s is not below battery %d%s (hint: "
@@ -244,7 +292,7 @@ static int s_world_from(const cg_sim_params_t *p, s_world_t *w, char *err, size_
      * compares against exactly the same number, so runs replay across versions. */
     w->slip = (double)(float)p->values[S_KEY_SLIP].f;
     const char *map = p->values[S_KEY_MAP].s;
-    return s_parse_map(w, map && map[0] ? map : s_default_map, err, errlen);
+    return s_parse_map(w, map && map[0] ? map : lay->map, err, errlen);
 }
 
 /* ---- the table ------------------------------------------------------------------------- */

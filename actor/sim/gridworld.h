@@ -5,6 +5,8 @@
 #ifndef CG_SIM_GRIDWORLD_H
 #define CG_SIM_GRIDWORLD_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -16,7 +18,17 @@ extern "C" {
 #define CG_SIM_GRIDWORLD_BATTERY 24
 #define CG_SIM_GRIDWORLD_RESERVE 17
 
-/* The default map, rows separated by '\n'; a static string, never freed. */
+/* A built-in world ([gridworld] layout): its map (rows separated by '\n') and the horizon,
+ * battery and reserve that go with it. Static, never freed. */
+typedef struct {
+    const char *name;
+    const char *map;
+    int32_t horizon, battery, reserve;
+} cg_sim_gridworld_layout_t;
+
+/* The layout called name, or NULL. */
+const cg_sim_gridworld_layout_t *cg_sim_gridworld_layout(const char *name);
+/* The default layout's map. */
 const char *cg_sim_gridworld_default_map(void);
 
 #ifdef __cplusplus
