@@ -2,6 +2,7 @@
 # test_experiment_smoke: the gridworld study's pipeline end to end in its smoke mode
 # (launch/experiments/gridworld_study.sh --smoke): every run dir with summary.json and
 # eval.json, the Markdown tables, non-empty PNGs, a second invocation that skips every run;
+# the trade-off layout's parts (--layout tradeoff);
 # and `cgrpo plot`'s errors for a missing/empty metrics.csv and an unknown column.
 # usage: test_experiment_smoke.sh CGRPO_BINARY STUDY_SCRIPT WORK_DIR
 set -euo pipefail
@@ -93,6 +94,26 @@ v0=$(stat -c %Y "$out/runs/grpo-s1/summary.json")
 bash "$script" --smoke --out "$out" --cgrpo "$cgrpo" >"$work/third.log" 2>&1 || fail "third invocation failed"
 [ -s "$out/runs/grpo-s1/eval.json" ] || fail "eval.json not rewritten"
 [ "$(stat -c %Y "$out/runs/grpo-s1/summary.json")" = "$v0" ] || fail "grpo-s1 was retrained"
+
+# the trade-off layout's parts: sweep, lava only at d = 0.1 and GRPO, on that layout
+trade="$work/tradeoff"
+if bash "$script" --smoke --layout tradeoff --out "$trade" --cgrpo "$cgrpo" >"$work/tradeoff.log" 2>&1; then
+    [ "$(ls "$trade/runs" | wc -l)" -eq 7 ] || fail "tradeoff: expected 7 run dirs in $trade/runs"
+    grep -q "^layout = tradeoff" "$trade/runs/one-scadv-s1/config.ini" ||
+        fail "tradeoff: one-scadv-s1 did not run on the tradeoff layout"
+    for h in "layout tradeoff, parts sweep,one,grpo, lava threshold d = 0.1" "## 1. Fixed-penalty sweep" \
+        "## 2. Constrained, one constraint (lava ≤ 0.1, battery not enforced)" "| ScAdv | lava ≤ 0.1 |"; do
+        grep -qF "$h" "$trade/tables.md" || fail "tradeoff tables.md lacks '$h'"
+    done
+    if grep -qF "## 3. Constrained, two" "$trade/tables.md"; then fail "tradeoff ran part two"; fi
+    [ -s "$trade/plots/sweep.png" ] || fail "tradeoff: no sweep.png"
+else
+    tail -n 20 "$work/tradeoff.log"
+    fail "the tradeoff smoke study exited non-zero (log: $work/tradeoff.log)"
+fi
+bash "$script" --smoke --parts one,bogus --out "$work/bad" --cgrpo "$cgrpo" >"$work/bad.log" 2>&1 &&
+    fail "an unknown part was accepted"
+grep -qF "unknown part 'bogus'" "$work/bad.log" || fail "unknown part: $(cat "$work/bad.log")"
 
 # cgrpo plot: clear errors
 mkdir -p "$work/empty" "$work/header"

@@ -1376,10 +1376,10 @@ static void s_walk_tradeoff(int avoid_lava, int episodes, double rates[3])
     cg_sim_destroy(&sim);
 }
 
-/* [gridworld] layout = tradeoff: avoiding lava costs goal rate. Across the lava 8 steps,
- * around it 12 of a horizon of 13, so with slip 0.1 the detour fails ~37 % of the time
- * (P(finishing) = P(at most one wasted step) ~ 0.925^12 + 12 * 0.075 * 0.925^11 ~ 0.64,
- * most slips in the 1-wide corridor hitting a wall); the battery never runs low. */
+/* [gridworld] layout = tradeoff: avoiding lava costs goal rate. Across the lava 2 steps,
+ * around it 4 of a horizon of 4, so with slip 0.1 the detour fails ~22 % of the time
+ * (P(no wasted step) = (1 - 0.1 * 3/4)^4 ~ 0.73, plus slips that happen to move on), and
+ * slips up from under the lava cell enter it ~5 % of the time; the battery never runs low. */
 static void test_gridworld_tradeoff(void)
 {
     double across[3], around[3];
@@ -1389,10 +1389,10 @@ static void test_gridworld_tradeoff(void)
             "\n    across the lava: goal %.3f lava %.3f battery %.3f\n"
             "    around it:       goal %.3f lava %.3f battery %.3f\n",
             across[0], across[1], across[2], around[0], around[1], around[2]);
-    CU_ASSERT(across[0] > 0.97);
+    CU_ASSERT(across[0] > 0.96);
     CU_ASSERT(across[1] > 0.99);
-    CU_ASSERT(around[0] > 0.55 && around[0] < 0.72);
-    CU_ASSERT(around[1] < 0.01);
+    CU_ASSERT(around[0] > 0.72 && around[0] < 0.84);
+    CU_ASSERT(around[1] > 0.02 && around[1] < 0.08);
     CU_ASSERT(across[2] == 0.0 && around[2] == 0.0);
     /* the layout's settings give way to the config's own */
     cg_config_t cfg;

@@ -18,11 +18,12 @@
  * default, 7 x 9: shortest path 6 steps, across the lava; lava-free paths that skip the
  * charger take 8+ steps, more than the 7 the reserve allows (24 - 17); through the charger
  * 10 steps (5 + 5); horizon 24.
- * tradeoff, 5 x 11: 8 steps across five lava cells, or 12 around them with 1 step to spare
- * (horizon 13): with slip 0.1 the detour reaches the goal ~63 % of the time, the lava route
- * ~99 %, so each unit of lava rate buys ~0.37 of goal rate and a lava budget d is met best
- * by taking the lava route in a fraction d of the episodes. The battery (24, reserve 1)
- * never runs low within 13 steps. */
+ * tradeoff, 4 x 5: 2 steps across the lava cell, or 4 around it with none to spare (horizon
+ * 4): with slip 0.1 the detour reaches the goal ~78 % of the time (and slips into the lava
+ * from below ~5 %), the lava route ~98 %, so lava rate buys goal rate (~0.2 per unit) and a
+ * lava budget d is met best by crossing in a fraction ~(d - 0.05) / 0.95 of the episodes.
+ * Small enough that a random policy finds the goal (both routes), so the constrained
+ * learners have a reward to trade. The battery (24, reserve 1) never runs low. */
 static const cg_sim_gridworld_layout_t s_layouts[] = {
     {"default",
      "#########\n"
@@ -34,12 +35,11 @@ static const cg_sim_gridworld_layout_t s_layouts[] = {
      "#########",
      CG_SIM_GRIDWORLD_HORIZON, CG_SIM_GRIDWORLD_BATTERY, CG_SIM_GRIDWORLD_RESERVE},
     {"tradeoff",
-     "###########\n"
-     "#S.LLLLL.G#\n"
-     "#.#######.#\n"
-     "#.........#\n"
-     "###########",
-     13, 24, 1},
+     "#####\n"
+     "#SLG#\n"
+     "#...#\n"
+     "#####",
+     4, 24, 1},
 };
 #define S_N_LAYOUTS ((int)(sizeof s_layouts / sizeof s_layouts[0]))
 

@@ -21,11 +21,19 @@ Run it again to resume: finished runs (summary.json + eval.json) are skipped.
   --battery-weight W  fixed battery weight of the sweep (default 0.1)
   --episodes N     evaluation episodes per final policy (default 1000)
   --actors N       local actors per training run (default 2)
+  --layout NAME    [gridworld] layout of every run (default: the default map); with
+                   tradeoff, parts sweep,one,grpo at lava <= 0.1 by default
+  --lava-d D       the lava threshold d of the constrained parts (default 0.01; 0.1 with
+                   --layout tradeoff)
+  --parts LIST     which parts, comma-separated, of sweep,one,oneslow,two,grpo
+                   (default all; sweep,one,grpo with --layout tradeoff)
+  --iterations N   training iterations of every run (default: the config's, 150)
   --smoke          a quick check of the pipeline: 1 seed, 2 weights, 5 small iterations
   -h, --help       this help
 
 Full study: 63 training runs of 150 iterations, about 15 minutes on an idle 2-core machine
-(25 minutes with the machine shared with builds and tests).
+(25 minutes with the machine shared with builds and tests). The trade-off study
+(--layout tradeoff --iterations 400 --out runs/gridworld-tradeoff): 51 runs.
 EOF
 }
 
@@ -39,6 +47,10 @@ battery_weight=0.1
 episodes=1000
 actors=2
 smoke=0
+layout=""
+lava_d=""
+parts=""
+iterations=""
 
 need() { [ $# -ge 2 ] || { echo "gridworld_study: $1 needs a value (hint: --help)" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -50,6 +62,10 @@ while [ $# -gt 0 ]; do
     --battery-weight) need "$@"; battery_weight=$2; shift 2 ;;
     --episodes) need "$@"; episodes=$2; shift 2 ;;
     --actors) need "$@"; actors=$2; shift 2 ;;
+    --layout) need "$@"; layout=$2; shift 2 ;;
+    --lava-d) need "$@"; lava_d=$2; shift 2 ;;
+    --parts) need "$@"; parts=$2; shift 2 ;;
+    --iterations) need "$@"; iterations=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "gridworld_study: unknown option '$1' (hint: --help)" >&2; exit 2 ;;
@@ -59,6 +75,21 @@ for v in "$seeds" "$episodes" "$actors"; do
     [[ "$v" =~ ^[0-9]+$ ]] || { echo "gridworld_study: '$v' is not a whole number" >&2; exit 2; }
 done
 [ "$seeds" -ge 1 ] || { echo "gridworld_study: --seeds must be >= 1" >&2; exit 2; }
+if [ "$layout" = tradeoff ]; then
+    : "${lava_d:=0.1}" "${parts:=sweep,one,grpo}"
+fi
+: "${lava_d:=0.01}" "${parts:=sweep,one,oneslow,two,grpo}"
+[[ "$lava_d" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "gridworld_study: --lava-d '$lava_d' is not a number" >&2; exit 2; }
+for part in ${parts//,/ }; do
+    case $part in sweep | one | oneslow | two | grpo) ;;
+    *) echo "gridworld_study: unknown part '$part' (hint: sweep,one,oneslow,two,grpo)" >&2; exit 2 ;;
+    esac
+done
+has_part() { [[ ",$parts," == *",$1,"* ]]; }
+if [ -n "$iterations" ] && ! [[ "$iterations" =~ ^[1-9][0-9]*$ ]]; then
+    echo "gridworld_study: --iterations '$iterations' is not a whole number >= 1" >&2
+    exit 2
+fi
 
 if [ -z "$cgrpo" ]; then
     if [ -x "$repo/build/launch/cgrpo" ]; then
@@ -85,6 +116,8 @@ if [ "$smoke" = 1 ]; then
     common=(--set run.iterations=5 --set train.groups=8 --set train.group_size=8
         --set train.minibatches=2 --set actor.instances=8 --set run.checkpoint_every=0)
 fi
+[ -n "$layout" ] && common+=(--set "gridworld.layout=$layout")
+[ -n "$iterations" ] && [ "$smoke" = 0 ] && common+=(--set "run.iterations=$iterations")
 IFS=, read -r -a wlist <<<"$weights"
 for w in "${wlist[@]}" "$battery_weight"; do
     [[ "$w" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "gridworld_study: weight '$w' is not a number >= 0" >&2; exit 2; }
@@ -102,31 +135,36 @@ declare -A pretty=([scadv]=ScAdv [screw]=ScRew [grpo]=GRPO)
 # stands for the path of unconstrained.ini, which may have spaces).
 plan=()
 for est in "${ests[@]}"; do
+    has_part sweep || break
     for w in "${wlist[@]}"; do
         for s in $(seq 1 "$seeds"); do
-            plan+=("sweep-${short[$est]}-w$w-s$s|--set train.estimator=$est --set multipliers.kind=fixed --set constraints.lava=0.01 --set constraints.lava_lambda=$w --set constraints.battery=0.1 --set constraints.battery_lambda=$battery_weight --set run.seed=$s")
+            plan+=("sweep-${short[$est]}-w$w-s$s|--set train.estimator=$est --set multipliers.kind=fixed --set constraints.lava=$lava_d --set constraints.lava_lambda=$w --set constraints.battery=0.1 --set constraints.battery_lambda=$battery_weight --set run.seed=$s")
         done
     done
 done
 for est in "${ests[@]}"; do
+    has_part one || break
     for s in $(seq 1 "$seeds"); do
-        plan+=("one-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=0.01 --set run.seed=$s")
+        plan+=("one-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=$lava_d --set run.seed=$s")
     done
 done
 # the same with a slower multiplier (lr 0.01 instead of 0.03) for both estimators: without the
 # battery constraint nothing stops a learner that avoids lava before it finds the goal from
 # parking (docs/results-gridworld.md)
 for est in "${ests[@]}"; do
+    has_part oneslow || break
     for s in $(seq 1 "$seeds"); do
-        plan+=("oneslow-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=0.01 --set multipliers.lr=0.01 --set run.seed=$s")
+        plan+=("oneslow-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=$lava_d --set multipliers.lr=0.01 --set run.seed=$s")
     done
 done
 for est in "${ests[@]}"; do
+    has_part two || break
     for s in $(seq 1 "$seeds"); do
-        plan+=("two-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=0.01 --set constraints.battery=0.1 --set run.seed=$s")
+        plan+=("two-${short[$est]}-s$s|--set train.estimator=$est --set constraints.lava=$lava_d --set constraints.battery=0.1 --set run.seed=$s")
     done
 done
 for s in $(seq 1 "$seeds"); do
+    has_part grpo || break
     plan+=("grpo-s$s|--config @UNCONSTRAINED@ --set train.estimator=grpo --set run.seed=$s")
 done
 
@@ -240,57 +278,61 @@ tables="$out/tables.md"
     echo "# Gridworld study: tables"
     echo
     echo "Written by \`launch/experiments/gridworld_study.sh$([ "$smoke" = 1 ] && echo ' --smoke')\`; seeds 1..$seeds;"
+    echo "layout ${layout:-default}, parts $parts, lava threshold d = $lava_d${iterations:+, $iterations iterations per run};"
     echo "every final policy evaluated over $episodes episodes (\`cgrpo eval --episodes $episodes\`)."
     echo "Cells: mean ± standard deviation over seeds (n − 1)."
     echo
-    echo "## 1. Fixed-penalty sweep (multipliers frozen, λ_R = 1, battery weight $battery_weight)"
-    echo
-    echo "| lava weight | ScAdv goal | ScAdv lava | ScAdv battery | ScRew goal | ScRew lava | ScRew battery |"
-    echo "|---:|---:|---:|---:|---:|---:|---:|"
-    : >"$out/plots/sweep.dat"
-    for j in "${!wlist[@]}"; do
-        w=${wlist[$j]}
-        row="| $w"
-        dat="$j $w"
-        for e in scadv screw; do
-            for key in goal_rate lava battery; do
-                read -r m sd < <(collect "sweep-$e-w$w" "$key")
-                row="$row | $(pm "$m" "$sd")"
-                dat="$dat $m $sd"
+    if has_part sweep; then
+        echo "## 1. Fixed-penalty sweep (multipliers frozen, λ_R = 1, battery weight $battery_weight)"
+        echo
+        echo "| lava weight | ScAdv goal | ScAdv lava | ScAdv battery | ScRew goal | ScRew lava | ScRew battery |"
+        echo "|---:|---:|---:|---:|---:|---:|---:|"
+        : >"$out/plots/sweep.dat"
+        for j in "${!wlist[@]}"; do
+            w=${wlist[$j]}
+            row="| $w"
+            dat="$j $w"
+            for e in scadv screw; do
+                for key in goal_rate lava battery; do
+                    read -r m sd < <(collect "sweep-$e-w$w" "$key")
+                    row="$row | $(pm "$m" "$sd")"
+                    dat="$dat $m $sd"
+                done
             done
+            echo "$row |"
+            echo "$dat" >>"$out/plots/sweep.dat"
         done
-        echo "$row |"
-        echo "$dat" >>"$out/plots/sweep.dat"
-    done
-    echo
-    echo "The weights each estimator actually applied: Σ(−eff. lava) / Σ(eff. reward) and"
-    echo "Σ(−eff. battery) / Σ(eff. reward) over all iterations of a run (the logged effective"
-    echo "weights, DESIGN.md §4), mean ± std over seeds. Intended: lava weight / 1 and $battery_weight / 1."
-    echo
-    echo "| lava weight | ScAdv lava/reward | ScAdv battery/reward | ScRew lava/reward | ScRew battery/reward |"
-    echo "|---:|---:|---:|---:|---:|"
-    for w in "${wlist[@]}"; do
-        row="| $w"
-        for e in scadv screw; do
-            for c in lava battery; do
-                v=()
-                for s in $(seq 1 "$seeds"); do v+=("$(ratio "sweep-$e-w$w-s$s" "$c")"); done
-                read -r m sd < <(stats "${v[@]}")
-                row="$row | $(pm "$m" "$sd")"
+        echo
+        echo "The weights each estimator actually applied: Σ(−eff. lava) / Σ(eff. reward) and"
+        echo "Σ(−eff. battery) / Σ(eff. reward) over all iterations of a run (the logged effective"
+        echo "weights, DESIGN.md §4), mean ± std over seeds. Intended: lava weight / 1 and $battery_weight / 1."
+        echo
+        echo "| lava weight | ScAdv lava/reward | ScAdv battery/reward | ScRew lava/reward | ScRew battery/reward |"
+        echo "|---:|---:|---:|---:|---:|"
+        for w in "${wlist[@]}"; do
+            row="| $w"
+            for e in scadv screw; do
+                for c in lava battery; do
+                    v=()
+                    for s in $(seq 1 "$seeds"); do v+=("$(ratio "sweep-$e-w$w-s$s" "$c")"); done
+                    read -r m sd < <(stats "${v[@]}")
+                    row="$row | $(pm "$m" "$sd")"
+                done
             done
+            echo "$row |"
         done
-        echo "$row |"
-    done
-    echo
+        echo
+    fi
     for exp in one oneslow two; do
+        has_part $exp || continue
         if [ $exp = one ]; then
-            echo "## 2. Constrained, one constraint (lava ≤ 0.01, battery not enforced)"
+            echo "## 2. Constrained, one constraint (lava ≤ $lava_d, battery not enforced)"
             costs="lava"
         elif [ $exp = oneslow ]; then
             echo "## 2b. Constrained, one constraint, slower multiplier (\`--set multipliers.lr=0.01\`, both estimators)"
             costs="lava"
         else
-            echo "## 3. Constrained, two constraints (lava ≤ 0.01, battery ≤ 0.1)"
+            echo "## 3. Constrained, two constraints (lava ≤ $lava_d, battery ≤ 0.1)"
             costs="lava battery"
         fi
         echo
@@ -307,7 +349,7 @@ tables="$out/tables.md"
             read -r gm gs < <(collect "$exp-$e" goal_rate)
             read -r lm ls < <(collect "$exp-$e" lava)
             read -r bm bs < <(collect "$exp-$e" battery)
-            lb=$(inband "$exp-$e" lava 0.01)
+            lb=$(inband "$exp-$e" lava "$lava_d")
             if [ $exp != two ]; then
                 echo "| ${pretty[$e]} | $(pm "$gm" "$gs") | $(pm "$lm" "$ls") | $lb | $(pm "$bm" "$bs") |"
             else
@@ -340,19 +382,23 @@ tables="$out/tables.md"
         read -r bm bs < <(collect "$1" battery)
         echo "| $2 | $3 | $(pm "$gm" "$gs") | $(pm "$lm" "$ls") | $(pm "$bm" "$bs") |"
     }
-    summary_row grpo "GRPO (costs ignored)" "none"
-    summary_row one-scadv "ScAdv" "lava ≤ 0.01"
-    summary_row one-screw "ScRew" "lava ≤ 0.01"
-    summary_row oneslow-scadv "ScAdv, multiplier lr 0.01" "lava ≤ 0.01"
-    summary_row oneslow-screw "ScRew, multiplier lr 0.01" "lava ≤ 0.01"
-    summary_row two-scadv "ScAdv" "lava ≤ 0.01, battery ≤ 0.1"
-    summary_row two-screw "ScRew" "lava ≤ 0.01, battery ≤ 0.1"
+    ! has_part grpo || summary_row grpo "GRPO (costs ignored)" "none"
+    for e in scadv screw; do
+        ! has_part one || summary_row one-$e "${pretty[$e]}" "lava ≤ $lava_d"
+    done
+    for e in scadv screw; do
+        ! has_part oneslow || summary_row oneslow-$e "${pretty[$e]}, multiplier lr 0.01" "lava ≤ $lava_d"
+    done
+    for e in scadv screw; do
+        ! has_part two || summary_row two-$e "${pretty[$e]}" "lava ≤ $lava_d, battery ≤ 0.1"
+    done
 } >"$tables"
 
 # ---------------------------------------------------------------------------- plots
 runs_of() { for s in $(seq 1 "$seeds"); do echo "$out/runs/$1-s$s"; done; }
 plots=()
 for exp in one oneslow two grpo; do
+    has_part $exp || continue
     if [ $exp = grpo ]; then
         mapfile -t ra < <(runs_of grpo)
         args=(--group "GRPO" "${ra[@]}")
@@ -362,9 +408,9 @@ for exp in one oneslow two grpo; do
         mapfile -t rr < <(runs_of "$exp-screw")
         args=(--group ScAdv "${ra[@]}" --group ScRew "${rr[@]}")
         case $exp in
-        one) title="lava <= 0.01" ;;
-        oneslow) title="lava <= 0.01, multiplier lr 0.01" ;;
-        *) title="lava <= 0.01, battery <= 0.1" ;;
+        one) title="lava <= $lava_d" ;;
+        oneslow) title="lava <= $lava_d, multiplier lr 0.01" ;;
+        *) title="lava <= $lava_d, battery <= 0.1" ;;
         esac
     fi
     mapfile -t made < <("$cgrpo" plot --band --out "$out/plots/$exp" --title "$title" "${args[@]}")
@@ -375,6 +421,7 @@ for exp in one oneslow two grpo; do
     plots+=("${made[@]}")
 done
 
+if has_part sweep; then
 # the sweep: goal and lava rate against the lava weight (evenly spaced, labelled by value)
 (
     cd "$out/plots"
@@ -400,6 +447,7 @@ unset multiplot
 EOF
 )
 plots+=("$out/plots/sweep.png")
+fi
 for p in "${plots[@]}"; do
     [ -s "$p" ] || { echo "gridworld_study: plot $p is missing or empty" >&2; exit 1; }
 done
