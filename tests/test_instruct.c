@@ -457,6 +457,43 @@ static void test_reward_levels(void)
     cg_sim_destroy(&sim);
 }
 
+/* [instruct] strict: the reward is all-or-nothing (1 exactly when every constraint is met,
+ * the success flag), the same texts otherwise scored as before. */
+static void test_strict_reward(void)
+{
+    cg_config_t cfg;
+    s_cfg(&cfg);
+    char err[256] = "";
+    CU_ASSERT_EQUAL_FATAL(cg_config_set(&cfg, "instruct.strict=true", err, sizeof err), CG_OK);
+    cg_sim_t *sim = s_new_sim(&cfg, 1, 7);
+    float *obs = cg_calloc((size_t)cg_sim_info(sim)->obs_dim, sizeof *obs);
+    cg_rng_t rng;
+    cg_rng_seed(&rng, 5, 1);
+    int partial = 0, full = 0;
+    for (int32_t s = 0; s < 2000; s++) {
+        uint64_t seed = cg_rng_mix64((uint64_t)s + 3);
+        cg_instruct_prompt_t p;
+        cg_instruct_prompt(&S_SPEC, seed, &p);
+        int32_t text[CG_INSTRUCT_MAX_LEN], n = p.witness_len;
+        memcpy(text, p.witness, sizeof p.witness);
+        if (s % 2) /* every other text spoiled at one token: some constraints still met */
+            text[0] = (text[0] + 1 + (int32_t)cg_rng_below(&rng, 7)) % 8;
+        cg_sim_result_t res;
+        s_play(sim, 0, seed, text, n, obs, &res);
+        int32_t met = cg_instruct_score(&S_SPEC, &p, text, n, NULL);
+        CU_ASSERT_EQUAL(res.reward, met == p.n ? 1.0f : 0.0f);
+        CU_ASSERT_EQUAL(res.success, met == p.n);
+        partial += met > 0 && met < p.n;
+        full += met == p.n;
+    }
+    CU_ASSERT(partial > 100 && full > 900); /* both kinds were scored */
+    CU_ASSERT_EQUAL(cg_instruct_reward(0, 2, 3), 2.0f / 3.0f);
+    CU_ASSERT_EQUAL(cg_instruct_reward(1, 2, 3), 0.0f);
+    CU_ASSERT_EQUAL(cg_instruct_reward(1, 3, 3), 1.0f);
+    free(obs);
+    cg_sim_destroy(&sim);
+}
+
 /* Episodes end at EOS or at the cap; the observation's flags track the verifiers; the same
  * init_seed and actions give the same observations whatever the instance and sim seed. */
 static void test_sim_episodes_and_obs(void)
@@ -834,6 +871,7 @@ int main(void)
         {"sim: info and config errors", test_sim_info_and_errors},
         {"sim: spec from parameters", test_spec_from_params},
         {"sim: reward levels", test_reward_levels},
+        {"sim: strict (all-or-nothing) reward", test_strict_reward},
         {"sim: episodes and observation", test_sim_episodes_and_obs},
         {"eval hooks: held-out tallies, report, strict check", test_eval_hooks},
         {"rollout: temperature per group member", test_rollout_member_temperatures},

@@ -1,10 +1,10 @@
 /* instruct: multi-constraint instruction following (DESIGN.md section 5). The task
  * (prompts, verifiers, held-out set; instruct.h) and the simulator around it: a policy
  * writes one token per step until EOS or the length cap, sees the prompt's constraints
- * with its running progress on each, and earns the fraction of constraints met. Its eval
- * hooks run `cgrpo eval` on the held-out prompt set. Keys: [instruct] letters,
- * min_constraints, max_constraints, verbosity. docs/simulators.md lists the catalogue and
- * the observation layout. */
+ * with its running progress on each, and earns the fraction of constraints met (with
+ * strict, 1 only when all are). Its eval hooks run `cgrpo eval` on the held-out prompt set.
+ * Keys: [instruct] letters, min_constraints, max_constraints, verbosity, strict.
+ * docs/simulators.md lists the catalogue and the observation layout. */
 #include "instruct.h"
 
 #include <stdio.h>
@@ -35,7 +35,8 @@ enum {
     S_KEY_MIN_C = 1,
     S_KEY_MAX_C = 2,
     S_KEY_VERBOSITY = 3,
-    S_N_KEYS = 4,
+    S_KEY_STRICT = 4,
+    S_N_KEYS = 5,
 };
 
 static const cg_sim_key_t s_keys[S_N_KEYS] = {
@@ -48,6 +49,9 @@ static const cg_sim_key_t s_keys[S_N_KEYS] = {
     [S_KEY_VERBOSITY] = {"verbosity", CG_SIM_INT, "8", 0, 1000000,
                          "the verbosity cost fires for texts longer than this many tokens; 0 = "
                          "never"},
+    [S_KEY_STRICT] = {"strict", CG_SIM_BOOL, "false", 0, 0,
+                      "all-or-nothing reward: 1 when the text meets every constraint, else 0 "
+                      "(false: the fraction met)"},
 };
 
 int cg_instruct_spec_from(const cg_sim_params_t *p, cg_instruct_spec_t *spec, char *err,
@@ -419,6 +423,7 @@ typedef struct {
     int32_t n;
     cg_instruct_spec_t spec;
     int32_t verbosity; /* the cost fires when len > verbosity; 0 = never */
+    int32_t strict;    /* reward 1 only when every constraint is met */
     int32_t obs_dim;
     s_inst_t *inst; /* (n) */
 } s_instruct_t;
@@ -566,6 +571,7 @@ static void *s_create(const cg_sim_params_t *p, int32_t n, uint64_t seed, char *
     self->n = n;
     self->spec = spec;
     self->verbosity = (int32_t)p->values[S_KEY_VERBOSITY].i;
+    self->strict = p->values[S_KEY_STRICT].i != 0;
     self->obs_dim = s_obs_dim(cg_instruct_n_text(&spec), spec.letters);
     self->inst = cg_calloc((size_t)n, sizeof *self->inst);
     return self;
@@ -624,7 +630,7 @@ static void s_result(void *ctx, int32_t i, cg_sim_result_t *out)
     CG_ASSERT(s->finished);
     memset(out, 0, sizeof *out);
     int32_t met = cg_instruct_score(&self->spec, &s->prompt, s->text, s->len, NULL);
-    out->reward = (float)met / (float)s->prompt.n;
+    out->reward = cg_instruct_reward(self->strict, met, s->prompt.n);
     out->cost[0] = self->verbosity > 0 && s->len > self->verbosity ? 1.0f : 0.0f;
     out->n_checks = s->prompt.n;
     out->success = met == s->prompt.n;
@@ -682,7 +688,7 @@ static int s_eval_episode(void *tally, void *ctx, int32_t i, const cg_sim_result
     }
     uint8_t met[CG_INSTRUCT_MAX_C];
     int32_t C = prompt.n, ok = cg_instruct_score(&t->spec, &prompt, s->text, s->len, met);
-    float gap = res->reward - (float)ok / (float)C;
+    float gap = res->reward - cg_instruct_reward(self->strict, ok, C);
     if (res->n_checks != C || gap > 1e-6f || gap < -1e-6f || res->success != (ok == C)) {
         cg_status_msg(err, errlen,
                       "held-out prompt of seed 0x%016llx: the simulator's reward %g "

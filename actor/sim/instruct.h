@@ -73,6 +73,13 @@ typedef struct {
 int cg_instruct_spec_from(const cg_sim_params_t *p, cg_instruct_spec_t *spec, char *err,
                           size_t errlen);
 
+/* The reward of a text meeting `met` of C constraints: met / C, or with [instruct] strict
+ * all-or-nothing (1 when met == C, else 0). */
+static inline float cg_instruct_reward(int strict, int32_t met, int32_t C)
+{
+    return strict ? (met == C ? 1.0f : 0.0f) : (float)met / (float)C;
+}
+
 static inline int32_t cg_instruct_dot(const cg_instruct_spec_t *s)
 {
     return s->letters;

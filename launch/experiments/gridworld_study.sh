@@ -265,6 +265,20 @@ effw() {
         }' "$out/runs/$1/metrics.csv"
 }
 
+# lasthalf RUN D: over the second half of a run's iterations (training batches, metrics.csv):
+# "mean goal rate, mean lava rate, iterations with lava rate > D" (the final policy is one
+# snapshot; a learner whose route cycles is seen here)
+lasthalf() {
+    awk -F, -v d="$2" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        { g[NR] = $col["goal_rate"]; l[NR] = $col["lava_rate"] }
+        END {
+            from = int(NR / 2) + 1
+            for (r = from; r <= NR; r++) { sg += g[r]; sl += l[r]; n++; over += (l[r] > d) }
+            printf "%.4f %.4f %d\n", sg / n, sl / n, over
+        }' "$out/runs/$1/metrics.csv"
+}
+
 # ratio RUN COST: Σ(−<cost>_eff_weight) / Σ(reward_eff_weight) over the run's iterations
 ratio() {
     awk -F, -v c="$2" '
@@ -355,6 +369,22 @@ tables="$out/tables.md"
             else
                 echo "| ${pretty[$e]} | $(pm "$gm" "$gs") | $(pm "$lm" "$ls") | $lb | $(pm "$bm" "$bs") | $(inband "$exp-$e" battery 0.1) |"
             fi
+        done
+        echo
+        echo "Training batches over the second half of each run (metrics.csv; the final policy above is"
+        echo "one snapshot, this shows a learner whose route cycles), mean ± std over seeds:"
+        echo
+        echo "| estimator | goal | lava | iterations with lava > d, per seed |"
+        echo "|---|---:|---:|---|"
+        for e in scadv screw; do
+            gv=() lv=() ov=()
+            for s in $(seq 1 "$seeds"); do
+                read -r g l o < <(lasthalf "$exp-$e-s$s" "$lava_d")
+                gv+=("$g") lv+=("$l") ov+=("$o")
+            done
+            read -r gm gs < <(stats "${gv[@]}")
+            read -r lm ls < <(stats "${lv[@]}")
+            echo "| ${pretty[$e]} | $(pm "$gm" "$gs") | $(pm "$lm" "$ls") | ${ov[*]} of $(($(wc -l <"$out/runs/$exp-$e-s1/metrics.csv") / 2)) |"
         done
         echo
         echo "Multipliers against effective weights, each the mean of the last 10 iterations"
