@@ -178,6 +178,17 @@ cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
     return CG_OK;
 }
 
+void cg_batch_adv_member(const cg_batch_t *self, int32_t n, double *out)
+{
+    CG_ASSERT(n >= 1 && n <= self->n_groups);
+    for (int32_t j = 0; j < self->G; j++) {
+        double sum = 0;
+        for (int32_t g = 0; g < n; g++)
+            sum += self->adv[(size_t)g * (size_t)self->G + (size_t)j];
+        out[j] = sum / n;
+    }
+}
+
 void cg_batch_group_span(const cg_batch_t *self, int32_t g, int32_t *actor_id, int64_t *first,
                          int64_t *n)
 {

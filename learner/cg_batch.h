@@ -68,6 +68,10 @@ cg_status_t cg_batch_advantages(cg_batch_t *self, int32_t n, const cg_adv_config
                                 int asym_kl, float kl_neg, float kl_pos, float *eff_weight,
                                 double *adv_neg_frac);
 
+/* The mean advantage of group member j (G values) over the first n groups, after
+ * cg_batch_advantages: with a temperature schedule, the advantage of each sampling slot. */
+void cg_batch_adv_member(const cg_batch_t *self, int32_t n, double *out);
+
 /* Group g's sender (actor id) and its steps [*first, *first + *n) in the step arena (a
  * group's episodes are kept together). */
 void cg_batch_group_span(const cg_batch_t *self, int32_t g, int32_t *actor_id, int64_t *first,

@@ -10,6 +10,31 @@
 #include "cg_log.h"
 #include "cg_os.h"
 
+/* Adds <prefix>_t<tau> for each distinct temperature of the schedule, in schedule order
+ * (e.g. reward_t0.1): the mean over the members sampled at it of per_member (G); the first 16
+ * distinct temperatures (the metrics files hold at most 128 columns). */
+static void s_add_by_temperature(cg_metrics_t *m, const cg_config_t *c, const char *prefix,
+                                 const double *per_member)
+{
+    for (int32_t j = 0, n_t = 0; j < c->n_temperatures && n_t < 16; j++) {
+        int32_t seen = 0, cnt = 0;
+        double sum = 0;
+        for (int32_t i = 0; i < j; i++)
+            seen |= c->temperatures[i] == c->temperatures[j];
+        if (seen)
+            continue;
+        n_t++;
+        for (int32_t i = j; i < c->group_size; i++)
+            if (c->temperatures[i] == c->temperatures[j]) {
+                sum += per_member[i];
+                cnt++;
+            }
+        char name[64];
+        snprintf(name, sizeof name, "%s_t%g", prefix, (double)c->temperatures[j]);
+        cg_metrics_add(m, name, sum / cnt);
+    }
+}
+
 /* Adds the finished update's row to metrics.csv/metrics.jsonl: the batch's statistics
  * (self->job_stats), the multipliers and effective weights, the loss, the counters. t1: when
  * it was broadcast; dt: seconds since the previous one. */
@@ -37,25 +62,12 @@ cg_status_t cg_learner_report_row(cg_learner_t *self, const cg_update_job_t *job
         cg_metrics_add(m, self->env.metrics[k].name,
                        self->env.metrics[k].stat == CG_ENV_STAT_GOAL_RATE ? st.goal_rate
                                                                           : st.reward_mean);
-    /* Multi-temperature sampling: mean reward per temperature (members sharing one pooled),
-     * in schedule order, e.g. reward_t0.1; the first 16 distinct temperatures (the metrics
-     * files hold at most 128 columns). */
-    for (int32_t j = 0, n_t = 0; j < c->n_temperatures && n_t < 16; j++) {
-        int32_t seen = 0, cnt = 0;
-        double sum = 0;
-        for (int32_t i = 0; i < j; i++)
-            seen |= c->temperatures[i] == c->temperatures[j];
-        if (seen)
-            continue;
-        n_t++;
-        for (int32_t i = j; i < c->group_size; i++)
-            if (c->temperatures[i] == c->temperatures[j]) {
-                sum += st.reward_member[i];
-                cnt++;
-            }
-        char name[64];
-        snprintf(name, sizeof name, "reward_t%g", (double)c->temperatures[j]);
-        cg_metrics_add(m, name, sum / cnt);
+    /* Multi-temperature sampling: mean reward and advantage per temperature slot. */
+    if (c->n_temperatures > 0) {
+        double adv_member[CG_MAX_GROUP];
+        cg_batch_adv_member(job->batch, job->n_groups, adv_member);
+        s_add_by_temperature(m, c, "reward", st.reward_member);
+        s_add_by_temperature(m, c, "adv", adv_member);
     }
     for (int32_t k = 0; k < self->env.n_costs; k++) {
         char name[CG_NAME_LEN + 32];

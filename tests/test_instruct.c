@@ -849,6 +849,15 @@ static void test_worked_advantages_through_batch(void)
     CG_ASSERT_NEAR(st.frac_all_zero, 0.25, 1e-12);
     CG_ASSERT_NEAR(st.reward_member[0], (0.0 + 1.0 / 3 + 0 + 1) / 4, 1e-6);
     CG_ASSERT_NEAR(st.reward_member[1], (0.5 + 1.0 / 3 + 0 + 1) / 4, 1e-6);
+    /* the mean advantage of each member slot (its temperature's), from the worked values */
+    double adv_member[G];
+    cg_batch_adv_member(b, NG, adv_member);
+    for (int32_t j = 0; j < G; j++) {
+        double sum = 0;
+        for (int32_t g = 0; g < NG; g++)
+            sum += want[g][j];
+        CG_ASSERT_NEAR(adv_member[j], sum / NG, 1e-5);
+    }
     for (int32_t g = 0; g < NG; g++) {
         for (int32_t j = 0; j < G; j++) {
             free(m.groups[g].episodes[j].obs);
