@@ -21,12 +21,21 @@ Run it again to resume: finished runs are skipped.
   --episodes N     held-out prompts per evaluation (default 1000)
   --jobs N         training runs at once (default 3; a run waits on its actor more than it
                    computes, so 3 fit on 2 cores)
-  --docs DIR       also copy the main plots there as instruct-*.png (e.g. docs/img)
+  --docs DIR       also copy the main plots there as instruct-*.png (e.g. docs/img;
+                   instruct-paper-*.png with --profile paper)
+  --profile NAME   default: configs/instruct.ini, methods GRPO, MT, DA, PT, DA-PT, MDP-GRPO
+                   and the hot variants, MDP-GRPO with a verbosity constraint;
+                   paper: configs/instruct-paper.ini (one optimiser step per batch, base KL
+                   0.01, top-p 0.9) warm-started from a 25-iteration GRPO run on
+                   configs/instruct.ini (trained first, as out/warm), methods GRPO, MT,
+                   DA-PT and MDP-GRPO each with the paper's and the code's anchor, and the
+                   asymmetric KL alone
   --smoke          a quick check of the pipeline: 1 seed, 5 small iterations, 60 prompts;
                    starts over every time (removes the output directory's runs)
   -h, --help       this help
 
-Full study: 85 training runs (about 12 s each), about 6 minutes on an idle 2-core machine.
+Full study: 85 training runs (about 12 s each), about 6 minutes on an idle 2-core machine;
+--profile paper: 70 runs and the warm start.
 EOF
 }
 
@@ -40,6 +49,7 @@ episodes=1000
 jobs=3
 docs=""
 smoke=0
+profile=default
 
 need() { [ $# -ge 2 ] || { echo "instruct_study: $1 needs a value (hint: --help)" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
@@ -51,6 +61,7 @@ while [ $# -gt 0 ]; do
     --episodes) need "$@"; episodes=$2; shift 2 ;;
     --jobs) need "$@"; jobs=$2; shift 2 ;;
     --docs) need "$@"; docs=$2; shift 2 ;;
+    --profile) need "$@"; profile=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "instruct_study: unknown option '$1' (hint: --help)" >&2; exit 2 ;;
@@ -76,7 +87,11 @@ command -v gnuplot >/dev/null || {
     echo "instruct_study: gnuplot not found (hint: apt-get install gnuplot-nox)" >&2
     exit 1
 }
-config="$repo/configs/instruct.ini"
+case $profile in
+default) config="$repo/configs/instruct.ini" ;;
+paper) config="$repo/configs/instruct-paper.ini" ;;
+*) echo "instruct_study: unknown profile '$profile' (hint: default or paper)" >&2; exit 2 ;;
+esac
 [ -r "$config" ] || { echo "instruct_study: $config not found" >&2; exit 1; }
 
 # Equal sample budget: every run sees iterations x 256 episodes (G = 4: 64 groups, G = 8: 32).
@@ -93,7 +108,7 @@ if [ "$smoke" = 1 ]; then
 fi
 
 # The smoke check always starts over, so that it trains every time it runs.
-[ "$smoke" = 1 ] && rm -rf "$out/runs" "$out/logs" "$out/plots" "$out/tables.md"
+[ "$smoke" = 1 ] && rm -rf "$out/runs" "$out/logs" "$out/plots" "$out/tables.md" "$out/warm"
 mkdir -p "$out/runs" "$out/logs" "$out/plots" "$out/bin"
 out=$(cd "$out" && pwd)
 # Every run uses a copy of the binary, so rebuilding cgrpo while the study runs is safe.
@@ -101,17 +116,45 @@ cp "$cgrpo" "$out/bin/cgrpo.tmp" && mv "$out/bin/cgrpo.tmp" "$out/bin/cgrpo"
 echo "instruct study: cgrpo copied from $cgrpo"
 cgrpo="$out/bin/cgrpo"
 
+# The paper profile's warm start: plain GRPO on configs/instruct.ini for 25 iterations (held-out
+# HSR ~0.3), the policy every run starts from and its KL reference (configs/instruct-paper.ini).
+if [ "$profile" = paper ]; then
+    warm_iters=25
+    [ "$smoke" = 1 ] && warm_iters=2
+    if [ ! -f "$out/warm/summary.json" ]; then
+        rm -rf "$out/warm"
+        "$cgrpo" train --no-progress --config "$repo/configs/instruct.ini" \
+            --set "run.iterations=$warm_iters" --run-dir "$out/warm" >"$out/logs/warm.log" 2>&1 ||
+            { echo "instruct_study: the warm start failed (log: $out/logs/warm.log)" >&2; exit 1; }
+    fi
+    common+=(--set "train.init=$out/warm")
+fi
+
 # The -hot variants sample at temperatures around and above 1 instead of DESIGN.md's
 # 0.1 ... 1.0 schedule (a probe of the diversity argument; docs/results-instruct.md).
-methods=(grpo mt da pt dapt mdp mth mdph)
+# The paper profile: each anchor form (stabilisers.anchor = paper | code), the asymmetric KL
+# alone; schedule pairs: the methods whose training reward and advantage by temperature slot
+# are tabled; key: the methods of the docs' plots.
+if [ "$profile" = paper ]; then
+    methods=(grpo mt dapt daptc akl mdp mdpcd)
+    sched_methods="mt mdp mdpcd"
+    key_methods="grpo mt mdp mdpcd"
+else
+    methods=(grpo mt da pt dapt mdp mth mdph)
+    sched_methods="mt mdp"
+    key_methods="grpo mt mdp mdph"
+fi
 declare -A pretty=([grpo]=GRPO [mt]=MT-GRPO [da]=DA-GRPO [pt]=PT-GRPO [dapt]=DA-PT-GRPO
-    [mdp]=MDP-GRPO [mth]=MT-GRPO-hot [mdph]=MDP-GRPO-hot [mdpc]="MDP-GRPO + verbosity <= 0.1")
+    [mdp]=MDP-GRPO [mth]=MT-GRPO-hot [mdph]=MDP-GRPO-hot [mdpc]="MDP-GRPO + verbosity <= 0.1"
+    [daptc]=DA-PT-GRPO-code [akl]=AKL-GRPO [mdpcd]=MDP-GRPO-code)
+# (names without spaces: the by-C plot splits its list of names on them)
+[ "$profile" = paper ] && pretty[dapt]=DA-PT-GRPO-paper && pretty[mdp]=MDP-GRPO-paper
 declare -A temps=([4]="0.1,0.4,0.7,1.0" [8]="0.1,0.23,0.36,0.49,0.61,0.74,0.87,1.0")
 declare -A hot=([4]="0.8,1.0,1.2,1.4" [8]="0.8,0.89,0.97,1.06,1.14,1.23,1.31,1.4")
 method_args() { # METHOD G
     local t="--set stabilisers.temperatures=${temps[$2]}" da="--set stabilisers.dual_anchor=true"
     local pt="--set stabilisers.prospect=true" kl="--set stabilisers.asym_kl=true"
-    local th="--set stabilisers.temperatures=${hot[$2]}"
+    local th="--set stabilisers.temperatures=${hot[$2]}" code="--set stabilisers.anchor=code"
     case $1 in
     grpo) echo "" ;;
     mt) echo "$t" ;;
@@ -122,6 +165,9 @@ method_args() { # METHOD G
     mth) echo "$th" ;;
     mdph) echo "$th $da $pt $kl" ;;
     mdpc) echo "$t $da $pt $kl --set train.estimator=scalarized_advantages --set constraints.verbosity=0.1" ;;
+    daptc) echo "$da $pt $code" ;;
+    akl) echo "$kl" ;;
+    mdpcd) echo "$t $da $pt $kl $code" ;;
     esac
 }
 
@@ -135,6 +181,7 @@ for G in 4 8; do
     done
 done
 for s in $(seq 1 "$seeds"); do
+    [ "$profile" = paper ] && break
     plan+=("g8-mdpc-s$s|--set train.group_size=8 --set train.groups=$((per_iter / 8)) --set run.seed=$s $(method_args mdpc 8)")
 done
 
@@ -283,8 +330,8 @@ E="$out/runs"
         echo "episodes with a negative advantage; over the last quarter of the iterations: the"
         echo "zero-variance groups and the two kinds of them, every member meeting the whole"
         echo "prompt (\"all met\") or none meeting any constraint (\"none met\"); the rest share one"
-        echo "partial score. Last iteration: the k3 KL estimate to the reference (only the MDP-GRPO"
-        echo "runs have a KL term; 0 elsewhere) and the policy entropy."
+        echo "partial score. Last iteration: the k3 KL estimate to the reference (0 where no KL"
+        echo "term is on) and the policy entropy."
         echo
         echo "| method | train reward | adv < 0 | zero-var (last ¼) | all met | none met | k3 KL (last) | entropy (last) |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -295,41 +342,54 @@ E="$out/runs"
                 "$(cell "$p" csv RUN tail:frac_groups_all_zero) | $(cell "$p" csv RUN last:kl) | $(cell "$p" csv RUN last:entropy) |"
         done
         echo
-        echo "### G = $G: training reward by sampling temperature (mean over iterations)"
-        echo
-        for sched in temps hot; do
-            if [ $sched = temps ]; then pair="mt mdp"; IFS=, read -r -a tl <<<"${temps[$G]}"
-            else pair="mth mdph"; IFS=, read -r -a tl <<<"${hot[$G]}"; fi
-            head="| method"
-            sep="|---"
-            for t in "${tl[@]}"; do head="$head | τ=$t"; sep="$sep|---:"; done
-            echo "$head |"
-            echo "$sep|"
-            for m in $pair; do
-                row="| ${pretty[$m]}"
-                for t in "${tl[@]}"; do
-                    col="reward_t$(awk -v t="$t" 'BEGIN { printf "%g", t }')"
-                    row="$row | $(cell "g$G-$m" csv RUN "mean:$col")"
-                done
-                echo "$row |"
-            done
+        for what in reward adv; do
+            if [ $what = reward ]; then
+                echo "### G = $G: training reward by sampling temperature (mean over iterations)"
+            else
+                echo "### G = $G: mean advantage by sampling temperature slot (mean over iterations)"
+                echo
+                echo "The advantage each member slot received (\`adv_t<τ>\` in metrics.csv): under plain"
+                echo "GRPO every slot averages 0; a schedule that favours some slots shows here."
+            fi
             echo
+            scheds="temps hot"
+            [ "$profile" = paper ] && scheds="temps"
+            for sched in $scheds; do
+                if [ $sched = temps ]; then pair=$sched_methods; IFS=, read -r -a tl <<<"${temps[$G]}"
+                else pair="mth mdph"; IFS=, read -r -a tl <<<"${hot[$G]}"; fi
+                head="| method"
+                sep="|---"
+                for t in "${tl[@]}"; do head="$head | τ=$t"; sep="$sep|---:"; done
+                echo "$head |"
+                echo "$sep|"
+                for m in $pair; do
+                    row="| ${pretty[$m]}"
+                    for t in "${tl[@]}"; do
+                        col="${what}_t$(awk -v t="$t" 'BEGIN { printf "%g", t }')"
+                        row="$row | $(cell "g$G-$m" csv RUN "mean:$col")"
+                    done
+                    echo "$row |"
+                done
+                echo
+            done
         done
     done
-    echo "## MDP-GRPO composed with Constrained GRPO (G = 8)"
-    echo
-    echo "MDP-GRPO with the verbosity cost (text longer than 8 tokens) enforced at 0.1 through"
-    echo "scalarized advantages and softmax multipliers, against MDP-GRPO without it."
-    echo
-    echo "| run | HSR greedy | SSR greedy | verbosity (sampled) | verbosity (train, last ¼) | λ verbosity (last) |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    for m in mdp mdpc; do
-        p="g8-$m"
-        lam="–"
-        [ $m = mdpc ] && lam=$(cell "$p" csv RUN last:verbosity_lambda)
-        echo "| ${pretty[$m]} | $(cell "$p" num "$E/RUN/eval-greedy.json" hsr) | $(cell "$p" num "$E/RUN/eval-greedy.json" ssr) |" \
-            "$(cell "$p" num "$E/RUN/eval.json" verbosity) | $(cell "$p" csv RUN tail:verbosity_rate) | $lam |"
-    done
+    if [ "$profile" != paper ]; then # the composed runs belong to the default profile
+        echo "## MDP-GRPO composed with Constrained GRPO (G = 8)"
+        echo
+        echo "MDP-GRPO with the verbosity cost (text longer than 8 tokens) enforced at 0.1 through"
+        echo "scalarized advantages and softmax multipliers, against MDP-GRPO without it."
+        echo
+        echo "| run | HSR greedy | SSR greedy | verbosity (sampled) | verbosity (train, last ¼) | λ verbosity (last) |"
+        echo "|---|---:|---:|---:|---:|---:|"
+        for m in mdp mdpc; do
+            p="g8-$m"
+            lam="–"
+            [ $m = mdpc ] && lam=$(cell "$p" csv RUN last:verbosity_lambda)
+            echo "| ${pretty[$m]} | $(cell "$p" num "$E/RUN/eval-greedy.json" hsr) | $(cell "$p" num "$E/RUN/eval-greedy.json" ssr) |" \
+                "$(cell "$p" num "$E/RUN/eval.json" verbosity) | $(cell "$p" csv RUN tail:verbosity_rate) | $lam |"
+        done
+    fi
 } >"$tables"
 
 # ---------------------------------------------------------------------------- plots
@@ -346,7 +406,7 @@ for G in 4 8; do
     plots+=("${made[@]}")
     # The same for four methods only, easier to read (these go to the docs).
     args=()
-    for m in grpo mt mdp mdph; do
+    for m in $key_methods; do
         mapfile -t r < <(runs_of "g$G-$m")
         args+=(--group "${pretty[$m]}" "${r[@]}")
     done
@@ -380,9 +440,11 @@ for p in "${plots[@]}"; do
 done
 if [ -n "$docs" ]; then
     mkdir -p "$docs"
+    prefix=instruct
+    [ "$profile" = paper ] && prefix=instruct-paper
     for G in 4 8; do
-        for f in hsr frac_zero_std_reward; do cp "$out/plots/g$G-key/$f.png" "$docs/instruct-g$G-$f.png"; done
-        cp "$out/plots/hsr_by_c_g$G.png" "$docs/instruct-g$G-hsr-by-c.png"
+        for f in hsr frac_zero_std_reward; do cp "$out/plots/g$G-key/$f.png" "$docs/$prefix-g$G-$f.png"; done
+        cp "$out/plots/hsr_by_c_g$G.png" "$docs/$prefix-g$G-hsr-by-c.png"
     done
 fi
 
