@@ -22,20 +22,21 @@ Run it again to resume: finished runs are skipped.
   --jobs N         training runs at once (default 3; a run waits on its actor more than it
                    computes, so 3 fit on 2 cores)
   --docs DIR       also copy the main plots there as instruct-*.png (e.g. docs/img;
-                   instruct-paper-*.png with --profile paper)
+                   instruct-PROFILE-*.png with --profile paper or long)
   --profile NAME   default: configs/instruct.ini, methods GRPO, MT, DA, PT, DA-PT, MDP-GRPO
                    and the hot variants, MDP-GRPO with a verbosity constraint;
                    paper: configs/instruct-paper.ini (one optimiser step per batch, base KL
                    0.01, top-p 0.9) warm-started from a 25-iteration GRPO run on
                    configs/instruct.ini (trained first, as out/warm), methods GRPO, MT,
                    DA-PT and MDP-GRPO each with the paper's and the code's anchor, and the
-                   asymmetric KL alone
+                   asymmetric KL alone; long: configs/instruct-long.ini (64-token texts, 26
+                   letters, all-or-nothing reward), the paper profile's methods
   --smoke          a quick check of the pipeline: 1 seed, 5 small iterations, 60 prompts;
                    starts over every time (removes the output directory's runs)
   -h, --help       this help
 
 Full study: 85 training runs (about 12 s each), about 6 minutes on an idle 2-core machine;
---profile paper: 70 runs and the warm start.
+--profile paper: 70 runs and the warm start; --profile long: 70 runs of about 20 s.
 EOF
 }
 
@@ -90,7 +91,8 @@ command -v gnuplot >/dev/null || {
 case $profile in
 default) config="$repo/configs/instruct.ini" ;;
 paper) config="$repo/configs/instruct-paper.ini" ;;
-*) echo "instruct_study: unknown profile '$profile' (hint: default or paper)" >&2; exit 2 ;;
+long) config="$repo/configs/instruct-long.ini" ;;
+*) echo "instruct_study: unknown profile '$profile' (hint: default, paper or long)" >&2; exit 2 ;;
 esac
 [ -r "$config" ] || { echo "instruct_study: $config not found" >&2; exit 1; }
 
@@ -135,7 +137,7 @@ fi
 # The paper profile: each anchor form (stabilisers.anchor = paper | code), the asymmetric KL
 # alone; schedule pairs: the methods whose training reward and advantage by temperature slot
 # are tabled; key: the methods of the docs' plots.
-if [ "$profile" = paper ]; then
+if [ "$profile" != default ]; then
     methods=(grpo mt dapt daptc akl mdp mdpcd)
     sched_methods="mt mdp mdpcd"
     key_methods="grpo mt mdp mdpcd"
@@ -148,7 +150,7 @@ declare -A pretty=([grpo]=GRPO [mt]=MT-GRPO [da]=DA-GRPO [pt]=PT-GRPO [dapt]=DA-
     [mdp]=MDP-GRPO [mth]=MT-GRPO-hot [mdph]=MDP-GRPO-hot [mdpc]="MDP-GRPO + verbosity <= 0.1"
     [daptc]=DA-PT-GRPO-code [akl]=AKL-GRPO [mdpcd]=MDP-GRPO-code)
 # (names without spaces: the by-C plot splits its list of names on them)
-[ "$profile" = paper ] && pretty[dapt]=DA-PT-GRPO-paper && pretty[mdp]=MDP-GRPO-paper
+[ "$profile" != default ] && pretty[dapt]=DA-PT-GRPO-paper && pretty[mdp]=MDP-GRPO-paper
 declare -A temps=([4]="0.1,0.4,0.7,1.0" [8]="0.1,0.23,0.36,0.49,0.61,0.74,0.87,1.0")
 declare -A hot=([4]="0.8,1.0,1.2,1.4" [8]="0.8,0.89,0.97,1.06,1.14,1.23,1.31,1.4")
 method_args() { # METHOD G
@@ -181,7 +183,7 @@ for G in 4 8; do
     done
 done
 for s in $(seq 1 "$seeds"); do
-    [ "$profile" = paper ] && break
+    [ "$profile" != default ] && break
     plan+=("g8-mdpc-s$s|--set train.group_size=8 --set train.groups=$((per_iter / 8)) --set run.seed=$s $(method_args mdpc 8)")
 done
 
@@ -353,7 +355,7 @@ E="$out/runs"
             fi
             echo
             scheds="temps hot"
-            [ "$profile" = paper ] && scheds="temps"
+            [ "$profile" != default ] && scheds="temps"
             for sched in $scheds; do
                 if [ $sched = temps ]; then pair=$sched_methods; IFS=, read -r -a tl <<<"${temps[$G]}"
                 else pair="mth mdph"; IFS=, read -r -a tl <<<"${hot[$G]}"; fi
@@ -374,7 +376,7 @@ E="$out/runs"
             done
         done
     done
-    if [ "$profile" != paper ]; then # the composed runs belong to the default profile
+    if [ "$profile" = default ]; then # the composed runs belong to the default profile
         echo "## MDP-GRPO composed with Constrained GRPO (G = 8)"
         echo
         echo "MDP-GRPO with the verbosity cost (text longer than 8 tokens) enforced at 0.1 through"
@@ -441,7 +443,7 @@ done
 if [ -n "$docs" ]; then
     mkdir -p "$docs"
     prefix=instruct
-    [ "$profile" = paper ] && prefix=instruct-paper
+    [ "$profile" != default ] && prefix=instruct-$profile
     for G in 4 8; do
         for f in hsr frac_zero_std_reward; do cp "$out/plots/g$G-key/$f.png" "$docs/$prefix-g$G-$f.png"; done
         cp "$out/plots/hsr_by_c_g$G.png" "$docs/$prefix-g$G-hsr-by-c.png"
