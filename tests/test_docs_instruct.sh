@@ -5,12 +5,7 @@
 # letters and strict; the warm start, then configs/instruct-paper.ini, which starts from it
 # (runs/instruct-warm), one optimiser step per batch, base KL 0.01, top-p 0.9; cgrpo eval
 # --greedy on both.
-set -euo pipefail
-cgrpo=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh" "$@"
 doc=$src/docs/results-instruct.md
 for cmd in 'cgrpo train --config configs/instruct-long.ini' \
     'cgrpo train --config configs/instruct.ini --set run.iterations=25 --run-dir runs/instruct-warm' \

@@ -3,12 +3,7 @@
 # (cgrpo train --config configs/gridworld_map_file.ini, 2 iterations here): the map comes from
 # configs/maps/wall_of_lava.map, relative to the config file, and the run's config.ini carries
 # its rows as [gridworld] map (no map_file), so a resume or a remote actor needs no file.
-set -euo pipefail
-cgrpo=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh" "$@"
 grep -qF 'cgrpo train --config configs/gridworld_map_file.ini' "$src/docs/simulators.md" ||
     fail "docs/simulators.md no longer gives the command"
 (cd "$src" && "$cgrpo" train --config configs/gridworld_map_file.ini --no-progress \

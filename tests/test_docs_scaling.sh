@@ -4,12 +4,7 @@
 # with short settings appended (2 actor counts, B = 4, 2 updates): each count gets a row
 # (none "not measured"), one progress line, no learner log lines and no gnuplot warnings, and
 # the CSV and plot are written.
-set -euo pipefail
-cgrpo=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh" "$@"
 cmds=$(awk '/^ *```/ {code = !code; next}
             code { line = (cont ? line " " : "") $0; cont = sub(/\\$/, "", line)
                    if (!cont) { if (line ~ /cgrpo scaling /) print line; line = "" } }' \

@@ -5,12 +5,7 @@
 #     cgrpo train --config configs/cartpole_safe.ini
 # run in a copy of the files it uses (so the source tree stays clean), with the build's cgrpo
 # and a few iterations. Checks the plugin was built by the Makefile and trained on.
-set -euo pipefail
-cgrpo=$1
-src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/test_lib.sh" "$@"
 mkdir -p "$tmp/actor/sim/examples" "$tmp/actor/sim/include" "$tmp/configs"
 cp -r "$src/actor/sim/examples/cartpole_safe" "$tmp/actor/sim/examples/"
 rm -f "$tmp/actor/sim/examples/cartpole_safe/libcartpole_safe.so"
