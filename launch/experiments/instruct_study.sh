@@ -36,7 +36,8 @@ Run it again to resume: finished runs are skipped.
   -h, --help       this help
 
 Full study: 85 training runs (about 12 s each), about 6 minutes on an idle 2-core machine;
---profile paper: 70 runs and the warm start; --profile long: 70 runs of about 20 s.
+--profile paper: 70 runs and the warm start; --profile long: 70 runs of about a minute
+(22 minutes with 3 jobs).
 EOF
 }
 
