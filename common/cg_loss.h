@@ -36,7 +36,8 @@ typedef void (*cg_minibatch_fill_fn)(const cg_minibatch_t *mb, int32_t r0, int32
 struct cg_minibatch {
     int32_t n;                 /* steps */
     const float *obs;          /* (n, obs_dim) */
-    const int32_t *action;     /* (n) */
+    const int32_t *action;     /* (n) categorical head: the action's index */
+    const float *action_f;     /* (n, action_dim) Gaussian head: the unclipped sample; else NULL */
     const float *logp_old;     /* (n) behaviour log-prob at temperature 1 */
     const float *adv;          /* (n) advantage of the step's episode */
     const float *weight;       /* (n) w_i above */
@@ -84,6 +85,14 @@ typedef struct {
  * d loss / d logits. stats may be NULL. */
 void cg_loss_compute(const float *logits, int32_t n_actions, const cg_minibatch_t *mb,
                      const cg_loss_config_t *cfg, float *dlogits, cg_loss_stats_t *stats);
+
+/* The same loss for a diagonal Gaussian head (cg_policy.h): mean (n, dim) from the network,
+ * log_std (dim) the head's state-independent log-std, mb->action_f the actions. Writes dmean
+ * (n, dim) = d loss / d mean and adds d loss / d log_std to dlog_std (dim; the caller zeroes
+ * it; the gradient of the bounded log-std, before the bound's own). stats may be NULL. */
+void cg_loss_gaussian_compute(const float *mean, const float *log_std, int32_t dim,
+                              const cg_minibatch_t *mb, const cg_loss_config_t *cfg, float *dmean,
+                              double *dlog_std, cg_loss_stats_t *stats);
 
 #ifdef __cplusplus
 }

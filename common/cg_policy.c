@@ -475,3 +475,40 @@ int32_t cg_policy_sample_top_p(const float *logits, int32_t n_actions, float tem
     }
     return action;
 }
+
+/* 0.5 log(2 pi) */
+#define S_HALF_LOG_2PI 0.91893853320467274178
+
+double cg_policy_gaussian_logp(const float *mean, const float *log_std, int32_t dim, const float *a)
+{
+    CG_ASSERT(mean && log_std && a && dim >= 1);
+    double logp = 0.0;
+    for (int32_t d = 0; d < dim; d++) {
+        const double ls = cg_policy_log_std_bound(log_std[d]);
+        const double z = ((double)a[d] - (double)mean[d]) * exp(-ls);
+        logp -= 0.5 * z * z + ls + S_HALF_LOG_2PI;
+    }
+    return logp;
+}
+
+double cg_policy_gaussian_entropy(const float *log_std, int32_t dim)
+{
+    CG_ASSERT(log_std && dim >= 1);
+    double h = 0.0;
+    for (int32_t d = 0; d < dim; d++)
+        h += (double)cg_policy_log_std_bound(log_std[d]) + S_HALF_LOG_2PI + 0.5;
+    return h;
+}
+
+void cg_policy_gaussian_sample(const float *mean, const float *log_std, int32_t dim,
+                               float temperature, cg_rng_t *rng, float *action, float *logp1)
+{
+    CG_ASSERT(mean && log_std && action && dim >= 1 && temperature > 0.0f);
+    const double scale = sqrt((double)temperature);
+    for (int32_t d = 0; d < dim; d++) {
+        const double sigma = exp((double)cg_policy_log_std_bound(log_std[d]));
+        action[d] = (float)((double)mean[d] + sigma * scale * cg_rng_normal(rng));
+    }
+    if (logp1)
+        *logp1 = (float)cg_policy_gaussian_logp(mean, log_std, dim, action);
+}

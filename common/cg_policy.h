@@ -77,6 +77,34 @@ int32_t cg_policy_sample(const float *logits, int32_t n_actions, float temperatu
 int32_t cg_policy_sample_top_p(const float *logits, int32_t n_actions, float temperature,
                                float top_p, int32_t *order, cg_rng_t *rng, float *logp1);
 
+/* ---- the diagonal Gaussian head (continuous actions) ----
+ * An action is a vector of dim floats, a ~ N(mean, diag(sigma^2)), mean from the network and
+ * log sigma a learned state-independent vector, bounded to [CG_POLICY_LOG_STD_MIN,
+ * CG_POLICY_LOG_STD_MAX] where it is used (no gradient beyond, as torch.clamp). A sample at
+ * temperature tau has sigma sqrt(tau) (the variance scales with tau, as the logits' softmax
+ * sharpens with it); log-probs are always taken at tau = 1 of the unclipped sample (the
+ * simulator clips actions to its bounds; PPO implementations do the same). */
+#define CG_POLICY_LOG_STD_MIN (-5.0f)
+#define CG_POLICY_LOG_STD_MAX 2.0f
+
+/* log sigma_d = log_std[d] bounded to the range above. */
+static inline float cg_policy_log_std_bound(float log_std)
+{
+    return log_std < CG_POLICY_LOG_STD_MIN   ? CG_POLICY_LOG_STD_MIN
+           : log_std > CG_POLICY_LOG_STD_MAX ? CG_POLICY_LOG_STD_MAX
+                                             : log_std;
+}
+/* log N(a; mean, diag(exp(2 log_std))) summed over dim, in double; log_std as bounded. */
+double cg_policy_gaussian_logp(const float *mean, const float *log_std, int32_t dim,
+                               const float *a);
+/* Entropy of that Gaussian: sum_d (log_std_d + 0.5 log(2 pi e)). */
+double cg_policy_gaussian_entropy(const float *log_std, int32_t dim);
+/* Samples action (dim) = mean + exp(log_std) sqrt(temperature) eps, eps ~ N(0, I) from rng
+ * (dim normal draws, in order); temperature > 0. Writes the sample's log-prob at temperature
+ * 1 to *logp1 if non-NULL. */
+void cg_policy_gaussian_sample(const float *mean, const float *log_std, int32_t dim,
+                               float temperature, cg_rng_t *rng, float *action, float *logp1);
+
 #ifdef __cplusplus
 }
 #endif
