@@ -382,7 +382,7 @@ bool cg_msg_decode_batch_fast(const uint8_t *data, size_t len, const cg_msg_caps
 {
     memset(msg, 0, sizeof *msg);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    s_span_t body;
+    s_span_t body = {data, data}; /* set by s_envelope; initialised for GCC -O2's sake */
     if (!s_envelope((s_span_t){data, data + len}, run_id, msg, &body))
         goto declined;
     msg->type = CG_MSG_GROUPS; /* from here cg_msg_free frees what was built */
