@@ -349,6 +349,7 @@ static cg_status_t s_send_hello(cg_actor_t *self, int fresh)
     }
     s_copy_str(h->token, sizeof h->token, self->token);
     h->credits = !self->flood;  /* follows credit grants (the learner decides: Welcome) */
+    h->continuous_ok = 1;       /* a Gaussian head drives continuous simulators */
     h->session = self->session; /* a reconnect: proves it is the same actor */
     self->t_hello = (1e3 * cg_os_now());
     cg_status_t rc = cg_transport_send(self->dealer, NULL, 0, &msg);
@@ -546,6 +547,7 @@ static cg_status_t s_build(cg_actor_t *self, const cg_msg_welcome_t *w)
     if (w->n_hidden >= 0 && w->n_hidden <= CG_MAX_LAYERS)
         memcpy(self->shape.hidden, w->hidden, (size_t)w->n_hidden * sizeof(int32_t));
     self->shape.activation = (cg_activation_t)w->activation;
+    self->shape.head = (cg_head_t)w->head;
     self->policy = cg_policy_new(&self->shape, 0);
     if (!self->policy || (int64_t)cg_policy_n_params(self->policy) != w->n_params) {
         CG_ERROR("the welcome's policy shape is invalid or does not match its %lld parameters "
@@ -582,7 +584,7 @@ static int s_run_changed(const cg_actor_t *self, const cg_msg_welcome_t *w)
         self->seed != w->seed || self->group_size != w->group_size ||
         self->n_temps != w->n_temperatures || self->shape.obs_dim != w->obs_dim ||
         self->shape.n_actions != w->n_actions || self->shape.n_hidden != w->n_hidden ||
-        (int32_t)self->shape.activation != w->activation)
+        (int32_t)self->shape.activation != w->activation || (int32_t)self->shape.head != w->head)
         return 1;
     for (int32_t l = 0; l < w->n_hidden && l < CG_MAX_LAYERS; l++)
         if (self->shape.hidden[l] != w->hidden[l])

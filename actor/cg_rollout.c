@@ -39,11 +39,13 @@ struct cg_rollout {
     cg_policy_t *policy; /* borrowed */
     cg_sim_info_t info;
     int32_t m, g, obs_dim, n_actions, n_costs;
-    float *temps;      /* (G) member temperatures */
-    float top_p;       /* nucleus sampling; 1 = off */
-    int32_t *order;    /* (n_actions) the nucleus sampler's scratch */
-    cg_rng_t seed_rng; /* draws each group's init_seed */
-    cg_rng_t *rng;     /* (M) per-instance sampling */
+    int32_t continuous;   /* a Gaussian head driving a continuous simulator */
+    const float *log_std; /* continuous: the policy's log-std (in its arena) */
+    float *temps;         /* (G) member temperatures */
+    float top_p;          /* nucleus sampling; 1 = off */
+    int32_t *order;       /* (n_actions) the nucleus sampler's scratch */
+    cg_rng_t seed_rng;    /* draws each group's init_seed */
+    cg_rng_t *rng;        /* (M) per-instance sampling */
     uint64_t version;
     int64_t budget; /* groups that may still start; -1 = unlimited */
 
@@ -52,6 +54,7 @@ struct cg_rollout {
     float *inst_obs;      /* (M, obs_dim) current observation of each instance */
     int32_t *run_idx;     /* (M) running instances of this step */
     int32_t *actions;     /* (M) their actions, in run_idx order */
+    float *actions_f;     /* continuous: (M, n_actions) their actions, in run_idx order */
     uint8_t *done;        /* (M) their end flags, in run_idx order */
     float *batch_obs;     /* (M, obs_dim) gathered observations */
     float *logits;        /* (M, n_actions) */
@@ -110,6 +113,14 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
             cg_sim_name(sim), info->obs_dim, info->n_actions, shape->obs_dim, shape->n_actions);
         return NULL;
     }
+    if (!info->continuous != (shape->head == CG_HEAD_CATEGORICAL)) {
+        snprintf(err, errlen,
+                 "simulator %s takes %s actions, the policy has a %s head (hint: [policy] "
+                 "head = auto)",
+                 cg_sim_name(sim), info->continuous ? "continuous" : "discrete",
+                 shape->head == CG_HEAD_GAUSSIAN ? "gaussian" : "categorical");
+        return NULL;
+    }
     if (info->n_costs < 0 || info->n_costs > CG_MAX_COSTS) {
         snprintf(err, errlen, "simulator %s reports %d costs, at most %d are supported",
                  cg_sim_name(sim), info->n_costs, CG_MAX_COSTS);
@@ -125,6 +136,9 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
     self->obs_dim = info->obs_dim;
     self->n_actions = info->n_actions;
     self->n_costs = info->n_costs;
+    self->continuous = info->continuous;
+    if (self->continuous)
+        self->log_std = cg_policy_params(policy) + cg_policy_shape_log_std_offset(shape);
     self->top_p = opts->top_p > 0.0f && opts->top_p < 1.0f ? opts->top_p : 1.0f;
     self->order = cg_calloc((size_t)self->n_actions, sizeof *self->order);
     self->temps = cg_calloc((size_t)self->g, sizeof *self->temps);
@@ -147,6 +161,8 @@ cg_rollout_t *cg_rollout_new(cg_sim_t *sim, cg_policy_t *policy, const cg_rollou
     self->inst_obs = cg_calloc((size_t)m * d, sizeof(float));
     self->run_idx = cg_calloc((size_t)m, sizeof *self->run_idx);
     self->actions = cg_calloc((size_t)m, sizeof *self->actions);
+    if (self->continuous)
+        self->actions_f = cg_calloc((size_t)m * (size_t)self->n_actions, sizeof(float));
     self->done = cg_calloc((size_t)m, sizeof *self->done);
     self->batch_obs = cg_calloc((size_t)m * d, sizeof(float));
     self->logits = cg_calloc((size_t)m * (size_t)self->n_actions, sizeof(float));
@@ -159,6 +175,7 @@ static void s_group_destroy(s_group_t *grp, int32_t g)
     for (int32_t j = 0; j < g; j++) {
         free(grp->ep[j].obs);
         free(grp->ep[j].action);
+        free(grp->ep[j].action_f);
         free(grp->ep[j].logp);
     }
     free(grp->ep);
@@ -182,6 +199,7 @@ void cg_rollout_destroy(cg_rollout_t **self_p)
     free(self->batch_obs);
     free(self->run_idx);
     free(self->actions);
+    free(self->actions_f);
     free(self->order);
     free(self->done);
     free(self->inst_obs);
@@ -258,7 +276,11 @@ static void s_reserve(cg_rollout_t *self, s_group_t *grp, int32_t j, int32_t ste
         cap *= 2;
     cg_msg_episode_t *ep = &grp->ep[j];
     ep->obs = cg_realloc(ep->obs, (size_t)cap * (size_t)self->obs_dim, sizeof(float));
-    ep->action = cg_realloc(ep->action, (size_t)cap, sizeof(int32_t));
+    if (self->continuous)
+        ep->action_f =
+            cg_realloc(ep->action_f, (size_t)cap * (size_t)self->n_actions, sizeof(float));
+    else
+        ep->action = cg_realloc(ep->action, (size_t)cap, sizeof(int32_t));
     ep->logp = cg_realloc(ep->logp, (size_t)cap, sizeof(float));
     grp->cap[j] = cap;
 }
@@ -360,19 +382,29 @@ int32_t cg_rollout_step(cg_rollout_t *self)
         s_reserve(self, grp, j, t + 1);
         memcpy(ep->obs + (size_t)t * d, self->batch_obs + (size_t)k * d, d * sizeof(float));
         float logp1 = 0.0f;
-        int32_t action =
-            cg_policy_sample_top_p(self->logits + (size_t)k * a, self->n_actions, ep->temperature,
-                                   self->top_p, self->order, &self->rng[i], &logp1);
-        ep->action[t] = action;
+        if (self->continuous) {
+            float *act = ep->action_f + (size_t)t * a;
+            cg_policy_gaussian_sample(self->logits + (size_t)k * a, self->log_std, self->n_actions,
+                                      ep->temperature, &self->rng[i], act, &logp1);
+            memcpy(self->actions_f + (size_t)k * a, act, a * sizeof(float));
+        } else {
+            int32_t action = cg_policy_sample_top_p(self->logits + (size_t)k * a, self->n_actions,
+                                                    ep->temperature, self->top_p, self->order,
+                                                    &self->rng[i], &logp1);
+            ep->action[t] = action;
+            self->actions[k] = action;
+        }
         ep->logp[t] = logp1;
         ep->length = t + 1;
-        self->actions[k] = action;
         if (self->version < grp->version)
             grp->version = self->version;
         self->stats.steps++;
     }
-    cg_status_t rc =
-        cg_sim_step_batch(self->sim, n, self->run_idx, self->actions, self->inst_obs, self->done);
+    cg_status_t rc = self->continuous
+                         ? cg_sim_step_batch_continuous(self->sim, n, self->run_idx,
+                                                        self->actions_f, self->inst_obs, self->done)
+                         : cg_sim_step_batch(self->sim, n, self->run_idx, self->actions,
+                                             self->inst_obs, self->done);
     if (rc != CG_OK)
         return rc;
     int32_t finished = 0;
@@ -405,7 +437,8 @@ static size_t s_group_bytes(const cg_rollout_t *self, const s_group_t *grp)
     size_t bytes = 32;
     for (int32_t j = 0; j < self->g; j++)
         bytes += 64 + 5 * (size_t)self->n_costs +
-                 (size_t)grp->ep[j].length * (4 * (size_t)self->obs_dim + 4 + 10);
+                 (size_t)grp->ep[j].length *
+                     (4 * (size_t)self->obs_dim + 4 * (size_t)self->n_actions + 4 + 10);
     return bytes;
 }
 
@@ -418,6 +451,7 @@ int32_t cg_rollout_take(cg_rollout_t *self, int32_t max_groups, size_t max_bytes
     out->n_costs = self->n_costs;
     out->obs_dim = self->obs_dim;
     out->n_actions = self->n_actions;
+    out->continuous = self->continuous;
     int32_t n = self->n_ready;
     if (max_groups > 0 && n > max_groups)
         n = max_groups;

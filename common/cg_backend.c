@@ -215,12 +215,14 @@ cg_status_t cg_backend_update(cg_backend_t *self, const cg_minibatch_t *mb,
                               const cg_loss_config_t *loss, cg_update_stats_t *stats)
 {
     CG_ASSERT(self);
-    if (!mb || !loss || mb->n <= 0 || !mb->obs || !mb->action || !mb->logp_old || !mb->adv ||
-        !mb->weight)
+    const int gaussian = self->shape.head == CG_HEAD_GAUSSIAN;
+    if (!mb || !loss || mb->n <= 0 || !mb->obs || (gaussian ? !mb->action_f : !mb->action) ||
+        !mb->logp_old || !mb->adv || !mb->weight)
         return CG_ERR_INVAL;
     /* An out-of-range action is bad input, not a broken invariant: CG_ERR_RANGE. Rows still
-     * to be filled are checked by the backend once it has filled them. */
-    if (!mb->fill && !cg_minibatch_actions_ok(mb, 0, mb->n, self->shape.n_actions))
+     * to be filled are checked by the backend once it has filled them. (A Gaussian head's
+     * actions are any finite floats: the decoder checked them.) */
+    if (!gaussian && !mb->fill && !cg_minibatch_actions_ok(mb, 0, mb->n, self->shape.n_actions))
         return CG_ERR_RANGE;
     cg_update_stats_t local;
     return self->ops->update(self->ctx, mb, loss, stats ? stats : &local);

@@ -1,11 +1,12 @@
 /* cg_backend_cpu: the reference backend. An update is exactly
  *   zero grad -> cg_policy_forward -> cg_loss_compute -> cg_policy_backward -> cg_adam_step
- * on host memory; other backends are tested against it. With T > 1 threads ([learner]
- * threads) the minibatch's rows are split into S fixed slices (up to S_SLICES_PER_THREAD per
- * thread, none under S_MIN_ROWS rows: a function of the row count and T alone); the threads
- * take the slices one at a time (cg_workers), each running a slice's gather, forward, loss
- * and backward into the slice's own gradient, and the gradients and loss sums are added in
- * slice order before the one Adam step: the result depends on T, never on timing, and a
+ * on host memory (a Gaussian head: cg_loss_gaussian_compute, whose log-std gradient goes to
+ * the arena's log_std, zero where the bound is active); other backends are tested against it. With
+ * T > 1 threads ([learner] threads) the minibatch's rows are split into S fixed slices (up to
+ * S_SLICES_PER_THREAD per thread, none under S_MIN_ROWS rows: a function of the row count and T
+ * alone); the threads take the slices one at a time (cg_workers), each running a slice's gather,
+ * forward, loss and backward into the slice's own gradient, and the gradients and loss sums are
+ * added in slice order before the one Adam step: the result depends on T, never on timing, and a
  * thread slowed down by the actors sharing its core takes fewer slices instead of holding
  * the others up. */
 #include <math.h>
@@ -30,6 +31,7 @@
 typedef struct {
     cg_policy_t *policy;     /* thread 0: the backend's; others: a copy of its weights */
     float *logits, *dlogits; /* (cap, n_actions) */
+    double *dlog_std;        /* (n_actions) a Gaussian head's log-std gradient */
     int32_t cap;
 } s_thread_t;
 
@@ -49,7 +51,9 @@ struct s_cpu {
     cg_adam_t *adam;
     size_t n_params;
     int32_t n_actions, obs_dim;
-    float *grad; /* (n_params) */
+    cg_head_t head;
+    size_t log_std_off; /* Gaussian head: log_std's place in the arena */
+    float *grad;        /* (n_params) */
     int32_t threads;
     s_thread_t *thread;    /* (threads) thread 0 borrows policy */
     cg_workers_t *workers; /* threads - 1 of them; NULL with one thread */
@@ -80,13 +84,16 @@ static void s_slice_run(void *arg, int32_t thread)
     const int32_t n = sl->r1 - sl->r0;
     const size_t r0 = (size_t)sl->r0;
     cg_minibatch_fill(mb, sl->r0, sl->r1); /* this slice's gather, on this thread */
-    sl->bad_action = mb->fill && !cg_minibatch_actions_ok(mb, sl->r0, sl->r1, self->n_actions);
+    const int gaussian = self->head == CG_HEAD_GAUSSIAN;
+    sl->bad_action =
+        !gaussian && mb->fill && !cg_minibatch_actions_ok(mb, sl->r0, sl->r1, self->n_actions);
     if (sl->bad_action)
         return;
     cg_minibatch_t part = {
         .n = n,
         .obs = mb->obs + r0 * (size_t)self->obs_dim,
-        .action = mb->action + r0,
+        .action = gaussian ? NULL : mb->action + r0,
+        .action_f = gaussian ? mb->action_f + r0 * (size_t)self->n_actions : NULL,
         .logp_old = mb->logp_old + r0,
         .adv = mb->adv + r0,
         .weight = mb->weight + r0,
@@ -96,7 +103,17 @@ static void s_slice_run(void *arg, int32_t thread)
     s_reserve(th, n, self->n_actions);
     memset(sl->grad, 0, self->n_params * sizeof(float));
     cg_policy_forward(th->policy, part.obs, n, th->logits);
-    cg_loss_compute(th->logits, self->n_actions, &part, self->loss, th->dlogits, &sl->stats);
+    if (!gaussian) {
+        cg_loss_compute(th->logits, self->n_actions, &part, self->loss, th->dlogits, &sl->stats);
+    } else {
+        const float *log_std = cg_policy_params(th->policy) + self->log_std_off;
+        memset(th->dlog_std, 0, (size_t)self->n_actions * sizeof *th->dlog_std);
+        cg_loss_gaussian_compute(th->logits, log_std, self->n_actions, &part, self->loss,
+                                 th->dlogits, th->dlog_std, &sl->stats);
+        for (int32_t d = 0; d < self->n_actions; d++) /* no gradient where the bound holds */
+            sl->grad[self->log_std_off + (size_t)d] =
+                cg_policy_log_std_bound(log_std[d]) == log_std[d] ? (float)th->dlog_std[d] : 0.0f;
+    }
     if (isfinite(sl->stats.loss))
         cg_policy_backward(th->policy, th->dlogits, n, sl->grad);
 }
@@ -206,6 +223,7 @@ static void s_threads_free(s_cpu_t *self)
             cg_policy_destroy(&th->policy);
         free(th->logits);
         free(th->dlogits);
+        free(th->dlog_std);
     }
     free(self->thread);
     self->thread = NULL;
@@ -231,8 +249,10 @@ static cg_status_t s_set_threads(void *ctx, int32_t threads, char *err, size_t e
     self->threads = threads;
     self->thread = cg_calloc((size_t)threads, sizeof *self->thread);
     const cg_policy_shape_t *shape = cg_policy_shape(self->policy);
-    for (int32_t t = 0; t < threads; t++)
+    for (int32_t t = 0; t < threads; t++) {
         self->thread[t].policy = t == 0 ? self->policy : cg_policy_new(shape, 0);
+        self->thread[t].dlog_std = cg_calloc((size_t)self->n_actions, sizeof(double));
+    }
     for (int32_t i = 0; i < S_MAX_SLICES; i++)
         self->slice[i].owner = self;
     self->slice[0].grad = self->grad;
@@ -301,6 +321,8 @@ void *cg_backend_cpu_new(const cg_policy_shape_t *shape, const cg_adam_config_t 
     self->n_params = cg_policy_n_params(self->policy);
     self->n_actions = shape->n_actions;
     self->obs_dim = shape->obs_dim;
+    self->head = shape->head;
+    self->log_std_off = cg_policy_shape_log_std_offset(shape);
     self->adam = cg_adam_new(self->n_params, adam);
     if (!self->adam) {
         if (err && errlen)

@@ -762,6 +762,12 @@ void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t
         err = scratch;
         errlen = sizeof(scratch);
     }
+    if (shape->head != CG_HEAD_CATEGORICAL) {
+        snprintf(err, errlen,
+                 "the CUDA backend has no Gaussian head yet (hint: [learner] device = cpu or "
+                 "auto for continuous actions)");
+        return NULL;
+    }
     if (s_device_count(why, sizeof(why)) == 0) {
         snprintf(err, errlen, "device=cuda requested but no CUDA device is available: %s " S_HINT,
                  why);

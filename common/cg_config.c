@@ -35,6 +35,7 @@ static const char *const s_ESTIMATORS[] = {"grpo", "scalarized_rewards", "scalar
                                            NULL};
 static const char *const s_MULT_KINDS[] = {"softmax", "projected", "pid", "fixed", NULL};
 static const char *const s_ACTIVATIONS[] = {"tanh", "relu", NULL};
+static const char *const s_HEADS[] = {"categorical", "gaussian", "auto", NULL};
 static const char *const s_DEVICES[] = {"auto", "cpu", "cuda", NULL};
 static const char *const s_OVERLAPS[] = {"auto", "on", "off", NULL};
 static const char *const s_ANCHORS[] = {"paper", "code", NULL};
@@ -42,6 +43,7 @@ static const char *const s_ANCHORS[] = {"paper", "code", NULL};
 _Static_assert(sizeof(cg_adv_estimator_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_mult_kind_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_activation_t) == sizeof(int), "enum stored as int");
+_Static_assert(sizeof(cg_head_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_device_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_overlap_t) == sizeof(int), "enum stored as int");
 _Static_assert(sizeof(cg_anchor_form_t) == sizeof(int), "enum stored as int");
@@ -109,6 +111,10 @@ const cg_config_key_t cg_config_keys[] = {
      .ihi = S_MAX_WIDTH,
      .note = "layer widths, empty = a linear policy"},
     K_ENUM("policy", "activation", activation, "tanh", s_ACTIVATIONS, NULL),
+    K_ENUM("policy", "head", head, "auto", s_HEADS,
+           "auto = categorical for discrete actions, gaussian for continuous ones"),
+    K_F32("policy", "log_std_init", log_std_init, "-0.5", -5.0, 2.0, 0,
+          "the Gaussian head's initial log standard deviation (bounded to [-5, 2] in use)"),
     K_F32("policy", "lr", lr, "3e-4", 0.0, 1.0, CG_KEY_LO_OPEN, NULL),
     K_F32("policy", "adam_beta1", adam_beta1, "0.9", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),
     K_F32("policy", "adam_beta2", adam_beta2, "0.999", 0.0, 1.0, CG_KEY_HI_OPEN, NULL),

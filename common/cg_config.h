@@ -55,6 +55,13 @@ typedef enum {
     CG_ACT_RELU = 1,
 } cg_activation_t;
 
+/* [policy] head: how the network's outputs become actions (cg_policy.h). */
+typedef enum {
+    CG_HEAD_CATEGORICAL = 0, /* softmax over discrete actions */
+    CG_HEAD_GAUSSIAN = 1,    /* diagonal Gaussian over an action vector */
+    CG_HEAD_AUTO = 2,        /* the simulator's kind of action decides */
+} cg_head_t;
+
 typedef enum {
     CG_DEVICE_AUTO = 0,
     CG_DEVICE_CPU = 1,
@@ -113,6 +120,8 @@ typedef struct {
     int32_t n_hidden; /* hidden = 64,64 */
     int32_t hidden[CG_MAX_LAYERS];
     cg_activation_t activation; /* activation = tanh */
+    cg_head_t head;             /* head = auto */
+    float log_std_init;         /* log_std_init = -0.5 (Gaussian head) */
     float lr;                   /* lr = 3e-4 */
     float adam_beta1;           /* adam_beta1 = 0.9 */
     float adam_beta2;           /* adam_beta2 = 0.999 */

@@ -26,7 +26,8 @@ typedef enum {
 typedef struct {
     char sim[CG_NAME_LEN]; /* the simulator's name, as actors report it in Hello */
     int32_t obs_dim;
-    int32_t n_actions;
+    int32_t n_actions;  /* discrete actions, or the length of a continuous action vector */
+    int32_t continuous; /* 1: actions are vectors of n_actions floats (a Gaussian head) */
     int32_t n_costs;
     char cost_names[CG_MAX_COSTS][CG_NAME_LEN];
     int32_t max_steps; /* longest episode */

@@ -259,7 +259,11 @@ static cg_status_t s_check_welcome(s_err_t *e, const Cgrpo__Welcome *w, const cg
                   w->hidden[l]);
     S_REQUIRE(e, w->activation == CG_ACT_TANH || w->activation == CG_ACT_RELU, CG_ERR_SHAPE,
               "welcome.activation: unknown value %d", w->activation);
+    S_REQUIRE(e, w->head == CG_HEAD_CATEGORICAL || w->head == CG_HEAD_GAUSSIAN, CG_ERR_SHAPE,
+              "welcome.head: unknown value %d (0 categorical, 1 gaussian)", w->head);
     int64_t want = s_policy_n_params(w->obs_dim, w->hidden, w->n_hidden, w->n_actions);
+    if (w->head == CG_HEAD_GAUSSIAN && want < INT64_MAX)
+        want += w->n_actions; /* the log-std after the MLP */
     S_REQUIRE(e, (int64_t)w->n_params == want, CG_ERR_SHAPE,
               "welcome.params: %zu floats, the policy shape needs %lld", w->n_params,
               (long long)want);
@@ -377,6 +381,9 @@ static cg_status_t s_batch_caps(s_err_t *e, const Cgrpo__GroupBatch *b, const cg
                       S_EP ".action: %zu over the cap %d", g, i, ep->n_action, caps->max_steps);
             S_REQUIRE(e, ep->n_logp <= max_steps, CG_ERR_TOOBIG, S_EP ".logp: %zu over the cap %d",
                       g, i, ep->n_logp, caps->max_steps);
+            S_REQUIRE(e, ep->n_action_vec <= max_steps * s_cap(caps->max_actions), CG_ERR_TOOBIG,
+                      S_EP ".action_vec: %zu floats over the cap %d x %d", g, i, ep->n_action_vec,
+                      caps->max_steps, caps->max_actions);
         }
     }
     return CG_OK;
@@ -411,12 +418,18 @@ static cg_status_t s_batch_shape(s_err_t *e, const Cgrpo__GroupBatch *b)
             S_REQUIRE(e, ep->n_obs == len * (size_t)b->obs_dim, CG_ERR_SHAPE,
                       S_EP ".obs: %zu floats, expected length x obs_dim = %zu", g, i, ep->n_obs,
                       len * (size_t)b->obs_dim);
-            S_REQUIRE(e, ep->n_action == len, CG_ERR_SHAPE,
-                      S_EP ".action: %zu values, expected length %d", g, i, ep->n_action,
-                      ep->length);
+            const size_t want_action = b->continuous ? 0 : len;
+            const size_t want_vec = b->continuous ? len * (size_t)b->n_actions : 0;
+            S_REQUIRE(e, ep->n_action == want_action, CG_ERR_SHAPE,
+                      S_EP ".action: %zu values, expected %zu (length %d, %s)", g, i, ep->n_action,
+                      want_action, ep->length, b->continuous ? "continuous" : "discrete");
+            S_REQUIRE(e, ep->n_action_vec == want_vec, CG_ERR_SHAPE,
+                      S_EP ".action_vec: %zu floats, expected %zu (length %d x n_actions %d, %s)",
+                      g, i, ep->n_action_vec, want_vec, ep->length, b->n_actions,
+                      b->continuous ? "continuous" : "discrete");
             S_REQUIRE(e, ep->n_logp == len, CG_ERR_SHAPE,
                       S_EP ".logp: %zu values, expected length %d", g, i, ep->n_logp, ep->length);
-            for (size_t t = 0; t < len; t++)
+            for (size_t t = 0; t < ep->n_action; t++)
                 S_REQUIRE(e, ep->action[t] >= 0 && ep->action[t] < b->n_actions, CG_ERR_SHAPE,
                           S_EP ".action[%zu]: %d outside [0, n_actions %d)", g, i, t, ep->action[t],
                           b->n_actions);
@@ -446,6 +459,9 @@ static cg_status_t s_batch_finite(s_err_t *e, const Cgrpo__GroupBatch *b)
                       k < ep->n_obs ? (double)ep->obs[k] : 0.0, (double)CG_MAX_ABS_OBS);
             k = s_find_nonfinite(ep->logp, ep->n_logp);
             S_REQUIRE(e, k == ep->n_logp, CG_ERR_NONFINITE, S_EP ".logp[%zu]: not finite", g, i, k);
+            k = s_find_nonfinite(ep->action_vec, ep->n_action_vec);
+            S_REQUIRE(e, k == ep->n_action_vec, CG_ERR_NONFINITE,
+                      S_EP ".action_vec[%zu]: not finite", g, i, k);
         }
     }
     return CG_OK;
@@ -453,6 +469,9 @@ static cg_status_t s_batch_finite(s_err_t *e, const Cgrpo__GroupBatch *b)
 
 static cg_status_t s_batch_range(s_err_t *e, const Cgrpo__GroupBatch *b)
 {
+    /* A log-probability is <= 0; a Gaussian head's log-density (log-std >= -5) at most 4.09
+     * per action dimension. */
+    const float max_logp = b->continuous ? CG_MSG_MAX_LOGP_PER_DIM * (float)b->n_actions : 0.0f;
     for (size_t g = 0; g < b->n_groups; g++) {
         const Cgrpo__Group *grp = b->groups[g];
         for (size_t i = 0; i < grp->n_episodes; i++) {
@@ -464,9 +483,10 @@ static cg_status_t s_batch_range(s_err_t *e, const Cgrpo__GroupBatch *b)
             S_REQUIRE(e, ep->temperature > 0.0f, CG_ERR_RANGE, S_EP ".temperature: %g, must be > 0",
                       g, i, (double)ep->temperature);
             for (size_t t = 0; t < ep->n_logp; t++)
-                S_REQUIRE(e, ep->logp[t] <= 0.0f, CG_ERR_RANGE,
-                          S_EP ".logp[%zu]: %g, a log-probability must be <= 0", g, i, t,
-                          (double)ep->logp[t]);
+                S_REQUIRE(e, ep->logp[t] <= max_logp, CG_ERR_RANGE,
+                          S_EP ".logp[%zu]: %g, a log-%s must be <= %g", g, i, t,
+                          (double)ep->logp[t], b->continuous ? "density" : "probability",
+                          (double)max_logp);
         }
     }
     return CG_OK;
@@ -496,6 +516,7 @@ static void s_take_hello(const Cgrpo__Hello *h, cg_msg_hello_t *out)
     out->credits = h->credits;
     out->session = h->session;
     out->relay = h->relay;
+    out->continuous_ok = h->continuous_ok;
 }
 
 static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
@@ -532,6 +553,7 @@ static void s_take_welcome(Cgrpo__Welcome *w, cg_msg_welcome_t *out)
     for (size_t k = 0; k < w->n_constraints; k++)
         out->constraints[k] = w->constraints[k];
     out->max_steps = w->max_steps;
+    out->head = w->head;
 }
 
 static void s_take_batch(Cgrpo__GroupBatch *b, cg_msg_groups_t *out)
@@ -543,6 +565,7 @@ static void s_take_batch(Cgrpo__GroupBatch *b, cg_msg_groups_t *out)
     out->n_costs = b->n_costs;
     out->obs_dim = b->obs_dim;
     out->n_actions = b->n_actions;
+    out->continuous = b->continuous;
     out->session = b->session;
     out->n_groups = (int32_t)b->n_groups;
     out->groups = cg_calloc(b->n_groups, sizeof *out->groups);
@@ -562,6 +585,7 @@ static void s_take_batch(Cgrpo__GroupBatch *b, cg_msg_groups_t *out)
             oe->temperature = ep->temperature;
             S_TAKE(oe->obs, ep->obs, ep->n_obs);
             S_TAKE(oe->action, ep->action, ep->n_action);
+            S_TAKE(oe->action_f, ep->action_vec, ep->n_action_vec);
             S_TAKE(oe->logp, ep->logp, ep->n_logp);
         }
     }
@@ -761,6 +785,7 @@ static cg_status_t s_put_hello(const cg_msg_hello_t *h, Cgrpo__Hello *pb)
     pb->credits = h->credits != 0;
     pb->session = h->session;
     pb->relay = h->relay != 0;
+    pb->continuous_ok = h->continuous_ok != 0;
     return CG_OK;
 }
 
@@ -782,6 +807,7 @@ static cg_status_t s_put_welcome(const cg_msg_welcome_t *w, Cgrpo__Welcome *pb,
     pb->n_constraints = (size_t)w->n_constraints;
     pb->constraints = S_BORROW(int32_t, w->constraints);
     pb->max_steps = w->max_steps;
+    pb->head = w->head;
     pb->activation_name = S_BORROW(char, w->activation == CG_ACT_RELU ? "relu" : "tanh");
     pb->layout = S_BORROW(char, "mlp");
     pb->actor_id = w->actor_id;
@@ -823,7 +849,9 @@ static cg_status_t s_put_batch(const cg_msg_groups_t *b, Cgrpo__GroupBatch *pb, 
             return CG_ERR_INVAL;
         for (size_t i = 0; i < gs; i++) {
             const cg_msg_episode_t *ep = &grp->episodes[i];
-            if (ep->length < 0 || (ep->length > 0 && (!ep->action || !ep->logp)) ||
+            if (ep->length < 0 ||
+                (ep->length > 0 &&
+                 (!(b->continuous ? (void *)ep->action_f : ep->action) || !ep->logp)) ||
                 (ep->length > 0 && b->obs_dim > 0 && !ep->obs))
                 return CG_ERR_INVAL;
         }
@@ -836,6 +864,7 @@ static cg_status_t s_put_batch(const cg_msg_groups_t *b, Cgrpo__GroupBatch *pb, 
     pb->n_costs = b->n_costs;
     pb->obs_dim = b->obs_dim;
     pb->n_actions = b->n_actions;
+    pb->continuous = b->continuous != 0;
     pb->session = b->session;
     if (n_groups == 0)
         return CG_OK;
@@ -862,8 +891,13 @@ static cg_status_t s_put_batch(const cg_msg_groups_t *b, Cgrpo__GroupBatch *pb, 
             pe->temperature = ep->temperature;
             pe->n_obs = (size_t)ep->length * (size_t)b->obs_dim;
             pe->obs = ep->obs;
-            pe->n_action = (size_t)ep->length;
-            pe->action = ep->action;
+            if (b->continuous) {
+                pe->n_action_vec = (size_t)ep->length * (size_t)b->n_actions;
+                pe->action_vec = ep->action_f;
+            } else {
+                pe->n_action = (size_t)ep->length;
+                pe->action = ep->action;
+            }
             pe->n_logp = (size_t)ep->length;
             pe->logp = ep->logp;
             pg->episodes[i] = pe;
@@ -1002,6 +1036,7 @@ void cg_msg_free(cg_msg_t *msg)
             for (int32_t i = 0; grp->episodes && i < b->group_size; i++) {
                 free(grp->episodes[i].obs);
                 free(grp->episodes[i].action);
+                free(grp->episodes[i].action_f);
                 free(grp->episodes[i].logp);
             }
             free(grp->episodes);

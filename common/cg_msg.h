@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define CG_PROTOCOL_VERSION 2u
+#define CG_PROTOCOL_VERSION 3u
 
 typedef enum {
     CG_MSG_NONE = 0,
@@ -30,6 +30,9 @@ typedef enum {
     CG_MSG_REFUSAL = 6,
 } cg_msg_type_t;
 
+/* The largest behaviour log-density per action dimension a continuous batch may carry: a
+ * Gaussian head's log-std is at least -5 (cg_policy.h), so log N <= 5 - log sqrt(2 pi). */
+#define CG_MSG_MAX_LOGP_PER_DIM 4.1f
 #define CG_REASON_LEN 256 /* bytes of a refusal's reason, with its NUL */
 
 /* Limits applied when decoding; anything larger is CG_ERR_TOOBIG. */
@@ -60,6 +63,7 @@ typedef struct {
     int32_t credits;         /* 1: the actor follows credit grants */
     uint64_t session;        /* the session of its last Welcome, or 0 */
     int32_t relay;           /* 1: a broadcast relay (cgrpo relay), not an actor */
+    int32_t continuous_ok;   /* 1: it can roll out continuous actions (a Gaussian head) */
 } cg_msg_hello_t;
 
 /* learner -> actor, reply to hello: everything an actor needs to roll out. */
@@ -92,6 +96,7 @@ typedef struct {
     int32_t constraints[CG_MAX_COSTS];          /* (n_constraints) cost index of each lambda after
                                                  * lambda_R */
     int32_t max_steps;                          /* episode cap (0: not said) */
+    int32_t head;                               /* cg_head_t: categorical or gaussian */
     /* On the wire also activation_name and layout ("mlp"), derived from the fields above. */
 } cg_msg_welcome_t;
 
@@ -102,7 +107,8 @@ typedef struct {
     int32_t length;           /* steps */
     float temperature;
     float *obs;      /* (length, obs_dim) */
-    int32_t *action; /* (length) */
+    int32_t *action; /* (length) discrete actions; NULL in a continuous batch */
+    float *action_f; /* (length, n_actions) continuous actions; NULL in a discrete batch */
     float *logp;     /* (length) behaviour log-prob at temperature 1 */
 } cg_msg_episode_t;
 
@@ -121,6 +127,7 @@ typedef struct {
     int32_t n_costs;
     int32_t obs_dim;
     int32_t n_actions;
+    int32_t continuous; /* 1: episodes carry action_f, not action */
     int32_t n_groups;
     cg_msg_group_t *groups; /* (n_groups) */
     uint64_t session;       /* the sender's Welcome.session */

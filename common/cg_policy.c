@@ -40,8 +40,9 @@ struct cg_policy {
     double *db_acc; /* (widest layer) bias-gradient row sums */
 };
 
-/* Parameter count in size_t; the caps keep it far from overflow once each dim is checked. */
-static size_t s_count_params(const cg_policy_shape_t *shape)
+/* The MLP's parameter count in size_t; the caps keep it far from overflow once each dim is
+ * checked. */
+static size_t s_count_mlp(const cg_policy_shape_t *shape)
 {
     size_t n = 0;
     int32_t in = shape->obs_dim;
@@ -51,6 +52,12 @@ static size_t s_count_params(const cg_policy_shape_t *shape)
         in = out;
     }
     return n;
+}
+
+/* The arena: the MLP, then a Gaussian head's log_std. */
+static size_t s_count_params(const cg_policy_shape_t *shape)
+{
+    return s_count_mlp(shape) + (shape->head == CG_HEAD_GAUSSIAN ? (size_t)shape->n_actions : 0);
 }
 
 static int s_dim_ok(int32_t d)
@@ -69,14 +76,40 @@ cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape)
             return CG_ERR_SHAPE;
     if (shape->activation != CG_ACT_TANH && shape->activation != CG_ACT_RELU)
         return CG_ERR_SHAPE;
+    if (shape->head != CG_HEAD_CATEGORICAL && shape->head != CG_HEAD_GAUSSIAN)
+        return CG_ERR_SHAPE;
+    if (shape->head == CG_HEAD_GAUSSIAN && !isfinite(shape->log_std_init))
+        return CG_ERR_SHAPE;
     if (s_count_params(shape) > CG_POLICY_MAX_PARAMS)
         return CG_ERR_SHAPE;
+    return CG_OK;
+}
+
+cg_status_t cg_policy_head_for(cg_head_t configured, int continuous, const char *sim,
+                               cg_head_t *out, char *err, size_t errlen)
+{
+    const cg_head_t want = continuous ? CG_HEAD_GAUSSIAN : CG_HEAD_CATEGORICAL;
+    if (configured != CG_HEAD_AUTO && configured != want) {
+        cg_status_msg(err, errlen,
+                      "[policy] head = %s cannot drive simulator %s, whose actions are %s "
+                      "(hint: head = auto, or %s)",
+                      configured == CG_HEAD_GAUSSIAN ? "gaussian" : "categorical", sim,
+                      continuous ? "continuous" : "discrete",
+                      continuous ? "gaussian" : "categorical");
+        return CG_ERR_SHAPE;
+    }
+    *out = want;
     return CG_OK;
 }
 
 size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape)
 {
     return cg_policy_shape_check(shape) == CG_OK ? s_count_params(shape) : 0;
+}
+
+size_t cg_policy_shape_log_std_offset(const cg_policy_shape_t *shape)
+{
+    return cg_policy_shape_check(shape) == CG_OK ? s_count_mlp(shape) : 0;
 }
 
 /* W (rows, cols) = gain * Q, Q with orthonormal rows (rows <= cols) or orthonormal columns
@@ -143,8 +176,8 @@ cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed)
             self->max_hidden = out;
         in = out;
     }
-    self->n_params = off;
-    CG_ASSERT(self->n_params == s_count_params(shape));
+    CG_ASSERT(off == s_count_mlp(shape));
+    self->n_params = s_count_params(shape);
     self->delta_off = x_off;
     self->ws_row = x_off + 2 * (size_t)self->max_hidden;
     self->params = cg_calloc(self->n_params, sizeof *self->params);
@@ -163,6 +196,8 @@ cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed)
         s_init_orthogonal(self->params + self->w_off[l], self->out[l], self->in[l], gain, &rng);
         /* biases stay 0 from calloc */
     }
+    for (size_t k = off; k < self->n_params; k++) /* a Gaussian head's log_std */
+        self->params[k] = shape->log_std_init;
     return self;
 }
 
@@ -498,6 +533,20 @@ double cg_policy_gaussian_entropy(const float *log_std, int32_t dim)
     for (int32_t d = 0; d < dim; d++)
         h += (double)cg_policy_log_std_bound(log_std[d]) + S_HALF_LOG_2PI + 0.5;
     return h;
+}
+
+double cg_policy_gaussian_kl(const float *mean_a, const float *log_std_a, const float *mean_b,
+                             const float *log_std_b, int32_t dim)
+{
+    CG_ASSERT(mean_a && log_std_a && mean_b && log_std_b && dim >= 1);
+    double kl = 0.0;
+    for (int32_t d = 0; d < dim; d++) {
+        const double la = cg_policy_log_std_bound(log_std_a[d]);
+        const double lb = cg_policy_log_std_bound(log_std_b[d]);
+        const double dm = (double)mean_a[d] - (double)mean_b[d];
+        kl += lb - la + (exp(2.0 * la) + dm * dm) / (2.0 * exp(2.0 * lb)) - 0.5;
+    }
+    return kl;
 }
 
 void cg_policy_gaussian_sample(const float *mean, const float *log_std, int32_t dim,

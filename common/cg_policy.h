@@ -1,7 +1,10 @@
-/* cg_policy: the policy network, an MLP (obs -> hidden... -> action logits) with tanh or
- * relu, softmax over discrete actions. CPU reference implementation with batched
- * forward/backward through cblas_sgemm. All parameters live in one arena, layer by layer:
+/* cg_policy: the policy network, an MLP (obs -> hidden... -> n_actions outputs) with tanh or
+ * relu, and its head: a softmax over discrete actions (the outputs are logits), or a diagonal
+ * Gaussian over an action vector (the outputs are its mean; log-std below). CPU reference
+ * implementation with batched forward/backward through cblas_sgemm. All parameters live in
+ * one arena, layer by layer:
  *   for l in layers: W_l (out_l, in_l) row-major, then b_l (out_l)
+ *   Gaussian head: then log_std (n_actions), state-independent
  * so a weight broadcast is one contiguous copy.
  * Not here: the loss (cg_loss), the optimiser (cg_adam), device placement (cg_backend).
  * Threading: a cg_policy_t is used by one thread at a time (forward caches activations). */
@@ -26,23 +29,35 @@ extern "C" {
 
 typedef struct {
     int32_t obs_dim;
-    int32_t n_actions;
-    int32_t n_hidden; /* number of hidden layers, 0..CG_MAX_LAYERS */
+    int32_t n_actions; /* outputs: discrete actions, or the Gaussian's action vector length */
+    int32_t n_hidden;  /* number of hidden layers, 0..CG_MAX_LAYERS */
     int32_t hidden[CG_MAX_LAYERS];
     cg_activation_t activation;
+    cg_head_t head;     /* CG_HEAD_CATEGORICAL (0, the default) or CG_HEAD_GAUSSIAN */
+    float log_std_init; /* Gaussian head: every log_std's initial value */
 } cg_policy_shape_t;
 
 typedef struct cg_policy cg_policy_t;
 
+/* The head a run's policy has: [policy] head, with auto resolved by the simulator's kind of
+ * action (continuous: gaussian). CG_ERR_SHAPE with a message naming the simulator when the
+ * configured head cannot drive it. */
+cg_status_t cg_policy_head_for(cg_head_t configured, int continuous, const char *sim,
+                               cg_head_t *out, char *err, size_t errlen);
+
 /* Number of floats in the parameter arena for this shape; 0 if the shape fails the check. */
 size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape);
+/* Where a Gaussian head's log_std (n_actions floats) starts in the arena: after the MLP's
+ * parameters; the arena's size for a categorical head. */
+size_t cg_policy_shape_log_std_offset(const cg_policy_shape_t *shape);
 /* CG_OK if dims are positive and within caps; CG_ERR_SHAPE otherwise. */
 cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape);
 
 /* New policy with weights initialised from `seed`, bit-identical for equal seeds:
  * orthogonal init (Saxe et al.; as torch.nn.init.orthogonal_), gain 5/3 for tanh and
  * sqrt(2) for relu hidden layers, 0.01 for the output layer so the initial policy is near
- * uniform; biases 0. Returns NULL on an invalid shape. Caller destroys. */
+ * uniform (a Gaussian's mean near 0); biases 0; a Gaussian's log_std all log_std_init.
+ * Returns NULL on an invalid shape. Caller destroys. */
 cg_policy_t *cg_policy_new(const cg_policy_shape_t *shape, uint64_t seed);
 void cg_policy_destroy(cg_policy_t **self_p);
 
@@ -99,6 +114,10 @@ double cg_policy_gaussian_logp(const float *mean, const float *log_std, int32_t 
                                const float *a);
 /* Entropy of that Gaussian: sum_d (log_std_d + 0.5 log(2 pi e)). */
 double cg_policy_gaussian_entropy(const float *log_std, int32_t dim);
+/* KL(N(mean_a, sigma_a^2) || N(mean_b, sigma_b^2)), diagonal, exact: sum_d log(sigma_b /
+ * sigma_a) + (sigma_a^2 + (mean_a - mean_b)^2) / (2 sigma_b^2) - 1/2; log-stds as bounded. */
+double cg_policy_gaussian_kl(const float *mean_a, const float *log_std_a, const float *mean_b,
+                             const float *log_std_b, int32_t dim);
 /* Samples action (dim) = mean + exp(log_std) sqrt(temperature) eps, eps ~ N(0, I) from rng
  * (dim normal draws, in order); temperature > 0. Writes the sample's log-prob at temperature
  * 1 to *logp1 if non-NULL. */

@@ -68,6 +68,7 @@ typedef struct {
     int32_t *run, *action, *len;
     uint8_t *busy, *done;
     float *obs, *batch, *logits, *ref, *la, *lb;
+    float *action_f; /* (M, A) a Gaussian head's actions */
     cg_rng_t *rng;
 } s_bufs_t;
 
@@ -75,7 +76,39 @@ static void s_bufs_free(s_bufs_t *b)
 {
     free(b->run), free(b->action), free(b->len), free(b->busy), free(b->done);
     free(b->obs), free(b->batch), free(b->logits), free(b->ref), free(b->la), free(b->lb);
-    free(b->rng);
+    free(b->action_f), free(b->rng);
+}
+
+/* Row k's action: the most likely one (a Gaussian's mean) with greedy, else a sample at
+ * temperature 1; adds the row's exact KL to the initial policy to the tally. */
+static void s_act(cg_policy_t *policy, cg_policy_t *init, s_bufs_t *b, int32_t k, int32_t A,
+                  int greedy, s_tally_t *t)
+{
+    const float *lg = b->logits + (size_t)k * (size_t)A, *ref = b->ref + (size_t)k * (size_t)A;
+    const cg_policy_shape_t *shape = cg_policy_shape(policy);
+    cg_rng_t *rng = &b->rng[b->run[k]];
+    t->kl_steps++;
+    if (shape->head == CG_HEAD_GAUSSIAN) {
+        const size_t off = cg_policy_shape_log_std_offset(shape);
+        const float *ls = cg_policy_params(policy) + off, *ls0 = cg_policy_params(init) + off;
+        t->kl_sum += cg_policy_gaussian_kl(lg, ls, ref, ls0, A);
+        float *a = b->action_f + (size_t)k * (size_t)A;
+        if (greedy)
+            memcpy(a, lg, (size_t)A * sizeof *a);
+        else
+            cg_policy_gaussian_sample(lg, ls, A, 1.0f, rng, a, NULL);
+        return;
+    }
+    t->kl_sum += s_kl(lg, ref, A, b->la, b->lb);
+    int32_t a = 0;
+    if (greedy) {
+        for (int32_t j = 1; j < A; j++)
+            if (lg[j] > lg[a])
+                a = j;
+    } else {
+        a = cg_policy_sample(lg, A, 1.0f, rng, NULL);
+    }
+    b->action[k] = a;
 }
 
 /* Rolls out episodes 0..episodes-1, M at a time, one batched forward and one batched
@@ -92,6 +125,7 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
     s_bufs_t b = {0};
     b.run = cg_calloc((size_t)M, sizeof *b.run);
     b.action = cg_calloc((size_t)M, sizeof *b.action);
+    b.action_f = cg_calloc((size_t)M * (size_t)A, sizeof *b.action_f);
     b.len = cg_calloc((size_t)M, sizeof *b.len);
     b.busy = cg_calloc((size_t)M, sizeof *b.busy);
     b.done = cg_calloc((size_t)M, sizeof *b.done);
@@ -133,21 +167,12 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
         cg_policy_forward(policy, b.batch, n, b.logits);
         cg_policy_forward(init, b.batch, n, b.ref);
         for (int32_t k = 0; k < n; k++) {
-            const float *lg = b.logits + (size_t)k * (size_t)A;
-            t->kl_sum += s_kl(lg, b.ref + (size_t)k * (size_t)A, A, b.la, b.lb);
-            t->kl_steps++;
-            int32_t a = 0;
-            if (greedy) {
-                for (int32_t j = 1; j < A; j++)
-                    if (lg[j] > lg[a])
-                        a = j;
-            } else {
-                a = cg_policy_sample(lg, A, 1.0f, &b.rng[b.run[k]], NULL);
-            }
-            b.action[k] = a;
+            s_act(policy, init, &b, k, A, greedy, t);
             b.len[b.run[k]]++;
         }
-        if (cg_sim_step_batch(sim, n, b.run, b.action, b.obs, b.done) != CG_OK)
+        if ((info->continuous
+                 ? cg_sim_step_batch_continuous(sim, n, b.run, b.action_f, b.obs, b.done)
+                 : cg_sim_step_batch(sim, n, b.run, b.action, b.obs, b.done)) != CG_OK)
             goto broken;
         for (int32_t k = 0; k < n; k++) {
             int32_t i = b.run[k];
@@ -274,8 +299,12 @@ int cg_cmd_eval(int argc, char **argv)
     cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
                                .n_actions = info->n_actions,
                                .n_hidden = cfg->n_hidden,
-                               .activation = cfg->activation};
+                               .activation = cfg->activation,
+                               .log_std_init = cfg->log_std_init};
     memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
+    if (cg_policy_head_for(cfg->head, info->continuous, tab->name, &shape.head, err, sizeof err) !=
+        CG_OK)
+        goto done;
     policy = cg_policy_new(&shape, 0);
     init = cg_policy_new(&shape, cg_learner_init_seed(cfg));
     if (!policy || !init) {

@@ -30,6 +30,7 @@ import csv
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(ROOT, "common", "cg_msg.h")) as _f:  # Envelope.protocol, as cgrpo speaks it
+    PROTOCOL = int(re.search(r"#define CG_PROTOCOL_VERSION (\d+)u", _f.read()).group(1))
 
 
 def load_proto(tmp):
@@ -62,7 +65,7 @@ class Hostile(threading.Thread):
 
     def envelope(self, run_id=""):
         env = self.pb.Envelope()
-        env.protocol = 2
+        env.protocol = PROTOCOL
         env.run_id = run_id
         return env
 

@@ -19,6 +19,7 @@ typedef struct {
 
 struct cg_batch {
     int32_t G, K, D;
+    int32_t A; /* continuous actions: floats per step's action (action_f); 0 = discrete */
     int32_t n_groups, cap_groups;
     s_group_t *groups; /* (cap_groups) */
     /* per episode, (cap_groups * G) */
@@ -31,8 +32,9 @@ struct cg_batch {
     float *kl_coef;
     /* steps */
     int64_t n_steps, cap_steps;
-    float *obs; /* (cap_steps, D) */
-    int32_t *action;
+    float *obs;      /* (cap_steps, D) */
+    int32_t *action; /* (cap_steps) discrete */
+    float *action_f; /* (cap_steps, A) continuous */
     float *logp;
     float *logp_ref;
     /* minibatch gather */
@@ -41,6 +43,7 @@ struct cg_batch {
     int64_t cap_mb;
     float *mb_obs, *mb_logp, *mb_adv, *mb_weight, *mb_ref, *mb_kl;
     int32_t *mb_action;
+    float *mb_action_f;
     /* the current minibatch: episodes perm[mb_lo + j], j < mb_n_ep, its rows from
      * mb_row0[j] (mb_row0[mb_n_ep] = rows), gathered by s_fill when the backend asks */
     int64_t *mb_row0; /* (cap_perm + 1) */
@@ -74,6 +77,7 @@ void cg_batch_destroy(cg_batch_t **self_p)
     free(b->kl_coef);
     free(b->obs);
     free(b->action);
+    free(b->action_f);
     free(b->logp);
     free(b->logp_ref);
     free(b->perm);
@@ -84,6 +88,7 @@ void cg_batch_destroy(cg_batch_t **self_p)
     free(b->mb_ref);
     free(b->mb_kl);
     free(b->mb_action);
+    free(b->mb_action_f);
     free(b->mb_row0);
     free(b);
     *self_p = NULL;
@@ -101,9 +106,18 @@ const float *cg_batch_obs(const cg_batch_t *self)
 {
     return self->obs;
 }
+void cg_batch_set_continuous(cg_batch_t *self, int32_t n_actions)
+{
+    CG_ASSERT(n_actions > 0 && self->cap_steps == 0);
+    self->A = n_actions;
+}
 const int32_t *cg_batch_actions(const cg_batch_t *self)
 {
-    return self->action;
+    return self->A ? NULL : self->action;
+}
+const float *cg_batch_actions_f(const cg_batch_t *self)
+{
+    return self->A ? self->action_f : NULL;
 }
 float *cg_batch_logp_ref(cg_batch_t *self)
 {
@@ -138,15 +152,31 @@ static void s_reserve_steps(cg_batch_t *b, int64_t need)
     while (cap < need)
         cap *= 2;
     b->obs = cg_realloc(b->obs, (size_t)cap * (size_t)b->D, sizeof *b->obs);
-    b->action = cg_realloc(b->action, (size_t)cap, sizeof *b->action);
+    if (b->A)
+        b->action_f = cg_realloc(b->action_f, (size_t)cap * (size_t)b->A, sizeof *b->action_f);
+    else
+        b->action = cg_realloc(b->action, (size_t)cap, sizeof *b->action);
     b->logp = cg_realloc(b->logp, (size_t)cap, sizeof *b->logp);
     b->logp_ref = cg_realloc(b->logp_ref, (size_t)cap, sizeof *b->logp_ref);
     b->cap_steps = cap;
 }
 
+/* Steps [from, from + len) of the actions `action` or `action_f` (as the batch keeps them)
+ * to the batch's steps from `at`. */
+static void s_copy_actions(cg_batch_t *b, int64_t at, const int32_t *action, const float *action_f,
+                           int64_t from, int64_t len)
+{
+    if (b->A)
+        memcpy(b->action_f + at * b->A, action_f + from * b->A,
+               (size_t)len * (size_t)b->A * sizeof(float));
+    else
+        memcpy(b->action + at, action + from, (size_t)len * sizeof(int32_t));
+}
+
 cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
 {
-    if (msg->group_size != self->G || msg->n_costs != self->K || msg->obs_dim != self->D)
+    if (msg->group_size != self->G || msg->n_costs != self->K || msg->obs_dim != self->D ||
+        msg->continuous != (self->A > 0) || (self->A && msg->n_actions != self->A))
         return CG_ERR_SHAPE;
     int64_t steps = 0;
     for (int32_t g = 0; g < msg->n_groups; g++)
@@ -170,7 +200,7 @@ cg_status_t cg_batch_add(cg_batch_t *self, const cg_msg_groups_t *msg)
             self->step0[e] = self->n_steps;
             memcpy(self->obs + self->n_steps * self->D, ep->obs,
                    (size_t)ep->length * (size_t)self->D * sizeof(float));
-            memcpy(self->action + self->n_steps, ep->action, (size_t)ep->length * sizeof(int32_t));
+            s_copy_actions(self, self->n_steps, ep->action, ep->action_f, 0, ep->length);
             memcpy(self->logp + self->n_steps, ep->logp, (size_t)ep->length * sizeof(float));
             self->n_steps += ep->length;
         }
@@ -225,7 +255,7 @@ static void s_append_group(cg_batch_t *dst, const cg_batch_t *src, int32_t g)
         const int64_t len = src->length[eo], from = src->step0[eo];
         memcpy(dst->obs + dst->n_steps * src->D, src->obs + from * src->D,
                (size_t)len * (size_t)src->D * sizeof(float));
-        memcpy(dst->action + dst->n_steps, src->action + from, (size_t)len * sizeof(int32_t));
+        s_copy_actions(dst, dst->n_steps, src->action, src->action_f, from, len);
         memcpy(dst->logp + dst->n_steps, src->logp + from, (size_t)len * sizeof(float));
         dst->n_steps += len;
     }
@@ -255,6 +285,7 @@ static void s_swap_arenas(cg_batch_t *a, cg_batch_t *b)
     S_SWAP(cap_steps);
     S_SWAP(obs);
     S_SWAP(action);
+    S_SWAP(action_f);
     S_SWAP(logp);
     S_SWAP(logp_ref);
 #undef S_SWAP
@@ -265,6 +296,7 @@ static void s_swap_arenas(cg_batch_t *a, cg_batch_t *b)
 static void s_rebuild(cg_batch_t *b, const int32_t *keep, int32_t n_keep)
 {
     cg_batch_t *fresh = cg_batch_new(b->G, b->K, b->D);
+    fresh->A = b->A;
     for (int32_t i = 0; i < n_keep; i++)
         s_append_group(fresh, b, keep[i]);
     s_swap_arenas(b, fresh);
@@ -453,7 +485,12 @@ static void s_fill(const cg_minibatch_t *mb, int32_t r0, int32_t r1)
         const size_t len = (size_t)(b - a);
         const float w = 1.0f / ((float)self->length[e] * (float)self->mb_n_ep);
         memcpy(self->mb_obs + (size_t)a * D, self->obs + (size_t)from * D, len * D * sizeof(float));
-        memcpy(self->mb_action + a, self->action + from, len * sizeof(int32_t));
+        if (self->A)
+            memcpy(self->mb_action_f + (size_t)a * (size_t)self->A,
+                   self->action_f + (size_t)from * (size_t)self->A,
+                   len * (size_t)self->A * sizeof(float));
+        else
+            memcpy(self->mb_action + a, self->action + from, len * sizeof(int32_t));
         memcpy(self->mb_logp + a, self->logp + from, len * sizeof(float));
         if (self->mb_with_ref)
             memcpy(self->mb_ref + a, self->logp_ref + from, len * sizeof(float));
@@ -486,7 +523,11 @@ void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_
     if (steps > self->cap_mb) {
         int64_t cap = steps * 2;
         self->mb_obs = cg_realloc(self->mb_obs, (size_t)cap * (size_t)self->D, sizeof(float));
-        self->mb_action = cg_realloc(self->mb_action, (size_t)cap, sizeof(int32_t));
+        if (self->A)
+            self->mb_action_f =
+                cg_realloc(self->mb_action_f, (size_t)cap * (size_t)self->A, sizeof(float));
+        else
+            self->mb_action = cg_realloc(self->mb_action, (size_t)cap, sizeof(int32_t));
         self->mb_logp = cg_realloc(self->mb_logp, (size_t)cap, sizeof(float));
         self->mb_adv = cg_realloc(self->mb_adv, (size_t)cap, sizeof(float));
         self->mb_weight = cg_realloc(self->mb_weight, (size_t)cap, sizeof(float));
@@ -501,7 +542,8 @@ void cg_batch_minibatch(cg_batch_t *self, int32_t i, int with_ref, int asym, cg_
     *mb = (cg_minibatch_t){
         .n = (int32_t)steps,
         .obs = self->mb_obs,
-        .action = self->mb_action,
+        .action = self->A ? NULL : self->mb_action,
+        .action_f = self->A ? self->mb_action_f : NULL,
         .logp_old = self->mb_logp,
         .adv = self->mb_adv,
         .weight = self->mb_weight,

@@ -81,7 +81,12 @@ void cg_batch_group_span(const cg_batch_t *self, int32_t g, int32_t *actor_id, i
  * (n_steps) the learner fills when a KL term is on. */
 int64_t cg_batch_n_steps(const cg_batch_t *self);
 const float *cg_batch_obs(const cg_batch_t *self);
+/* Continuous actions of n_actions floats per step (episodes' action_f); call before adding
+ * any group. Without it, actions are discrete (episodes' action). */
+void cg_batch_set_continuous(cg_batch_t *self, int32_t n_actions);
+/* The steps' actions: discrete (NULL when continuous) or continuous (S, n_actions). */
 const int32_t *cg_batch_actions(const cg_batch_t *self);
+const float *cg_batch_actions_f(const cg_batch_t *self);
 float *cg_batch_logp_ref(cg_batch_t *self);
 
 /* Splits the first n groups' episodes into n_mb minibatches in an order shuffled by rng

@@ -78,8 +78,12 @@ static cg_status_t s_model_new(cg_learner_t *self, int resume, char *err, size_t
     cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
                                .n_actions = self->env.n_actions,
                                .n_hidden = self->cfg.n_hidden,
-                               .activation = self->cfg.activation};
+                               .activation = self->cfg.activation,
+                               .log_std_init = self->cfg.log_std_init};
     memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
+    if (cg_policy_head_for(self->cfg.head, self->env.continuous, self->env.sim, &shape.head, err,
+                           errlen) != CG_OK)
+        return CG_ERR_SHAPE;
     cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
                              self->cfg.adam_eps, self->cfg.max_grad_norm};
     uint64_t model_seed = cg_learner_init_seed(&self->cfg);
@@ -149,6 +153,10 @@ cg_learner_t *cg_learner_new(const cg_learner_opts_t *opts, char *err, size_t er
     cg_rng_seed(&self->rng, self->cfg.seed, 0x6c6561726e6572ULL);
     self->filling = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
     self->training = cg_batch_new(self->cfg.group_size, self->env.n_costs, self->env.obs_dim);
+    if (self->env.continuous) {
+        cg_batch_set_continuous(self->filling, self->env.n_actions);
+        cg_batch_set_continuous(self->training, self->env.n_actions);
+    }
     cg_msg_caps_from(&self->cfg, &self->caps);
 
     self->latency = cg_calloc(CG_LEARNER_LATENCY_SAMPLES, sizeof *self->latency);

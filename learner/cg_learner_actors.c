@@ -240,6 +240,7 @@ static void s_welcome(cg_learner_t *self, const cg_learner_actor_t *a, int32_t i
     w->n_hidden = shape->n_hidden;
     memcpy(w->hidden, shape->hidden, sizeof w->hidden);
     w->activation = (int32_t)shape->activation;
+    w->head = (int32_t)shape->head;
     w->version = self->version;
     w->n_params = (int64_t)self->n_params;
     w->params = self->params;
@@ -326,6 +327,14 @@ static void s_on_hello(cg_learner_t *self, const uint8_t *identity, size_t idlen
                  "run's %s obs %d actions %d G %d",
                  h->actor_id, h->sim, h->obs_dim, h->n_actions, h->group_size, self->env.sim,
                  self->env.obs_dim, self->env.n_actions, self->cfg.group_size);
+        return;
+    }
+    if (self->env.continuous && !h->continuous_ok) {
+        s_refuse(self, identity, idlen, CG_ERR_SHAPE, 0,
+                 "hello from actor %d: it cannot roll out continuous actions, which this run's "
+                 "simulator %s takes (hint: cgrpo's own actors can; the Python actor rolls out "
+                 "discrete actions only)",
+                 h->actor_id, self->env.sim);
         return;
     }
     /* Token accepted: this connection's CURVE key may now open the data and weights sockets. */
@@ -468,6 +477,7 @@ void cg_learner_drain_data(cg_learner_t *self)
         }
         if (rc == CG_OK && (msg.u.groups.obs_dim != self->env.obs_dim ||
                             msg.u.groups.n_actions != self->env.n_actions ||
+                            !msg.u.groups.continuous != !self->env.continuous ||
                             msg.u.groups.n_costs != self->env.n_costs ||
                             msg.u.groups.group_size != self->cfg.group_size)) {
             snprintf(err, sizeof err,

@@ -36,21 +36,31 @@ struct cg_updater {
     cg_update_job_t *in_flight; /* owner's view: submitted, not collected */
 };
 
-/* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch. */
+/* logp_ref (n_steps) = log pi_ref(a|s) for every step of the batch (a Gaussian head: the
+ * reference's log-density, with the reference's own log-std). */
 static void s_reference_logp(cg_updater_t *self, cg_batch_t *batch)
 {
     const int64_t n = cg_batch_n_steps(batch);
     const int32_t A = self->n_actions, D = self->obs_dim;
     const float *obs = cg_batch_obs(batch);
     const int32_t *act = cg_batch_actions(batch);
+    const float *act_f = cg_batch_actions_f(batch);
+    const cg_policy_shape_t *shape = cg_policy_shape(self->ref);
+    const float *log_std = cg_policy_params(self->ref) + cg_policy_shape_log_std_offset(shape);
     float *out = cg_batch_logp_ref(batch);
     float *lp = self->ref_logits + (size_t)S_REF_CHUNK * (size_t)A;
     for (int64_t s0 = 0; s0 < n; s0 += S_REF_CHUNK) {
         const int32_t m = (int32_t)(n - s0 < S_REF_CHUNK ? n - s0 : S_REF_CHUNK);
         cg_policy_forward(self->ref, obs + s0 * D, m, self->ref_logits);
         for (int32_t i = 0; i < m; i++) {
-            cg_policy_log_softmax(self->ref_logits + (size_t)i * (size_t)A, A, 1.0f, lp);
-            out[s0 + i] = lp[act[s0 + i]];
+            const float *row = self->ref_logits + (size_t)i * (size_t)A;
+            if (act_f) {
+                out[s0 + i] = (float)cg_policy_gaussian_logp(row, log_std, A,
+                                                             act_f + (size_t)(s0 + i) * (size_t)A);
+            } else {
+                cg_policy_log_softmax(row, A, 1.0f, lp);
+                out[s0 + i] = lp[act[s0 + i]];
+            }
         }
     }
 }

@@ -141,7 +141,8 @@ static void s_learner_init(s_learner_t *L, int deterministic, int quota, int obs
     cg_msg_caps_from(&L->cfg, &L->caps);
     L->tp = cg_transport_new();
     CU_ASSERT_PTR_NOT_NULL_FATAL(L->tp);
-    L->shape = (cg_policy_shape_t){obs_dim_override ? obs_dim_override : 4, 2, 1, {8}, CG_ACT_TANH};
+    L->shape = (cg_policy_shape_t){
+        obs_dim_override ? obs_dim_override : 4, 2, 1, {8}, CG_ACT_TANH, CG_HEAD_CATEGORICAL, 0};
     L->policy = cg_policy_new(&L->shape, 42);
     CU_ASSERT_PTR_NOT_NULL_FATAL(L->policy);
     L->version = 1;

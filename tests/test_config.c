@@ -913,7 +913,7 @@ static void test_sim_errors(void)
     snprintf(cfg->sim, sizeof cfg->sim, "atari"); /* set in code: checked all the same */
     CU_ASSERT_EQUAL(cg_sim_configure(cfg, err, sizeof err), CG_ERR_INVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] name: unknown simulator 'atari'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, null, sleep"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, navigation, null, sleep"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "plugin"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
     free(cfg);

@@ -371,8 +371,10 @@ static void test_plugin_no_symbol(void)
 
 static void test_plugin_abi_version(void)
 {
-    s_load_fails(S_PLUGIN("abi"), (const char *[]){"simulator ABI version 2", "speaks version 1",
-                                                   "rebuild it", NULL});
+    char built[64], speaks[64];
+    snprintf(built, sizeof built, "simulator ABI version %u", CG_SIM_ABI_VERSION + 1);
+    snprintf(speaks, sizeof speaks, "speaks version %u", CG_SIM_ABI_VERSION);
+    s_load_fails(S_PLUGIN("abi"), (const char *[]){built, speaks, "rebuild it", NULL});
 }
 
 static void test_plugin_struct_size(void)

@@ -41,7 +41,8 @@ static void s_setup(s_env_t *e, const char *sim, int32_t m, int32_t g, const flo
         fprintf(stderr, "cg_sim_new(%s): %s\n", sim, err);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e->sim);
     const cg_sim_info_t *info = cg_sim_info(e->sim);
-    cg_policy_shape_t shape = {info->obs_dim, info->n_actions, 1, {16}, CG_ACT_TANH};
+    cg_policy_shape_t shape = {info->obs_dim, info->n_actions,     1, {16},
+                               CG_ACT_TANH,   CG_HEAD_CATEGORICAL, 0};
     e->policy = cg_policy_new(&shape, 1234);
     CU_ASSERT_PTR_NOT_NULL_FATAL(e->policy);
     /* Sharper logits than the near-uniform init so temperatures change the samples. */
@@ -368,7 +369,8 @@ static void test_rollout_bad_opts(void)
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, e.policy, &o3, err, sizeof err));
     CU_ASSERT(strlen(err) > 0);
     const cg_sim_info_t *info = cg_sim_info(e.sim);
-    cg_policy_shape_t shape = {info->obs_dim + 1, info->n_actions, 0, {0}, CG_ACT_TANH};
+    cg_policy_shape_t shape = {info->obs_dim + 1, info->n_actions,     0, {0},
+                               CG_ACT_TANH,       CG_HEAD_CATEGORICAL, 0};
     cg_policy_t *wrong = cg_policy_new(&shape, 1);
     cg_rollout_opts_t ok = {2, 0, NULL, 1, 1.0f};
     CU_ASSERT_PTR_NULL(cg_rollout_new(e.sim, wrong, &ok, err, sizeof err));

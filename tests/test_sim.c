@@ -505,7 +505,8 @@ static void test_gridworld_slip_tradeoff(void)
 
 static void test_registry_names(void)
 {
-    CU_ASSERT_STRING_EQUAL(cg_sim_names(), "gridworld, instruct, null, sleep, external");
+    CU_ASSERT_STRING_EQUAL(cg_sim_names(),
+                           "gridworld, instruct, navigation, null, sleep, external");
     const char *names[4] = {"gridworld", "instruct", "null", "sleep"};
     for (int k = 0; k < 4; k++) {
         cg_config_t cfg;
@@ -573,7 +574,7 @@ static void test_registry_unknown(void)
     CU_ASSERT_PTR_NULL(cg_sim_new(&cfg, 1, 1, err, sizeof err));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "[sim] name"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "'chess'"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, null, sleep"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "gridworld, instruct, navigation, null, sleep"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "hint:"));
     s_cfg(&cfg, ""); /* no name: the first built-in, the default */
     cg_sim_t *sim = s_new(&cfg, 1, 1);

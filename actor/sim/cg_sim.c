@@ -32,6 +32,7 @@ _Static_assert((int)CG_SIM_STAT_REWARD_MEAN == (int)CG_ENV_STAT_REWARD_MEAN, "st
  * The first entry is the default simulator. */
 #define S_REGISTRY(X, SEP)                                                                         \
     X(gridworld) SEP X(instruct)                                                                   \
+    SEP X(navigation)                                                                              \
     SEP X(null)                                                                                    \
     SEP X(sleep)                                                                                   \
     SEP X(external)
@@ -151,12 +152,14 @@ static int s_table_ok(const cg_sim_table_t *t, const char *origin, char *err, si
     }
     /* A table without create describes an environment stepped outside cgrpo: then it has
      * none of the instance functions. */
-    const int outside = !t->create && !t->destroy && !t->reset && !t->step && !t->result;
-    if (!t->describe ||
-        (!outside && (!t->create || !t->destroy || !t->reset || !t->step || !t->result))) {
+    const int outside =
+        !t->create && !t->destroy && !t->reset && !t->step && !t->step_continuous && !t->result;
+    if (!t->describe || (!outside && (!t->create || !t->destroy || !t->reset || !t->result ||
+                                      !t->step == !t->step_continuous))) {
         cg_status_msg(err, errlen,
                       "simulator %s (%s): the table lacks one of describe, create, "
-                      "destroy, reset, step, result %s",
+                      "destroy, reset, result, or has not exactly one of step and "
+                      "step_continuous %s",
                       t->name, origin, hint);
         return -1;
     }
@@ -586,6 +589,13 @@ static int s_info_ok(const cg_sim_kind_t *self, char *err, size_t errlen)
     else if (in->max_steps < 1 || in->max_steps > CG_SIM_MAX_STEPS)
         snprintf(rule, sizeof rule, "max_steps %d is not in 1..%d", in->max_steps,
                  CG_SIM_MAX_STEPS);
+    else if (in->continuous != 0 && in->continuous != 1)
+        snprintf(rule, sizeof rule, "continuous %d is not 0 or 1", in->continuous);
+    else if (cg_sim_kind_runs_here(self) && in->continuous != !!self->t->step_continuous)
+        snprintf(rule, sizeof rule,
+                 "continuous = %d, but the table's %s is the one set (continuous "
+                 "simulators set step_continuous, discrete ones step)",
+                 in->continuous, self->t->step ? "step" : "step_continuous");
     for (int32_t k = 0; !rule[0] && k < in->n_costs; k++) {
         const char *c = in->cost_names[k];
         size_t len = strnlen(c, CG_SIM_NAME_LEN);
@@ -750,6 +760,7 @@ void cg_sim_kind_env(const cg_sim_kind_t *self, cg_env_spec_t *out)
     out->n_costs = self->info.n_costs;
     memcpy(out->cost_names, self->info.cost_names, sizeof out->cost_names);
     out->max_steps = self->info.max_steps;
+    out->continuous = self->info.continuous;
     out->n_metrics = self->t->n_metrics;
     for (int32_t k = 0; k < self->t->n_metrics; k++) {
         snprintf(out->metrics[k].name, sizeof out->metrics[k].name, "%s", self->t->metrics[k].name);
@@ -1063,23 +1074,12 @@ static cg_status_t s_step_broken(cg_sim_t *self, int32_t n, const int32_t *idx, 
     return s_broken(self, CG_ERR_RANGE, "step broke a rule (hint: a bug in cg_sim)");
 }
 
-cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, const int32_t *actions,
-                              float *obs, uint8_t *done)
+/* Checks what a step of idx[0..n) wrote and counts the instances' steps. */
+static cg_status_t s_step_done(cg_sim_t *self, int32_t n, const int32_t *idx, const float *obs,
+                               const uint8_t *done)
 {
-    CG_ASSERT(self && idx && actions && obs && done);
-    CG_ASSERT(n >= 0 && n <= self->n);
-    if (self->broken)
-        return CG_ERR_PROTO;
-    const int32_t A = self->kind->info.n_actions, cap = self->kind->info.max_steps;
+    const int32_t cap = self->kind->info.max_steps;
     const size_t D = (size_t)self->obs_dim;
-    for (int32_t k = 0; k < n; k++)
-        CG_ASSERT((uint32_t)idx[k] < (uint32_t)self->n && self->steps[idx[k]] >= 0 &&
-                  (uint32_t)actions[k] < (uint32_t)A);
-    if (n == 0)
-        return CG_OK;
-    memset(done, 0, (size_t)n);
-    S_PHASE(self->kind, "step");
-    self->kind->t->step(self->ctx, n, idx, actions, obs, done);
     uint32_t bad = 0;
     for (int32_t k = 0; k < n; k++) {
         const int32_t i = idx[k];
@@ -1095,6 +1095,46 @@ cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, con
         }
     }
     return bad ? s_step_broken(self, n, idx, obs, done, cap) : CG_OK;
+}
+
+cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, const int32_t *actions,
+                              float *obs, uint8_t *done)
+{
+    CG_ASSERT(self && idx && actions && obs && done && !self->kind->info.continuous);
+    CG_ASSERT(n >= 0 && n <= self->n);
+    if (self->broken)
+        return CG_ERR_PROTO;
+    const int32_t A = self->kind->info.n_actions;
+    for (int32_t k = 0; k < n; k++)
+        CG_ASSERT((uint32_t)idx[k] < (uint32_t)self->n && self->steps[idx[k]] >= 0 &&
+                  (uint32_t)actions[k] < (uint32_t)A);
+    if (n == 0)
+        return CG_OK;
+    memset(done, 0, (size_t)n);
+    S_PHASE(self->kind, "step");
+    self->kind->t->step(self->ctx, n, idx, actions, obs, done);
+    return s_step_done(self, n, idx, obs, done);
+}
+
+cg_status_t cg_sim_step_batch_continuous(cg_sim_t *self, int32_t n, const int32_t *idx,
+                                         const float *actions, float *obs, uint8_t *done)
+{
+    CG_ASSERT(self && idx && actions && obs && done && self->kind->info.continuous);
+    CG_ASSERT(n >= 0 && n <= self->n);
+    if (self->broken)
+        return CG_ERR_PROTO;
+    const size_t A = (size_t)self->kind->info.n_actions;
+    for (int32_t k = 0; k < n; k++) {
+        CG_ASSERT((uint32_t)idx[k] < (uint32_t)self->n && self->steps[idx[k]] >= 0);
+        for (size_t d = 0; d < A; d++)
+            CG_ASSERT(isfinite(actions[(size_t)k * A + d]));
+    }
+    if (n == 0)
+        return CG_OK;
+    memset(done, 0, (size_t)n);
+    S_PHASE(self->kind, "step_continuous");
+    self->kind->t->step_continuous(self->ctx, n, idx, actions, obs, done);
+    return s_step_done(self, n, idx, obs, done);
 }
 
 int cg_sim_step(cg_sim_t *self, int32_t i, int32_t action, float *obs)

@@ -83,6 +83,9 @@ cg_status_t cg_sim_reset(cg_sim_t *self, int32_t i, uint64_t init_seed, float *o
  * obs (n_instances, obs_dim) gets their rows, done[k] their end flags. */
 cg_status_t cg_sim_step_batch(cg_sim_t *self, int32_t n, const int32_t *idx, const int32_t *actions,
                               float *obs, uint8_t *done);
+/* The same for a continuous simulator (info->continuous): actions (n, n_actions) finite. */
+cg_status_t cg_sim_step_batch_continuous(cg_sim_t *self, int32_t n, const int32_t *idx,
+                                         const float *actions, float *obs, uint8_t *done);
 /* One instance: obs (obs_dim) gets its next observation. 1 = episode over, 0 = running, a
  * negative cg_status_t when the simulator broke a rule. */
 int cg_sim_step(cg_sim_t *self, int32_t i, int32_t action, float *obs);

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-PROTOCOL = 2  # Envelope.protocol this package speaks (CG_PROTOCOL_VERSION)
+PROTOCOL = 3  # Envelope.protocol this package speaks (CG_PROTOCOL_VERSION)
 
 _PROTO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "proto",
                       "cgrpo.proto")

@@ -1,10 +1,9 @@
-/* cgrpo/sim.h: the simulator ABI of cgrpo (version 1), the one header a simulator needs,
- * whether it is compiled into cgrpo (actor/sim/) or built outside the tree as a plugin:
- *     cc -shared -fPIC mysim.c $(pkg-config --cflags cgrpo) -o libmysim.so
- *     cgrpo train --set sim.plugin=./libmysim.so
- * A simulator is one table (cg_sim_table_t): its name, its own config keys (the [<name>]
- * section, parsed and range-checked by cgrpo before the simulator sees them), a describe
- * that gives the sizes from the config alone, and a batched step over many instances. A
+/* cgrpo/sim.h: the simulator ABI of cgrpo (version 2: continuous actions), the one header a
+ * simulator needs, whether it is compiled into cgrpo (actor/sim/) or built outside the tree as a
+ * plugin: cc -shared -fPIC mysim.c $(pkg-config --cflags cgrpo) -o libmysim.so cgrpo train --set
+ * sim.plugin=./libmysim.so A simulator is one table (cg_sim_table_t): its name, its own config keys
+ * (the [<name>] section, parsed and range-checked by cgrpo before the simulator sees them), a
+ * describe that gives the sizes from the config alone, and a batched step over many instances. A
  * plugin exports one function, cg_sim_plugin(), returning its table; cgrpo checks the
  * table's abi_version and struct_size at load, then every size describe reports, and every
  * observation, reward and cost the simulator writes (docs/simulators.md).
@@ -21,7 +20,7 @@
 extern "C" {
 #endif
 
-#define CG_SIM_ABI_VERSION 1u
+#define CG_SIM_ABI_VERSION 2u
 
 #define CG_SIM_MAX_COSTS 8       /* indicator costs per episode */
 #define CG_SIM_NAME_LEN 64       /* bytes of a name, with its NUL */
@@ -70,13 +69,18 @@ typedef struct {
 
 typedef struct {
     int32_t obs_dim;   /* 1..CG_SIM_MAX_OBS */
-    int32_t n_actions; /* 1..CG_SIM_MAX_ACTIONS (discrete actions 0..n_actions-1) */
+    int32_t n_actions; /* 1..CG_SIM_MAX_ACTIONS: discrete actions 0..n_actions-1, or with
+                        * continuous = 1 the length of an action vector */
     int32_t n_costs;   /* 0..CG_SIM_MAX_COSTS */
     char cost_names[CG_SIM_MAX_COSTS][CG_SIM_NAME_LEN]; /* distinct, of [A-Za-z0-9_] */
     /* The [constraints] a config without that section enforces: cost k with threshold
      * default_threshold[k] in [0, 1]; a negative value = not enforced unless configured. */
     float default_threshold[CG_SIM_MAX_COSTS];
     int32_t max_steps; /* 1..CG_SIM_MAX_STEPS: no episode is longer */
+    /* 0: discrete actions (the table's step); 1: continuous, each action a vector of
+     * n_actions floats (the table's step_continuous), which the policy's Gaussian head
+     * samples without bounds: the simulator clips each to its own range. */
+    int32_t continuous;
 } cg_sim_info_t;
 
 /* What an episode earned, read by result() once step() reported it done. */
@@ -124,7 +128,8 @@ typedef struct cg_sim_table {
     void (*reset)(void *ctx, int32_t i, uint64_t init_seed, float *obs);
     /* One step of the n running instances idx[0..n): instance idx[k] takes actions[k]
      * (0..n_actions-1), writes its next observation at obs + idx[k] * obs_dim (obs holds all
-     * instances' rows) and done[k] = 1 when its episode is over (then result() is valid). */
+     * instances' rows) and done[k] = 1 when its episode is over (then result() is valid).
+     * NULL for a continuous simulator (step_continuous instead). */
     void (*step)(void *ctx, int32_t n, const int32_t *idx, const int32_t *actions, float *obs,
                  uint8_t *done);
     /* The finished episode of instance i. */
@@ -145,6 +150,11 @@ typedef struct cg_sim_table {
                         size_t errlen);
     void (*eval_report)(void *tally, int json, FILE *out);
     void (*eval_end)(void *tally);
+    /* A continuous simulator's step (info.continuous = 1; then step is NULL): as step, with
+     * instance idx[k]'s action the n_actions floats at actions + k * n_actions, finite but
+     * unbounded (clip them to the simulator's range). NULL for a discrete simulator. */
+    void (*step_continuous)(void *ctx, int32_t n, const int32_t *idx, const float *actions,
+                            float *obs, uint8_t *done);
 } cg_sim_table_t;
 
 /* A plugin's one exported symbol. */
