@@ -27,6 +27,7 @@
 #endif
 #define S_MAX_BLOCKS 8192 /* grid cap of the elementwise kernels (grid-stride) */
 #define S_LOSS_NV 6       /* loss, pg_loss, kl, entropy, approx_kl, n_clipped */
+#define S_HALF_LOG_2PI 0.91893853320467274178 /* 0.5 log(2 pi) */
 #define S_HINT "(hint: set [learner] device = cpu or auto)"
 
 /* ---- checks: log file:line and the library's message, return a cg_status_t ---- */
@@ -88,7 +89,9 @@ typedef struct {
     size_t h_off[S_LAYERS];                  /* hidden act l at ws + cap * h_off[l] */
     size_t n_params;
     int32_t max_hidden;
-    int64_t steps; /* Adam steps taken */
+    int gaussian;       /* a Gaussian head: log_std (n_actions) after the MLP */
+    size_t log_std_off; /* its place in the arena */
+    int64_t steps;      /* Adam steps taken */
     int device;
     cudaStream_t stream;
     cublasHandle_t blas;
@@ -104,8 +107,9 @@ typedef struct {
 
     /* Grown on demand to cap rows; row layouts below. */
     int32_t cap;
-    size_t ws_row; /* hidden acts (sum hidden), logits (A), dlogits (A), 2 x delta (max hidden) */
-    size_t logits_off, dlogits_off, delta_off;
+    size_t ws_row; /* hidden acts (sum hidden), logits (A), dlogits (A), 2 x delta (max hidden),
+                    * a Gaussian head's per-step log-std gradients (A) */
+    size_t logits_off, dlogits_off, delta_off, dls_off;
     float *d_ws;        /* (cap, ws_row) */
     float *d_batch;     /* (cap * (obs_dim + 6)) minibatch, packed for n rows (s_pack) */
     float *h_batch;     /* same, pinned */
@@ -122,7 +126,8 @@ typedef struct {
     const float *weight;   /* (n) */
     const float *logp_ref; /* (n) or NULL */
     const float *kl_coef;  /* (n) or NULL */
-    const int32_t *action; /* (n) */
+    const int32_t *action; /* (n) categorical head */
+    const float *action_f; /* (n, A) Gaussian head */
 } s_batch_t;
 
 /* ---- kernels ---- */
@@ -187,6 +192,107 @@ static __global__ void s_k_fill(float *x, size_t m, float value)
         x[k] = value;
 }
 
+/* The terms of step i that depend on its log-prob alone, as cg_loss.c's s_step_terms: the
+ * clipped surrogate and the k3 KL; v gets the step's weighted statistics except the
+ * entropy's part, and the return value is g = d(-surrogate + beta k3)/dlogp. */
+static __device__ double s_step_terms(double logp, int32_t i, const s_batch_t &b, float cfg_beta,
+                                      double lo, double hi, double c_ent, double h,
+                                      double (&v)[S_LOSS_NV])
+{
+    const double adv = b.adv[i];
+    /* The log-ratio is bounded (CG_LOSS_LOG_RATIO_MAX), with no gradient beyond the
+     * bound: a behaviour log-prob far below the policy's cannot overflow the ratio. */
+    const double raw_log_ratio = logp - (double)b.logp_old[i];
+    const int ratio_bounded = fabs(raw_log_ratio) > CG_LOSS_LOG_RATIO_MAX;
+    const double log_ratio =
+        fmin(fmax(raw_log_ratio, -CG_LOSS_LOG_RATIO_MAX), CG_LOSS_LOG_RATIO_MAX);
+    const double rho = exp(log_ratio);
+    double surr = 0, g = 0, clipped_step = 0;
+    if (adv != 0) {
+        double unclipped = rho * adv;
+        double clipped = fmin(fmax(rho, lo), hi) * adv;
+        if (clipped < unclipped) {
+            surr = clipped;
+            clipped_step = 1;
+        } else {
+            surr = unclipped;
+            g = ratio_bounded ? 0.0 : -adv * rho;
+        }
+    }
+    double k3 = 0, beta = 0;
+    if (b.logp_ref) {
+        beta = b.kl_coef ? (double)b.kl_coef[i] : (double)cfg_beta;
+        double d = (double)b.logp_ref[i] - logp;
+        double ed = exp(d);
+        k3 = ed - d - 1.0;
+        g += beta * (1.0 - ed);
+    }
+    const double w = b.weight[i];
+    v[0] = w * (-surr + beta * k3 - c_ent * h);
+    v[1] = w * -surr;
+    v[2] = w * k3;
+    v[3] = w * h;
+    v[4] = w * -log_ratio;
+    v[5] = clipped_step;
+    return g;
+}
+
+/* log sigma as cg_policy_log_std_bound. */
+static __device__ double s_log_std(float x)
+{
+    return x < CG_POLICY_LOG_STD_MIN   ? CG_POLICY_LOG_STD_MIN
+           : x > CG_POLICY_LOG_STD_MAX ? CG_POLICY_LOG_STD_MAX
+                                       : (double)x;
+}
+
+/* The Gaussian head's loss, one thread per step, cg_loss_gaussian_compute's arithmetic in
+ * double: writes dmean (n, A), the step's log-std gradient terms dls (n, A) (summed over the
+ * rows by s_k_log_std_grad) and this block's partial sums of the statistics. */
+static __global__ void s_k_loss_gaussian(const float *mean, const float *log_std, int32_t dim,
+                                         int32_t n, s_batch_t b, float cfg_beta, double lo,
+                                         double hi, double c_ent, float *dmean, float *dls,
+                                         double *partials)
+{
+    const int32_t i = (int32_t)(blockIdx.x * blockDim.x + threadIdx.x);
+    double v[S_LOSS_NV] = {0, 0, 0, 0, 0, 0};
+    if (i < n) {
+        const float *mu = mean + (size_t)i * (size_t)dim;
+        const float *a = b.action_f + (size_t)i * (size_t)dim;
+        double logp = 0, h = 0;
+        for (int32_t d = 0; d < dim; d++) {
+            const double ls = s_log_std(log_std[d]);
+            const double z = ((double)a[d] - (double)mu[d]) * exp(-ls);
+            logp -= 0.5 * z * z + ls + S_HALF_LOG_2PI;
+            h += ls + S_HALF_LOG_2PI + 0.5;
+        }
+        const double g = s_step_terms(logp, i, b, cfg_beta, lo, hi, c_ent, h, v);
+        const double w = b.weight[i];
+        for (int32_t d = 0; d < dim; d++) {
+            const double inv_sigma = exp(-s_log_std(log_std[d]));
+            const double z = ((double)a[d] - (double)mu[d]) * inv_sigma;
+            dmean[(size_t)i * dim + d] = (float)(w * g * z * inv_sigma);
+            dls[(size_t)i * dim + d] = (float)(w * (g * (z * z - 1.0) - c_ent));
+        }
+    }
+    s_block_sum<S_LOSS_NV>(v);
+    if (threadIdx.x < S_LOSS_NV)
+        partials[(size_t)blockIdx.x * S_LOSS_NV + threadIdx.x] = v[threadIdx.x];
+}
+
+/* One block per log-std d: grad[d] = the sum over the n rows of dls[., d] in double, 0 where
+ * the bound holds (no gradient past it, as cg_backend_cpu). */
+static __global__ void s_k_log_std_grad(const float *dls, int32_t n, int32_t dim,
+                                        const float *log_std, float *grad)
+{
+    const int32_t d = (int32_t)blockIdx.x;
+    double v[1] = {0};
+    for (int32_t i = (int32_t)threadIdx.x; i < n; i += (int32_t)blockDim.x)
+        v[0] += (double)dls[(size_t)i * dim + d];
+    s_block_sum<1>(v);
+    if (threadIdx.x == 0)
+        grad[d] = s_log_std(log_std[d]) == (double)log_std[d] ? (float)v[0] : 0.0f;
+}
+
 /* One thread per step, cg_loss_compute's arithmetic in double, the same branches: writes
  * dlogits (n, A) and this block's partial sums (S_LOSS_NV) of the weighted statistics. */
 static __global__ void s_k_loss(const float *logits, int32_t n_actions, int32_t n, s_batch_t b,
@@ -213,35 +319,7 @@ static __global__ void s_k_loss(const float *logits, int32_t n_actions, int32_t 
             h -= exp(logp_j) * logp_j;
         }
         const double logp = (double)x[a] - logz;
-
-        const double adv = b.adv[i];
-        /* The log-ratio is bounded (CG_LOSS_LOG_RATIO_MAX), with no gradient beyond the
-         * bound: a behaviour log-prob far below the policy's cannot overflow the ratio. */
-        const double raw_log_ratio = logp - (double)b.logp_old[i];
-        const int ratio_bounded = fabs(raw_log_ratio) > CG_LOSS_LOG_RATIO_MAX;
-        const double log_ratio =
-            fmin(fmax(raw_log_ratio, -CG_LOSS_LOG_RATIO_MAX), CG_LOSS_LOG_RATIO_MAX);
-        const double rho = exp(log_ratio);
-        double surr = 0, g = 0, clipped_step = 0;
-        if (adv != 0) {
-            double unclipped = rho * adv;
-            double clipped = fmin(fmax(rho, lo), hi) * adv;
-            if (clipped < unclipped) {
-                surr = clipped;
-                clipped_step = 1;
-            } else {
-                surr = unclipped;
-                g = ratio_bounded ? 0.0 : -adv * rho;
-            }
-        }
-        double k3 = 0, beta = 0;
-        if (b.logp_ref) {
-            beta = b.kl_coef ? (double)b.kl_coef[i] : (double)cfg_beta;
-            double d = (double)b.logp_ref[i] - logp;
-            double ed = exp(d);
-            k3 = ed - d - 1.0;
-            g += beta * (1.0 - ed);
-        }
+        const double g = s_step_terms(logp, i, b, cfg_beta, lo, hi, c_ent, h, v);
         const double w = b.weight[i];
         for (int32_t j = 0; j < n_actions; j++) {
             double logp_j = (double)x[j] - logz;
@@ -249,12 +327,6 @@ static __global__ void s_k_loss(const float *logits, int32_t n_actions, int32_t 
             double dj = g * ((j == a ? 1.0 : 0.0) - p_j) + c_ent * p_j * (logp_j + h);
             dx[j] = (float)(w * dj);
         }
-        v[0] = w * (-surr + beta * k3 - c_ent * h);
-        v[1] = w * -surr;
-        v[2] = w * k3;
-        v[3] = w * h;
-        v[4] = w * -log_ratio;
-        v[5] = clipped_step;
     }
     s_block_sum<S_LOSS_NV>(v);
     if (threadIdx.x < S_LOSS_NV)
@@ -370,7 +442,10 @@ static cg_status_t s_reserve(s_cuda_t *self, int32_t n)
         cap = n;
     s_free_rows(self);
     const size_t rows = (size_t)cap;
-    const size_t batch_floats = rows * ((size_t)self->shape.obs_dim + 6);
+    /* obs, 5 columns, the actions: 1 (int32) or A floats per row */
+    const size_t batch_floats =
+        rows * ((size_t)self->shape.obs_dim + 5 +
+                (self->gaussian ? (size_t)self->shape.n_actions : (size_t)1));
     const size_t loss_blocks = (rows + S_THREADS - 1) / S_THREADS;
     CG_CUDA_CHECK(cudaMalloc((void **)&self->d_ws, rows * self->ws_row * sizeof(float)));
     CG_CUDA_CHECK(cudaMalloc((void **)&self->d_batch, batch_floats * sizeof(float)));
@@ -409,6 +484,15 @@ static size_t s_pack(s_cuda_t *self, const cg_minibatch_t *mb, s_batch_t *dev)
         memcpy(h + off, cols[c], n * sizeof(float));
         *views[c] = d + off;
         off += n;
+    }
+    dev->action = NULL;
+    dev->action_f = NULL;
+    if (self->gaussian) {
+        const size_t na = n * (size_t)self->shape.n_actions;
+        memcpy(h + off, mb->action_f, na * sizeof(float));
+        dev->action_f = d + off;
+        off += na;
+        return off * sizeof(float);
     }
     /* int32 and float share size and alignment: the actions travel in the same copy. */
     memcpy(h + off, mb->action, n * sizeof(int32_t));
@@ -539,7 +623,7 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
     memset(stats, 0, sizeof(*stats));
     if (mb->fill) { /* gathered here, then checked as cg_backend_update checks the others */
         cg_minibatch_fill(mb, 0, n);
-        if (!cg_minibatch_actions_ok(mb, 0, n, self->shape.n_actions))
+        if (!self->gaussian && !cg_minibatch_actions_ok(mb, 0, n, self->shape.n_actions))
             return CG_ERR_RANGE;
     }
     CG_TRY(s_enter(self));
@@ -557,11 +641,24 @@ static cg_status_t s_update(void *ctx, const cg_minibatch_t *mb, const cg_loss_c
     CG_CUDA_CHECK(cudaEventRecord(self->ev[1], self->stream));
 
     CG_TRY(s_forward_dev(self, b.obs, n, d_logits));
-    s_k_loss<<<loss_blocks, S_THREADS, 0, self->stream>>>(
-        d_logits, self->shape.n_actions, n, b, loss->kl_coef, 1.0 - (double)loss->clip_eps,
-        1.0 + (double)loss->clip_eps, (double)loss->ent_coef, d_dlogits, self->d_partials);
+    const double lo = 1.0 - (double)loss->clip_eps, hi = 1.0 + (double)loss->clip_eps;
+    const float *d_log_std = self->d_params + self->log_std_off;
+    float *d_dls = self->d_ws + (size_t)self->cap * self->dls_off;
+    if (self->gaussian)
+        s_k_loss_gaussian<<<loss_blocks, S_THREADS, 0, self->stream>>>(
+            d_logits, d_log_std, self->shape.n_actions, n, b, loss->kl_coef, lo, hi,
+            (double)loss->ent_coef, d_dlogits, d_dls, self->d_partials);
+    else
+        s_k_loss<<<loss_blocks, S_THREADS, 0, self->stream>>>(
+            d_logits, self->shape.n_actions, n, b, loss->kl_coef, lo, hi, (double)loss->ent_coef,
+            d_dlogits, self->d_partials);
     CG_CUDA_CHECK_LAUNCH();
     CG_TRY(s_backward_dev(self, b.obs, n));
+    if (self->gaussian) {
+        s_k_log_std_grad<<<self->shape.n_actions, S_THREADS, 0, self->stream>>>(
+            d_dls, n, self->shape.n_actions, d_log_std, self->d_grad + self->log_std_off);
+        CG_CUDA_CHECK_LAUNCH();
+    }
     s_k_sumsq<<<S_NORM_BLOCKS, S_THREADS, 0, self->stream>>>(self->d_grad, self->n_params,
                                                              norm_part);
     CG_CUDA_CHECK_LAUNCH();
@@ -685,11 +782,14 @@ static void s_layout(s_cuda_t *self)
         }
         in = out;
     }
-    self->n_params = off;
+    self->gaussian = shape->head == CG_HEAD_GAUSSIAN;
+    self->log_std_off = off;
+    self->n_params = off + (self->gaussian ? (size_t)shape->n_actions : 0);
     self->logits_off = h_off;
     self->dlogits_off = h_off + (size_t)shape->n_actions;
     self->delta_off = h_off + 2 * (size_t)shape->n_actions;
-    self->ws_row = self->delta_off + 2 * (size_t)self->max_hidden;
+    self->dls_off = self->delta_off + 2 * (size_t)self->max_hidden;
+    self->ws_row = self->dls_off + (self->gaussian ? (size_t)shape->n_actions : 0);
 }
 
 /* Stream, cuBLAS handle, events, the arenas, and the initial parameters uploaded. */
@@ -761,12 +861,6 @@ void *cg_backend_cuda_new(const cg_policy_shape_t *shape, const cg_adam_config_t
     if (!err || !errlen) {
         err = scratch;
         errlen = sizeof(scratch);
-    }
-    if (shape->head != CG_HEAD_CATEGORICAL) {
-        snprintf(err, errlen,
-                 "the CUDA backend has no Gaussian head yet (hint: [learner] device = cpu or "
-                 "auto for continuous actions)");
-        return NULL;
     }
     if (s_device_count(why, sizeof(why)) == 0) {
         snprintf(err, errlen, "device=cuda requested but no CUDA device is available: %s " S_HINT,

@@ -3,6 +3,7 @@
  * cost rate and the KL to the initial policy. A simulator may bring its own evaluation set
  * (eval_seed: instruct's held-out prompts) and its own tallies (eval hooks: instruct's HSR/SSR
  * by number of constraints and by type); this file names no simulator. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@ static void s_usage(FILE *out)
             "  --json         one JSON object: goal_rate, episodes, reward_mean, cost_rates {name: "
             "rate}, ...\n"
             "  --greedy       act greedily (most likely action) instead of sampling\n"
+            "  --trace FILE   write the first 8 episodes' states to FILE, one 'episode E' line\n"
+            "                 then the simulator's own lines per step (its eval_trace hook:\n"
+            "                 navigation writes its layout and the robot's positions)\n"
             "  -h, --help     this help\n\n"
             "A simulator with its own evaluation set (instruct: the fixed held-out prompts, one\n"
             "text each) is evaluated on its first N episodes and adds its own figures (instruct:\n"
@@ -63,6 +67,16 @@ static double s_kl(const float *a, const float *b, int32_t n, float *la, float *
     return kl;
 }
 
+#define S_TRACE_EPISODES 8 /* episodes --trace writes */
+
+/* The evaluation's settings. */
+typedef struct {
+    long episodes;
+    int greedy;
+    uint64_t seed;
+    FILE *trace; /* --trace, or NULL */
+} s_eval_opts_t;
+
 /* Buffers of the evaluation loop, M instances. */
 typedef struct {
     int32_t *run, *action, *len;
@@ -70,13 +84,49 @@ typedef struct {
     float *obs, *batch, *logits, *ref, *la, *lb;
     float *action_f; /* (M, A) a Gaussian head's actions */
     cg_rng_t *rng;
+    long *episode;                      /* (M) the episode on each instance */
+    char *trace_text[S_TRACE_EPISODES]; /* --trace: each traced episode's lines */
+    size_t trace_len[S_TRACE_EPISODES];
+    FILE *trace_buf[S_TRACE_EPISODES]; /* open_memstream onto trace_text */
 } s_bufs_t;
 
 static void s_bufs_free(s_bufs_t *b)
 {
     free(b->run), free(b->action), free(b->len), free(b->busy), free(b->done);
     free(b->obs), free(b->batch), free(b->logits), free(b->ref), free(b->la), free(b->lb);
-    free(b->action_f), free(b->rng);
+    free(b->action_f), free(b->rng), free(b->episode);
+    for (int e = 0; e < S_TRACE_EPISODES; e++) {
+        if (b->trace_buf[e])
+            fclose(b->trace_buf[e]);
+        free(b->trace_text[e]);
+    }
+}
+
+/* --trace: the simulator's lines for instance i after t steps, into its episode's buffer. */
+static void s_trace(const cg_sim_table_t *tab, cg_sim_t *sim, s_bufs_t *b, int32_t i, int32_t t)
+{
+    const long e = b->episode[i];
+    if (e >= S_TRACE_EPISODES)
+        return;
+    if (t == 0) {
+        b->trace_buf[e] = open_memstream(&b->trace_text[e], &b->trace_len[e]);
+        CG_ASSERT(b->trace_buf[e]);
+        fprintf(b->trace_buf[e], "episode %ld\n", e);
+    }
+    tab->eval_trace(cg_sim_context(sim), i, t, b->trace_buf[e]);
+}
+
+/* Writes the traced episodes in their order; nonzero on a write error. */
+static int s_trace_write(s_bufs_t *b, FILE *out)
+{
+    for (int e = 0; e < S_TRACE_EPISODES; e++) {
+        if (!b->trace_buf[e])
+            continue;
+        fclose(b->trace_buf[e]);
+        b->trace_buf[e] = NULL;
+        fwrite(b->trace_text[e], 1, b->trace_len[e], out);
+    }
+    return fflush(out) != 0 || ferror(out);
 }
 
 /* Row k's action: the most likely one (a Gaussian's mean) with greedy, else a sample at
@@ -114,10 +164,11 @@ static void s_act(cg_policy_t *policy, cg_policy_t *init, s_bufs_t *b, int32_t k
 /* Rolls out episodes 0..episodes-1, M at a time, one batched forward and one batched
  * simulator step per step; each episode starts from the simulator's evaluation state i (its
  * eval_seed hook) or a state drawn from seed. The hooks see every finished episode. */
-static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long episodes,
-                     int greedy, uint64_t seed, void *hook_tally, s_tally_t *t, char *err,
-                     size_t errlen)
+static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, const s_eval_opts_t *o,
+                     void *hook_tally, s_tally_t *t, char *err, size_t errlen)
 {
+    const long episodes = o->episodes;
+    const int greedy = o->greedy;
     const cg_sim_table_t *tab = cg_sim_kind_table(cg_sim_kind(sim));
     const cg_sim_params_t *params = cg_sim_kind_params(cg_sim_kind(sim));
     const cg_sim_info_t *info = cg_sim_info(sim);
@@ -136,8 +187,9 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
     b.la = cg_calloc((size_t)A, sizeof *b.la);
     b.lb = cg_calloc((size_t)A, sizeof *b.lb);
     b.rng = cg_calloc((size_t)M, sizeof *b.rng);
+    b.episode = cg_calloc((size_t)M, sizeof *b.episode);
     cg_rng_t root, starts;
-    cg_rng_seed(&root, seed, 0x6576616cULL);
+    cg_rng_seed(&root, o->seed, 0x6576616cULL);
     starts = cg_rng_split(&root, (uint64_t)M);
     for (int32_t i = 0; i < M; i++)
         b.rng[i] = cg_rng_split(&root, (uint64_t)i);
@@ -154,6 +206,9 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
                 goto broken;
             b.len[i] = 0;
             b.busy[i] = 1;
+            b.episode[i] = next - 1;
+            if (o->trace)
+                s_trace(tab, sim, &b, i, 0);
         }
         int32_t n = 0;
         for (int32_t i = 0; i < M; i++)
@@ -176,6 +231,8 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
             goto broken;
         for (int32_t k = 0; k < n; k++) {
             int32_t i = b.run[k];
+            if (o->trace)
+                s_trace(tab, sim, &b, i, b.len[i]);
             if (!b.done[k])
                 continue;
             b.busy[i] = 0;
@@ -194,6 +251,10 @@ static int s_rollout(cg_sim_t *sim, cg_policy_t *policy, cg_policy_t *init, long
             for (int32_t c = 0; c < info->n_costs; c++)
                 t->cost[c] += res.cost[c];
         }
+    }
+    if (o->trace && s_trace_write(&b, o->trace)) {
+        snprintf(err, errlen, "--trace: cannot write the trace: %s", strerror(errno));
+        rc = -1;
     }
     goto out;
 broken:
@@ -239,10 +300,14 @@ int cg_cmd_eval(int argc, char **argv)
     long episodes = 1000;
     long long seed = -1;
     int json = 0, greedy = 0;
-    static const struct option longopts[] = {
-        {"episodes", required_argument, NULL, 'n'}, {"seed", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},           {"greedy", no_argument, NULL, 'g'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    const char *trace_path = NULL;
+    static const struct option longopts[] = {{"episodes", required_argument, NULL, 'n'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"greedy", no_argument, NULL, 'g'},
+                                             {"trace", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -261,6 +326,7 @@ int cg_cmd_eval(int argc, char **argv)
             break;
         case 'j': json = 1; break;
         case 'g': greedy = 1; break;
+        case 't': trace_path = optarg; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -324,9 +390,26 @@ int cg_cmd_eval(int argc, char **argv)
         snprintf(err, sizeof err, "simulator %s: its eval_begin hook failed", tab->name);
         goto done;
     }
+    s_eval_opts_t o = {episodes, greedy, eval_seed, NULL};
+    if (trace_path && !tab->eval_trace) {
+        snprintf(err, sizeof err,
+                 "--trace: simulator %s has no eval_trace hook (hint: navigation has one; "
+                 "docs/simulators.md)",
+                 tab->name);
+        goto done;
+    }
+    if (trace_path && !(o.trace = fopen(trace_path, "w"))) {
+        snprintf(err, sizeof err, "--trace: cannot open %s: %s (hint: a writable path)", trace_path,
+                 strerror(errno));
+        goto done;
+    }
     s_tally_t tally;
-    if (s_rollout(sim, policy, init, episodes, greedy, eval_seed, hook_tally, &tally, err,
-                  sizeof err))
+    int failed = s_rollout(sim, policy, init, &o, hook_tally, &tally, err, sizeof err);
+    if (o.trace && fclose(o.trace) != 0 && !failed) {
+        snprintf(err, sizeof err, "--trace: cannot write %s: %s", trace_path, strerror(errno));
+        failed = 1;
+    }
+    if (failed)
         goto done;
     s_report(dir, version, sim, &tally, greedy, json, hook_tally);
     rc = 0;

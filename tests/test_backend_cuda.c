@@ -1,6 +1,7 @@
 /* test_backend_cuda: the CUDA backend against the CPU reference (cg_backend_cpu), on fresh
  * random minibatches over several shapes (0-3 hidden layers, widths 8-512, 2-31 actions,
- * 40-4096 steps), tanh and relu, with and without the KL and entropy terms, with the
+ * 40-4096 steps; and the Gaussian head on three shapes), tanh and relu, with and without
+ * the KL and entropy terms, with the
  * config's beta and with per-step KL coefficients; minibatch sizes that grow and shrink
  * on one backend; and its state round trips. CG_TEST_CUDA_CASES=N runs the first N shapes.
  * Tolerances (float32), calibrated by running this suite with the CPU backend against
@@ -41,6 +42,7 @@ typedef struct {
     int32_t obs_dim, n_actions;
     float *obs;
     int32_t *action;
+    float *action_f; /* (n, n_actions) a Gaussian head's actions (s_batch_gaussian) */
     float *logp_old, *adv, *weight, *logp_ref, *kl_coef;
     cg_minibatch_t mb;
 } batch_t;
@@ -88,10 +90,34 @@ static void s_batch_fill(batch_t *b, cg_rng_t *rng, int32_t n, int32_t obs_dim, 
     b->mb.weight = b->weight;
 }
 
+/* Turns b (filled for n rows) into a Gaussian head's minibatch: actions ~ N(0, 0.6^2) per
+ * dimension, behaviour log-densities those of N(0, e^-0.5) plus noise (every 97th -120, as
+ * above), reference ones likewise. */
+static void s_batch_gaussian(batch_t *b, cg_rng_t *rng, int32_t n)
+{
+    const int32_t A = b->n_actions;
+    b->action_f = cg_realloc(b->action_f, (size_t)n * (size_t)A, sizeof(float));
+    float zero[64] = {0}, ls[64];
+    CG_ASSERT(A <= 64);
+    for (int32_t d = 0; d < A; d++)
+        ls[d] = -0.5f;
+    for (int32_t i = 0; i < n; i++) {
+        float *a = b->action_f + (size_t)i * (size_t)A;
+        for (int32_t d = 0; d < A; d++)
+            a[d] = (float)(0.6 * cg_rng_normal(rng));
+        const double lp = cg_policy_gaussian_logp(zero, ls, A, a);
+        b->logp_old[i] = i % 97 == 96 ? -120.0f : (float)(lp + 0.3 * cg_rng_normal(rng));
+        b->logp_ref[i] = (float)(lp + 0.3 * cg_rng_normal(rng));
+    }
+    b->mb.action = NULL;
+    b->mb.action_f = b->action_f;
+}
+
 static void s_batch_free(batch_t *b)
 {
     free(b->obs);
     free(b->action);
+    free(b->action_f);
     free(b->logp_old);
     free(b->adv);
     free(b->weight);
@@ -351,6 +377,80 @@ static void test_cuda_update(void)
             free(vc);
             free(mg);
             free(mc);
+            free(pg);
+            free(pc);
+            cg_backend_destroy(&gpu);
+            cg_backend_destroy(&cpu);
+        }
+    }
+    s_batch_free(&b);
+    printf("\n");
+}
+
+/* The Gaussian head (continuous actions): the same comparison as test_cuda_update, with
+ * its tolerances, on two shapes (one the navigation simulator's), each loss variant, the
+ * log-std gradient summed over the rows on the device; and a log-std past its bound gets
+ * no update on either backend. */
+static void test_cuda_gaussian(void)
+{
+    static const case_t cases[] = {{5, 2, 2, {16, 8}, CG_ACT_TANH, 40},
+                                   {26, 2, 2, {64, 64}, CG_ACT_TANH, 1000},
+                                   {7, 3, 1, {32}, CG_ACT_RELU, 300}};
+    batch_t b = {0};
+    for (int k = 0; k < 3; k++) {
+        for (int v = 0; v < 4; v++) {
+            cg_policy_shape_t shape = s_shape(&cases[k]);
+            shape.head = CG_HEAD_GAUSSIAN;
+            shape.log_std_init = -0.5f;
+            uint64_t seed = 5000 + 10 * (uint64_t)k + (uint64_t)v;
+            cg_backend_t *cpu = s_new(CG_DEVICE_CPU, &shape, &s_adam, seed);
+            cg_backend_t *gpu = s_new(CG_DEVICE_CUDA, &shape, &s_adam, seed);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(cpu);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(gpu);
+            const size_t np = cg_backend_n_params(cpu);
+            CU_ASSERT_EQUAL_FATAL(cg_backend_n_params(gpu), np);
+            float *pc = cg_calloc(np, sizeof(float)), *pg = cg_calloc(np, sizeof(float));
+            float *p0 = cg_calloc(np, sizeof(float));
+            CU_ASSERT_EQUAL(cg_backend_get_params(cpu, p0), CG_OK);
+            if (v == 3) { /* a log-std past its bound: no gradient, no update */
+                p0[np - 1] = 3.0f;
+                CU_ASSERT_EQUAL(cg_backend_set_params(cpu, p0), CG_OK);
+                CU_ASSERT_EQUAL(cg_backend_set_params(gpu, p0), CG_OK);
+            }
+            cg_rng_t rng;
+            cg_rng_seed(&rng, seed, 1);
+            printf("\n  gaussian case %d (%d layers, n %d, A %d) loss %d:", k,
+                   (int)shape.n_hidden + 1, (int)cases[k].n, (int)shape.n_actions, v);
+            for (int step = 1; step <= 5; step++) {
+                cg_loss_config_t lc;
+                s_batch_fill(&b, &rng, cases[k].n, shape.obs_dim, shape.n_actions);
+                s_batch_gaussian(&b, &rng, cases[k].n);
+                s_loss_variant(v, &b, &lc);
+                cg_update_stats_t sc, sg;
+                CU_ASSERT_EQUAL_FATAL(cg_backend_update(cpu, &b.mb, &lc, &sc), CG_OK);
+                CU_ASSERT_EQUAL_FATAL(cg_backend_update(gpu, &b.mb, &lc, &sg), CG_OK);
+                CU_ASSERT(s_stats_close(&sg, &sc, b.mb.n));
+                CU_ASSERT_EQUAL(cg_backend_get_params(cpu, pc), CG_OK);
+                CU_ASSERT_EQUAL(cg_backend_get_params(gpu, pg), CG_OK);
+                if (step == 1) {
+                    CU_ASSERT(s_close("params", pg, pc, np, 1e-4, 1e-5, s_budget(np)));
+                    CU_ASSERT(s_close("log_std", pg + np - shape.n_actions,
+                                      pc + np - shape.n_actions, (size_t)shape.n_actions, 1e-4,
+                                      1e-5, 0));
+                }
+                if (v == 3) {
+                    CU_ASSERT_EQUAL(pc[np - 1], 3.0f);
+                    CU_ASSERT_EQUAL(pg[np - 1], 3.0f);
+                }
+            }
+            for (size_t i = 0; i < np; i++) { /* parameter changes over the 5 steps */
+                pc[i] -= p0[i];
+                pg[i] -= p0[i];
+            }
+            const double ep = s_rel_l2(pg, pc, np);
+            printf(" step 5 relative error of the change %.2g", ep);
+            CU_ASSERT(ep <= (shape.activation == CG_ACT_RELU ? 5e-2 : 1e-3));
+            free(p0);
             free(pg);
             free(pc);
             cg_backend_destroy(&gpu);
@@ -648,8 +748,13 @@ int main(void)
         cg_test_skip(reason);
     }
     CU_TestInfo tests[] = {
-        {"forward", test_cuda_forward}, {"update", test_cuda_update}, {"rows", test_cuda_rows},
-        {"state", test_cuda_state},     {"bandit", test_cuda_bandit}, CU_TEST_INFO_NULL,
+        {"forward", test_cuda_forward},
+        {"update", test_cuda_update},
+        {"rows", test_cuda_rows},
+        {"state", test_cuda_state},
+        {"bandit", test_cuda_bandit},
+        {"gaussian", test_cuda_gaussian},
+        CU_TEST_INFO_NULL,
     };
     return cg_test_run("backend_cuda", tests, NULL, NULL);
 }

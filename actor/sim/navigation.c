@@ -19,6 +19,7 @@
  * inside a hazard after some step), `wall` (some step ran into a wall; the robot stops at it).
  * Default constraints: hazard <= 0.05, wall <= 0.10. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -297,6 +298,20 @@ static void s_result(void *ctx, int32_t i, cg_sim_result_t *out)
     out->success = s->reached;
 }
 
+/* t = 0: "arena SIZE", "goal X Y R", "hazard X Y R" per hazard; every t: "pos T X Y HEADING". */
+static void s_trace(void *ctx, int32_t i, int32_t t, FILE *out)
+{
+    const s_nav_t *self = ctx;
+    const s_inst_t *s = &self->inst[i];
+    if (t == 0) {
+        fprintf(out, "arena %.6g\ngoal %.6g %.6g %.6g\n", self->size, s->goal.x, s->goal.y,
+                self->goal_r);
+        for (int32_t h = 0; h < self->n_hazards; h++)
+            fprintf(out, "hazard %.6g %.6g %.6g\n", s->hazard[h].x, s->hazard[h].y, self->hazard_r);
+    }
+    fprintf(out, "pos %d %.6g %.6g %.6g\n", t, s->pos.x, s->pos.y, s->heading);
+}
+
 const cg_sim_table_t cg_sim_navigation = {
     .abi_version = CG_SIM_ABI_VERSION,
     .struct_size = sizeof(cg_sim_table_t),
@@ -311,4 +326,5 @@ const cg_sim_table_t cg_sim_navigation = {
     .reset = s_reset,
     .step_continuous = s_step,
     .result = s_result,
+    .eval_trace = s_trace,
 };

@@ -39,6 +39,8 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+study=gridworld_study
+. "$here/study_lib.sh"
 out="$repo/runs/gridworld-study"
 cgrpo=""
 seeds=3
@@ -91,21 +93,7 @@ if [ -n "$iterations" ] && ! [[ "$iterations" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-if [ -z "$cgrpo" ]; then
-    if [ -x "$repo/build/launch/cgrpo" ]; then
-        cgrpo="$repo/build/launch/cgrpo"
-    elif command -v cgrpo >/dev/null; then
-        cgrpo=$(command -v cgrpo)
-    else
-        echo "gridworld_study: no cgrpo binary (hint: bash launch/setup.sh, or pass --cgrpo PATH)" >&2
-        exit 1
-    fi
-fi
-[ -x "$cgrpo" ] || { echo "gridworld_study: $cgrpo is not executable (hint: --cgrpo PATH)" >&2; exit 1; }
-command -v gnuplot >/dev/null || {
-    echo "gridworld_study: gnuplot not found (hint: apt-get install gnuplot-nox)" >&2
-    exit 1
-}
+study_find_cgrpo
 
 # run settings shared by every training run; the smoke mode shrinks the budget
 common=()
@@ -168,8 +156,6 @@ for s in $(seq 1 "$seeds"); do
     plan+=("grpo-s$s|--config @UNCONSTRAINED@ --set train.estimator=grpo --set run.seed=$s")
 done
 
-fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
-
 total=${#plan[@]}
 t_start=$SECONDS
 trained=0
@@ -216,9 +202,6 @@ done
 # json NAME KEY: a number from an eval.json (flat, written by cgrpo eval --json)
 json() { sed -n "s/.*\"$2\":\([-0-9.eE+]*\).*/\1/p" "$out/runs/$1/eval.json"; }
 
-# stats VALUES...: "mean sd" (sd over seeds with n-1; 0 for one seed)
-stats() { printf '%s\n' "$@" | awk '{s+=$1; q+=$1*$1; n++} END {m=s/n; v=(n>1)?(q-n*m*m)/(n-1):0; if(v<0)v=0; printf "%.4f %.4f\n", m, sqrt(v)}'; }
-pm() { printf '%.3f ± %.3f' "$1" "$2"; }
 
 # collect PREFIX KEY: values of KEY over the seeds of runs PREFIX-s<seed>
 collect() {

@@ -43,6 +43,8 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+study=instruct_study
+. "$here/study_lib.sh"
 out=runs/instruct-study
 cgrpo=""
 seeds=5
@@ -74,21 +76,7 @@ for v in "$seeds" "$iterations" "$episodes" "$jobs"; do
         { echo "instruct_study: '$v' is not a whole number >= 1 (hint: --help)" >&2; exit 2; }
 done
 
-if [ -z "$cgrpo" ]; then
-    if [ -x "$repo/build/launch/cgrpo" ]; then
-        cgrpo="$repo/build/launch/cgrpo"
-    elif command -v cgrpo >/dev/null; then
-        cgrpo=$(command -v cgrpo)
-    else
-        echo "instruct_study: no cgrpo binary (hint: bash launch/setup.sh, or pass --cgrpo PATH)" >&2
-        exit 1
-    fi
-fi
-[ -x "$cgrpo" ] || { echo "instruct_study: $cgrpo is not executable (hint: --cgrpo PATH)" >&2; exit 1; }
-command -v gnuplot >/dev/null || {
-    echo "instruct_study: gnuplot not found (hint: apt-get install gnuplot-nox)" >&2
-    exit 1
-}
+study_find_cgrpo
 case $profile in
 default) config="$repo/configs/instruct.ini" ;;
 paper) config="$repo/configs/instruct-paper.ini" ;;
@@ -114,10 +102,7 @@ fi
 [ "$smoke" = 1 ] && rm -rf "$out/runs" "$out/logs" "$out/plots" "$out/tables.md" "$out/warm"
 mkdir -p "$out/runs" "$out/logs" "$out/plots" "$out/bin"
 out=$(cd "$out" && pwd)
-# Every run uses a copy of the binary, so rebuilding cgrpo while the study runs is safe.
-cp "$cgrpo" "$out/bin/cgrpo.tmp" && mv "$out/bin/cgrpo.tmp" "$out/bin/cgrpo"
-echo "instruct study: cgrpo copied from $cgrpo"
-cgrpo="$out/bin/cgrpo"
+study_pin_cgrpo
 
 # The paper profile's warm start: plain GRPO on configs/instruct.ini for 25 iterations (held-out
 # HSR ~0.3), the policy every run starts from and its KL reference (configs/instruct-paper.ini).
@@ -188,83 +173,14 @@ for s in $(seq 1 "$seeds"); do
     plan+=("g8-mdpc-s$s|--set train.group_size=8 --set train.groups=$((per_iter / 8)) --set run.seed=$s $(method_args mdpc 8)")
 done
 
-fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
-
-# run_one NAME ARGS...: trains (unless done) and evaluates one run; a failure leaves NAME.failed.
-run_one() {
-    local name=$1 dir="$out/runs/$1" log="$out/logs/$1.log" t0=$SECONDS
-    shift
-    if [ ! -f "$dir/summary.json" ]; then
-        rm -rf "$dir" # an interrupted run starts over, so every run has the same budget
-        if ! "$cgrpo" train --no-progress --run-dir "$dir" "${common[@]}" "$@" >"$log" 2>&1; then
-            echo "training failed" >"$out/logs/$name.failed"
-            return 1
-        fi
-    fi
-    for mode in sample greedy; do
-        local f="$dir/eval.json" flag=()
-        [ $mode = greedy ] && { f="$dir/eval-greedy.json"; flag=(--greedy); }
-        if ! "$cgrpo" eval "$dir" --episodes "$episodes" --json "${flag[@]}" >"$f.tmp" 2>>"$log"; then
-            echo "evaluation failed" >"$out/logs/$name.failed"
-            return 1
-        fi
-        mv "$f.tmp" "$f"
-    done
-    echo "  $name: $(fmt_time $((SECONDS - t0)))"
-}
-
-total=${#plan[@]}
 t_start=$SECONDS
-rm -f "$out"/logs/*.failed
-echo "instruct study: $total runs in $out, $jobs at a time (cgrpo: $cgrpo)"
-started=0
-for i in "${!plan[@]}"; do
-    name=${plan[$i]%%|*}
-    read -r -a args <<<"${plan[$i]#*|}"
-    dir="$out/runs/$name"
-    if [ -f "$dir/summary.json" ] && [ -f "$dir/eval.json" ] && [ -f "$dir/eval-greedy.json" ]; then
-        continue
-    fi
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
-        wait -n || true
-    done
-    run_one "$name" "${args[@]}" &
-    started=$((started + 1))
-done
-wait || true
-failed=$(ls "$out"/logs/*.failed 2>/dev/null || true)
-if [ -n "$failed" ]; then
-    for f in $failed; do
-        n=$(basename "$f" .failed)
-        echo "instruct_study: $n: $(cat "$f"); the end of $out/logs/$n.log:" >&2
-        tail -n 15 "$out/logs/$n.log" >&2
-    done
-    exit 1
-fi
-echo "trained and evaluated $started runs ($((total - started)) done before) in $(fmt_time $((SECONDS - t_start)))"
+study_run_plan "${plan[@]}"
 
 # ---------------------------------------------------------------------------- tables
-# num FILE KEY: the first number after "KEY": in an eval JSON (overall values come first)
-num() { grep -o "\"$2\":[-0-9.eE+]*" "$1" | head -n 1 | cut -d: -f2; }
 # byc FILE C KEY: KEY of by_n_constraints["C"] (empty when the set had no such prompt)
 byc() { grep -o "\"$2\":{\"episodes\":[0-9]*,\"hsr\":[-0-9.eE+]*,\"ssr\":[-0-9.eE+]*}" "$1" |
     sed -n "s/.*\"$3\":\([-0-9.eE+]*\).*/\1/p"; }
-# csv RUN HOW:COLUMN: a column of metrics.csv reduced over the iterations; HOW is mean (all
-# rows), tail (mean of the last quarter) or last (the last row); 0 if there is no such column
-csv() {
-    awk -F, -v what="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; split(what, w, ":"); c = col[w[2]]; next }
-        { n++; v[n] = c ? $c : 0 }
-        END {
-            from = w[1] == "tail" ? n - int(n / 4) + 1 : w[1] == "last" ? n : 1
-            if (from < 1) from = 1
-            for (r = from; r <= n; r++) { s += v[r]; k++ }
-            printf "%.6f\n", k ? s / k : 0
-        }' "$out/runs/$1/metrics.csv"
-}
 # stats VALUES...: "mean sd" (sd over seeds with n - 1; 0 for one seed)
-stats() { printf '%s\n' "$@" | awk '{s+=$1; q+=$1*$1; n++} END {m=s/n; v=(n>1)?(q-n*m*m)/(n-1):0; if(v<0)v=0; printf "%.4f %.4f\n", m, sqrt(v)}'; }
-pm() { printf '%.3f ± %.3f' "$1" "$2"; }
 # over PREFIX CMD...: "mean sd" of CMD's output (with RUN replaced) over the seeds
 over() {
     local p=$1 v=() s

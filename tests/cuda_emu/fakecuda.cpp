@@ -240,7 +240,8 @@ void __syncthreads(void)
 
 static int s_needs_sync(const char *name)
 {
-    static const char *list[] = {"s_k_loss", "s_k_sumsq", "s_k_finalize"};
+    static const char *list[] = {"s_k_loss", "s_k_loss_gaussian", "s_k_log_std_grad", "s_k_sumsq",
+                                 "s_k_finalize"};
     for (const char *n : list)
         if (!strcmp(n, name))
             return 1;

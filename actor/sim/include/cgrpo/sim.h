@@ -155,6 +155,10 @@ typedef struct cg_sim_table {
      * unbounded (clip them to the simulator's range). NULL for a discrete simulator. */
     void (*step_continuous)(void *ctx, int32_t n, const int32_t *idx, const float *actions,
                             float *obs, uint8_t *done);
+    /* Optional, for `cgrpo eval --trace FILE`: writes lines describing instance i after its
+     * t-th step of the episode (t = 0: just reset; then also what a picture of the episode
+     * needs, e.g. its layout), each starting with a keyword. NULL: no trace. */
+    void (*eval_trace)(void *ctx, int32_t i, int32_t t, FILE *out);
 } cg_sim_table_t;
 
 /* A plugin's one exported symbol. */
