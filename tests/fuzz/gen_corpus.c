@@ -52,7 +52,8 @@ static void s_messages(const char *dir)
                                  .obs_dim = 3,
                                  .n_actions = 2,
                                  .group_size = 2,
-                                 .credits = 1};
+                                 .credits = 1,
+                                 .continuous_ok = 1};
     s_msg(dir, "hello", &m);
 
     float params[14], lambda[3] = {0.4f, 0.3f, 0.3f}, thresholds[2] = {0.01f, 0.1f};
@@ -88,6 +89,14 @@ static void s_messages(const char *dir)
                                      .constraints = {1, 0},
                                      .max_steps = 64};
     s_msg(dir, "welcome", &m);
+    /* a Gaussian head: the MLP's 14 floats, then 2 log-std */
+    float gparams[16];
+    memcpy(gparams, params, sizeof params);
+    gparams[14] = gparams[15] = -0.5f;
+    m.u.welcome.head = CG_HEAD_GAUSSIAN;
+    m.u.welcome.n_params = 16;
+    m.u.welcome.params = gparams;
+    s_msg(dir, "welcome_gaussian", &m);
 
     float obs[3 * 3] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, logp[3] = {-0.69f, -0.2f, -1.5f};
     int32_t action[3] = {0, 1, 1};
@@ -114,6 +123,16 @@ static void s_messages(const char *dir)
                                    .n_groups = 2,
                                    .groups = groups};
     s_msg(dir, "groups", &m);
+
+    /* the same groups with continuous actions (2 floats per step, log-densities > 0 too) */
+    float action_f[3 * 2] = {0.5f, -1.25f, 3.0f, 0.0f, -0.75f, 2.5f}, logd[3] = {1.2f, -0.4f, 3.9f};
+    for (int i = 0; i < 4; i++) {
+        eps[i].action = NULL;
+        eps[i].action_f = action_f;
+        eps[i].logp = logd;
+    }
+    m.u.groups.continuous = 1;
+    s_msg(dir, "groups_continuous", &m);
 
     memset(&m, 0, sizeof m);
     m.type = CG_MSG_WEIGHTS;
