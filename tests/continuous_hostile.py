@@ -33,19 +33,9 @@ except ImportError:  # Debian's python3-zmq (launch/setup.sh installs it for the
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "actor", "python"))
 from cgrpo import wire  # noqa: E402
+from relay_hostile import wait_file  # noqa: E402  (tests/ is this script's directory)
 
 G, B = 8, 32
-
-
-def wait_file(path, proc, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if os.path.exists(path) and open(path).read().strip():
-            return open(path).read().strip()
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    sys.exit(f"FAIL: no {path} within {timeout} s")
 
 
 def hello(endpoint, continuous_ok):

@@ -54,20 +54,19 @@ lava_d=""
 parts=""
 iterations=""
 
-need() { [ $# -ge 2 ] || { echo "gridworld_study: $1 needs a value (hint: --help)" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case "$1" in
-    --out) need "$@"; out=$2; shift 2 ;;
-    --cgrpo) need "$@"; cgrpo=$2; shift 2 ;;
-    --seeds) need "$@"; seeds=$2; shift 2 ;;
-    --weights) need "$@"; weights=$2; shift 2 ;;
-    --battery-weight) need "$@"; battery_weight=$2; shift 2 ;;
-    --episodes) need "$@"; episodes=$2; shift 2 ;;
-    --actors) need "$@"; actors=$2; shift 2 ;;
-    --layout) need "$@"; layout=$2; shift 2 ;;
-    --lava-d) need "$@"; lava_d=$2; shift 2 ;;
-    --parts) need "$@"; parts=$2; shift 2 ;;
-    --iterations) need "$@"; iterations=$2; shift 2 ;;
+    --out) study_need "$@"; out=$2; shift 2 ;;
+    --cgrpo) study_need "$@"; cgrpo=$2; shift 2 ;;
+    --seeds) study_need "$@"; seeds=$2; shift 2 ;;
+    --weights) study_need "$@"; weights=$2; shift 2 ;;
+    --battery-weight) study_need "$@"; battery_weight=$2; shift 2 ;;
+    --episodes) study_need "$@"; episodes=$2; shift 2 ;;
+    --actors) study_need "$@"; actors=$2; shift 2 ;;
+    --layout) study_need "$@"; layout=$2; shift 2 ;;
+    --lava-d) study_need "$@"; lava_d=$2; shift 2 ;;
+    --parts) study_need "$@"; parts=$2; shift 2 ;;
+    --iterations) study_need "$@"; iterations=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "gridworld_study: unknown option '$1' (hint: --help)" >&2; exit 2 ;;

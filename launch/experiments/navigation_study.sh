@@ -43,19 +43,11 @@ jobs=2
 docs=""
 smoke=0
 
-need() { [ $# -ge 2 ] || { echo "$study: $1 needs a value (hint: --help)" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
+    study_common_option "$@"
+    [ "$study_shift" -gt 0 ] && { shift "$study_shift"; continue; }
     case "$1" in
-    --out) need "$@"; out=$2; shift 2 ;;
-    --cgrpo) need "$@"; cgrpo=$2; shift 2 ;;
-    --seeds) need "$@"; seeds=$2; shift 2 ;;
-    --hazard) need "$@"; hazard=$2; shift 2 ;;
-    --iterations) need "$@"; iterations=$2; shift 2 ;;
-    --episodes) need "$@"; episodes=$2; shift 2 ;;
-    --jobs) need "$@"; jobs=$2; shift 2 ;;
-    --docs) need "$@"; docs=$2; shift 2 ;;
-    --smoke) smoke=1; shift ;;
-    -h | --help) usage; exit 0 ;;
+    --hazard) study_need "$@"; hazard=$2; shift 2 ;;
     *) echo "$study: unknown option '$1' (hint: --help)" >&2; exit 2 ;;
     esac
 done

@@ -9,7 +9,28 @@
 #                            summary.json, eval.json and eval-greedy.json is skipped); every
 #                            run gets "${common[@]}" before its own arguments and is evaluated
 #                            on `episodes` episodes, sampled and greedy
+#   study_common_option ARGS...  parses one of the options the studies share (below)
+#   study_need OPTION ARGS...    exits 2 unless OPTION has a value
 #   fmt_time S, stats V..., pm MEAN SD, num FILE KEY, csv RUN HOW:COLUMN   (below)
+
+study_need() { [ $# -ge 2 ] || { echo "$study: $1 needs a value (hint: --help)" >&2; exit 2; }; }
+
+# study_common_option ARGS...: takes one of the options every study has (--out, --cgrpo,
+# --seeds, --iterations, --episodes, --jobs, --docs with a value; --smoke; -h/--help, which
+# calls the script's usage) off the front of ARGS into the variable of its name; sets
+# study_shift to the words it used, 0 when ARGS does not start with one of them.
+study_common_option() {
+    study_shift=2
+    case "$1" in
+    --out | --cgrpo | --seeds | --iterations | --episodes | --jobs | --docs)
+        study_need "$@"
+        printf -v "${1#--}" '%s' "$2"
+        ;;
+    --smoke) smoke=1; study_shift=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) study_shift=0 ;;
+    esac
+}
 
 fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 # stats VALUES...: "mean sd" (sd over seeds with n-1; 0 for one value)
