@@ -295,6 +295,56 @@ static void s_report(const char *dir, uint64_t version, const cg_sim_t *sim, con
     fflush(stdout);
 }
 
+/* The run's policy at its latest checkpoint (*version) and its initial policy (the warm
+ * start's weights for a warm-started run), shaped for the simulator. Nonzero + err. */
+static int s_load_policies(const cg_config_t *cfg, const char *dir, const cg_sim_t *sim,
+                           cg_policy_t **policy, cg_policy_t **init, uint64_t *version, char *err,
+                           size_t errlen)
+{
+    const cg_sim_info_t *info = cg_sim_info(sim);
+    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
+                               .n_actions = info->n_actions,
+                               .n_hidden = cfg->n_hidden,
+                               .activation = cfg->activation,
+                               .log_std_init = cfg->log_std_init};
+    memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
+    if (cg_policy_head_for(cfg->head, info->continuous, cg_sim_name(sim), &shape.head, err,
+                           errlen) != CG_OK)
+        return -1;
+    *policy = cg_policy_new(&shape, 0);
+    *init = cg_policy_new(&shape, cg_learner_init_seed(cfg));
+    if (!*policy || !*init) {
+        snprintf(err, errlen, "invalid policy shape in %s/config.ini", dir);
+        return -1;
+    }
+    if (cg_learner_read_params(dir, cg_policy_params(*policy), cg_policy_n_params(*policy), version,
+                               err, errlen) != CG_OK)
+        return -1;
+    /* a warm-started run's initial policy is the one it started from */
+    if (cfg->init[0] &&
+        cg_learner_load_policy(cfg, cg_policy_n_params(*init), "[train] init", cfg->init,
+                               cg_policy_params(*init), err, errlen) != CG_OK)
+        return -1;
+    return 0;
+}
+
+/* --trace's file, when the simulator can trace; NULL + err otherwise. */
+static FILE *s_trace_open(const cg_sim_table_t *tab, const char *path, char *err, size_t errlen)
+{
+    if (!tab->eval_trace) {
+        snprintf(err, errlen,
+                 "--trace: simulator %s has no eval_trace hook (hint: navigation has one; "
+                 "docs/simulators.md)",
+                 tab->name);
+        return NULL;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        snprintf(err, errlen, "--trace: cannot open %s: %s (hint: a writable path)", path,
+                 strerror(errno));
+    return f;
+}
+
 int cg_cmd_eval(int argc, char **argv)
 {
     long episodes = 1000;
@@ -360,49 +410,17 @@ int cg_cmd_eval(int argc, char **argv)
     const cg_sim_table_t *tab = NULL;
     if (!sim)
         goto done;
-    const cg_sim_info_t *info = cg_sim_info(sim);
     tab = cg_sim_kind_table(cg_sim_kind(sim));
-    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
-                               .n_actions = info->n_actions,
-                               .n_hidden = cfg->n_hidden,
-                               .activation = cfg->activation,
-                               .log_std_init = cfg->log_std_init};
-    memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
-    if (cg_policy_head_for(cfg->head, info->continuous, tab->name, &shape.head, err, sizeof err) !=
-        CG_OK)
-        goto done;
-    policy = cg_policy_new(&shape, 0);
-    init = cg_policy_new(&shape, cg_learner_init_seed(cfg));
-    if (!policy || !init) {
-        snprintf(err, sizeof err, "invalid policy shape in %s", path);
-        goto done;
-    }
     uint64_t version = 0;
-    if (cg_learner_read_params(dir, cg_policy_params(policy), cg_policy_n_params(policy), &version,
-                               err, sizeof err) != CG_OK)
-        goto done;
-    /* a warm-started run's initial policy is the one it started from */
-    if (cfg->init[0] &&
-        cg_learner_load_policy(cfg, cg_policy_n_params(init), "[train] init", cfg->init,
-                               cg_policy_params(init), err, sizeof err) != CG_OK)
+    if (s_load_policies(cfg, dir, sim, &policy, &init, &version, err, sizeof err))
         goto done;
     if (tab->eval_begin && !(hook_tally = tab->eval_begin(cg_sim_kind_params(cg_sim_kind(sim))))) {
         snprintf(err, sizeof err, "simulator %s: its eval_begin hook failed", tab->name);
         goto done;
     }
     s_eval_opts_t o = {episodes, greedy, eval_seed, NULL};
-    if (trace_path && !tab->eval_trace) {
-        snprintf(err, sizeof err,
-                 "--trace: simulator %s has no eval_trace hook (hint: navigation has one; "
-                 "docs/simulators.md)",
-                 tab->name);
+    if (trace_path && !(o.trace = s_trace_open(tab, trace_path, err, sizeof err)))
         goto done;
-    }
-    if (trace_path && !(o.trace = fopen(trace_path, "w"))) {
-        snprintf(err, sizeof err, "--trace: cannot open %s: %s (hint: a writable path)", trace_path,
-                 strerror(errno));
-        goto done;
-    }
     s_tally_t tally;
     int failed = s_rollout(sim, policy, init, &o, hook_tally, &tally, err, sizeof err);
     if (o.trace && fclose(o.trace) != 0 && !failed) {
