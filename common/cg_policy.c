@@ -85,9 +85,17 @@ cg_status_t cg_policy_shape_check(const cg_policy_shape_t *shape)
     return CG_OK;
 }
 
-cg_status_t cg_policy_head_for(cg_head_t configured, int continuous, const char *sim,
-                               cg_head_t *out, char *err, size_t errlen)
+cg_status_t cg_policy_shape_from(const cg_config_t *cfg, int32_t obs_dim, int32_t n_actions,
+                                 int continuous, const char *sim, cg_policy_shape_t *out, char *err,
+                                 size_t errlen)
 {
+    *out = (cg_policy_shape_t){.obs_dim = obs_dim,
+                               .n_actions = n_actions,
+                               .n_hidden = cfg->n_hidden,
+                               .activation = cfg->activation,
+                               .log_std_init = cfg->log_std_init};
+    memcpy(out->hidden, cfg->hidden, sizeof out->hidden);
+    const cg_head_t configured = cfg->head;
     const cg_head_t want = continuous ? CG_HEAD_GAUSSIAN : CG_HEAD_CATEGORICAL;
     if (configured != CG_HEAD_AUTO && configured != want) {
         cg_status_msg(err, errlen,
@@ -98,7 +106,7 @@ cg_status_t cg_policy_head_for(cg_head_t configured, int continuous, const char 
                       continuous ? "gaussian" : "categorical");
         return CG_ERR_SHAPE;
     }
-    *out = want;
+    out->head = want;
     return CG_OK;
 }
 

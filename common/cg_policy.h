@@ -39,11 +39,13 @@ typedef struct {
 
 typedef struct cg_policy cg_policy_t;
 
-/* The head a run's policy has: [policy] head, with auto resolved by the simulator's kind of
- * action (continuous: gaussian). CG_ERR_SHAPE with a message naming the simulator when the
- * configured head cannot drive it. */
-cg_status_t cg_policy_head_for(cg_head_t configured, int continuous, const char *sim,
-                               cg_head_t *out, char *err, size_t errlen);
+/* The policy shape of a run of cfg on simulator `sim` of these sizes: [policy] hidden,
+ * activation and log_std_init, and the head: [policy] head, auto resolved by the simulator's
+ * kind of action (continuous: gaussian). CG_ERR_SHAPE with a message naming the simulator
+ * when the configured head cannot drive it. */
+cg_status_t cg_policy_shape_from(const cg_config_t *cfg, int32_t obs_dim, int32_t n_actions,
+                                 int continuous, const char *sim, cg_policy_shape_t *out, char *err,
+                                 size_t errlen);
 
 /* Number of floats in the parameter arena for this shape; 0 if the shape fails the check. */
 size_t cg_policy_shape_n_params(const cg_policy_shape_t *shape);

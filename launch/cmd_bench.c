@@ -156,14 +156,15 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
     cg_env_spec_t env;
     if (cg_cmd_env(cfg, &env))
         return -1;
-    cg_policy_shape_t shape = {.obs_dim = env.obs_dim,
-                               .n_actions = env.n_actions,
-                               .n_hidden = cfg->n_hidden,
-                               .activation = cfg->activation};
-    memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
+    char err[512];
+    cg_policy_shape_t shape;
+    if (cg_policy_shape_from(cfg, env.obs_dim, env.n_actions, env.continuous, env.sim, &shape, err,
+                             sizeof err) != CG_OK) {
+        fprintf(stderr, "cgrpo bench: %s\n", err);
+        return -1;
+    }
     cg_adam_config_t adam = {cfg->lr, cfg->adam_beta1, cfg->adam_beta2, cfg->adam_eps,
                              cfg->max_grad_norm};
-    char err[512];
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     out->threads = cfg->threads > 0 ? cfg->threads
                    : online < 1     ? 1
@@ -179,18 +180,28 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
     float *obs = cg_calloc(n * d, sizeof(float)), *lp = cg_calloc(n, sizeof(float));
     float *adv = cg_calloc(n, sizeof(float)), *w = cg_calloc(n, sizeof(float));
     int32_t *act = cg_calloc(n, sizeof(int32_t));
+    const size_t a_dim = (size_t)env.n_actions;
+    float *act_f = cg_calloc(n * a_dim, sizeof(float)); /* a Gaussian head's actions */
     cg_rng_t rng;
     cg_rng_seed(&rng, cfg->seed, 0x62656e6368ULL);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < d; j++)
             obs[i * d + j] = (float)cg_rng_normal(&rng);
         act[i] = (int32_t)cg_rng_below(&rng, (uint32_t)env.n_actions);
+        for (size_t j = 0; j < a_dim; j++)
+            act_f[i * a_dim + j] = (float)cg_rng_normal(&rng);
         lp[i] = (float)-log((double)env.n_actions);
         adv[i] = (float)cg_rng_normal(&rng);
         w[i] = 1.0f / (float)rows;
     }
-    cg_minibatch_t mb = {
-        .n = rows, .obs = obs, .action = act, .logp_old = lp, .adv = adv, .weight = w};
+    const int gaussian = shape.head == CG_HEAD_GAUSSIAN;
+    cg_minibatch_t mb = {.n = rows,
+                         .obs = obs,
+                         .action = gaussian ? NULL : act,
+                         .action_f = gaussian ? act_f : NULL,
+                         .logp_old = lp,
+                         .adv = adv,
+                         .weight = w};
     cg_loss_config_t loss = {cfg->clip, cfg->kl_coef, cfg->ent_coef};
     int rc = 0;
     long updates = 0;
@@ -204,7 +215,7 @@ static int s_update_rate(const cg_config_t *cfg, int32_t rows, double seconds, s
     double per = 0;
     out->gflops = s_sgemm_gflops(&shape, rows, seconds / 2, &per);
     out->ceiling = out->gflops * 1e9 / per;
-    free(act), free(w), free(adv), free(lp), free(obs);
+    free(act_f), free(act), free(w), free(adv), free(lp), free(obs);
     cg_backend_destroy(&be);
     return rc ? -1 : 0;
 }
@@ -219,12 +230,11 @@ static double s_bare_loop(const cg_config_t *cfg, uint64_t seed, double seconds)
         return -1;
     }
     const cg_sim_info_t *info = cg_sim_info(sim);
-    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
-                               .n_actions = info->n_actions,
-                               .n_hidden = cfg->n_hidden,
-                               .activation = cfg->activation};
-    memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
-    cg_policy_t *policy = cg_policy_new(&shape, seed);
+    cg_policy_shape_t shape;
+    cg_policy_t *policy = NULL;
+    if (cg_policy_shape_from(cfg, info->obs_dim, info->n_actions, info->continuous,
+                             cg_sim_name(sim), &shape, err, sizeof err) == CG_OK)
+        policy = cg_policy_new(&shape, seed);
     cg_rollout_opts_t ropts = {.group_size = cfg->group_size,
                                .n_temperatures = cfg->n_temperatures,
                                .top_p = cfg->top_p,

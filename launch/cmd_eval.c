@@ -302,14 +302,9 @@ static int s_load_policies(const cg_config_t *cfg, const char *dir, const cg_sim
                            size_t errlen)
 {
     const cg_sim_info_t *info = cg_sim_info(sim);
-    cg_policy_shape_t shape = {.obs_dim = info->obs_dim,
-                               .n_actions = info->n_actions,
-                               .n_hidden = cfg->n_hidden,
-                               .activation = cfg->activation,
-                               .log_std_init = cfg->log_std_init};
-    memcpy(shape.hidden, cfg->hidden, sizeof shape.hidden);
-    if (cg_policy_head_for(cfg->head, info->continuous, cg_sim_name(sim), &shape.head, err,
-                           errlen) != CG_OK)
+    cg_policy_shape_t shape;
+    if (cg_policy_shape_from(cfg, info->obs_dim, info->n_actions, info->continuous,
+                             cg_sim_name(sim), &shape, err, errlen) != CG_OK)
         return -1;
     *policy = cg_policy_new(&shape, 0);
     *init = cg_policy_new(&shape, cg_learner_init_seed(cfg));

@@ -75,14 +75,9 @@ static cg_status_t s_check_env(cg_learner_t *self, const cg_env_spec_t *env, cha
  * frozen KL reference when the loss needs one. */
 static cg_status_t s_model_new(cg_learner_t *self, int resume, char *err, size_t errlen)
 {
-    cg_policy_shape_t shape = {.obs_dim = self->env.obs_dim,
-                               .n_actions = self->env.n_actions,
-                               .n_hidden = self->cfg.n_hidden,
-                               .activation = self->cfg.activation,
-                               .log_std_init = self->cfg.log_std_init};
-    memcpy(shape.hidden, self->cfg.hidden, sizeof shape.hidden);
-    if (cg_policy_head_for(self->cfg.head, self->env.continuous, self->env.sim, &shape.head, err,
-                           errlen) != CG_OK)
+    cg_policy_shape_t shape;
+    if (cg_policy_shape_from(&self->cfg, self->env.obs_dim, self->env.n_actions,
+                             self->env.continuous, self->env.sim, &shape, err, errlen) != CG_OK)
         return CG_ERR_SHAPE;
     cg_adam_config_t adam = {self->cfg.lr, self->cfg.adam_beta1, self->cfg.adam_beta2,
                              self->cfg.adam_eps, self->cfg.max_grad_norm};

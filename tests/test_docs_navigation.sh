@@ -8,7 +8,8 @@
 doc=$src/docs/results-navigation.md
 for cmd in 'cgrpo train --config configs/navigation.ini' 'cgrpo eval runs/<run> --greedy' \
     'launch/experiments/navigation_study.sh --out runs/navigation-study --docs docs/img' \
-    'cgrpo mpi --config configs/navigation.ini'; do
+    'cgrpo mpi --config configs/navigation.ini' \
+    'cgrpo bench --config configs/navigation.ini --sims navigation'; do
     grep -qF "$cmd" "$doc" || fail "$doc no longer gives '$cmd'"
 done
 ln -s "$src/configs" "$tmp/configs"
@@ -24,6 +25,11 @@ grep -q '"decoding":"greedy"' eval.json || fail "eval.json: $(cat eval.json)"
 grep -q '"hazard":[0-9]' eval.json || fail "eval.json has no hazard rate: $(cat eval.json)"
 [ "$(grep -c '^episode ' trace.txt)" = 8 ] || fail "the trace has not 8 episodes"
 grep -q '^hazard ' trace.txt && grep -q '^pos 1 ' trace.txt || fail "the trace lacks hazards or steps"
+
+"$cgrpo" bench --config configs/navigation.ini --sims navigation --seconds 1 --iterations 2 \
+    --out bench >bench.log 2>&1 || { tail -n 20 bench.log; fail "cgrpo bench failed"; }
+grep -q "^navigation " bench.log && ! grep -q "failed" bench.log ||
+    fail "cgrpo bench did not measure navigation: $(tail -n 5 bench.log)"
 
 # a categorical head cannot drive a continuous simulator
 if "$cgrpo" train --no-progress --config configs/navigation.ini --set policy.head=categorical \
