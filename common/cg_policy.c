@@ -106,6 +106,13 @@ cg_status_t cg_policy_shape_from(const cg_config_t *cfg, int32_t obs_dim, int32_
                       continuous ? "gaussian" : "categorical");
         return CG_ERR_SHAPE;
     }
+    if (want == CG_HEAD_GAUSSIAN && cfg->top_p < 1.0f) {
+        cg_status_msg(err, errlen,
+                      "[sampling] top_p = %g: nucleus sampling applies to discrete actions, and "
+                      "simulator %s's are continuous (hint: leave top_p at 1)",
+                      (double)cfg->top_p, sim);
+        return CG_ERR_SHAPE;
+    }
     out->head = want;
     return CG_OK;
 }

@@ -42,7 +42,7 @@ typedef struct cg_policy cg_policy_t;
 /* The policy shape of a run of cfg on simulator `sim` of these sizes: [policy] hidden,
  * activation and log_std_init, and the head: [policy] head, auto resolved by the simulator's
  * kind of action (continuous: gaussian). CG_ERR_SHAPE with a message naming the simulator
- * when the configured head cannot drive it. */
+ * when the configured head cannot drive it, or [sampling] top_p < 1 meets a Gaussian head. */
 cg_status_t cg_policy_shape_from(const cg_config_t *cfg, int32_t obs_dim, int32_t n_actions,
                                  int continuous, const char *sim, cg_policy_shape_t *out, char *err,
                                  size_t errlen);

@@ -38,6 +38,13 @@ if "$cgrpo" train --no-progress --config configs/navigation.ini --set policy.hea
 fi
 grep -q "head = categorical cannot drive simulator navigation" bad.log ||
     fail "the refusal does not say why: $(tail -n 3 bad.log)"
+# nucleus sampling has no meaning for continuous actions
+if "$cgrpo" train --no-progress --config configs/navigation.ini --set sampling.top_p=0.9 \
+    --set run.iterations=1 --run-dir runs/bad2 >bad2.log 2>&1; then
+    fail "top_p = 0.9 was accepted for navigation"
+fi
+grep -q "top_p = 0.9: nucleus sampling applies to discrete actions" bad2.log ||
+    fail "the top_p refusal does not say why: $(tail -n 3 bad2.log)"
 
 if mpirun --version 2>&1 | grep -q "Open MPI"; then
     # as the cluster tests run Open MPI here: as root, loopback and shared memory only, and
